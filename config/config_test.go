@@ -1,0 +1,145 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func valid() map[string]string {
+	return map[string]string{
+		"DATABASE_URL":   "postgres://postgres:hunter2@127.0.0.1:5432/aibud?sslmode=disable",
+		"REDIS_URL":      "redis://127.0.0.1:6379/0",
+		"APP_BASE_URL":   "https://app.example.com/",
+		"SESSION_SECRET": strings.Repeat("s", 40),
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(env(valid()))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	tests := []struct {
+		name string
+		got  any
+		want any
+	}{
+		{"port", c.HTTP.Port, 8080},
+		{"base url trimmed", c.HTTP.BaseURL.String(), "https://app.example.com"},
+		{"secure", c.HTTP.Secure(), true},
+		{"default credits", c.Credits.Default, int64(400)},
+		{"ai reply cost", c.Credits.AIReply, int64(1)},
+		{"message cost", c.Credits.Message, int64(1)},
+		{"provider", c.WhatsApp.Provider, "waha"},
+		{"model", c.AI.Model, "gemini-2.5-flash"},
+		{"starter limit", c.Plans.InstanceLimits["starter"], 1},
+		{"business limit", c.Plans.InstanceLimits["business"], 10},
+		{"log level", c.Log.Level, slog.LevelInfo},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Errorf("got %v, want %v", tt.got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		edit  func(m map[string]string)
+		wants []string
+	}{
+		{"missing database", func(m map[string]string) { delete(m, "DATABASE_URL") }, []string{"DATABASE_URL is required"}},
+		{"every missing variable named at once", func(m map[string]string) {
+			delete(m, "DATABASE_URL")
+			delete(m, "REDIS_URL")
+			delete(m, "SESSION_SECRET")
+			delete(m, "APP_BASE_URL")
+		}, []string{"DATABASE_URL is required", "REDIS_URL is required", "SESSION_SECRET is required", "APP_BASE_URL is required"}},
+		{"bad port", func(m map[string]string) { m["PORT"] = "eighty" }, []string{"PORT must be a whole number"}},
+		{"port out of range", func(m map[string]string) { m["PORT"] = "70000" }, []string{"PORT must be a whole number from 1 to 65535"}},
+		{"wrong database scheme", func(m map[string]string) { m["DATABASE_URL"] = "mysql://x@h/db" }, []string{"DATABASE_URL must start with postgres://"}},
+		{"short session secret", func(m map[string]string) { m["SESSION_SECRET"] = "short" }, []string{"SESSION_SECRET must be at least 32 characters"}},
+		{"bad base url", func(m map[string]string) { m["APP_BASE_URL"] = "app.example.com" }, []string{"APP_BASE_URL must be an http(s) URL"}},
+		{"unknown provider", func(m map[string]string) { m["WHATSAPP_PROVIDER"] = "twilio" }, []string{"WHATSAPP_PROVIDER must be one of waha, evolution"}},
+		{"waha without webhook secret", func(m map[string]string) { m["WAHA_API_URL"] = "http://127.0.0.1:3000" }, []string{"WAHA_WEBHOOK_SECRET is required"}},
+		{"negative credits", func(m map[string]string) { m["DEFAULT_CREDITS"] = "-5" }, []string{"DEFAULT_CREDITS must be a whole number"}},
+		{"bad admin email", func(m map[string]string) { m["ADMIN_EMAILS"] = "owner@example.com, not-an-email" }, []string{`ADMIN_EMAILS has an invalid email address "not-an-email"`}},
+		{"bad plan limits", func(m map[string]string) { m["PLAN_INSTANCE_LIMITS"] = "gold=5" }, []string{"PLAN_INSTANCE_LIMITS must look like"}},
+		{"bad log level", func(m map[string]string) { m["LOG_LEVEL"] = "loud" }, []string{"LOG_LEVEL must be"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := valid()
+			tt.edit(m)
+			_, err := Load(env(m))
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error spans several lines: %q", msg)
+			}
+			for _, w := range tt.wants {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not mention %q", msg, w)
+				}
+			}
+			if strings.Contains(msg, "hunter2") {
+				t.Errorf("error leaks a secret: %q", msg)
+			}
+		})
+	}
+}
+
+func TestOverrides(t *testing.T) {
+	m := valid()
+	m["PORT"] = "9090"
+	m["GEMINI_API_KEY"] = "k-gemini"
+	m["ADMIN_EMAILS"] = "Owner@Example.com,two@example.com"
+	m["PLAN_INSTANCE_LIMITS"] = "pro=5"
+	m["CREDIT_COST_AI_REPLY"] = "2"
+	c, err := Load(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP.Port != 9090 || c.AI.APIKey.Reveal() != "k-gemini" || c.Credits.AIReply != 2 {
+		t.Errorf("overrides not applied: %+v", c)
+	}
+	if !c.Admin.IsOwner("owner@example.com") || c.Admin.IsOwner("else@example.com") {
+		t.Errorf("IsOwner wrong for %v", c.Admin.Emails)
+	}
+	if c.Plans.InstanceLimits["pro"] != 5 || c.Plans.InstanceLimits["starter"] != 1 {
+		t.Errorf("plan limits = %v", c.Plans.InstanceLimits)
+	}
+	m["GOOGLE_GENERATIVE_AI_API_KEY"] = "k-google"
+	c, _ = Load(env(m))
+	if c.AI.APIKey.Reveal() != "k-google" {
+		t.Errorf("GOOGLE_GENERATIVE_AI_API_KEY should win over GEMINI_API_KEY")
+	}
+}
+
+func TestSecretsNeverPrint(t *testing.T) {
+	c, err := Load(env(valid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c.DB), fmt.Sprint(c.Session.Secret)} {
+		if strings.Contains(out, "hunter2") || strings.Contains(out, strings.Repeat("s", 40)) {
+			t.Errorf("secret printed: %s", out)
+		}
+	}
+	var b strings.Builder
+	slog.New(slog.NewTextHandler(&b, nil)).Info("cfg", "db", c.DB.URL, "secret", c.Session.Secret)
+	if strings.Contains(b.String(), "hunter2") {
+		t.Errorf("secret logged: %s", b.String())
+	}
+}

@@ -1,0 +1,4 @@
+DROP TABLE IF EXISTS credit_ledger;
+DROP TABLE IF EXISTS sessions;
+DROP TABLE IF EXISTS users;
+DROP TABLE IF EXISTS tenants;

@@ -1,0 +1,123 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// Plan names. The plan decides limits such as the number of WhatsApp numbers.
+const (
+	PlanStarter  = "starter"
+	PlanPro      = "pro"
+	PlanBusiness = "business"
+)
+
+// Plans lists the plans in ascending order.
+var Plans = []string{PlanStarter, PlanPro, PlanBusiness}
+
+// PlanTitle returns the display name of a plan.
+func PlanTitle(plan string) string {
+	if plan == "" {
+		return ""
+	}
+	return strings.ToUpper(plan[:1]) + plan[1:]
+}
+
+// Tenant statuses.
+const (
+	TenantActive    = "active"
+	TenantSuspended = "suspended"
+)
+
+// Tenant is a client business. It owns every tenant-scoped row. Its
+// CreditBalance changes only through the ledger (ledger.go), in the same
+// transaction as the ledger row, and the database keeps it at zero or above.
+type Tenant struct {
+	bun.BaseModel `bun:"table:tenants,alias:t"`
+
+	ID             int64     `bun:"id,pk,autoincrement"`
+	Name           string    `bun:"name,notnull"`
+	Plan           string    `bun:"plan,notnull"`
+	CreditBalance  int64     `bun:"credit_balance,notnull"`
+	Status         string    `bun:"status,notnull"`
+	DefaultCountry string    `bun:"default_country,notnull"`
+	Timezone       string    `bun:"timezone,notnull"`
+	CreatedAt      time.Time `bun:"created_at,notnull,default:current_timestamp"`
+	UpdatedAt      time.Time `bun:"updated_at,notnull,default:current_timestamp"`
+}
+
+// Location returns the tenant's time zone, UTC when unset or unknown.
+func (t *Tenant) Location() *time.Location {
+	if loc, err := time.LoadLocation(t.Timezone); err == nil && t.Timezone != "" {
+		return loc
+	}
+	return time.UTC
+}
+
+// Tenant returns the scoped tenant's own record.
+func (ts *TenantStore) Tenant(ctx context.Context) (*Tenant, error) {
+	t := new(Tenant)
+	err := ts.db.NewSelect().Model(t).Where("t.id = ?", ts.tenantID).Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tenant %d: %w", ts.tenantID, mapErr(err))
+	}
+	return t, nil
+}
+
+// CreditBalance returns the tenant's current balance.
+func (ts *TenantStore) CreditBalance(ctx context.Context) (int64, error) {
+	var bal int64
+	err := ts.db.NewSelect().Model((*Tenant)(nil)).Column("credit_balance").
+		Where("t.id = ?", ts.tenantID).Scan(ctx, &bal)
+	if err != nil {
+		return 0, fmt.Errorf("credit balance: %w", mapErr(err))
+	}
+	return bal, nil
+}
+
+// TenantByID returns any tenant, for the auth middleware that resolves the
+// signed-in user's membership, and for the owner's console.
+func (s *Store) TenantByID(ctx context.Context, id int64) (*Tenant, error) {
+	return s.Tenant(id).Tenant(ctx)
+}
+
+// SignUp is what a new client gives to create their tenant and owner user.
+type SignUp struct {
+	BusinessName string
+	Email        string
+	PasswordHash string
+	Credits      int64
+}
+
+// CreateTenantWithOwner creates a tenant on the Starter plan with its owner
+// user and grants the sign-up credits through the ledger, all in one
+// transaction. A taken email gives ErrConflict.
+func (s *Store) CreateTenantWithOwner(ctx context.Context, in SignUp) (*Tenant, *User, error) {
+	t := &Tenant{Name: in.BusinessName, Plan: PlanStarter, Status: TenantActive, DefaultCountry: "US", Timezone: "UTC"}
+	u := &User{Email: NormalizeEmail(in.Email), PasswordHash: in.PasswordHash, Role: RoleOwner}
+	err := s.RunInTx(ctx, func(ctx context.Context, tx *TxStore) error {
+		if _, err := tx.tx.NewInsert().Model(t).Returning("*").Exec(ctx); err != nil {
+			return mapErr(err)
+		}
+		u.TenantID = t.ID
+		if _, err := tx.tx.NewInsert().Model(u).Returning("*").Exec(ctx); err != nil {
+			return mapErr(err)
+		}
+		if in.Credits > 0 {
+			e, err := tx.Tenant(t.ID).Grant(ctx, in.Credits, "Welcome credits", "signup")
+			if err != nil {
+				return err
+			}
+			t.CreditBalance = e.BalanceAfter
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("create tenant: %w", err)
+	}
+	return t, u, nil
+}
