@@ -43,6 +43,7 @@ type Config struct {
 	HTTP     HTTP
 	DB       DB
 	Redis    Redis
+	Jobs     Jobs
 	Session  Session
 	WhatsApp WhatsApp
 	AI       AI
@@ -59,6 +60,9 @@ type HTTP struct {
 	BaseURL *url.URL
 	// MetricsToken, when set, is required as a bearer token on /metrics.
 	MetricsToken Secret
+	// TrustProxy takes client IPs from X-Forwarded-For set by a proxy on a
+	// private network (for rate limits and logs).
+	TrustProxy bool
 }
 
 // Secure reports whether the app is served over https, which decides the
@@ -73,6 +77,13 @@ type DB struct {
 // Redis configures Redis (asynq and live updates).
 type Redis struct {
 	URL Secret
+	// Namespace prefixes pub/sub channels and rate-limit keys.
+	Namespace string
+}
+
+// Jobs configures the background workers.
+type Jobs struct {
+	Concurrency int
 }
 
 // Session configures sign-in sessions and password hashing.
@@ -152,9 +163,12 @@ func Load(getenv func(string) string) (Config, error) {
 	c.HTTP.Port = p.intRange("PORT", 8080, 1, 65535)
 	c.HTTP.BaseURL = p.baseURL("APP_BASE_URL")
 	c.HTTP.MetricsToken = Secret(getenv("METRICS_TOKEN"))
+	c.HTTP.TrustProxy = p.boolean("TRUST_PROXY")
 
 	c.DB.URL = p.requiredURL("DATABASE_URL", "postgres", "postgresql")
 	c.Redis.URL = p.requiredURL("REDIS_URL", "redis", "rediss")
+	c.Redis.Namespace = p.str("REDIS_NAMESPACE", "aibud")
+	c.Jobs.Concurrency = p.intRange("WORKER_CONCURRENCY", 20, 1, 1000)
 
 	c.Session.Secret = Secret(p.required("SESSION_SECRET"))
 	if s := c.Session.Secret.Reveal(); s != "" && len(s) < 32 {
@@ -244,6 +258,18 @@ func (p *parser) intRange(name string, def, lo, hi int) int {
 		return def
 	}
 	return n
+}
+
+func (p *parser) boolean(name string) bool {
+	raw := strings.TrimSpace(p.getenv(name))
+	if raw == "" {
+		return false
+	}
+	b, err := strconv.ParseBool(raw)
+	if err != nil {
+		p.fail("%s must be true or false", name)
+	}
+	return b
 }
 
 func (p *parser) duration(name string, def time.Duration) time.Duration {

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/db/dbtest"
@@ -21,7 +21,9 @@ func TestMigrateEmptyDatabase(t *testing.T) {
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
+	t.Cleanup(func() {
+		_, _ = admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	})
 	u, _ := url.Parse(dbtest.DatabaseURL(t))
 	u.Path = "/" + name
 

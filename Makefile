@@ -1,0 +1,75 @@
+# My Aibud. `make dev` runs the product locally; `make test` runs every test.
+# Both set up what they need on a fresh Debian machine (see .ci/services.sh).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+export GOPROXY ?= https://proxy.golang.org,direct
+export GOFLAGS ?= -buildvcs=false
+
+DEV := .dev
+PORT ?= 8080
+APP_BASE_URL ?= http://localhost:$(PORT)
+PSQL = $$(ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1 || command -v psql)
+
+.PHONY: all build dev test bench generate check-generated lint services clean
+
+all: build
+
+build: generate
+	$(GO) build -o bin/aibud .
+
+generate:
+	$(GO) tool templ generate -log-level error
+
+# Starts PostgreSQL and Redis if needed and records where they are.
+services:
+	@mkdir -p $(DEV)
+	@.ci/services.sh > $(DEV)/services.env
+
+# Runs the whole product locally: services, migrations, the app (web and
+# workers in one process) and, as later issues add them, the stand-ins for
+# WAHA and Gemini. Ctrl-C stops everything.
+dev: build services
+	@set -a; . $(DEV)/services.env; set +a; \
+	"$(PSQL)" "$$PG_URL/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = 'aibud_dev'" | grep -q 1 || \
+		"$(PSQL)" "$$PG_URL/postgres" -qc "CREATE DATABASE aibud_dev"; \
+	[ -s $(DEV)/session_secret ] || head -c 32 /dev/urandom | base64 | tr -d '\n' > $(DEV)/session_secret; \
+	export DATABASE_URL="$$PG_URL/aibud_dev?sslmode=disable" REDIS_URL="$$REDIS_URL_BASE/1" \
+		SESSION_SECRET="$$(cat $(DEV)/session_secret)" APP_BASE_URL="$(APP_BASE_URL)" PORT="$(PORT)" \
+		LOG_FORMAT="$${LOG_FORMAT:-text}" ADMIN_EMAILS="$${ADMIN_EMAILS:-admin@example.com}"; \
+	bin/aibud migrate; \
+	echo; echo "  My Aibud is running at $(APP_BASE_URL)  (sign up there; admin@example.com is a platform owner)"; echo; \
+	exec bin/aibud all
+
+# Runs every test against real PostgreSQL, Redis and headless Chromium.
+test:
+	@mkdir -p $(DEV)
+	@.ci/services.sh --chromium > $(DEV)/services.env
+	@$(MAKE) --no-print-directory check-generated lint
+	@set -a; . $(DEV)/services.env; set +a; \
+	export TEST_DATABASE_URL="$$PG_URL/postgres?sslmode=disable" TEST_REDIS_URL="$$REDIS_URL_BASE/0"; \
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+# Fails when the committed templ output is not what the .templ files generate.
+check-generated:
+	@before=$$(find . -name '*_templ.go' -not -path './.dev/*' -exec sha256sum {} + | sort); \
+	$(GO) tool templ generate -log-level error; \
+	after=$$(find . -name '*_templ.go' -not -path './.dev/*' -exec sha256sum {} + | sort); \
+	if [ "$$before" != "$$after" ]; then \
+		echo "generated templ files were out of date; they are regenerated now: commit them"; exit 1; fi
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go') | grep -v '_templ.go$$' || true); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	@$(GO) tool templ fmt -fail -log-level error . || { echo "templ fmt needed: run go tool templ fmt ."; exit 1; }
+	$(GO) vet ./...
+
+# Benchmarks: Go benchmarks and loopback load generators (see README).
+bench: services
+	@set -a; . $(DEV)/services.env; set +a; \
+	export TEST_DATABASE_URL="$$PG_URL/postgres?sslmode=disable" TEST_REDIS_URL="$$REDIS_URL_BASE/0"; \
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,120 @@
+// Package app is the HTTP side of aibud: routes, handlers, middleware, the
+// central error handler, rendering and the live-updates endpoint.
+package app
+
+import (
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/hibiken/asynq"
+	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/myaibud/aibud/app/live"
+	"github.com/myaibud/aibud/app/metrics"
+	"github.com/myaibud/aibud/db"
+)
+
+// Options are the settings the web app needs, taken from config by main.
+type Options struct {
+	BaseURL *url.URL
+	// Secure marks cookies Secure (and __Host-) when served over https.
+	Secure bool
+	// TrustProxy takes the client IP from X-Forwarded-For set by a proxy on
+	// a private network; otherwise the connection's address is used.
+	TrustProxy     bool
+	AdminEmails    []string
+	DefaultCredits int64
+	PasswordCost   int
+	MetricsToken   string
+	// RedisNamespace prefixes rate-limit keys.
+	RedisNamespace string
+	Limits         RateLimits
+	// RequestTimeout bounds every request but the live stream.
+	RequestTimeout time.Duration
+	// BodyLimit bounds request bodies, e.g. "1M".
+	BodyLimit string
+}
+
+// RateLimits bounds abuse of the sign-in and sign-up forms.
+type RateLimits struct {
+	SignInPerIP      redis_rate.Limit
+	SignInPerAccount redis_rate.Limit
+	SignUpPerIP      redis_rate.Limit
+}
+
+// DefaultRateLimits are the production limits.
+func DefaultRateLimits() RateLimits {
+	return RateLimits{
+		SignInPerIP:      redis_rate.Limit{Rate: 20, Burst: 20, Period: time.Minute},
+		SignInPerAccount: redis_rate.Limit{Rate: 5, Burst: 5, Period: 15 * time.Minute},
+		SignUpPerIP:      redis_rate.Limit{Rate: 10, Burst: 10, Period: time.Hour},
+	}
+}
+
+// Deps are the services the web app uses.
+type Deps struct {
+	Store     *db.Store
+	Queue     *asynq.Client
+	Redis     redis.UniversalClient
+	AsynqOpt  asynq.RedisConnOpt
+	Hub       *live.Hub
+	Publisher *live.Publisher
+	Sessions  *scs.SessionManager
+	Metrics   *metrics.Metrics
+	Log       *slog.Logger
+}
+
+// handler holds what every HTTP handler may use.
+type handler struct {
+	store     *db.Store
+	queue     *asynq.Client
+	redis     redis.UniversalClient
+	hub       *live.Hub
+	publisher *live.Publisher
+	sessions  *scs.SessionManager
+	limiter   *redis_rate.Limiter
+	metrics   *metrics.Metrics
+	log       *slog.Logger
+	opts      Options
+	// dummyHash is compared against when an email is unknown, so sign-in
+	// takes as long whether or not the account exists.
+	dummyHash []byte
+}
+
+// New returns the configured web server.
+func New(d Deps, o Options) *echo.Echo {
+	if o.RequestTimeout == 0 {
+		o.RequestTimeout = 30 * time.Second
+	}
+	if o.BodyLimit == "" {
+		o.BodyLimit = "1M"
+	}
+	h := &handler{
+		store:     d.Store,
+		queue:     d.Queue,
+		redis:     d.Redis,
+		hub:       d.Hub,
+		publisher: d.Publisher,
+		sessions:  d.Sessions,
+		limiter:   redis_rate.NewLimiter(d.Redis),
+		metrics:   d.Metrics,
+		log:       d.Log,
+		opts:      o,
+		dummyHash: mustHash("not-a-real-password", o.PasswordCost),
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = h.handleError
+	if o.TrustProxy {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	} else {
+		e.IPExtractor = echo.ExtractIPDirect()
+	}
+	h.routes(e, d)
+	return e
+}

@@ -1,0 +1,270 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/labstack/echo/v4"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/myaibud/aibud/db"
+	"github.com/myaibud/aibud/views"
+)
+
+// Password rules: bcrypt reads at most 72 bytes, so longer passwords are
+// refused rather than silently truncated.
+const (
+	minPasswordLen   = 8
+	maxPasswordBytes = 72
+)
+
+func mustHash(password string, cost int) []byte {
+	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	if err != nil {
+		panic(err)
+	}
+	return h
+}
+
+func (h *handler) home(c echo.Context) error {
+	if principalOf(c) != nil {
+		return c.Redirect(http.StatusSeeOther, views.PathDashboard)
+	}
+	return c.Redirect(http.StatusSeeOther, views.PathSignIn)
+}
+
+// signUpForm is the posted sign-up form.
+type signUpForm struct {
+	BusinessName string `form:"business_name"`
+	Email        string `form:"email"`
+	Password     string `form:"password"`
+}
+
+// Validate returns the problems of each field by field name.
+func (f *signUpForm) Validate() map[string]string {
+	errs := map[string]string{}
+	f.BusinessName = strings.TrimSpace(f.BusinessName)
+	f.Email = strings.TrimSpace(f.Email)
+	switch n := utf8.RuneCountInString(f.BusinessName); {
+	case n == 0:
+		errs["business_name"] = "Enter the name of your business."
+	case n > 100:
+		errs["business_name"] = "Keep the name under 100 characters."
+	}
+	if !validEmail(f.Email) {
+		errs["email"] = "Enter a valid email address, like you@business.com."
+	}
+	switch {
+	case utf8.RuneCountInString(f.Password) < minPasswordLen:
+		errs["password"] = fmt.Sprintf("Use at least %d characters.", minPasswordLen)
+	case len(f.Password) > maxPasswordBytes:
+		errs["password"] = fmt.Sprintf("Use at most %d characters.", maxPasswordBytes)
+	}
+	return errs
+}
+
+func validEmail(s string) bool {
+	if len(s) > 254 {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s {
+		return false
+	}
+	_, domain, _ := strings.Cut(s, "@")
+	return strings.Contains(domain, ".") && !strings.HasSuffix(domain, ".")
+}
+
+func (h *handler) newSignUp(c echo.Context) error {
+	if principalOf(c) != nil {
+		return c.Redirect(http.StatusSeeOther, views.PathDashboard)
+	}
+	return render(c, http.StatusOK, views.SignUpPage(views.SignUpForm{}), nil)
+}
+
+func (h *handler) createSignUp(c echo.Context) error {
+	var f signUpForm
+	if err := c.Bind(&f); err != nil {
+		return Errorf(EInvalid, "The form could not be read.")
+	}
+	vm := views.SignUpForm{BusinessName: f.BusinessName, Email: f.Email}
+	show := func(status int) error {
+		return render(c, status, views.SignUpPage(vm), views.SignUpFormView(vm))
+	}
+	if vm.Errors = f.Validate(); len(vm.Errors) > 0 {
+		vm.BusinessName, vm.Email = f.BusinessName, f.Email
+		return show(http.StatusUnprocessableEntity)
+	}
+	if ok, retry, err := h.allow(c.Request().Context(), "signup:ip:"+c.RealIP(), h.opts.Limits.SignUpPerIP); err != nil {
+		return err
+	} else if !ok {
+		c.Response().Header().Set("Retry-After", retry)
+		vm.Message = "Too many sign-ups from your network. Please try again later."
+		return show(http.StatusTooManyRequests)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(f.Password), h.opts.PasswordCost)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	_, u, err := h.store.CreateTenantWithOwner(c.Request().Context(), db.SignUp{
+		BusinessName: f.BusinessName, Email: f.Email, PasswordHash: string(hash), Credits: h.opts.DefaultCredits,
+	})
+	if errors.Is(err, db.ErrConflict) {
+		vm.Errors = map[string]string{"email": "An account with this email already exists. Sign in instead."}
+		return show(http.StatusUnprocessableEntity)
+	}
+	if err != nil {
+		return err
+	}
+	if err := h.startSession(c, u.ID); err != nil {
+		return err
+	}
+	h.putFlash(c, "success", fmt.Sprintf("Welcome to My Aibud! You have %s free credits to start.", views.Number(h.opts.DefaultCredits)))
+	return redirect(c, views.PathDashboard)
+}
+
+func (h *handler) newSignIn(c echo.Context) error {
+	if principalOf(c) != nil {
+		return c.Redirect(http.StatusSeeOther, safeNext(c.QueryParam("next")))
+	}
+	next := c.QueryParam("next")
+	if safeNext(next) != next {
+		next = ""
+	}
+	return render(c, http.StatusOK, views.SignInPage(views.SignInForm{Next: next}), nil)
+}
+
+// signInForm is the posted sign-in form.
+type signInForm struct {
+	Email    string `form:"email"`
+	Password string `form:"password"`
+	Next     string `form:"next"`
+}
+
+// errWrongCredentials is the one message for an unknown email and a wrong
+// password, so sign-in does not reveal which accounts exist.
+const errWrongCredentials = "Email or password is wrong."
+
+func (h *handler) createSignIn(c echo.Context) error {
+	var f signInForm
+	if err := c.Bind(&f); err != nil {
+		return Errorf(EInvalid, "The form could not be read.")
+	}
+	f.Email = strings.TrimSpace(f.Email)
+	vm := views.SignInForm{Email: f.Email, Next: f.Next}
+	if safeNext(vm.Next) != vm.Next {
+		vm.Next = ""
+	}
+	show := func(status int, msg string) error {
+		vm.Message = msg
+		return render(c, status, views.SignInPage(vm), views.SignInFormView(vm))
+	}
+	ctx := c.Request().Context()
+
+	// Per IP: every attempt counts. Per account: only failures count, so an
+	// attacker cannot lock a person out by guessing from many addresses
+	// faster than five wrong passwords in fifteen minutes.
+	accountKey := "signin:account:" + db.NormalizeEmail(f.Email)
+	if ok, retry, err := h.allow(ctx, "signin:ip:"+c.RealIP(), h.opts.Limits.SignInPerIP); err != nil {
+		return err
+	} else if !ok {
+		c.Response().Header().Set("Retry-After", retry)
+		return show(http.StatusTooManyRequests, "Too many sign-in attempts. Please wait a minute and try again.")
+	}
+	if ok, retry, err := h.peek(ctx, accountKey, h.opts.Limits.SignInPerAccount); err != nil {
+		return err
+	} else if !ok {
+		c.Response().Header().Set("Retry-After", retry)
+		return show(http.StatusTooManyRequests, "Too many failed attempts for this account. Please wait 15 minutes and try again.")
+	}
+
+	u, err := h.store.UserByEmail(ctx, f.Email)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		_ = bcrypt.CompareHashAndPassword(h.dummyHash, []byte(f.Password))
+	case err != nil:
+		return err
+	default:
+		if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(f.Password)) == nil {
+			if err := h.store.TouchSignIn(ctx, u.ID); err != nil {
+				return err
+			}
+			if err := h.startSession(c, u.ID); err != nil {
+				return err
+			}
+			return redirect(c, safeNext(f.Next))
+		}
+	}
+	if _, _, err := h.allow(ctx, accountKey, h.opts.Limits.SignInPerAccount); err != nil {
+		return err
+	}
+	return show(http.StatusUnprocessableEntity, errWrongCredentials)
+}
+
+// startSession signs the user in on a fresh session token, so a token
+// planted before sign-in is worthless after.
+func (h *handler) startSession(c echo.Context, userID int64) error {
+	ctx := c.Request().Context()
+	if err := h.sessions.RenewToken(ctx); err != nil {
+		return fmt.Errorf("renew session: %w", err)
+	}
+	h.sessions.Put(ctx, sessionUserID, userID)
+	return nil
+}
+
+func (h *handler) signOut(c echo.Context) error {
+	if err := h.sessions.Destroy(c.Request().Context()); err != nil {
+		return fmt.Errorf("sign out: %w", err)
+	}
+	return redirect(c, views.PathSignIn)
+}
+
+// allow spends one unit of a rate limit and tells whether it was available,
+// with the Retry-After value when not.
+func (h *handler) allow(ctx context.Context, key string, l redis_rate.Limit) (bool, string, error) {
+	return h.rate(ctx, key, l, 1)
+}
+
+// peek tells whether a rate limit has room without spending it.
+func (h *handler) peek(ctx context.Context, key string, l redis_rate.Limit) (bool, string, error) {
+	return h.rate(ctx, key, l, 0)
+}
+
+func (h *handler) rate(ctx context.Context, key string, l redis_rate.Limit, n int) (bool, string, error) {
+	if l.Rate == 0 {
+		return true, "", nil
+	}
+	res, err := h.limiter.AllowN(ctx, h.opts.RedisNamespace+":rl:"+key, l, n)
+	if err != nil {
+		return false, "", fmt.Errorf("rate limit: %w", err)
+	}
+	if n == 0 {
+		// A peek reports no RetryAfter; one unit frees up every interval.
+		interval := l.Period / time.Duration(l.Rate)
+		return res.Remaining > 0, strconv.Itoa(int(interval.Seconds()) + 1), nil
+	}
+	return res.Allowed > 0, strconv.Itoa(int(res.RetryAfter.Seconds()) + 1), nil
+}
+
+// putFlash stores a message for the next page the user sees.
+func (h *handler) putFlash(c echo.Context, kind, msg string) {
+	h.sessions.Put(c.Request().Context(), sessionFlash, kind+"|"+msg)
+}
+
+// popFlash takes the pending message, if any.
+func (h *handler) popFlash(c echo.Context) *views.Flash {
+	s := h.sessions.PopString(c.Request().Context(), sessionFlash)
+	if s == "" {
+		return nil
+	}
+	kind, msg, _ := strings.Cut(s, "|")
+	return &views.Flash{Kind: kind, Message: msg}
+}

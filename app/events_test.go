@@ -1,0 +1,157 @@
+package app_test
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/myaibud/aibud/app/live"
+	"github.com/myaibud/aibud/db/dbtest"
+)
+
+// sseEvent is one event read off a stream.
+type sseEvent struct{ name, data string }
+
+// stream is an open /events connection.
+type stream struct {
+	events chan sseEvent
+	cancel context.CancelFunc
+	header http.Header
+}
+
+// openStream connects to /events and returns once the server has said it is
+// subscribed.
+func (b *browser) openStream(t *testing.T) *stream {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.app.URL+"/events", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Accept-Encoding", "gzip")
+	client := &http.Client{Jar: b.http.Jar, CheckRedirect: b.http.CheckRedirect}
+	res, err := client.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK {
+		cancel()
+		t.Fatalf("/events: status %d", res.StatusCode)
+	}
+	s := &stream{events: make(chan sseEvent, 16), cancel: cancel, header: res.Header}
+	connected := make(chan struct{})
+	go func() {
+		defer res.Body.Close()
+		defer close(s.events)
+		sc := bufio.NewScanner(res.Body)
+		var ev sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == ": connected":
+				close(connected)
+			case strings.HasPrefix(line, "event: "):
+				ev.name = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				ev.data = strings.TrimPrefix(line, "data: ")
+			case line == "" && ev.name != "":
+				s.events <- ev
+				ev = sseEvent{}
+			}
+		}
+	}()
+	select {
+	case <-connected:
+	case <-time.After(5 * time.Second):
+		cancel()
+		t.Fatal("the stream never said it was connected")
+	}
+	t.Cleanup(cancel)
+	return s
+}
+
+func (s *stream) next(t *testing.T, within time.Duration) (sseEvent, bool) {
+	t.Helper()
+	select {
+	case e, ok := <-s.events:
+		return e, ok
+	case <-time.After(within):
+		return sseEvent{}, false
+	}
+}
+
+func TestEventsReachOnlyTheirTenant(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	alice, bob := a.newBrowser(t), a.newBrowser(t)
+	aliceEmail := uniqueEmail("alice")
+	wantRedirect(t, alice.signUp("Alice Shop", aliceEmail, "password123"), "/dashboard")
+	wantRedirect(t, bob.signUp("Bob Shop", uniqueEmail("bob"), "password123"), "/dashboard")
+	u, err := a.store.UserByEmail(context.Background(), aliceEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	aliceTab1, aliceTab2, bobTab := alice.openStream(t), alice.openStream(t), bob.openStream(t)
+	if ct := aliceTab1.header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	if ce := aliceTab1.header.Get("Content-Encoding"); ce != "" {
+		t.Errorf("the stream is compressed (%q): events would be buffered", ce)
+	}
+
+	// A separate Redis connection stands for a worker process.
+	worker := redis.NewClient(mustParseRedis(t, dbtest.RedisURL(t)))
+	defer worker.Close()
+	ctx := context.Background()
+	if _, err := a.store.Tenant(u.TenantID).Grant(ctx, 50, "Top-up", "topup:1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := live.NewPublisher(worker, a.namespace).Publish(ctx, u.TenantID, live.CreditsUpdated, map[string]int64{"balance": 450}); err != nil {
+		t.Fatal(err)
+	}
+
+	for i, tab := range []*stream{aliceTab1, aliceTab2} {
+		e, ok := tab.next(t, 5*time.Second)
+		if !ok || e.name != "credits-updated" || e.data != `{"balance":450}` {
+			t.Errorf("alice's tab %d got %+v (ok %v)", i+1, e, ok)
+		}
+	}
+	if e, ok := bobTab.next(t, time.Second); ok {
+		t.Errorf("bob received alice's event: %+v", e)
+	}
+
+	// Closing one tab leaves the other subscribed.
+	aliceTab1.cancel()
+	time.Sleep(200 * time.Millisecond)
+	if err := live.NewPublisher(worker, a.namespace).Publish(ctx, u.TenantID, live.CreditsUpdated, nil); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := aliceTab2.next(t, 5*time.Second); !ok || e.name != "credits-updated" || e.data != "{}" {
+		t.Errorf("alice's remaining tab got %+v (ok %v)", e, ok)
+	}
+
+	// What the event makes the page re-fetch shows the new balance.
+	r := alice.get("/dashboard/credits", "HX-Request", "true")
+	wantStatus(t, r, http.StatusOK)
+	if got := strings.TrimSpace(testid(r, "credit-balance").Text()); got != "450" {
+		t.Errorf("balance partial = %q, want 450", got)
+	}
+	r = alice.get("/partials/credit-badge", "HX-Request", "true")
+	if got := strings.TrimSpace(testid(r, "credit-badge").Text()); got != "450 credits" {
+		t.Errorf("badge partial = %q", got)
+	}
+}
+
+func mustParseRedis(t *testing.T, u string) *redis.Options {
+	t.Helper()
+	o, err := redis.ParseURL(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}

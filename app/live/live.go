@@ -1,0 +1,267 @@
+// Package live carries small "something changed" events from any process to
+// the browsers connected to any web process, through Redis pub/sub.
+//
+// Workers and handlers Publish to a tenant's channel after they commit. Each
+// web process runs one Hub: a single Redis connection subscribed to the
+// channels its connected browsers need (reference-counted), fanning messages
+// out to them. Browsers then re-fetch what changed through the normal,
+// tenant-scoped handlers (notify, then refetch).
+package live
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Event names. Elements listen with hx-trigger="sse:<name>".
+const (
+	CreditsUpdated = "credits-updated"
+)
+
+// Event is one live update.
+type Event struct {
+	Name string          `json:"name"`
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
+// TenantChannel is the channel of one tenant's events.
+func TenantChannel(namespace string, tenantID int64) string {
+	return namespace + ":tenant:" + strconv.FormatInt(tenantID, 10)
+}
+
+// Publisher sends events to tenants' channels.
+type Publisher struct {
+	rdb       redis.UniversalClient
+	namespace string
+}
+
+// NewPublisher returns a Publisher. The namespace prefixes every channel, so
+// several deployments (or test packages) can share one Redis.
+func NewPublisher(rdb redis.UniversalClient, namespace string) *Publisher {
+	return &Publisher{rdb: rdb, namespace: namespace}
+}
+
+// Publish sends an event to every browser of the tenant. Call it after the
+// change it announces has committed. data is encoded as JSON; nil sends none.
+func (p *Publisher) Publish(ctx context.Context, tenantID int64, name string, data any) error {
+	e := Event{Name: name}
+	if data != nil {
+		b, err := json.Marshal(data)
+		if err != nil {
+			return fmt.Errorf("publish %s: %w", name, err)
+		}
+		e.Data = b
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("publish %s: %w", name, err)
+	}
+	if err := p.rdb.Publish(ctx, TenantChannel(p.namespace, tenantID), b).Err(); err != nil {
+		return fmt.Errorf("publish %s: %w", name, err)
+	}
+	return nil
+}
+
+// Hub fans the messages of one Redis subscription out to local subscribers.
+type Hub struct {
+	log       *slog.Logger
+	namespace string
+	ps        *redis.PubSub
+
+	mu       sync.Mutex
+	channels map[string]*channelState
+	closed   bool
+}
+
+type channelState struct {
+	subs      map[*Subscription]struct{}
+	confirmed bool
+	waiters   []chan struct{}
+}
+
+// NewHub returns a Hub; call Run to start delivering.
+func NewHub(rdb redis.UniversalClient, namespace string, log *slog.Logger) *Hub {
+	return &Hub{
+		log:       log,
+		namespace: namespace,
+		ps:        rdb.Subscribe(context.Background()),
+		channels:  make(map[string]*channelState),
+	}
+}
+
+// Run delivers messages until ctx ends, then closes the hub.
+func (h *Hub) Run(ctx context.Context) {
+	msgs := h.ps.ChannelWithSubscriptions(redis.WithChannelSize(1024))
+	defer h.close()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-msgs:
+			if !ok {
+				return
+			}
+			switch m := m.(type) {
+			case *redis.Subscription:
+				h.onSubscription(m)
+			case *redis.Message:
+				h.onMessage(m)
+			}
+		}
+	}
+}
+
+func (h *Hub) close() {
+	h.mu.Lock()
+	h.closed = true
+	for _, cs := range h.channels {
+		for s := range cs.subs {
+			s.closeLocked()
+		}
+	}
+	h.channels = map[string]*channelState{}
+	h.mu.Unlock()
+	_ = h.ps.Close()
+}
+
+func (h *Hub) onSubscription(m *redis.Subscription) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cs := h.channels[m.Channel]
+	if cs == nil {
+		return
+	}
+	switch m.Kind {
+	case "subscribe":
+		cs.confirmed = true
+		for _, w := range cs.waiters {
+			close(w)
+		}
+		cs.waiters = nil
+	case "unsubscribe":
+		cs.confirmed = false
+	}
+}
+
+func (h *Hub) onMessage(m *redis.Message) {
+	var e Event
+	if err := json.Unmarshal([]byte(m.Payload), &e); err != nil || e.Name == "" {
+		h.log.Warn("live: dropping malformed event", "channel", m.Channel)
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cs := h.channels[m.Channel]
+	if cs == nil {
+		return
+	}
+	for s := range cs.subs {
+		select {
+		case s.c <- e:
+		default:
+			// A stalled browser must not hold up the others; its next
+			// refetch catches up with the state anyway.
+			s.dropped++
+		}
+	}
+}
+
+// Subscription receives the events of one tenant until closed.
+type Subscription struct {
+	hub     *Hub
+	channel string
+	c       chan Event
+	once    sync.Once
+	dropped int
+}
+
+// Events returns the channel events arrive on. It is closed when the
+// subscription or the hub closes.
+func (s *Subscription) Events() <-chan Event { return s.c }
+
+// Close ends the subscription.
+func (s *Subscription) Close() {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	cs := s.hub.channels[s.channel]
+	if cs != nil {
+		delete(cs.subs, s)
+		if len(cs.subs) == 0 {
+			delete(s.hub.channels, s.channel)
+			// Under the lock, so a new subscriber's SUBSCRIBE cannot
+			// overtake this UNSUBSCRIBE. It only writes the command.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := s.hub.ps.Unsubscribe(ctx, s.channel); err != nil {
+				s.hub.log.Warn("live: unsubscribe", "err", err)
+			}
+		}
+	}
+	s.closeLocked()
+}
+
+func (s *Subscription) closeLocked() {
+	s.once.Do(func() {
+		if s.dropped > 0 {
+			s.hub.log.Debug("live: events dropped for a slow subscriber", "channel", s.channel, "dropped", s.dropped)
+		}
+		close(s.c)
+	})
+}
+
+// ErrHubClosed is returned by Subscribe after the hub stopped.
+var ErrHubClosed = errors.New("live: hub closed")
+
+// SubscribeTenant subscribes to a tenant's events and returns once Redis has
+// confirmed the subscription, so nothing published afterwards is missed.
+func (h *Hub) SubscribeTenant(ctx context.Context, tenantID int64) (*Subscription, error) {
+	channel := TenantChannel(h.namespace, tenantID)
+	s := &Subscription{hub: h, channel: channel, c: make(chan Event, 64)}
+
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, ErrHubClosed
+	}
+	cs := h.channels[channel]
+	if cs == nil {
+		cs = &channelState{subs: make(map[*Subscription]struct{})}
+		h.channels[channel] = cs
+		// Under the lock, for the ordering Close relies on.
+		if err := h.ps.Subscribe(ctx, channel); err != nil {
+			delete(h.channels, channel)
+			h.mu.Unlock()
+			return nil, fmt.Errorf("live: subscribe: %w", err)
+		}
+	}
+	cs.subs[s] = struct{}{}
+	var wait chan struct{}
+	if !cs.confirmed {
+		wait = make(chan struct{})
+		cs.waiters = append(cs.waiters, wait)
+	}
+	h.mu.Unlock()
+
+	if wait != nil {
+		t := time.NewTimer(5 * time.Second)
+		defer t.Stop()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			s.Close()
+			return nil, ctx.Err()
+		case <-t.C:
+			s.Close()
+			return nil, errors.New("live: Redis did not confirm the subscription")
+		}
+	}
+	return s, nil
+}

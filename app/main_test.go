@@ -1,0 +1,221 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/hibiken/asynq"
+
+	"github.com/myaibud/aibud/app"
+	"github.com/myaibud/aibud/app/live"
+	"github.com/myaibud/aibud/app/metrics"
+	"github.com/myaibud/aibud/db"
+	"github.com/myaibud/aibud/db/dbtest"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+// testApp is the real app behind a real HTTP server, on the package's
+// PostgreSQL and Redis.
+type testApp struct {
+	*httptest.Server
+	store     *db.Store
+	publisher *live.Publisher
+	namespace string
+	opts      app.Options
+}
+
+type appOption func(*app.Options)
+
+func withLimits(l app.RateLimits) appOption { return func(o *app.Options) { o.Limits = l } }
+func withAdmins(emails ...string) appOption {
+	return func(o *app.Options) { o.AdminEmails = emails }
+}
+
+// unlimited keeps the many sign-ups of a test run under the rate limits,
+// which have a test of their own.
+func unlimited() app.RateLimits {
+	l := redis_rate.Limit{Rate: 100000, Burst: 100000, Period: time.Second}
+	return app.RateLimits{SignInPerIP: l, SignInPerAccount: l, SignUpPerIP: l}
+}
+
+func newTestApp(t *testing.T, opts ...appOption) *testApp {
+	t.Helper()
+	store := dbtest.Store(t)
+	rdb := dbtest.Redis(t)
+	// Each app gets its own namespace, so rate-limit keys and channels of
+	// parallel tests never meet.
+	ns := dbtest.Namespace(t) + ":" + strings.ReplaceAll(t.Name(), "/", "_")
+	log := dbtest.Logger(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	hub := live.NewHub(rdb, ns, log)
+	go hub.Run(ctx)
+	sessions := app.NewSessions(store, false, time.Hour)
+	asynqOpt, err := asynq.ParseRedisURI(dbtest.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue := asynq.NewClient(asynqOpt)
+	publisher := live.NewPublisher(rdb, ns)
+	o := app.Options{
+		BaseURL:        &url.URL{Scheme: "http", Host: "127.0.0.1"},
+		DefaultCredits: 400,
+		PasswordCost:   4,
+		RedisNamespace: ns,
+		Limits:         unlimited(),
+		RequestTimeout: 10 * time.Second,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	e := app.New(app.Deps{
+		Store: store, Queue: queue, Redis: rdb, AsynqOpt: asynqOpt, Hub: hub, Publisher: publisher,
+		Sessions: sessions, Metrics: metrics.New(), Log: log,
+	}, o)
+	srv := httptest.NewServer(e)
+	t.Cleanup(func() {
+		cancel()
+		srv.CloseClientConnections()
+		srv.Close()
+		_ = queue.Close()
+	})
+	return &testApp{Server: srv, store: store, publisher: publisher, namespace: ns, opts: o}
+}
+
+// browser is an HTTP client with a cookie jar that does not follow
+// redirects, so tests see them.
+type browser struct {
+	t    *testing.T
+	app  *testApp
+	http *http.Client
+}
+
+func (a *testApp) newBrowser(t *testing.T) *browser {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, app: a, http: &http.Client{
+		Jar:           jar,
+		Timeout:       15 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+type response struct {
+	*http.Response
+	body string
+	doc  *goquery.Document
+}
+
+func (b *browser) do(req *http.Request) *response {
+	b.t.Helper()
+	res, err := b.http.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	doc, _ := goquery.NewDocumentFromReader(bytes.NewReader(raw))
+	return &response{Response: res, body: string(raw), doc: doc}
+}
+
+func (b *browser) get(path string, headers ...string) *response {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, b.app.URL+path, nil)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return b.do(req)
+}
+
+// post submits a form; headers come in name, value pairs.
+func (b *browser) post(path string, form url.Values, headers ...string) *response {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.app.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return b.do(req)
+}
+
+// csrf loads a page and returns the token of its first form.
+func (b *browser) csrf(path string) string {
+	b.t.Helper()
+	r := b.get(path)
+	tok, ok := r.doc.Find(`input[name="_csrf"]`).First().Attr("value")
+	if !ok || tok == "" {
+		b.t.Fatalf("no CSRF token on %s (status %d)", path, r.StatusCode)
+	}
+	return tok
+}
+
+// signUp creates an account through the form and returns its email.
+func (b *browser) signUp(business, email, password string) *response {
+	b.t.Helper()
+	tok := b.csrf("/sign-up")
+	return b.post("/sign-up", url.Values{"_csrf": {tok}, "business_name": {business}, "email": {email}, "password": {password}})
+}
+
+func (b *browser) signIn(email, password, next string) *response {
+	b.t.Helper()
+	tok := b.csrf("/sign-in")
+	return b.post("/sign-in", url.Values{"_csrf": {tok}, "email": {email}, "password": {password}, "next": {next}})
+}
+
+func (b *browser) cookie(name string) *http.Cookie {
+	u, _ := url.Parse(b.app.URL)
+	for _, c := range b.http.Jar.Cookies(u) {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func testid(r *response, id string) *goquery.Selection {
+	return r.doc.Find(`[data-testid="` + id + `"]`)
+}
+
+func wantStatus(t *testing.T, r *response, want int) {
+	t.Helper()
+	if r.StatusCode != want {
+		t.Fatalf("%s %s: status %d, want %d\n%s", r.Request.Method, r.Request.URL.Path, r.StatusCode, want, abbreviate(r.body))
+	}
+}
+
+func wantRedirect(t *testing.T, r *response, want string) {
+	t.Helper()
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != want {
+		t.Fatalf("%s %s: %d to %q, want 303 to %q", r.Request.Method, r.Request.URL.Path, r.StatusCode, r.Header.Get("Location"), want)
+	}
+}
+
+func abbreviate(s string) string {
+	if len(s) > 600 {
+		return s[:600] + "…"
+	}
+	return s
+}
+
+var emailSeq atomic.Int64
+
+// uniqueEmail returns an address no other test (or earlier run on the same
+// database) uses.
+func uniqueEmail(prefix string) string {
+	return fmt.Sprintf("%s-%d-%d@example.com", prefix, time.Now().UnixNano(), emailSeq.Add(1))
+}

@@ -1,0 +1,311 @@
+package app
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/myaibud/aibud/db"
+	"github.com/myaibud/aibud/views"
+)
+
+// Session keys.
+const (
+	sessionUserID = "user_id"
+	sessionFlash  = "flash"
+)
+
+// cookieName adds the __Host- prefix on https, which pins the cookie to this
+// host and path / and requires Secure.
+func cookieName(name string, secure bool) string {
+	if secure {
+		return "__Host-" + name
+	}
+	return name
+}
+
+// NewSessions returns the server-side session manager, storing sessions in
+// PostgreSQL.
+func NewSessions(store *db.Store, secure bool, lifetime time.Duration) *scs.SessionManager {
+	sm := scs.New()
+	sm.Store = store.Sessions()
+	sm.Lifetime = lifetime
+	sm.IdleTimeout = min(lifetime, 14*24*time.Hour)
+	sm.Cookie.Name = cookieName("aibud_session", secure)
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.Secure = secure
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Path = "/"
+	sm.Cookie.Persist = true
+	return sm
+}
+
+// requestLog logs every request once, at the edge, and records its metrics.
+// The error, if any, is handed to the central error handler first so the
+// logged status is the one the client got.
+func (h *handler) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		req, res := c.Request(), c.Response()
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		d := time.Since(start)
+		h.metrics.ObserveHTTP(route, req.Method, strconv.Itoa(res.Status), d)
+
+		level := slog.LevelInfo
+		switch {
+		case res.Status >= 500:
+			level = slog.LevelError
+		case res.Status >= 400:
+			level = slog.LevelWarn
+		case route == views.PathHealthz || route == views.PathReadyz || route == views.PathMetrics || strings.HasPrefix(route, views.PathStaticPrefix):
+			level = slog.LevelDebug
+		}
+		attrs := []slog.Attr{
+			slog.String("request_id", res.Header().Get(echo.HeaderXRequestID)),
+			slog.String("method", req.Method),
+			slog.String("path", req.URL.Path),
+			slog.String("route", route),
+			slog.Int("status", res.Status),
+			slog.Int64("duration_ms", d.Milliseconds()),
+			slog.String("ip", c.RealIP()),
+		}
+		if p := principalOf(c); p != nil {
+			attrs = append(attrs, slog.Int64("tenant_id", p.tenant.ID), slog.Int64("user_id", p.user.ID))
+		}
+		if err != nil {
+			attrs = append(attrs, slog.String("err", err.Error()))
+		}
+		h.log.LogAttrs(req.Context(), level, "request", attrs...)
+		return nil
+	}
+}
+
+// contentSecurityPolicy allows only our own scripts and styles: no inline
+// script, no CDN.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
+	"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+
+func (h *handler) secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		hd := c.Response().Header()
+		hd.Set("Content-Security-Policy", contentSecurityPolicy)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		if h.opts.Secure {
+			hd.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		return next(c)
+	}
+}
+
+// relaxedCSP lets asynqmon's bundled UI (inline bootstrap script and styles)
+// run; it is reachable only by platform owners.
+func (h *handler) relaxedCSP(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Content-Security-Policy",
+			"default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline' https://fonts.googleapis.com; "+
+				"font-src 'self' https://fonts.gstatic.com; img-src 'self' data:; frame-ancestors 'none'")
+		return next(c)
+	}
+}
+
+// loadSession loads the server-side session and saves it (rotating the
+// cookie when needed) just before the response is written.
+func (h *handler) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var token string
+		if ck, err := c.Cookie(h.sessions.Cookie.Name); err == nil {
+			token = ck.Value
+		}
+		ctx, err := h.sessions.Load(c.Request().Context(), token)
+		if err != nil {
+			return fmt.Errorf("load session: %w", err)
+		}
+		c.SetRequest(c.Request().WithContext(ctx))
+		c.Response().Header().Add(echo.HeaderVary, echo.HeaderCookie)
+		saved := false
+		save := func() {
+			if saved {
+				return
+			}
+			saved = true
+			ctx := c.Request().Context()
+			switch h.sessions.Status(ctx) {
+			case scs.Modified:
+				token, expiry, err := h.sessions.Commit(context.WithoutCancel(ctx))
+				if err != nil {
+					h.log.ErrorContext(ctx, "save session", "err", err)
+					return
+				}
+				h.sessions.WriteSessionCookie(ctx, c.Response(), token, expiry)
+			case scs.Destroyed:
+				h.sessions.WriteSessionCookie(ctx, c.Response(), "", time.Time{})
+			}
+		}
+		c.Response().Before(save)
+		err = next(c)
+		if err == nil && !c.Response().Committed {
+			save()
+		}
+		return err
+	}
+}
+
+// csrf checks the token (or the browser's Sec-Fetch-Site) on every
+// state-changing request and hands the token to the views.
+func (h *handler) csrf() echo.MiddlewareFunc {
+	check := middleware.CSRFWithConfig(middleware.CSRFConfig{
+		TokenLookup:    "header:X-CSRF-Token,form:_csrf",
+		CookieName:     cookieName("aibud_csrf", h.opts.Secure),
+		CookiePath:     "/",
+		CookieHTTPOnly: true,
+		CookieSecure:   h.opts.Secure,
+		CookieSameSite: http.SameSiteLaxMode,
+		CookieMaxAge:   30 * 24 * 3600,
+	})
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			passed := false
+			err := check(func(c echo.Context) error {
+				passed = true
+				token, _ := c.Get(middleware.DefaultCSRFConfig.ContextKey).(string)
+				c.SetRequest(c.Request().WithContext(views.WithCSRF(c.Request().Context(), token)))
+				return next(c)
+			})(c)
+			if err != nil && !passed {
+				// Missing, wrong or cross-site: one clear answer for all.
+				return Errorf(EForbidden, "This form has expired or came from another site. Reload the page and try again.")
+			}
+			return err
+		}
+	}
+}
+
+// principal is who is signed in, loaded once per request.
+type principal struct {
+	user   *db.User
+	tenant *db.Tenant
+	store  *db.TenantStore
+	owner  bool
+}
+
+type principalKey struct{}
+
+func principalOf(c echo.Context) *principal {
+	p, _ := c.Request().Context().Value(principalKey{}).(*principal)
+	return p
+}
+
+// mustPrincipal returns the signed-in principal on routes behind requireUser.
+func mustPrincipal(c echo.Context) *principal {
+	p := principalOf(c)
+	if p == nil {
+		panic("app: tenant route reached without requireUser")
+	}
+	return p
+}
+
+// tenantStore is the handlers' only way to tenant data.
+func tenantStore(c echo.Context) *db.TenantStore { return mustPrincipal(c).store }
+
+// loadPrincipal resolves the session's user and their tenant.
+func (h *handler) loadPrincipal(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		uid := h.sessions.GetInt64(ctx, sessionUserID)
+		if uid == 0 {
+			return next(c)
+		}
+		u, err := h.store.UserByID(ctx, uid)
+		if errors.Is(err, db.ErrNotFound) {
+			if err := h.sessions.Destroy(ctx); err != nil {
+				return fmt.Errorf("drop session of a deleted user: %w", err)
+			}
+			return next(c)
+		}
+		if err != nil {
+			return err
+		}
+		t, err := h.store.TenantByID(ctx, u.TenantID)
+		if err != nil {
+			return err
+		}
+		p := &principal{user: u, tenant: t, store: h.store.Tenant(t.ID), owner: h.isOwner(u.Email)}
+		c.SetRequest(c.Request().WithContext(context.WithValue(ctx, principalKey{}, p)))
+		return next(c)
+	}
+}
+
+func (h *handler) isOwner(email string) bool {
+	for _, e := range h.opts.AdminEmails {
+		if strings.EqualFold(e, email) {
+			return true
+		}
+	}
+	return false
+}
+
+// requireUser sends signed-out visitors to sign in and back afterwards.
+func (h *handler) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		p := principalOf(c)
+		if p == nil {
+			next := ""
+			if c.Request().Method == http.MethodGet && c.Request().URL.Path != views.PathEvents && !isHTMX(c) {
+				next = c.Request().URL.RequestURI()
+			}
+			return redirect(c, views.SignInPath(next))
+		}
+		if p.tenant.Status != db.TenantActive {
+			return Errorf(EForbidden, "This account is suspended. Please contact support.")
+		}
+		return next(c)
+	}
+}
+
+// requireOwner lets platform owners through; for anyone else the route does
+// not exist.
+func (h *handler) requireOwner(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if p := principalOf(c); p == nil || !p.owner {
+			return echo.ErrNotFound
+		}
+		return next(c)
+	}
+}
+
+// safeNext accepts only local paths as a post-sign-in destination, so the
+// sign-in page cannot be used to redirect elsewhere.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+		strings.ContainsAny(next, "\r\n") || next == views.PathEvents {
+		return views.PathDashboard
+	}
+	return next
+}
+
+// bearerOK compares an Authorization bearer token in constant time.
+func bearerOK(r *http.Request, want string) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}

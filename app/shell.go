@@ -1,0 +1,23 @@
+package app
+
+import (
+	"github.com/labstack/echo/v4"
+
+	"github.com/myaibud/aibud/views"
+)
+
+// shell builds the layout's view model from what middleware loaded; it is the
+// one place that does, so handlers never load nav data themselves.
+func (h *handler) shell(c echo.Context, title, active string) views.Shell {
+	p := mustPrincipal(c)
+	return views.Shell{
+		Title:      title,
+		Active:     active,
+		UserEmail:  p.user.Email,
+		TenantName: p.tenant.Name,
+		Plan:       p.tenant.Plan,
+		Credits:    p.tenant.CreditBalance,
+		IsOwner:    p.owner,
+		Flash:      h.popFlash(c),
+	}
+}

@@ -1,0 +1,27 @@
+package jobs
+
+import (
+	"context"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// TypeCleanupSessions removes expired sign-in sessions.
+const TypeCleanupSessions = "sessions:cleanup"
+
+// NewCleanupSessionsTask returns the cleanup task.
+func NewCleanupSessionsTask() (*asynq.Task, error) {
+	return newTask(TypeCleanupSessions, struct{}{}, asynq.Queue(QueueLow), asynq.MaxRetry(1), asynq.Timeout(time.Minute))
+}
+
+func (w *Worker) cleanupSessions(ctx context.Context, _ *asynq.Task) error {
+	n, err := w.store.DeleteExpiredSessions(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		w.log.InfoContext(ctx, "removed expired sessions", "count", n)
+	}
+	return nil
+}

@@ -1,0 +1,248 @@
+// Command aibud is the whole My Aibud product in one binary:
+//
+//	aibud [all]      web server and workers in one process (default)
+//	aibud serve      web server: pages, admin, webhooks, live updates
+//	aibud worker     background workers and the periodic scheduler
+//	aibud migrate    apply database migrations and exit
+//
+// Configuration comes from the environment; see README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/uptrace/bun"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/myaibud/aibud/app"
+	"github.com/myaibud/aibud/app/live"
+	"github.com/myaibud/aibud/app/metrics"
+	"github.com/myaibud/aibud/config"
+	"github.com/myaibud/aibud/db"
+	"github.com/myaibud/aibud/jobs"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "aibud:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: aibud [command]
+
+commands:
+  all       web server and workers in one process (default)
+  serve     web server
+  worker    background workers and scheduler
+  migrate   apply database migrations and exit
+`
+
+// run is the whole program; main only wires in the process's environment.
+// It returns when ctx is cancelled (SIGINT/SIGTERM) and everything has
+// stopped gracefully, or on the first fatal error.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cmd := "all"
+	if len(args) > 1 {
+		cmd = args[1]
+	}
+	switch cmd {
+	case "all", "serve", "worker", "migrate":
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	}
+
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, stdout)
+
+	bdb, err := db.Open(ctx, cfg.DB.URL.Reveal(), log)
+	if err != nil {
+		return err
+	}
+	defer bdb.Close()
+	if cmd != "worker" {
+		if err := db.Migrate(ctx, bdb, log); err != nil {
+			return err
+		}
+	}
+	if cmd == "migrate" {
+		return nil
+	}
+
+	redisOpt, err := redis.ParseURL(cfg.Redis.URL.Reveal())
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	rdb := redis.NewClient(redisOpt)
+	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("connect to redis: %w", err)
+	}
+	asynqOpt, err := asynq.ParseRedisURI(cfg.Redis.URL.Reveal())
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+
+	p := &process{
+		cfg:       cfg,
+		log:       log,
+		bdb:       bdb,
+		store:     db.NewStore(bdb),
+		rdb:       rdb,
+		asynqOpt:  asynqOpt,
+		metrics:   metrics.New(),
+		publisher: live.NewPublisher(rdb, cfg.Redis.Namespace),
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	if cmd == "all" || cmd == "serve" {
+		g.Go(func() error { return p.serve(gctx) })
+	}
+	if cmd == "all" || cmd == "worker" {
+		g.Go(func() error { return p.work(gctx) })
+	}
+	if cmd == "worker" {
+		g.Go(func() error { return p.serveProbes(gctx) })
+	}
+	log.Info("aibud started", "command", cmd)
+	err = g.Wait()
+	log.Info("aibud stopped", "command", cmd)
+	return err
+}
+
+// process holds what the components of one process share.
+type process struct {
+	cfg       config.Config
+	log       *slog.Logger
+	bdb       *bun.DB
+	store     *db.Store
+	rdb       *redis.Client
+	asynqOpt  asynq.RedisConnOpt
+	metrics   *metrics.Metrics
+	publisher *live.Publisher
+}
+
+// serve runs the web server until ctx ends, then drains it: live streams are
+// closed first (browsers reconnect elsewhere), then in-flight requests finish.
+func (p *process) serve(ctx context.Context) error {
+	queue := asynq.NewClient(p.asynqOpt)
+	defer queue.Close()
+	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHub()
+	hub := live.NewHub(p.rdb, p.cfg.Redis.Namespace, p.log)
+	go hub.Run(hubCtx)
+	sessions := app.NewSessions(p.store, p.cfg.HTTP.Secure(), p.cfg.Session.Lifetime)
+
+	e := app.New(app.Deps{
+		Store: p.store, Queue: queue, Redis: p.rdb, AsynqOpt: p.asynqOpt, Hub: hub,
+		Publisher: p.publisher, Sessions: sessions, Metrics: p.metrics, Log: p.log,
+	}, app.Options{
+		BaseURL:        p.cfg.HTTP.BaseURL,
+		Secure:         p.cfg.HTTP.Secure(),
+		TrustProxy:     p.cfg.HTTP.TrustProxy,
+		AdminEmails:    p.cfg.Admin.Emails,
+		DefaultCredits: p.cfg.Credits.Default,
+		PasswordCost:   p.cfg.Session.PasswordCost,
+		MetricsToken:   p.cfg.HTTP.MetricsToken.Reveal(),
+		RedisNamespace: p.cfg.Redis.Namespace,
+		Limits:         app.DefaultRateLimits(),
+	})
+	srv := &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+	}
+	return p.listenAndServe(ctx, srv, func() { stopHub() })
+}
+
+// serveProbes gives a worker-only process /healthz and /metrics.
+func (p *process) serveProbes(ctx context.Context) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+	mux.Handle("GET /metrics", p.metrics.Handler())
+	return p.listenAndServe(ctx, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, nil)
+}
+
+func (p *process) listenAndServe(ctx context.Context, srv *http.Server, beforeShutdown func()) error {
+	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", p.cfg.HTTP.Port))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	p.log.Info("listening", "addr", ln.Addr().String(), "url", p.cfg.HTTP.BaseURL.String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	p.log.Info("shutting down the web server")
+	if beforeShutdown != nil {
+		beforeShutdown()
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 25*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// work runs the asynq workers and the scheduler until ctx ends, then lets
+// in-flight jobs finish (up to the server's shutdown timeout).
+func (p *process) work(ctx context.Context) error {
+	w := jobs.NewWorker(p.store, p.publisher, p.metrics, p.log)
+	mux := asynq.NewServeMux()
+	jobs.Register(mux, w)
+	srv := jobs.NewServer(p.asynqOpt, p.cfg.Jobs.Concurrency, p.log)
+	if err := srv.Start(mux); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	sched, err := jobs.NewScheduler(p.asynqOpt, p.log)
+	if err != nil {
+		srv.Shutdown()
+		return err
+	}
+	if err := sched.Start(); err != nil {
+		srv.Shutdown()
+		return fmt.Errorf("start scheduler: %w", err)
+	}
+	<-ctx.Done()
+	p.log.Info("shutting down the workers")
+	sched.Shutdown()
+	srv.Shutdown()
+	return nil
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.Level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

@@ -1,0 +1,102 @@
+package views
+
+import (
+	"strconv"
+	"time"
+)
+
+// BarChart is a server-rendered SVG bar chart: the geometry is computed here,
+// the template only draws it.
+type BarChart struct {
+	Width, Height int
+	Bars          []Bar
+	// Gridlines are horizontal guides with their value labels.
+	Gridlines []Gridline
+	Empty     bool
+	Title     string
+}
+
+// Bar is one bar of a chart.
+type Bar struct {
+	X, Y, W, H float64
+	Label      string // shown under some bars
+	Tooltip    string
+	Value      int64
+}
+
+// Gridline is one horizontal guide.
+type Gridline struct {
+	Y     float64
+	Label string
+}
+
+const (
+	chartPadLeft   = 36.0
+	chartPadBottom = 22.0
+	chartPadTop    = 8.0
+)
+
+// DailyBars lays out one bar per day. Every labelEvery-th day gets a label.
+func DailyBars(title string, days []time.Time, values []int64, labelEvery int) BarChart {
+	c := BarChart{Width: 720, Height: 220, Title: title}
+	var max int64
+	for _, v := range values {
+		max = max64(max, v)
+	}
+	c.Empty = max == 0
+	top := niceCeil(max)
+	plotW := float64(c.Width) - chartPadLeft
+	plotH := float64(c.Height) - chartPadBottom - chartPadTop
+	for i := 0; i <= 4; i++ {
+		v := top * int64(i) / 4
+		c.Gridlines = append(c.Gridlines, Gridline{
+			Y:     chartPadTop + plotH - plotH*float64(v)/float64(top),
+			Label: Number(v),
+		})
+	}
+	if len(days) == 0 {
+		return c
+	}
+	slot := plotW / float64(len(days))
+	for i, d := range days {
+		h := plotH * float64(values[i]) / float64(top)
+		b := Bar{
+			X:       chartPadLeft + float64(i)*slot + slot*0.15,
+			W:       slot * 0.7,
+			H:       h,
+			Y:       chartPadTop + plotH - h,
+			Value:   values[i],
+			Tooltip: d.Format("Mon 2 Jan") + ": " + Number(values[i]) + " credits",
+		}
+		if labelEvery > 0 && (len(days)-1-i)%labelEvery == 0 {
+			b.Label = d.Format("2 Jan")
+		}
+		c.Bars = append(c.Bars, b)
+	}
+	return c
+}
+
+// niceCeil returns the top of the axis: four times the smallest step of 1, 2
+// or 5 times a power of ten that makes four steps reach v.
+func niceCeil(v int64) int64 {
+	if v <= 4 {
+		return 4
+	}
+	for p := int64(1); ; p *= 10 {
+		for _, m := range []int64{1, 2, 5} {
+			if step := m * p; step*4 >= v {
+				return step * 4
+			}
+		}
+	}
+}
+
+func max64(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// f formats a coordinate for SVG attributes.
+func f(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
