@@ -1,0 +1,285 @@
+// Package whatsapp talks to WhatsApp gateways. Provider is what the rest of
+// aibud uses; WAHA implements it now and Evolution API will later. Webhook
+// requests of a provider are parsed into the normalised Event.
+//
+// Sending is built so that a message is never sent twice by our retries:
+// callers reserve a message id first (NewMessageID), store it, send with it,
+// and before sending again after an unclear failure ask MessageExists. The
+// client itself never retries a send.
+package whatsapp
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// Session statuses, as WAHA names them.
+const (
+	StatusStopped  = "STOPPED"
+	StatusStarting = "STARTING"
+	StatusScanQR   = "SCAN_QR_CODE"
+	StatusWorking  = "WORKING"
+	StatusFailed   = "FAILED"
+)
+
+// Errors a Provider returns, to be checked with errors.Is.
+var (
+	// ErrSessionNotFound: the gateway has no session of that name.
+	ErrSessionNotFound = errors.New("whatsapp: session not found")
+	// ErrWrongStatus: the session is not in a status that allows the call
+	// (e.g. asking for a QR code of a connected session).
+	ErrWrongStatus = errors.New("whatsapp: session is not in the right status")
+	// ErrUnauthorized: the gateway refused our API key.
+	ErrUnauthorized = errors.New("whatsapp: the gateway refused the API key")
+	// ErrBadRequest: the gateway refused the request as invalid (4xx).
+	ErrBadRequest = errors.New("whatsapp: the gateway refused the request")
+	// ErrUnavailable: the gateway could not be reached or failed (network
+	// error, timeout, 5xx) after the retries the call allows.
+	ErrUnavailable = errors.New("whatsapp: the gateway is unavailable")
+)
+
+// Webhook parsing errors.
+var (
+	// ErrBadSignature: the request is unsigned or its signature is wrong.
+	ErrBadSignature = errors.New("whatsapp: webhook signature missing or wrong")
+	// ErrMalformed: the body is not a webhook event.
+	ErrMalformed = errors.New("whatsapp: malformed webhook")
+)
+
+// SessionSpec describes a session to create.
+type SessionSpec struct {
+	// Name is the gateway's session name; see SessionName.
+	Name string
+	// Metadata is echoed back in every webhook of the session; aibud puts the
+	// tenant and instance ids here.
+	Metadata map[string]string
+}
+
+// SessionInfo is the state of a session on the gateway.
+type SessionInfo struct {
+	Name   string
+	Status string
+	// Me is the connected account, set when Status is WORKING.
+	Me *Account
+}
+
+// Account is a WhatsApp account.
+type Account struct {
+	// ID is the chat id, e.g. 15551234567@c.us.
+	ID string
+	// LID is the account's linked id (…@lid) when known.
+	LID string
+	// Phone is the number in E.164 (+15551234567), derived from ID.
+	Phone    string
+	PushName string
+}
+
+// QR is a pairing QR code.
+type QR struct {
+	PNG   []byte
+	Value string
+}
+
+// Text is a text message to send.
+type Text struct {
+	Session string
+	ChatID  string
+	// ID is the pre-generated message id from NewMessageID.
+	ID      string
+	Body    string
+	ReplyTo string
+}
+
+// Poll is a poll to send.
+type Poll struct {
+	Session         string
+	ChatID          string
+	ID              string
+	Question        string
+	Options         []string
+	MultipleAnswers bool
+}
+
+// Sent is what the gateway answered to a send.
+type Sent struct {
+	// ID is the provider message id (e.g. true_15551234567@c.us_3EB0…).
+	ID        string
+	Timestamp time.Time
+}
+
+// NumberStatus tells whether a number is on WhatsApp.
+type NumberStatus struct {
+	Exists bool
+	ChatID string
+}
+
+// Provider is a WhatsApp gateway holding many sessions (one per number).
+type Provider interface {
+	// CreateSession creates and starts a session, configured to post its
+	// webhooks to aibud.
+	CreateSession(ctx context.Context, spec SessionSpec) (SessionInfo, error)
+	// StartSession starts a stopped or failed session.
+	StartSession(ctx context.Context, name string) error
+	// RestartSession stops and starts a session.
+	RestartSession(ctx context.Context, name string) error
+	// Session returns the session's status and account.
+	Session(ctx context.Context, name string) (SessionInfo, error)
+	// QR returns the current pairing QR code.
+	QR(ctx context.Context, name string) (QR, error)
+	// RequestCode asks for a pairing code for a phone number (digits with
+	// country code), to link without scanning.
+	RequestCode(ctx context.Context, name, phone string) (string, error)
+	// Logout unlinks the phone; the session stays and can be paired again.
+	Logout(ctx context.Context, name string) error
+	// DeleteSession removes the session.
+	DeleteSession(ctx context.Context, name string) error
+
+	// NewMessageID reserves an id for a message about to be sent.
+	NewMessageID(ctx context.Context, session string) (string, error)
+	// MessageExists tells whether a message with the id is in the chat.
+	MessageExists(ctx context.Context, session, chatID, messageID string) (bool, error)
+	// SendText sends a text message. It is never retried by the client.
+	SendText(ctx context.Context, m Text) (Sent, error)
+	// SendPoll sends a poll. It is never retried by the client.
+	SendPoll(ctx context.Context, p Poll) (Sent, error)
+	// SendSeen marks messages as read.
+	SendSeen(ctx context.Context, session, chatID string, messageIDs ...string) error
+	// StartTyping shows "typing…" in the chat; StopTyping hides it.
+	StartTyping(ctx context.Context, session, chatID string) error
+	StopTyping(ctx context.Context, session, chatID string) error
+	// CheckNumber tells whether a phone number (digits) is on WhatsApp.
+	CheckNumber(ctx context.Context, session, phone string) (NumberStatus, error)
+	// PhoneForLID returns the chat id (…@c.us) behind a …@lid id, or "" when
+	// the gateway does not know it.
+	PhoneForLID(ctx context.Context, session, lid string) (string, error)
+}
+
+// WebhookParser verifies and parses the webhook requests of a provider.
+type WebhookParser interface {
+	// ParseWebhook checks the signature over the exact body and returns the
+	// normalised event. It returns ErrBadSignature or ErrMalformed (wrapped)
+	// for requests to refuse.
+	ParseWebhook(h http.Header, body []byte) (Event, error)
+}
+
+// EventKind is the kind of a normalised webhook event.
+type EventKind string
+
+// Event kinds.
+const (
+	// EventMessage: a message in a chat, incoming or sent (from the phone or
+	// through the API); see Message.FromMe and Message.Source.
+	EventMessage EventKind = "message"
+	// EventAck: a delivery status change of a message.
+	EventAck EventKind = "ack"
+	// EventSessionStatus: the session's status changed.
+	EventSessionStatus EventKind = "session_status"
+	// EventPollVote: someone voted in a poll.
+	EventPollVote EventKind = "poll_vote"
+	// EventPollVoteFailed: a vote arrived that could not be decrypted.
+	EventPollVoteFailed EventKind = "poll_vote_failed"
+	// EventIgnored: a valid event of a type aibud does not use.
+	EventIgnored EventKind = "ignored"
+)
+
+// Event is a webhook event in provider-neutral form.
+type Event struct {
+	// ID is the provider's event id; it stays the same across retries and is
+	// the deduplication key.
+	ID   string
+	Kind EventKind
+	// Type is the provider's own event name (e.g. "message.any").
+	Type      string
+	Session   string
+	Metadata  map[string]string
+	Me        *Account
+	Timestamp time.Time
+
+	Message *Message
+	Ack     *Ack
+	Status  *StatusChange
+	Vote    *PollVote
+}
+
+// Message sources: who sent an outgoing (FromMe) message.
+const (
+	SourceAPI   = "api" // sent through the gateway's API (by aibud)
+	SourcePhone = "app" // sent by the owner from their phone or WhatsApp Web
+)
+
+// Chat kinds.
+const (
+	ChatDirect  = "direct"
+	ChatGroup   = "group"
+	ChatStatus  = "status"
+	ChatChannel = "channel"
+)
+
+// Message is a WhatsApp message.
+type Message struct {
+	ID string
+	// ChatID is the other side of the conversation: the sender of an
+	// incoming message, the recipient of an outgoing one, or the group.
+	ChatID string
+	// ChatKind is ChatDirect, ChatGroup, ChatStatus or ChatChannel.
+	ChatKind string
+	// Sender is the person who wrote it (the participant in a group).
+	Sender    Party
+	FromMe    bool
+	Source    string
+	Body      string
+	Type      string // text, image, video, audio, document, sticker, location, contact, poll, reaction, other
+	HasMedia  bool
+	MediaURL  string
+	MediaType string
+	ReplyTo   string
+	Timestamp time.Time
+	Ack       int
+}
+
+// Party identifies a person in WhatsApp, by phone number, linked id, or both.
+type Party struct {
+	// ChatID is the id as the provider gave it (…@c.us or …@lid).
+	ChatID string
+	// Phone is E.164 when known.
+	Phone string
+	// LID is the …@lid id when known.
+	LID      string
+	PushName string
+}
+
+// Ack levels of a message.
+const (
+	AckError   = -1
+	AckPending = 0
+	AckServer  = 1
+	AckDevice  = 2
+	AckRead    = 3
+	AckPlayed  = 4
+)
+
+// Ack is a delivery status change.
+type Ack struct {
+	MessageID string
+	ChatID    string
+	Level     int
+	Name      string
+}
+
+// StatusChange is a session status change.
+type StatusChange struct {
+	Status string
+}
+
+// PollVote is a vote in a poll.
+type PollVote struct {
+	// PollID is the message id of the poll.
+	PollID string
+	ChatID string
+	Voter  Party
+	// Selected are the chosen options' texts; empty when a vote is removed.
+	Selected  []string
+	Timestamp time.Time
+}
