@@ -1,6 +1,7 @@
 package app
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/hibiken/asynqmon"
@@ -40,26 +41,30 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.GET(views.PathMetrics, h.metricsEndpoint)
 	e.GET(views.PathStaticPrefix+"*", echo.WrapHandler(static.Handler()))
 
+	// Middleware chains per route rather than echo groups: a group with
+	// middleware adds catch-all routes, which would turn unknown URLs into
+	// sign-in redirects instead of 404s.
+	web := []echo.MiddlewareFunc{h.loadSession, h.csrf(), h.loadPrincipal}
+	tenant := slices.Concat(web, []echo.MiddlewareFunc{h.requireUser})
+	admin := slices.Concat(tenant, []echo.MiddlewareFunc{h.requireOwner, h.relaxedCSP})
+
 	// Web: session, CSRF and the signed-in user when there is one.
-	web := e.Group("", h.loadSession, h.csrf(), h.loadPrincipal)
-	web.GET(views.PathHome, h.home)
-	web.GET(views.PathSignUp, h.newSignUp)
-	web.POST(views.PathSignUp, h.createSignUp)
-	web.GET(views.PathSignIn, h.newSignIn)
-	web.POST(views.PathSignIn, h.createSignIn)
-	web.POST(views.PathSignOut, h.signOut)
+	e.GET(views.PathHome, h.home, web...)
+	e.GET(views.PathSignUp, h.newSignUp, web...)
+	e.POST(views.PathSignUp, h.createSignUp, web...)
+	e.GET(views.PathSignIn, h.newSignIn, web...)
+	e.POST(views.PathSignIn, h.createSignIn, web...)
+	e.POST(views.PathSignOut, h.signOut, web...)
 
 	// Tenant: a signed-in user of an active tenant.
-	tenant := web.Group("", h.requireUser)
-	tenant.GET(views.PathDashboard, h.showDashboard)
-	tenant.GET(views.PathDashCredits, h.dashboardCredits)
-	tenant.GET(views.PathCreditBadge, h.creditBadge)
-	tenant.GET(views.PathCredits, h.showCredits)
-	tenant.GET(views.PathEvents, h.events)
+	e.GET(views.PathDashboard, h.showDashboard, tenant...)
+	e.GET(views.PathDashCredits, h.dashboardCredits, tenant...)
+	e.GET(views.PathCreditBadge, h.creditBadge, tenant...)
+	e.GET(views.PathCredits, h.showCredits, tenant...)
+	e.GET(views.PathEvents, h.events, tenant...)
 
 	// Platform owners.
-	admin := tenant.Group("", h.requireOwner)
-	queues := asynqmon.New(asynqmon.Options{RootPath: views.PathAdminQueues, RedisConnOpt: d.AsynqOpt})
-	admin.Any(views.PathAdminQueues, echo.WrapHandler(queues), h.relaxedCSP)
-	admin.Any(views.PathAdminQueues+"/*", echo.WrapHandler(queues), h.relaxedCSP)
+	queues := echo.WrapHandler(asynqmon.New(asynqmon.Options{RootPath: views.PathAdminQueues, RedisConnOpt: d.AsynqOpt}))
+	e.Any(views.PathAdminQueues, queues, admin...)
+	e.Any(views.PathAdminQueues+"/*", queues, admin...)
 }

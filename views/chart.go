@@ -32,6 +32,7 @@ type Gridline struct {
 
 const (
 	chartPadLeft   = 36.0
+	chartPadRight  = 24.0
 	chartPadBottom = 22.0
 	chartPadTop    = 8.0
 )
@@ -45,7 +46,7 @@ func DailyBars(title string, days []time.Time, values []int64, labelEvery int) B
 	}
 	c.Empty = max == 0
 	top := niceCeil(max)
-	plotW := float64(c.Width) - chartPadLeft
+	plotW := float64(c.Width) - chartPadLeft - chartPadRight
 	plotH := float64(c.Height) - chartPadBottom - chartPadTop
 	for i := 0; i <= 4; i++ {
 		v := top * int64(i) / 4

@@ -11,6 +11,12 @@
   document.addEventListener("htmx:sseError", function () { setLive("reconnecting"); });
   document.addEventListener("htmx:sseClose", function () { setLive("closed"); });
 
+  // Make Content-Security-Policy violations visible in the console, where
+  // the browser tests fail on them.
+  document.addEventListener("securitypolicyviolation", function (e) {
+    console.error("CSP violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline code"));
+  });
+
   // Close the account menu when clicking elsewhere.
   document.addEventListener("click", function (e) {
     document.querySelectorAll("details.dropdown[open]").forEach(function (d) {

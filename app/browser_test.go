@@ -1,0 +1,133 @@
+package app_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/myaibud/aibud/app/live"
+	"github.com/myaibud/aibud/db/dbtest"
+)
+
+// TestBrowserSignUpLiveCreditsSignOut walks the foundation journey in a real
+// browser: sign up, see 400 credits, a grant made by another process appears
+// without a reload, sign out, sign back in.
+func TestBrowserSignUpLiveCreditsSignOut(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	c := newChrome(t, 1280, 900)
+	email := uniqueEmail("browser")
+
+	c.do(
+		chromedp.Navigate(a.URL+"/sign-up"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="sign-up-form"]`)),
+	)
+	c.shot("sign-up")
+	c.do(
+		chromedp.SendKeys(chromedp.CSS(`#f-business_name`), "Lumen Coffee"),
+		chromedp.SendKeys(chromedp.CSS(`#f-email`), email),
+		chromedp.SendKeys(chromedp.CSS(`#f-password`), "a long enough password"),
+		chromedp.Click(chromedp.CSS(`[data-testid="sign-up-submit"]`)),
+	)
+	c.waitPath("/dashboard")
+	if got := c.waitText(`[data-testid="credit-balance"]`, 10*time.Second, func(s string) bool { return s != "" }); got != "400" {
+		t.Fatalf("dashboard shows %q credits, want 400", got)
+	}
+	c.waitLive()
+	c.shot("dashboard")
+
+	// Another process (a separate Redis connection) grants credits.
+	u, err := a.store.UserByEmail(context.Background(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eval[bool](c, `(window.__noReload = true)`)
+	if _, err := a.store.Tenant(u.TenantID).Grant(context.Background(), 100, "Top-up", "test-topup"); err != nil {
+		t.Fatal(err)
+	}
+	worker := redis.NewClient(mustParseRedis(t, dbtest.RedisURL(t)))
+	defer worker.Close()
+	if err := live.NewPublisher(worker, a.namespace).Publish(context.Background(), u.TenantID, live.CreditsUpdated, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.waitText(`[data-testid="credit-balance"]`, 10*time.Second, func(s string) bool { return s == "500" })
+	c.waitText(`[data-testid="credit-badge"]`, 10*time.Second, func(s string) bool { return s == "500 credits" })
+	if !eval[bool](c, `window.__noReload === true`) {
+		t.Error("the page reloaded to show the new balance")
+	}
+	c.shot("dashboard-after-grant")
+
+	// The credits page shows the history and the chart.
+	c.do(chromedp.Navigate(a.URL+"/credits"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="usage-chart"]`)))
+	if rows := c.text(`[data-testid="ledger"]`); !strings.Contains(rows, "Welcome credits") || !strings.Contains(rows, "Top-up") {
+		t.Errorf("ledger shows %q", rows)
+	}
+	c.shot("credits")
+
+	// Sign out through the account menu.
+	c.do(
+		chromedp.Click(chromedp.CSS(`.account-menu summary`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="sign-out"]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="sign-out"]`)),
+	)
+	c.waitPath("/sign-in")
+	c.do(chromedp.Navigate(a.URL + "/dashboard"))
+	c.waitPath("/sign-in")
+
+	// Sign back in.
+	c.do(
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="sign-in-form"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#f-email`), email),
+		chromedp.SendKeys(chromedp.CSS(`#f-password`), "a long enough password"),
+		chromedp.Click(chromedp.CSS(`[data-testid="sign-in-submit"]`)),
+	)
+	c.waitPath("/dashboard")
+	c.waitText(`[data-testid="credit-balance"]`, 10*time.Second, func(s string) bool { return s == "500" })
+}
+
+// TestBrowserWrongPasswordAndPhoneLayout checks the failed sign-in message in
+// place (htmx swap) and that the pages fit a phone screen.
+func TestBrowserWrongPasswordAndPhoneLayout(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	email := uniqueEmail("phone")
+	wantRedirect(t, a.newBrowser(t).signUp("Phone Friendly Florist", email, "password123"), "/dashboard")
+
+	c := newChrome(t, 390, 844)
+	c.do(
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(a.URL+"/sign-in"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="sign-in-form"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#f-email`), email),
+		chromedp.SendKeys(chromedp.CSS(`#f-password`), "wrong password"),
+		chromedp.Click(chromedp.CSS(`[data-testid="sign-in-submit"]`)),
+	)
+	if msg := c.waitText(`[data-testid="form-error"]`, 10*time.Second, func(s string) bool { return s != "" }); msg != "Email or password is wrong." {
+		t.Errorf("error = %q", msg)
+	}
+	if c.location() != "/sign-in" {
+		t.Errorf("a failed sign-in left the page: %s", c.location())
+	}
+	c.noHorizontalScroll()
+	c.shot("sign-in-error-phone")
+
+	// The re-rendered form keeps the email but never echoes the password.
+	if v := eval[string](c, `document.querySelector("#f-password").value`); v != "" {
+		t.Errorf("password field kept %q", v)
+	}
+	c.do(
+		chromedp.SendKeys(chromedp.CSS(`#f-password`), "password123"),
+		chromedp.Click(chromedp.CSS(`[data-testid="sign-in-submit"]`)),
+	)
+	c.waitPath("/dashboard")
+	c.waitLive()
+	c.noHorizontalScroll()
+	c.shot("dashboard-phone")
+	c.do(chromedp.Navigate(a.URL+"/credits"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="usage-chart"]`)))
+	c.noHorizontalScroll()
+	c.shot("credits-phone")
+}
