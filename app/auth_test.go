@@ -318,3 +318,19 @@ func TestSignedOutRedirects(t *testing.T) {
 	wantRedirect(t, b.signUp("Not Owner", uniqueEmail("notowner"), "password123"), "/dashboard")
 	wantStatus(t, b.get("/admin/queues"), http.StatusNotFound)
 }
+
+func TestOwnerSeesQueues(t *testing.T) {
+	t.Parallel()
+	owner := uniqueEmail("owner")
+	a := newTestApp(t, withAdmins(strings.ToUpper(owner)))
+	b := a.newBrowser(t)
+	wantRedirect(t, b.signUp("Platform", owner, "password123"), "/dashboard")
+	r := b.get("/admin/queues")
+	wantStatus(t, r, http.StatusOK)
+	if !strings.Contains(r.body, "Asynq") {
+		t.Errorf("queues console: %s", abbreviate(r.body))
+	}
+	if r := b.get("/dashboard"); !strings.Contains(r.body, `href="/admin/queues"`) {
+		t.Error("the owner's navigation lacks the queues link")
+	}
+}
