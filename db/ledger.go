@@ -64,7 +64,7 @@ func (ts *TenantStore) Charge(ctx context.Context, amount int64, reason, ref str
 func (ts *TenantStore) Refund(ctx context.Context, chargeRef, reason string) (*LedgerEntry, error) {
 	var out *LedgerEntry
 	err := ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
-		if _, err := tx.lockBalance(ctx); err != nil {
+		if _, err := tx.lockTenant(ctx); err != nil {
 			return err
 		}
 		charge, err := tx.LedgerEntry(ctx, chargeRef)
@@ -94,7 +94,7 @@ func (ts *TenantStore) applyLedger(ctx context.Context, kind string, amount int6
 	}
 	e := &LedgerEntry{TenantID: ts.tenantID, Kind: kind, Amount: amount, Reason: reason, Reference: ref}
 	err := ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
-		balance, err := tx.lockBalance(ctx)
+		balance, err := tx.lockTenant(ctx)
 		if err != nil {
 			return err
 		}
@@ -128,9 +128,9 @@ func (ts *TenantStore) applyLedger(ctx context.Context, kind string, amount int6
 	return e, nil
 }
 
-// lockBalance locks the tenant row for the rest of the transaction and
+// lockTenant locks the tenant row for the rest of the transaction and
 // returns the balance.
-func (ts *TenantStore) lockBalance(ctx context.Context) (int64, error) {
+func (ts *TenantStore) lockTenant(ctx context.Context) (int64, error) {
 	var bal int64
 	err := ts.db.NewSelect().Model((*Tenant)(nil)).Column("credit_balance").
 		Where("t.id = ?", ts.tenantID).For("UPDATE").Scan(ctx, &bal)

@@ -23,6 +23,20 @@ func TestTenantScope(t *testing.T) {
 		t.Fatal(err)
 	}
 	mallory := s.Tenant(bob.ID)
+	aliceStore := s.Tenant(alice.ID)
+	inst := dbtest.NewInstance(t, s, alice.ID)
+	contact, _, err := aliceStore.UpsertContact(ctx, db.ContactIdentity{Phone: "+15559990000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := aliceStore.SaveMessage(ctx, &db.Message{InstanceID: &inst.ID, ContactID: contact.ID, WaID: "alice-msg", Direction: db.DirectionOut,
+		Sender: db.SenderAI, ChatKind: db.ContactDirect, Type: "text", Body: "secret", Status: db.MessageSent, Ack: 1, SentAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	ev, _, err := s.RecordWebhookEvent(ctx, "waha", "alice-evt-"+inst.SessionName, "message", inst.SessionName, []byte("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	notFound := []struct {
 		name string
@@ -31,6 +45,20 @@ func TestTenantScope(t *testing.T) {
 		{"User", func() error { _, err := mallory.User(ctx, aliceUser.ID); return err }},
 		{"LedgerEntry", func() error { _, err := mallory.LedgerEntry(ctx, "alice-charge"); return err }},
 		{"Refund", func() error { _, err := mallory.Refund(ctx, "alice-charge", "steal"); return err }},
+		{"Instance", func() error { _, err := mallory.Instance(ctx, inst.ID); return err }},
+		{"RenameInstance", func() error { return mallory.RenameInstance(ctx, inst.ID, "mine") }},
+		{"SetInstanceState", func() error {
+			_, err := mallory.SetInstanceState(ctx, inst.ID, db.SessionState{Status: db.InstanceFailed})
+			return err
+		}},
+		{"SetPairingCode", func() error { return mallory.SetPairingCode(ctx, inst.ID, "X") }},
+		{"MarkInstanceRestarted", func() error { return mallory.MarkInstanceRestarted(ctx, inst.ID) }},
+		{"DeleteInstance", func() error { return mallory.DeleteInstance(ctx, inst.ID) }},
+		{"Contact", func() error { _, err := mallory.Contact(ctx, contact.ID); return err }},
+		{"ContactByPhone", func() error { _, err := mallory.ContactByPhone(ctx, "+15559990000"); return err }},
+		{"MessageByWaID", func() error { _, err := mallory.MessageByWaID(ctx, "alice-msg"); return err }},
+		{"ApplyAck", func() error { _, err := mallory.ApplyAck(ctx, "alice-msg", 3); return err }},
+		{"WebhookEvent", func() error { _, err := mallory.WebhookEvent(ctx, ev.ID); return err }},
 	}
 	for _, tt := range notFound {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,6 +66,45 @@ func TestTenantScope(t *testing.T) {
 				t.Errorf("err = %v, want ErrNotFound", err)
 			}
 		})
+	}
+
+	t.Run("zero rows", func(t *testing.T) {
+		if is, _ := mallory.Instances(ctx); len(is) != 0 {
+			t.Errorf("Instances saw %d", len(is))
+		}
+		if n, _ := mallory.InstanceCount(ctx); n != 0 {
+			t.Errorf("InstanceCount = %d", n)
+		}
+		if ms, _ := mallory.Messages(ctx, contact.ID, 10); len(ms) != 0 {
+			t.Errorf("Messages saw %d", len(ms))
+		}
+		if cs, _ := mallory.RecentConversations(ctx, 10); len(cs) != 0 {
+			t.Errorf("RecentConversations saw %d", len(cs))
+		}
+		if n, _ := mallory.ContactCount(ctx); n != 0 {
+			t.Errorf("ContactCount = %d", n)
+		}
+		if in, out, _ := mallory.MessageCountSince(ctx, time.Now().Add(-time.Hour)); in+out != 0 {
+			t.Errorf("MessageCountSince = %d", in+out)
+		}
+		if changed, _ := mallory.SetInstanceQR(ctx, inst.ID, []byte("x"), "h"); changed {
+			t.Error("SetInstanceQR changed another tenant's instance")
+		}
+		_ = mallory.MarkWebhookEvent(ctx, ev.ID, nil)
+		if got, _ := aliceStore.WebhookEvent(ctx, ev.ID); got.Attempts != 0 {
+			t.Error("MarkWebhookEvent touched another tenant's event")
+		}
+		// An upsert by another tenant makes its own contact.
+		c, created, _ := mallory.UpsertContact(ctx, db.ContactIdentity{Phone: "+15559990000"})
+		if !created || c.ID == contact.ID {
+			t.Error("UpsertContact reached another tenant's contact")
+		}
+	})
+	if got, err := aliceStore.Instance(ctx, inst.ID); err != nil || got.Name != "Test number" || got.Status != db.InstanceCreating {
+		t.Errorf("alice's instance changed: %+v %v", got, err)
+	}
+	if m, _ := aliceStore.MessageByWaID(ctx, "alice-msg"); m.Ack != 1 {
+		t.Errorf("alice's message ack changed to %d", m.Ack)
 	}
 
 	t.Run("Users", func(t *testing.T) {

@@ -356,3 +356,24 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// TestNodeURL is the gateway node NewInstance places instances on.
+const TestNodeURL = "http://waha.test.invalid"
+
+// NewInstance creates a connected-looking instance for a tenant on a roomy
+// test node, for tests that need messages to belong somewhere.
+func NewInstance(tb testing.TB, s *db.Store, tenantID int64) *db.Instance {
+	tb.Helper()
+	ctx := context.Background()
+	if _, err := s.EnsureDefaultNode(ctx, TestNodeURL, 1_000_000); err != nil {
+		tb.Fatalf("test node: %v", err)
+	}
+	inst, err := s.Tenant(tenantID).CreateInstance(ctx, db.NewInstance{
+		Name: "Test number", Provider: "waha", Limit: 1000,
+		SessionName: func(t, i int64) string { return fmt.Sprintf("t%d_i%d_%s", t, i, randomHex(3)) },
+	})
+	if err != nil {
+		tb.Fatalf("new instance: %v", err)
+	}
+	return inst
+}

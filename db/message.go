@@ -1,0 +1,193 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// Message directions.
+const (
+	DirectionIn  = "in"
+	DirectionOut = "out"
+)
+
+// Who wrote a message.
+const (
+	SenderLead     = "lead"     // the contact
+	SenderAI       = "ai"       // the AI, through the gateway
+	SenderApp      = "app"      // the tenant, in the app
+	SenderPhone    = "phone"    // the tenant, from their own phone
+	SenderCampaign = "campaign" // a bulk campaign
+	SenderAPI      = "api"      // sent through the gateway by something else
+)
+
+// Message statuses.
+const (
+	MessageReceived  = "received"
+	MessagePending   = "pending"
+	MessageSending   = "sending"
+	MessageSent      = "sent"
+	MessageDelivered = "delivered"
+	MessageRead      = "read"
+	MessagePlayed    = "played"
+	MessageFailed    = "failed"
+)
+
+// Message is one WhatsApp message in a tenant's chat with a contact. It
+// belongs to its tenant and is stored once per provider message: WaID is the
+// message's own id, unique per tenant, so duplicate webhook deliveries and the
+// echo of a message we sent find the row that exists.
+type Message struct {
+	bun.BaseModel `bun:"table:messages,alias:m"`
+
+	ID         int64     `bun:"id,pk,autoincrement"`
+	TenantID   int64     `bun:"tenant_id,notnull"`
+	InstanceID *int64    `bun:"instance_id"`
+	ContactID  int64     `bun:"contact_id,notnull"`
+	WaID       string    `bun:"wa_id,notnull"`
+	ProviderID string    `bun:"provider_id,notnull"`
+	Direction  string    `bun:"direction,notnull"`
+	Sender     string    `bun:"sender,notnull"`
+	ChatKind   string    `bun:"chat_kind,notnull"`
+	Author     string    `bun:"author,notnull"`
+	Type       string    `bun:"type,notnull"`
+	Body       string    `bun:"body,notnull"`
+	MediaURL   string    `bun:"media_url,notnull"`
+	MediaType  string    `bun:"media_type,notnull"`
+	ReplyTo    string    `bun:"reply_to,notnull"`
+	Status     string    `bun:"status,notnull"`
+	Ack        int       `bun:"ack,notnull"`
+	Error      string    `bun:"error,notnull"`
+	SentAt     time.Time `bun:"sent_at,notnull"`
+	CreatedAt  time.Time `bun:"created_at,notnull,default:current_timestamp"`
+	UpdatedAt  time.Time `bun:"updated_at,notnull,default:current_timestamp"`
+
+	// Inserted is set by SaveMessage when the row is new.
+	Inserted bool `bun:"inserted,scanonly"`
+}
+
+// SaveMessage stores a message unless one with its WaID exists, and moves
+// the contact's last-message time. It returns the stored row and sets
+// Inserted when it is new. An existing row gets the provider id it lacked.
+func (ts *TenantStore) SaveMessage(ctx context.Context, m *Message) (*Message, error) {
+	m.TenantID = ts.tenantID
+	err := ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
+		_, err := tx.db.NewInsert().Model(m).
+			On("CONFLICT (tenant_id, wa_id) DO UPDATE").
+			Set("provider_id = CASE WHEN m.provider_id = '' THEN EXCLUDED.provider_id ELSE m.provider_id END").
+			Returning("*, (xmax = 0) AS inserted").Exec(ctx)
+		if err != nil {
+			return mapErr(err)
+		}
+		if !m.Inserted {
+			return nil
+		}
+		_, err = tx.db.NewUpdate().Model((*Contact)(nil)).ApplyQueryBuilder(tx.scope).
+			Set("last_message_at = GREATEST(c.last_message_at, ?)", m.SentAt).Set("updated_at = now()").
+			Where("c.id = ?", m.ContactID).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("save message %s: %w", m.WaID, err)
+	}
+	return m, nil
+}
+
+// AckStatus maps an acknowledgement level to a message status.
+func AckStatus(level int) string {
+	switch {
+	case level < 0:
+		return MessageFailed
+	case level == 0:
+		return MessagePending
+	case level == 1:
+		return MessageSent
+	case level == 2:
+		return MessageDelivered
+	case level == 3:
+		return MessageRead
+	}
+	return MessagePlayed
+}
+
+// ApplyAck raises a message's delivery status. Acks arrive out of order and
+// more than once; a lower level than the stored one changes nothing. It
+// returns the message when it changed, ErrNotFound when nothing changed.
+func (ts *TenantStore) ApplyAck(ctx context.Context, waID string, level int) (*Message, error) {
+	m := new(Message)
+	q := ts.db.NewUpdate().Model(m).ApplyQueryBuilder(ts.scope).
+		Set("ack = ?", level).Set("status = ?", AckStatus(level)).Set("updated_at = now()").
+		Where("m.wa_id = ?", waID).Where("m.direction = 'out'")
+	if level < 0 {
+		q = q.Where("m.ack < 2") // a failure after delivery is not a failure
+	} else {
+		q = q.Where("m.ack < ?", level)
+	}
+	res, err := q.Returning("*").Exec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ack %s: %w", waID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, fmt.Errorf("ack %s: %w", waID, ErrNotFound)
+	}
+	return m, nil
+}
+
+// MessageByWaID returns the message with the provider message id.
+func (ts *TenantStore) MessageByWaID(ctx context.Context, waID string) (*Message, error) {
+	m := new(Message)
+	if err := ts.db.NewSelect().Model(m).ApplyQueryBuilder(ts.scope).Where("m.wa_id = ?", waID).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("message %s: %w", waID, mapErr(err))
+	}
+	return m, nil
+}
+
+// Messages returns the newest limit messages of a conversation, oldest first.
+func (ts *TenantStore) Messages(ctx context.Context, contactID int64, limit int) ([]Message, error) {
+	var ms []Message
+	err := ts.db.NewSelect().Model(&ms).ApplyQueryBuilder(ts.scope).Where("m.contact_id = ?", contactID).
+		Order("m.sent_at DESC", "m.id DESC").Limit(int64(limit)).Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("messages of contact %d: %w", contactID, err)
+	}
+	for i, j := 0, len(ms)-1; i < j; i, j = i+1, j-1 {
+		ms[i], ms[j] = ms[j], ms[i]
+	}
+	return ms, nil
+}
+
+// MessageCountSince counts the tenant's messages since t, both directions.
+func (ts *TenantStore) MessageCountSince(ctx context.Context, t time.Time) (in, out int, err error) {
+	err = ts.db.NewSelect().Model((*Message)(nil)).ApplyQueryBuilder(ts.scope).
+		ColumnExpr("count(*) FILTER (WHERE m.direction = 'in')").
+		ColumnExpr("count(*) FILTER (WHERE m.direction = 'out')").
+		Where("m.sent_at >= ?", t).Scan(ctx, &in, &out)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count messages: %w", err)
+	}
+	return in, out, nil
+}
+
+// Conversation is a contact with its latest message.
+type Conversation struct {
+	Contact       `bun:",extend"`
+	LastBody      string `bun:"last_body"`
+	LastDirection string `bun:"last_direction"`
+}
+
+// RecentConversations returns the contacts with the latest messages.
+func (ts *TenantStore) RecentConversations(ctx context.Context, limit int) ([]Conversation, error) {
+	var cs []Conversation
+	err := ts.db.NewSelect().Model(&cs).ColumnExpr("c.*").
+		ColumnExpr(`(SELECT m.body FROM messages m WHERE m.tenant_id = c.tenant_id AND m.contact_id = c.id ORDER BY m.sent_at DESC, m.id DESC LIMIT 1) AS last_body`).
+		ColumnExpr(`(SELECT m.direction FROM messages m WHERE m.tenant_id = c.tenant_id AND m.contact_id = c.id ORDER BY m.sent_at DESC, m.id DESC LIMIT 1) AS last_direction`).
+		ApplyQueryBuilder(ts.scope).Where("c.last_message_at IS NOT NULL").
+		OrderExpr("c.last_message_at DESC, c.id DESC").Limit(int64(limit)).Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("recent conversations: %w", err)
+	}
+	return cs, nil
+}

@@ -1,0 +1,5 @@
+DROP TABLE IF EXISTS webhook_events;
+DROP TABLE IF EXISTS messages;
+DROP TABLE IF EXISTS contacts;
+DROP TABLE IF EXISTS instances;
+DROP TABLE IF EXISTS waha_nodes;

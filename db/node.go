@@ -1,0 +1,126 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// Node is a WAHA server that holds WhatsApp sessions. Nodes belong to the
+// platform, not to a tenant; only platform owners manage them. The default
+// node comes from WAHA_API_URL and has no stored key (WAHA_API_KEY is used).
+type Node struct {
+	bun.BaseModel `bun:"table:waha_nodes,alias:n"`
+
+	ID        int64     `bun:"id,pk,autoincrement"`
+	Name      string    `bun:"name,notnull"`
+	URL       string    `bun:"url,notnull"`
+	APIKey    *string   `bun:"api_key"`
+	Capacity  int       `bun:"capacity,notnull"`
+	Enabled   bool      `bun:"enabled,notnull"`
+	IsDefault bool      `bun:"is_default,notnull"`
+	CreatedAt time.Time `bun:"created_at,notnull,default:current_timestamp"`
+	UpdatedAt time.Time `bun:"updated_at,notnull,default:current_timestamp"`
+
+	// Used is the number of instances on the node (filled by NodesWithUse).
+	Used int `bun:"used,scanonly"`
+}
+
+// Free is the room left on the node.
+func (n *Node) Free() int { return n.Capacity - n.Used }
+
+// EnsureDefaultNode records the node configured by WAHA_API_URL, creating or
+// re-pointing the default row, and returns it.
+func (s *Store) EnsureDefaultNode(ctx context.Context, url string, capacity int) (*Node, error) {
+	n := &Node{Name: "Default", URL: url, Capacity: capacity, Enabled: true, IsDefault: true}
+	_, err := s.db.NewInsert().Model(n).
+		On("CONFLICT (is_default) WHERE is_default DO UPDATE").
+		Set("url = EXCLUDED.url").Set("updated_at = now()").
+		Returning("*").Exec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ensure default node: %w", mapErr(err))
+	}
+	return n, nil
+}
+
+// NodesWithUse lists every node with the number of instances on it.
+func (s *Store) NodesWithUse(ctx context.Context) ([]Node, error) {
+	var ns []Node
+	err := s.db.NewSelect().Model(&ns).
+		ColumnExpr("n.*").
+		ColumnExpr("(SELECT count(*) FROM instances i WHERE i.node_id = n.id) AS used").
+		OrderExpr("n.is_default DESC, n.id").Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("nodes: %w", err)
+	}
+	return ns, nil
+}
+
+// Node returns one node.
+func (s *Store) Node(ctx context.Context, id int64) (*Node, error) {
+	n := new(Node)
+	if err := s.db.NewSelect().Model(n).Where("n.id = ?", id).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("node %d: %w", id, mapErr(err))
+	}
+	return n, nil
+}
+
+// CreateNode adds a node; a URL already registered gives ErrConflict.
+func (s *Store) CreateNode(ctx context.Context, n *Node) error {
+	n.IsDefault = false
+	if _, err := s.db.NewInsert().Model(n).Returning("*").Exec(ctx); err != nil {
+		return fmt.Errorf("create node: %w", mapErr(err))
+	}
+	return nil
+}
+
+// UpdateNode changes a node's name, capacity and whether it takes new
+// instances. An empty key keeps the stored one.
+func (s *Store) UpdateNode(ctx context.Context, id int64, name string, capacity int, enabled bool, apiKey string) error {
+	q := s.db.NewUpdate().Model((*Node)(nil)).
+		Set("name = ?", name).Set("capacity = ?", capacity).Set("enabled = ?", enabled).Set("updated_at = now()").
+		Where("id = ?", id)
+	if apiKey != "" {
+		q = q.Set("api_key = ?", apiKey)
+	}
+	res, err := q.Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("update node: %w", mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("update node %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// ErrNodeInUse is returned when deleting a node that still holds instances.
+var ErrNodeInUse = errors.New("the server still holds WhatsApp numbers")
+
+// DeleteNode removes a node without instances. The default node cannot be
+// deleted (it comes from configuration).
+func (s *Store) DeleteNode(ctx context.Context, id int64) error {
+	return s.RunInTx(ctx, func(ctx context.Context, tx *TxStore) error {
+		n := new(Node)
+		if err := tx.tx.NewSelect().Model(n).Where("n.id = ?", id).For("UPDATE").Scan(ctx); err != nil {
+			return fmt.Errorf("delete node %d: %w", id, mapErr(err))
+		}
+		if n.IsDefault {
+			return fmt.Errorf("delete node: %w: it is the default node from WAHA_API_URL", ErrConflict)
+		}
+		used, err := tx.tx.NewSelect().Table("instances").Where("node_id = ?", id).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if used > 0 {
+			return ErrNodeInUse
+		}
+		_, err = tx.tx.NewDelete().Model((*Node)(nil)).Where("id = ?", id).Exec(ctx)
+		return err
+	})
+}
+
+// ErrNoCapacity is returned when no enabled node has room for a session.
+var ErrNoCapacity = errors.New("no WhatsApp server has room for another number")

@@ -1,0 +1,356 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/myaibud/aibud/db"
+	"github.com/myaibud/aibud/db/dbtest"
+)
+
+func sessionName(t, i int64) string { return fmt.Sprintf("t%d_i%d", t, i) }
+
+// TestInstancePlacementAndLimits runs alone (not in parallel): it controls
+// which nodes are enabled.
+func TestInstancePlacementAndLimits(t *testing.T) {
+	ctx := context.Background()
+	s := dbtest.Store(t)
+	bdb := dbtest.DB(t)
+	if _, err := s.EnsureDefaultNode(ctx, dbtest.TestNodeURL, 1_000_000); err != nil {
+		t.Fatal(err)
+	}
+	// Only the nodes of this test take instances while it runs.
+	if _, err := bdb.ExecContext(ctx, "UPDATE waha_nodes SET enabled = false"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = bdb.ExecContext(ctx, "UPDATE waha_nodes SET enabled = true WHERE url = ?", dbtest.TestNodeURL) })
+	small := &db.Node{Name: "small", URL: "http://small.test.invalid", Capacity: 1, Enabled: true}
+	big := &db.Node{Name: "big", URL: "http://big.test.invalid", Capacity: 3, Enabled: true}
+	for _, n := range []*db.Node{small, big} {
+		if err := s.CreateNode(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateNode(ctx, &db.Node{Name: "dup", URL: big.URL, Capacity: 1, Enabled: true}); !errors.Is(err, db.ErrConflict) {
+		t.Errorf("duplicate node URL: %v", err)
+	}
+
+	tenant, _ := dbtest.NewTenant(t, s)
+	ts := s.Tenant(tenant.ID)
+	newInst := func(limit int) (*db.Instance, error) {
+		return ts.CreateInstance(ctx, db.NewInstance{Name: "Shop", Provider: "waha", Limit: limit, SessionName: sessionName})
+	}
+	first, err := newInst(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *first.NodeID != big.ID {
+		t.Errorf("first instance on node %d, want the one with most room (%d)", *first.NodeID, big.ID)
+	}
+	if first.SessionName != sessionName(tenant.ID, first.ID) || first.Status != db.InstanceCreating {
+		t.Errorf("instance = %+v", first)
+	}
+	// big has 2 left, small 1: the next goes to big, then big and small tie
+	// (1 each) and the lower id wins.
+	for range 3 {
+		if _, err := newInst(10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := newInst(10); !errors.Is(err, db.ErrNoCapacity) {
+		t.Errorf("fifth instance: %v, want ErrNoCapacity", err)
+	}
+	nodes, err := s.NodesWithUse(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		if n.ID == big.ID && n.Used != 3 || n.ID == small.ID && n.Used != 1 {
+			t.Errorf("node %s used %d of %d", n.Name, n.Used, n.Capacity)
+		}
+	}
+	if err := s.DeleteNode(ctx, small.ID); !errors.Is(err, db.ErrNodeInUse) {
+		t.Errorf("deleting a used node: %v", err)
+	}
+
+	// The plan limit holds under concurrency.
+	if err := s.UpdateNode(ctx, big.ID, "big", 100, true, ""); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := dbtest.NewTenant(t, s)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	created, limited := 0, 0
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Tenant(other.ID).CreateInstance(ctx, db.NewInstance{Name: "x", Provider: "waha", Limit: 3, SessionName: sessionName})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				created++
+			case errors.Is(err, db.ErrPlanLimit):
+				limited++
+			default:
+				t.Errorf("create: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if created != 3 || limited != 5 {
+		t.Errorf("created %d, limited %d; want 3 and 5", created, limited)
+	}
+}
+
+func TestInstanceStateAndQR(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := dbtest.Store(t)
+	tenant, _ := dbtest.NewTenant(t, s)
+	inst := dbtest.NewInstance(t, s, tenant.ID)
+	ts := s.Tenant(tenant.ID)
+
+	changed, err := ts.SetInstanceQR(ctx, inst.ID, []byte("png1"), "h1")
+	if err != nil || !changed {
+		t.Fatalf("first QR: %v %v", changed, err)
+	}
+	if changed, _ := ts.SetInstanceQR(ctx, inst.ID, []byte("png1"), "h1"); changed {
+		t.Error("the same QR counted as a change")
+	}
+	if changed, _ := ts.SetInstanceQR(ctx, inst.ID, []byte("png2"), "h2"); !changed {
+		t.Error("a new QR did not count")
+	}
+	got, _ := ts.Instance(ctx, inst.ID)
+	if got.QRCount != 2 || string(got.QRPNG) != "png2" {
+		t.Errorf("QR count %d, png %q", got.QRCount, got.QRPNG)
+	}
+
+	changed, err = ts.SetInstanceState(ctx, inst.ID, db.SessionState{Status: db.InstanceConnected, ProviderStatus: "WORKING", Phone: "+15551234567", AccountID: "15551234567@c.us", PushName: "Shop"})
+	if err != nil || !changed {
+		t.Fatalf("connect: %v %v", changed, err)
+	}
+	got, _ = ts.Instance(ctx, inst.ID)
+	if got.Status != db.InstanceConnected || got.Phone == nil || *got.Phone != "+15551234567" || got.QRPNG != nil {
+		t.Errorf("connected instance = %+v", got)
+	}
+	if changed, _ := ts.SetInstanceState(ctx, inst.ID, db.SessionState{Status: db.InstanceConnected, ProviderStatus: "WORKING"}); changed {
+		t.Error("the same status counted as a change")
+	}
+	byName, err := s.InstanceBySession(ctx, inst.SessionName)
+	if err != nil || byName.ID != inst.ID || byName.TenantID != tenant.ID {
+		t.Errorf("by session: %+v %v", byName, err)
+	}
+}
+
+func TestContactLIDThenPhoneIsOnePerson(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := dbtest.Store(t)
+	tenant, _ := dbtest.NewTenant(t, s)
+	ts := s.Tenant(tenant.ID)
+
+	// The gateway tells the phone behind the linked id.
+	a, created, err := ts.UpsertContact(ctx, db.ContactIdentity{LID: "987654321@lid", Phone: "+15550001111", Name: "Ana"})
+	if err != nil || !created {
+		t.Fatalf("first: %v created %v", err, created)
+	}
+	b, created, err := ts.UpsertContact(ctx, db.ContactIdentity{Phone: "+15550001111", Name: "Ana M."})
+	if err != nil || created || b.ID != a.ID {
+		t.Fatalf("same person by phone: id %d vs %d, created %v, err %v", b.ID, a.ID, created, err)
+	}
+	if b.Name != "Ana" {
+		t.Errorf("push name overwrote the saved name: %q", b.Name)
+	}
+	c, _, _ := ts.UpsertContact(ctx, db.ContactIdentity{LID: "987654321@lid"})
+	if c.ID != a.ID || c.ChatID != "15550001111@c.us" {
+		t.Errorf("same person by lid: %+v", c)
+	}
+}
+
+func TestContactMergeWhenLinkedLater(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := dbtest.Store(t)
+	tenant, _ := dbtest.NewTenant(t, s)
+	ts := s.Tenant(tenant.ID)
+	inst := dbtest.NewInstance(t, s, tenant.ID)
+
+	byLID, _, err := ts.UpsertContact(ctx, db.ContactIdentity{LID: "555@lid", Name: "Bo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPhone, _, err := ts.UpsertContact(ctx, db.ContactIdentity{Phone: "+15550002222"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if byLID.ID == byPhone.ID {
+		t.Fatal("unlinked ids made one contact")
+	}
+	for i, c := range []*db.Contact{byLID, byPhone} {
+		if _, err := ts.SaveMessage(ctx, &db.Message{InstanceID: &inst.ID, ContactID: c.ID, WaID: fmt.Sprintf("m%d", i), Direction: db.DirectionIn,
+			Sender: db.SenderLead, ChatKind: db.ContactDirect, Type: "text", Body: "hi", Status: db.MessageReceived, SentAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	merged, created, err := ts.UpsertContact(ctx, db.ContactIdentity{LID: "555@lid", Phone: "+15550002222"})
+	if err != nil || created {
+		t.Fatalf("link: %v created %v", err, created)
+	}
+	if merged.ID != byPhone.ID || merged.LID == nil || *merged.LID != "555@lid" || merged.Name != "Bo" {
+		t.Errorf("merged = %+v", merged)
+	}
+	if _, err := ts.Contact(ctx, byLID.ID); !errors.Is(err, db.ErrNotFound) {
+		t.Errorf("the linked-id contact still exists: %v", err)
+	}
+	msgs, err := ts.Messages(ctx, merged.ID, 10)
+	if err != nil || len(msgs) != 2 {
+		t.Errorf("merged conversation has %d messages (err %v), want 2", len(msgs), err)
+	}
+}
+
+func TestContactUpsertConcurrent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := dbtest.Store(t)
+	tenant, _ := dbtest.NewTenant(t, s)
+	ts := s.Tenant(tenant.ID)
+	var wg sync.WaitGroup
+	ids := make([]int64, 20)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := db.ContactIdentity{Phone: "+15550003333"}
+			if i%2 == 0 {
+				id.LID = "777@lid"
+			}
+			c, _, err := ts.UpsertContact(ctx, id)
+			if err != nil {
+				t.Errorf("upsert %d: %v", i, err)
+				return
+			}
+			ids[i] = c.ID
+		}()
+	}
+	wg.Wait()
+	if n, _ := ts.ContactCount(ctx); n != 1 {
+		t.Errorf("%d contacts for one person", n)
+	}
+}
+
+func TestMessagesIdempotentAndAcks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := dbtest.Store(t)
+	tenant, _ := dbtest.NewTenant(t, s)
+	ts := s.Tenant(tenant.ID)
+	inst := dbtest.NewInstance(t, s, tenant.ID)
+	c, _, _ := ts.UpsertContact(ctx, db.ContactIdentity{Phone: "+15550004444"})
+
+	msg := func() *db.Message {
+		return &db.Message{InstanceID: &inst.ID, ContactID: c.ID, WaID: "ABC", Direction: db.DirectionOut, Sender: db.SenderAI,
+			ChatKind: db.ContactDirect, Type: "text", Body: "hello", Status: db.MessageSending, SentAt: time.Now()}
+	}
+	first, err := ts.SaveMessage(ctx, msg())
+	if err != nil || !first.Inserted {
+		t.Fatalf("first save: %v inserted %v", err, first.Inserted)
+	}
+	echo := msg()
+	echo.ProviderID = "true_15550004444@c.us_ABC"
+	again, err := ts.SaveMessage(ctx, echo)
+	if err != nil || again.Inserted || again.ID != first.ID || again.ProviderID != echo.ProviderID {
+		t.Fatalf("echo: %+v %v", again, err)
+	}
+	for _, tt := range []struct {
+		level   int
+		changed bool
+		status  string
+	}{
+		{2, true, db.MessageDelivered},
+		{1, false, db.MessageDelivered}, // late, lower ack
+		{3, true, db.MessageRead},
+		{3, false, db.MessageRead}, // duplicate
+		{-1, false, db.MessageRead}, // failure after delivery
+	} {
+		_, err := ts.ApplyAck(ctx, "ABC", tt.level)
+		if (err == nil) != tt.changed {
+			t.Errorf("ack %d: err %v, want changed=%v", tt.level, err, tt.changed)
+		}
+		m, _ := ts.MessageByWaID(ctx, "ABC")
+		if m.Status != tt.status {
+			t.Errorf("after ack %d: status %s, want %s", tt.level, m.Status, tt.status)
+		}
+	}
+	in, out, err := ts.MessageCountSince(ctx, time.Now().Add(-time.Hour))
+	if err != nil || in != 0 || out != 1 {
+		t.Errorf("counts in %d out %d (err %v)", in, out, err)
+	}
+	convs, err := ts.RecentConversations(ctx, 5)
+	if err != nil || len(convs) != 1 || convs[0].LastBody != "hello" || convs[0].LastDirection != "out" {
+		t.Errorf("conversations = %+v (err %v)", convs, err)
+	}
+}
+
+func TestRecordWebhookEvent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := dbtest.Store(t)
+	tenant, _ := dbtest.NewTenant(t, s)
+	inst := dbtest.NewInstance(t, s, tenant.ID)
+	eventID := fmt.Sprintf("evt_%d", time.Now().UnixNano())
+
+	var wg sync.WaitGroup
+	outcomes := make([]string, 5)
+	for i := range outcomes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, o, err := s.RecordWebhookEvent(ctx, "waha", eventID, "message", inst.SessionName, []byte(`{"id":"`+eventID+`"}`))
+			if err != nil {
+				t.Errorf("record: %v", err)
+			}
+			outcomes[i] = o
+		}()
+	}
+	wg.Wait()
+	stored := 0
+	for _, o := range outcomes {
+		switch o {
+		case db.WebhookStored:
+			stored++
+		case db.WebhookDuplicate:
+		default:
+			t.Errorf("outcome %q", o)
+		}
+	}
+	if stored != 1 {
+		t.Errorf("stored %d times, want once (%v)", stored, outcomes)
+	}
+	e, o, err := s.RecordWebhookEvent(ctx, "waha", "evt_other", "message", "no_such_session", []byte(`{}`))
+	if err != nil || o != db.WebhookUnknownSession || e != nil {
+		t.Errorf("unknown session: %v %q %v", e, o, err)
+	}
+	e, o, err = s.RecordWebhookEvent(ctx, "waha", eventID, "message", inst.SessionName, []byte("{}"))
+	if err != nil || o != db.WebhookDuplicate {
+		t.Fatalf("redelivery: %q %v", o, err)
+	}
+	ts := s.Tenant(tenant.ID)
+	if err := ts.MarkWebhookEvent(ctx, e.ID, errors.New("boom")); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := ts.WebhookEvent(ctx, e.ID)
+	if got.ProcessedAt != nil || got.LastError != "boom" || got.Attempts != 1 || string(got.Payload) != `{"id":"`+eventID+`"}` {
+		t.Errorf("after failure: %+v", got)
+	}
+	_ = ts.MarkWebhookEvent(ctx, e.ID, nil)
+	got, _ = ts.WebhookEvent(ctx, e.ID)
+	if got.ProcessedAt == nil || got.Attempts != 2 {
+		t.Errorf("after success: %+v", got)
+	}
+}
