@@ -37,8 +37,14 @@ type Contact struct {
 	Tags          []string   `bun:"tags,array,notnull"`
 	OptedOutAt    *time.Time `bun:"opted_out_at"`
 	LastMessageAt *time.Time `bun:"last_message_at"`
-	CreatedAt     time.Time  `bun:"created_at,notnull,default:current_timestamp"`
-	UpdatedAt     time.Time  `bun:"updated_at,notnull,default:current_timestamp"`
+	// AIMode says who answers: ModeAI, ModeHuman (until HumanUntil) or ModeOff.
+	AIMode              string     `bun:"ai_mode,notnull,default:'ai'"`
+	HumanUntil          *time.Time `bun:"human_until"`
+	HandoffReason       string     `bun:"handoff_reason,notnull,default:''"`
+	HandoffAt           *time.Time `bun:"handoff_at"`
+	AfterHoursRepliedAt *time.Time `bun:"after_hours_replied_at"`
+	CreatedAt           time.Time  `bun:"created_at,notnull,default:current_timestamp"`
+	UpdatedAt           time.Time  `bun:"updated_at,notnull,default:current_timestamp"`
 
 	// Created is set by upserts that inserted the row.
 	Created bool `bun:"created,scanonly"`
@@ -130,7 +136,7 @@ func (ts *TenantStore) insertOrTouch(ctx context.Context, c *Contact, target str
 		c.Tags = []string{}
 	}
 	_, err := ts.db.NewInsert().Model(c).
-		On("CONFLICT "+target+" DO UPDATE").
+		On("CONFLICT " + target + " DO UPDATE").
 		Set("name = CASE WHEN c.name = '' THEN EXCLUDED.name ELSE c.name END").
 		Returning("*, (xmax = 0) AS created").Exec(ctx)
 	if err != nil {

@@ -27,7 +27,9 @@ func TestInstancePlacementAndLimits(t *testing.T) {
 	if _, err := bdb.ExecContext(ctx, "UPDATE waha_nodes SET enabled = false"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = bdb.ExecContext(ctx, "UPDATE waha_nodes SET enabled = true WHERE url = ?", dbtest.TestNodeURL) })
+	t.Cleanup(func() {
+		_, _ = bdb.ExecContext(ctx, "UPDATE waha_nodes SET enabled = true WHERE url = ?", dbtest.TestNodeURL)
+	})
 	small := &db.Node{Name: "small", URL: "http://small.test.invalid", Capacity: 1, Enabled: true}
 	big := &db.Node{Name: "big", URL: "http://big.test.invalid", Capacity: 3, Enabled: true}
 	for _, n := range []*db.Node{small, big} {
@@ -275,7 +277,7 @@ func TestMessagesIdempotentAndAcks(t *testing.T) {
 		{2, true, db.MessageDelivered},
 		{1, false, db.MessageDelivered}, // late, lower ack
 		{3, true, db.MessageRead},
-		{3, false, db.MessageRead}, // duplicate
+		{3, false, db.MessageRead},  // duplicate
 		{-1, false, db.MessageRead}, // failure after delivery
 	} {
 		_, err := ts.ApplyAck(ctx, "ABC", tt.level)
