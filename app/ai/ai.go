@@ -1,0 +1,240 @@
+// Package ai builds the prompt of a tenant's assistant and asks Gemini for
+// the answer, through google.golang.org/genai. The model answers in a small
+// JSON shape — the reply, and whether a person should take over — so a
+// handoff never depends on parsing prose.
+package ai
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"google.golang.org/genai"
+)
+
+// Client asks Gemini.
+type Client struct {
+	genai        *genai.Client
+	defaultModel string
+}
+
+// Config configures the client.
+type Config struct {
+	APIKey string
+	// BaseURL overrides Google's endpoint (tests and the dev stand-in).
+	BaseURL      string
+	DefaultModel string
+	HTTPClient   *http.Client
+}
+
+// New returns a client. It makes no request.
+func New(ctx context.Context, cfg Config) (*Client, error) {
+	cc := &genai.ClientConfig{Backend: genai.BackendGeminiAPI, APIKey: cfg.APIKey, HTTPClient: cfg.HTTPClient}
+	if cfg.BaseURL != "" {
+		cc.HTTPOptions = genai.HTTPOptions{BaseURL: strings.TrimRight(cfg.BaseURL, "/") + "/"}
+	}
+	c, err := genai.NewClient(ctx, cc)
+	if err != nil {
+		return nil, fmt.Errorf("gemini client: %w", err)
+	}
+	return &Client{genai: c, defaultModel: cfg.DefaultModel}, nil
+}
+
+// Entry is one piece of business knowledge.
+type Entry struct {
+	Title string
+	Body  string
+}
+
+// Turn is one message of the conversation.
+type Turn struct {
+	// FromCustomer is true for the customer's messages, false for the
+	// business's (the AI's or a person's).
+	FromCustomer bool
+	Text         string
+}
+
+// Request is what the assistant knows when it answers.
+type Request struct {
+	Model        string
+	Temperature  float32
+	BusinessName string
+	Persona      string
+	Instructions string
+	Knowledge    []Entry
+	// Turns is the recent conversation, oldest first, ending with the
+	// customer's message(s) to answer.
+	Turns []Turn
+	// Now and Location tell the model the local date and time.
+	Now      time.Time
+	Location *time.Location
+}
+
+// Reply is the model's answer.
+type Reply struct {
+	Text    string
+	Handoff bool
+	Reason  string
+	Model   string
+	// Tokens as the API reported them (0 when it did not).
+	InputTokens  int
+	OutputTokens int
+	Latency      time.Duration
+}
+
+// historyTokenBudget bounds the conversation sent with each request.
+const historyTokenBudget = 3000
+
+// Reply asks the model for the next message of the conversation.
+func (c *Client) Reply(ctx context.Context, req Request) (Reply, error) {
+	model := req.Model
+	if model == "" {
+		model = c.defaultModel
+	}
+	temp := req.Temperature
+	cfg := &genai.GenerateContentConfig{
+		SystemInstruction: genai.NewContentFromText(SystemPrompt(req), genai.RoleUser),
+		Temperature:       &temp,
+		MaxOutputTokens:   1024,
+		ResponseMIMEType:  "application/json",
+		ResponseSchema: &genai.Schema{
+			Type: genai.TypeObject,
+			Properties: map[string]*genai.Schema{
+				"reply":   {Type: genai.TypeString, Description: "The WhatsApp message to send to the customer."},
+				"handoff": {Type: genai.TypeBoolean, Description: "True when a person from the business should take over."},
+				"reason":  {Type: genai.TypeString, Description: "Why a person should take over; empty otherwise."},
+			},
+			Required:         []string{"reply", "handoff"},
+			PropertyOrdering: []string{"reply", "handoff", "reason"},
+		},
+	}
+	contents := Contents(req.Turns, historyTokenBudget)
+	if len(contents) == 0 {
+		return Reply{}, errors.New("ai: nothing to answer")
+	}
+	start := time.Now()
+	resp, err := c.genai.Models.GenerateContent(ctx, model, contents, cfg)
+	out := Reply{Model: model, Latency: time.Since(start)}
+	if err != nil {
+		return out, fmt.Errorf("gemini: %w", err)
+	}
+	if u := resp.UsageMetadata; u != nil {
+		out.InputTokens, out.OutputTokens = int(u.PromptTokenCount), int(u.CandidatesTokenCount+u.ThoughtsTokenCount)
+	}
+	if resp.ModelVersion != "" {
+		out.Model = resp.ModelVersion
+	}
+	text := strings.TrimSpace(resp.Text())
+	if text == "" {
+		return out, fmt.Errorf("gemini: %w", ErrEmpty)
+	}
+	var parsed struct {
+		Reply   string `json:"reply"`
+		Handoff bool   `json:"handoff"`
+		Reason  string `json:"reason"`
+	}
+	if err := json.Unmarshal([]byte(text), &parsed); err != nil || (parsed.Reply == "" && !parsed.Handoff) {
+		// Not the JSON asked for: the text itself is the best answer.
+		out.Text = text
+		return out, nil
+	}
+	out.Text, out.Handoff, out.Reason = strings.TrimSpace(parsed.Reply), parsed.Handoff, strings.TrimSpace(parsed.Reason)
+	return out, nil
+}
+
+// ErrEmpty is returned when the model answered nothing (e.g. blocked).
+var ErrEmpty = errors.New("the model returned no answer")
+
+// Retryable reports whether a failed call may succeed later: rate limits,
+// server errors, timeouts and network errors are; refusals of the request
+// (bad key, bad model, invalid input) are not.
+func Retryable(err error) bool {
+	var apiErr genai.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Code == http.StatusTooManyRequests || apiErr.Code >= 500 || apiErr.Code == http.StatusRequestTimeout
+	}
+	return !errors.Is(err, ErrEmpty)
+}
+
+// SystemPrompt is the assistant's standing instructions: persona, the
+// tenant's instructions, the business knowledge and the house rules.
+func SystemPrompt(req Request) string {
+	var b strings.Builder
+	persona := strings.TrimSpace(req.Persona)
+	if persona == "" {
+		persona = "You are the WhatsApp assistant of " + req.BusinessName + "."
+	}
+	b.WriteString(persona)
+	b.WriteString("\n\n")
+	if ins := strings.TrimSpace(req.Instructions); ins != "" {
+		b.WriteString("# Instructions\n")
+		b.WriteString(ins)
+		b.WriteString("\n\n")
+	}
+	if len(req.Knowledge) > 0 {
+		b.WriteString("# Business knowledge\n")
+		for _, k := range req.Knowledge {
+			fmt.Fprintf(&b, "## %s\n%s\n\n", strings.TrimSpace(k.Title), strings.TrimSpace(k.Body))
+		}
+	}
+	loc := req.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	fmt.Fprintf(&b, "# Rules\n"+
+		"- It is %s (%s) at the business.\n"+
+		"- You write WhatsApp messages: short, plain text, no markdown headings.\n"+
+		"- Answer in the language of the customer's last message.\n"+
+		"- Rely only on the business knowledge for facts about the business.\n"+
+		"- Set handoff to true, with a reason, when the customer asks for a person, is upset, "+
+		"or needs something only a person can do; then tell them a person from the team will answer.\n"+
+		"- Answer all of the customer's latest messages together in one reply.\n",
+		now.In(loc).Format("Monday 2 January 2006, 15:04"), loc.String())
+	return b.String()
+}
+
+// Contents turns the conversation into model turns, newest kept first
+// within budget tokens (about four characters a token), and merges
+// consecutive turns of one side as the API expects alternation.
+func Contents(turns []Turn, budget int) []*genai.Content {
+	var kept []Turn
+	used := 0
+	for i := len(turns) - 1; i >= 0; i-- {
+		t := turns[i]
+		if strings.TrimSpace(t.Text) == "" {
+			continue
+		}
+		cost := len(t.Text)/4 + 4
+		if used+cost > budget && len(kept) > 0 {
+			break
+		}
+		used += cost
+		kept = append(kept, t)
+	}
+	// The model must start with the customer.
+	for len(kept) > 0 && !kept[len(kept)-1].FromCustomer {
+		kept = kept[:len(kept)-1]
+	}
+	var out []*genai.Content
+	for i := len(kept) - 1; i >= 0; i-- {
+		t := kept[i]
+		role := genai.Role(genai.RoleModel)
+		if t.FromCustomer {
+			role = genai.RoleUser
+		}
+		if n := len(out); n > 0 && out[n-1].Role == string(role) {
+			out[n-1].Parts = append(out[n-1].Parts, genai.NewPartFromText(t.Text))
+			continue
+		}
+		out = append(out, genai.NewContentFromText(t.Text, role))
+	}
+	return out
+}
