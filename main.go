@@ -27,8 +27,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/myaibud/aibud/app"
+	"github.com/myaibud/aibud/app/ai"
 	"github.com/myaibud/aibud/app/live"
 	"github.com/myaibud/aibud/app/metrics"
+	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/config"
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/jobs"
@@ -103,15 +105,39 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
 
+	store := db.NewStore(bdb)
+	if cfg.WhatsApp.WAHAURL != "" {
+		if _, err := store.EnsureDefaultNode(ctx, cfg.WhatsApp.WAHAURL, cfg.WhatsApp.NodeCapacity); err != nil {
+			return err
+		}
+	}
+	webhookURL := cfg.HTTP.BaseURL.JoinPath("api", "webhooks", "whatsapp").String()
+	gateways := whatsapp.NewGateways(cfg.WhatsApp.WAHAKey.Reveal(), func(url, key string) whatsapp.Provider {
+		return whatsapp.NewWAHA(whatsapp.WAHAConfig{
+			BaseURL: url, APIKey: key, WebhookURL: webhookURL, WebhookSecret: cfg.WhatsApp.WebhookSecret.Reveal(),
+		})
+	})
+	var aiClient *ai.Client
+	if cfg.AI.APIKey != "" {
+		aiClient, err = ai.New(ctx, ai.Config{APIKey: cfg.AI.APIKey.Reveal(), BaseURL: cfg.AI.BaseURL, DefaultModel: cfg.AI.Model})
+		if err != nil {
+			return err
+		}
+	} else {
+		log.Warn("no Gemini API key: AI replies are off (set GOOGLE_GENERATIVE_AI_API_KEY)")
+	}
+
 	p := &process{
 		cfg:       cfg,
 		log:       log,
 		bdb:       bdb,
-		store:     db.NewStore(bdb),
+		store:     store,
 		rdb:       rdb,
 		asynqOpt:  asynqOpt,
 		metrics:   metrics.New(),
 		publisher: live.NewPublisher(rdb, cfg.Redis.Namespace),
+		gateways:  gateways,
+		ai:        aiClient,
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	if cmd == "all" || cmd == "serve" {
@@ -139,6 +165,8 @@ type process struct {
 	asynqOpt  asynq.RedisConnOpt
 	metrics   *metrics.Metrics
 	publisher *live.Publisher
+	gateways  *whatsapp.Gateways
+	ai        *ai.Client
 }
 
 // serve runs the web server until ctx ends, then drains it: live streams are
@@ -155,6 +183,7 @@ func (p *process) serve(ctx context.Context) error {
 	e := app.New(app.Deps{
 		Store: p.store, Queue: queue, Redis: p.rdb, AsynqOpt: p.asynqOpt, Hub: hub,
 		Publisher: p.publisher, Sessions: sessions, Metrics: p.metrics, Log: p.log,
+		Gateways: p.gateways, Webhooks: whatsapp.NewWAHAWebhooks(p.cfg.WhatsApp.WebhookSecret.Reveal()),
 	}, app.Options{
 		BaseURL:        p.cfg.HTTP.BaseURL,
 		Secure:         p.cfg.HTTP.Secure(),
@@ -165,6 +194,9 @@ func (p *process) serve(ctx context.Context) error {
 		MetricsToken:   p.cfg.HTTP.MetricsToken.Reveal(),
 		RedisNamespace: p.cfg.Redis.Namespace,
 		Limits:         app.DefaultRateLimits(),
+		InstanceLimits: p.cfg.Plans.InstanceLimits,
+		CostMessage:    p.cfg.Credits.Message,
+		DefaultModel:   p.cfg.AI.Model,
 	})
 	srv := &http.Server{
 		Handler:           e,
@@ -216,7 +248,15 @@ func (p *process) listenAndServe(ctx context.Context, srv *http.Server, beforeSh
 // work runs the asynq workers and the scheduler until ctx ends, then lets
 // in-flight jobs finish (up to the server's shutdown timeout).
 func (p *process) work(ctx context.Context) error {
-	w := jobs.NewWorker(p.store, p.publisher, p.metrics, p.log)
+	queue := asynq.NewClient(p.asynqOpt)
+	defer queue.Close()
+	w := jobs.NewWorker(jobs.Deps{
+		Store: p.store, Queue: queue, Publisher: p.publisher, Gateways: p.gateways, AI: p.ai, Metrics: p.metrics, Log: p.log,
+	}, jobs.Options{
+		ParseEvent:  parseEvent,
+		CostAIReply: p.cfg.Credits.AIReply,
+		CostMessage: p.cfg.Credits.Message,
+	})
 	mux := asynq.NewServeMux()
 	jobs.Register(mux, w)
 	srv := jobs.NewServer(p.asynqOpt, p.cfg.Jobs.Concurrency, p.log)
@@ -237,6 +277,14 @@ func (p *process) work(ctx context.Context) error {
 	sched.Shutdown()
 	srv.Shutdown()
 	return nil
+}
+
+// parseEvent reads a stored webhook body by provider.
+func parseEvent(provider string, body []byte) (whatsapp.Event, error) {
+	if provider != "waha" {
+		return whatsapp.Event{}, fmt.Errorf("no parser for provider %q", provider)
+	}
+	return whatsapp.ParseWAHAEvent(body)
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/myaibud/aibud/app/live"
 	"github.com/myaibud/aibud/app/metrics"
+	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
 )
 
@@ -37,6 +38,12 @@ type Options struct {
 	RequestTimeout time.Duration
 	// BodyLimit bounds request bodies, e.g. "1M".
 	BodyLimit string
+	// InstanceLimits maps a plan to the WhatsApp numbers it allows.
+	InstanceLimits map[string]int
+	// CostMessage is the credits an outgoing message costs.
+	CostMessage int64
+	// DefaultModel is the Gemini model used when a tenant sets none.
+	DefaultModel string
 }
 
 // RateLimits bounds abuse of the sign-in and sign-up forms.
@@ -66,6 +73,9 @@ type Deps struct {
 	Sessions  *scs.SessionManager
 	Metrics   *metrics.Metrics
 	Log       *slog.Logger
+	Gateways  *whatsapp.Gateways
+	// Webhooks parses the WhatsApp gateway's signed webhooks.
+	Webhooks whatsapp.WebhookParser
 }
 
 // handler holds what every HTTP handler may use.
@@ -76,6 +86,8 @@ type handler struct {
 	hub       *live.Hub
 	publisher *live.Publisher
 	sessions  *scs.SessionManager
+	gateways  *whatsapp.Gateways
+	webhooks  whatsapp.WebhookParser
 	limiter   *redis_rate.Limiter
 	metrics   *metrics.Metrics
 	log       *slog.Logger
@@ -100,6 +112,8 @@ func New(d Deps, o Options) *echo.Echo {
 		hub:       d.Hub,
 		publisher: d.Publisher,
 		sessions:  d.Sessions,
+		gateways:  d.Gateways,
+		webhooks:  d.Webhooks,
 		limiter:   redis_rate.NewLimiter(d.Redis),
 		metrics:   d.Metrics,
 		log:       d.Log,

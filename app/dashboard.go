@@ -16,8 +16,73 @@ func (h *handler) showDashboard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	vm := views.Dashboard{Credits: p.tenant.CreditBalance, UsedToday: days[0].Net()}
+	numbers, err := h.dashboardNumbersView(c)
+	if err != nil {
+		return err
+	}
+	activity, err := h.activityView(c)
+	if err != nil {
+		return err
+	}
+	handoffs, err := h.handoffsView(c)
+	if err != nil {
+		return err
+	}
+	vm := views.Dashboard{Credits: p.tenant.CreditBalance, UsedToday: days[0].Net(), Numbers: numbers, Activity: activity, Handoffs: handoffs}
 	return render(c, http.StatusOK, views.DashboardPage(h.shell(c, "Dashboard", views.NavDashboard), vm), nil)
+}
+
+func (h *handler) dashboardNumbersView(c echo.Context) ([]views.InstanceCard, error) {
+	insts, err := tenantStore(c).Instances(c.Request().Context())
+	if err != nil {
+		return nil, err
+	}
+	loc := mustPrincipal(c).tenant.Location()
+	cards := make([]views.InstanceCard, len(insts))
+	for i := range insts {
+		cards[i] = instanceCard(&insts[i], loc)
+	}
+	return cards, nil
+}
+
+func (h *handler) activityView(c echo.Context) (views.Activity, error) {
+	ctx := c.Request().Context()
+	ts, loc := tenantStore(c), mustPrincipal(c).tenant.Location()
+	now := time.Now().In(loc)
+	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
+	in, out, err := ts.MessageCountSince(ctx, midnight)
+	if err != nil {
+		return views.Activity{}, err
+	}
+	convs, err := ts.RecentConversations(ctx, 6)
+	if err != nil {
+		return views.Activity{}, err
+	}
+	a := views.Activity{MessagesIn: in, MessagesOut: out, Location: loc}
+	for _, cv := range convs {
+		a.Conversations = append(a.Conversations, views.ConversationRow{
+			ContactID: cv.ID, Name: cv.DisplayName(), LastBody: cv.LastBody, Outgoing: cv.LastDirection == "out", At: *cv.LastMessageAt,
+		})
+	}
+	return a, nil
+}
+
+// dashboardNumbers is the live-refreshed list of numbers.
+func (h *handler) dashboardNumbers(c echo.Context) error {
+	numbers, err := h.dashboardNumbersView(c)
+	if err != nil {
+		return err
+	}
+	return renderComponent(c, http.StatusOK, views.DashboardNumbers(numbers))
+}
+
+// dashboardActivity is the live-refreshed message count and conversations.
+func (h *handler) dashboardActivity(c echo.Context) error {
+	a, err := h.activityView(c)
+	if err != nil {
+		return err
+	}
+	return renderComponent(c, http.StatusOK, views.DashboardActivity(a))
 }
 
 // dashboardCredits is the live-refreshed balance figure.
@@ -36,4 +101,25 @@ func (h *handler) creditBadge(c echo.Context) error {
 		return err
 	}
 	return renderComponent(c, http.StatusOK, views.CreditBadge(bal))
+}
+
+func (h *handler) handoffsView(c echo.Context) (views.Handoffs, error) {
+	cs, err := tenantStore(c).Handoffs(c.Request().Context(), 10)
+	if err != nil {
+		return views.Handoffs{}, err
+	}
+	v := views.Handoffs{Location: mustPrincipal(c).tenant.Location()}
+	for _, ct := range cs {
+		v.Rows = append(v.Rows, views.HandoffRow{ContactID: ct.ID, Name: ct.DisplayName(), Reason: ct.HandoffReason, At: ct.HandoffAt})
+	}
+	return v, nil
+}
+
+// dashboardHandoffs is the live-refreshed list of chats waiting for a person.
+func (h *handler) dashboardHandoffs(c echo.Context) error {
+	v, err := h.handoffsView(c)
+	if err != nil {
+		return err
+	}
+	return renderComponent(c, http.StatusOK, views.DashboardHandoffs(v))
 }

@@ -61,10 +61,47 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.GET(views.PathDashCredits, h.dashboardCredits, tenant...)
 	e.GET(views.PathCreditBadge, h.creditBadge, tenant...)
 	e.GET(views.PathCredits, h.showCredits, tenant...)
+	e.GET(views.PathDashNumbers, h.dashboardNumbers, tenant...)
+	e.GET(views.PathDashActivity, h.dashboardActivity, tenant...)
+	e.GET(views.PathDashHandoffs, h.dashboardHandoffs, tenant...)
 	e.GET(views.PathEvents, h.events, tenant...)
+
+	e.GET(views.PathInstances, h.listInstances, tenant...)
+	e.POST(views.PathInstances, h.createInstance, tenant...)
+	e.GET(views.PathInstances+"/:id", h.showInstance, tenant...)
+	e.GET(views.PathInstances+"/:id/panel", h.instancePanel, tenant...)
+	e.GET(views.PathInstances+"/:id/qr", h.instanceQR, tenant...)
+	e.GET(views.PathInstances+"/:id/qr.png", h.instanceQRPNG, tenant...)
+	e.POST(views.PathInstances+"/:id/pairing-code", h.requestPairingCode, tenant...)
+	e.POST(views.PathInstances+"/:id/reconnect", h.reconnectInstance, tenant...)
+	e.POST(views.PathInstances+"/:id/logout", h.logoutInstance, tenant...)
+	e.POST(views.PathInstances+"/:id/rename", h.renameInstance, tenant...)
+	e.POST(views.PathInstances+"/:id/delete", h.deleteInstance, tenant...)
+
+	e.GET(views.PathContacts, h.listContacts, tenant...)
+	e.GET(views.PathContacts+"/:id", h.showContact, tenant...)
+	e.GET(views.PathContacts+"/:id/header", h.contactHeader, tenant...)
+	e.GET(views.PathContacts+"/:id/messages", h.contactMessages, tenant...)
+	e.POST(views.PathContacts+"/:id/reply", h.replyToContact, tenant...)
+	e.POST(views.PathContacts+"/:id/mode", h.setContactMode, tenant...)
+	e.POST(views.PathContacts+"/:id/tags", h.setContactTags, tenant...)
+
+	e.GET(views.PathSettings, h.showSettings, tenant...)
+	e.POST(views.PathSettings, h.saveSettings, tenant...)
+	e.POST(views.PathSettings+"/knowledge", h.createKnowledge, tenant...)
+	e.POST(views.PathSettings+"/knowledge/:id/update", h.updateKnowledge, tenant...)
+	e.POST(views.PathSettings+"/knowledge/:id/delete", h.deleteKnowledge, tenant...)
+
+	// Gateway webhooks: no session, no CSRF; the HMAC signature is the check.
+	e.POST(views.PathWebhookWAHA, h.whatsappWebhook)
 
 	// Platform owners.
 	queues := echo.WrapHandler(asynqmon.New(asynqmon.Options{RootPath: views.PathAdminQueues, RedisConnOpt: d.AsynqOpt}))
 	e.Any(views.PathAdminQueues, queues, admin...)
 	e.Any(views.PathAdminQueues+"/*", queues, admin...)
+	ownerPages := slices.Concat(tenant, []echo.MiddlewareFunc{h.requireOwner})
+	e.GET(views.PathAdminNodes, h.listNodes, ownerPages...)
+	e.POST(views.PathAdminNodes, h.createNode, ownerPages...)
+	e.POST(views.PathAdminNodes+"/:id/update", h.updateNode, ownerPages...)
+	e.POST(views.PathAdminNodes+"/:id/delete", h.deleteNode, ownerPages...)
 }

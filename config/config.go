@@ -102,6 +102,8 @@ type WhatsApp struct {
 	WebhookSecret Secret
 	EvolutionURL  string
 	EvolutionKey  Secret
+	// NodeCapacity is how many sessions the default node (WAHA_API_URL) holds.
+	NodeCapacity int
 }
 
 // AI configures Gemini.
@@ -184,6 +186,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.WhatsApp.WAHAURL != "" && c.WhatsApp.WebhookSecret == "" {
 		p.fail("WAHA_WEBHOOK_SECRET is required when WAHA_API_URL is set")
 	}
+	c.WhatsApp.NodeCapacity = p.intRange("WAHA_NODE_CAPACITY", 20, 0, 100000)
 	c.WhatsApp.EvolutionURL = p.optionalURL("EVOLUTION_API_URL")
 	c.WhatsApp.EvolutionKey = Secret(getenv("EVOLUTION_API_KEY"))
 	if c.WhatsApp.Provider == "evolution" && c.WhatsApp.EvolutionURL == "" {

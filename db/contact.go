@@ -244,3 +244,102 @@ func (ts *TenantStore) ContactCount(ctx context.Context) (int, error) {
 	n, err := ts.db.NewSelect().Model((*Contact)(nil)).ApplyQueryBuilder(ts.scope).Count(ctx)
 	return int(n), err
 }
+
+// ContactFilter narrows the contact list.
+type ContactFilter struct {
+	// Query matches the name or the number.
+	Query string
+	Tag   string
+	// Mode is ModeAI, ModeHuman or ModeOff; empty is any.
+	Mode string
+	// OptedOut: "yes", "no" or empty for any.
+	OptedOut string
+	Page     Page
+}
+
+// Contacts returns one page of the tenant's contacts, the latest
+// conversations first, and how many match.
+func (ts *TenantStore) Contacts(ctx context.Context, f ContactFilter) ([]Conversation, int, error) {
+	f.Page = f.Page.Normalize()
+	var cs []Conversation
+	q := ts.db.NewSelect().Model(&cs).ColumnExpr("c.*").
+		ColumnExpr(`(SELECT m.body FROM messages m WHERE m.tenant_id = c.tenant_id AND m.contact_id = c.id AND m.sender <> 'system' ORDER BY m.sent_at DESC, m.id DESC LIMIT 1) AS last_body`).
+		ColumnExpr(`(SELECT m.direction FROM messages m WHERE m.tenant_id = c.tenant_id AND m.contact_id = c.id AND m.sender <> 'system' ORDER BY m.sent_at DESC, m.id DESC LIMIT 1) AS last_direction`).
+		ApplyQueryBuilder(ts.scope)
+	if s := strings.TrimSpace(f.Query); s != "" {
+		like := "%" + escapeLike(s) + "%"
+		digits := strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, s)
+		q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+			q = q.Where("c.name ILIKE ?", like)
+			if len(digits) >= 3 {
+				q = q.WhereOr("c.phone LIKE ?", "%"+digits+"%")
+			}
+			return q
+		})
+	}
+	if f.Tag != "" {
+		q = q.Where("? = ANY(c.tags)", f.Tag)
+	}
+	if f.Mode != "" {
+		q = q.Where("c.ai_mode = ?", f.Mode)
+	}
+	switch f.OptedOut {
+	case "yes":
+		q = q.Where("c.opted_out_at IS NOT NULL")
+	case "no":
+		q = q.Where("c.opted_out_at IS NULL")
+	}
+	n, err := q.OrderExpr("c.last_message_at DESC NULLS LAST, c.id DESC").
+		Limit(int64(f.Page.PerPage)).Offset(int64(f.Page.offset())).ScanAndCount(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("contacts: %w", err)
+	}
+	return cs, int(n), nil
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
+}
+
+// ContactTags lists the tags in use, for the filter.
+func (ts *TenantStore) ContactTags(ctx context.Context) ([]string, error) {
+	var tags []string
+	err := ts.db.NewSelect().Model((*Contact)(nil)).ColumnExpr("DISTINCT unnest(c.tags) AS tag").
+		ApplyQueryBuilder(ts.scope).OrderExpr("tag").Scan(ctx, &tags)
+	if err != nil {
+		return nil, fmt.Errorf("contact tags: %w", err)
+	}
+	return tags, nil
+}
+
+// SetContactTags replaces a contact's tags.
+func (ts *TenantStore) SetContactTags(ctx context.Context, id int64, tags []string) error {
+	if tags == nil {
+		tags = []string{}
+	}
+	res, err := ts.db.NewUpdate().Model((*Contact)(nil)).ApplyQueryBuilder(ts.scope).
+		Set("tags = ?", pgdialect.Array(tags)).Set("updated_at = now()").Where("c.id = ?", id).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("set tags: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("set tags of contact %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// Handoffs lists the chats a person should answer, latest first.
+func (ts *TenantStore) Handoffs(ctx context.Context, limit int) ([]Contact, error) {
+	var cs []Contact
+	err := ts.db.NewSelect().Model(&cs).ApplyQueryBuilder(ts.scope).Where("c.ai_mode = 'human'").
+		OrderExpr("c.handoff_at DESC NULLS LAST, c.id DESC").Limit(int64(limit)).Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("handoffs: %w", err)
+	}
+	return cs, nil
+}

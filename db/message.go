@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,6 +23,7 @@ const (
 	SenderPhone    = "phone"    // the tenant, from their own phone
 	SenderCampaign = "campaign" // a bulk campaign
 	SenderAPI      = "api"      // sent through the gateway by something else
+	SenderSystem   = "system"   // a note from My Aibud in the conversation, never sent
 )
 
 // Message statuses.
@@ -61,6 +63,7 @@ type Message struct {
 	Status     string    `bun:"status,notnull"`
 	Ack        int       `bun:"ack,notnull"`
 	Error      string    `bun:"error,notnull"`
+	ChargeRef  string    `bun:"charge_ref,notnull"`
 	SentAt     time.Time `bun:"sent_at,notnull"`
 	CreatedAt  time.Time `bun:"created_at,notnull,default:current_timestamp"`
 	UpdatedAt  time.Time `bun:"updated_at,notnull,default:current_timestamp"`
@@ -163,7 +166,7 @@ func (ts *TenantStore) Messages(ctx context.Context, contactID int64, limit int)
 func (ts *TenantStore) MessageCountSince(ctx context.Context, t time.Time) (in, out int, err error) {
 	err = ts.db.NewSelect().Model((*Message)(nil)).ApplyQueryBuilder(ts.scope).
 		ColumnExpr("count(*) FILTER (WHERE m.direction = 'in')").
-		ColumnExpr("count(*) FILTER (WHERE m.direction = 'out')").
+		ColumnExpr("count(*) FILTER (WHERE m.direction = 'out' AND m.sender <> 'system')").
 		Where("m.sent_at >= ?", t).Scan(ctx, &in, &out)
 	if err != nil {
 		return 0, 0, fmt.Errorf("count messages: %w", err)
@@ -190,4 +193,75 @@ func (ts *TenantStore) RecentConversations(ctx context.Context, limit int) ([]Co
 		return nil, fmt.Errorf("recent conversations: %w", err)
 	}
 	return cs, nil
+}
+
+// Message returns one of the tenant's messages.
+func (ts *TenantStore) Message(ctx context.Context, id int64) (*Message, error) {
+	m := new(Message)
+	if err := ts.db.NewSelect().Model(m).ApplyQueryBuilder(ts.scope).Where("m.id = ?", id).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("message %d: %w", id, mapErr(err))
+	}
+	return m, nil
+}
+
+// MarkMessageSending records that a send is being attempted, so a later
+// attempt knows to ask the gateway whether it went out.
+func (ts *TenantStore) MarkMessageSending(ctx context.Context, id int64) error {
+	_, err := ts.db.NewUpdate().Model((*Message)(nil)).ApplyQueryBuilder(ts.scope).
+		Set("status = 'sending'").Set("updated_at = now()").Where("m.id = ? AND m.status = 'pending'", id).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("mark message %d sending: %w", id, err)
+	}
+	return nil
+}
+
+// MarkMessageSent records a successful send; a delivery status that came
+// first (by webhook) is kept.
+func (ts *TenantStore) MarkMessageSent(ctx context.Context, id int64, providerID string) (*Message, error) {
+	m := new(Message)
+	_, err := ts.db.NewUpdate().Model(m).ApplyQueryBuilder(ts.scope).
+		Set("status = CASE WHEN m.status IN ('pending', 'sending') THEN 'sent' ELSE m.status END").
+		Set("ack = GREATEST(m.ack, 1)").
+		Set("provider_id = CASE WHEN ? <> '' THEN ? ELSE m.provider_id END", providerID, providerID).
+		Set("sent_at = CASE WHEN m.status IN ('pending', 'sending') THEN now() ELSE m.sent_at END").
+		Set("updated_at = now()").Where("m.id = ?", id).Returning("*").Exec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("mark message %d sent: %w", id, mapErr(err))
+	}
+	return m, nil
+}
+
+// FailMessage marks an outgoing message failed with the reason shown to the
+// tenant and refunds the charge that paid for it, in one transaction.
+func (ts *TenantStore) FailMessage(ctx context.Context, id int64, why string) (*Message, error) {
+	m := new(Message)
+	err := ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
+		_, err := tx.db.NewUpdate().Model(m).ApplyQueryBuilder(tx.scope).
+			Set("status = 'failed'").Set("error = ?", why).Set("updated_at = now()").
+			Where("m.id = ?", id).Returning("*").Exec(ctx)
+		if err != nil {
+			return mapErr(err)
+		}
+		if m.ChargeRef == "" {
+			return nil
+		}
+		_, err = tx.Refund(ctx, m.ChargeRef, "Refund: message not sent")
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fail message %d: %w", id, err)
+	}
+	return m, nil
+}
+
+// AddNote writes a system note into a conversation (never sent), e.g. why the
+// AI did not answer. key makes it idempotent.
+func (ts *TenantStore) AddNote(ctx context.Context, contactID int64, key, text string) (*Message, error) {
+	return ts.SaveMessage(ctx, &Message{
+		ContactID: contactID, WaID: "note:" + key, Direction: DirectionOut, Sender: SenderSystem,
+		ChatKind: ContactDirect, Type: "note", Body: text, Status: MessageFailed, SentAt: time.Now(),
+	})
 }

@@ -23,6 +23,9 @@ func NewScheduler(opt asynq.RedisConnOpt, log *slog.Logger) (*asynq.Scheduler, e
 	}{
 		{"@hourly", 55 * time.Minute, NewAuditLedgerTask},
 		{"@every 15m", 14 * time.Minute, NewCleanupSessionsTask},
+		{"@every 1m", 50 * time.Second, NewCheckInstancesTask},
+		{"@every 1m", 50 * time.Second, NewSweepWebhooksTask},
+		{"@every 1m", 50 * time.Second, NewReturnHandoffsTask},
 	} {
 		t, err := p.task()
 		if err != nil {

@@ -14,8 +14,10 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/myaibud/aibud/app/ai"
 	"github.com/myaibud/aibud/app/live"
 	"github.com/myaibud/aibud/app/metrics"
+	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
 )
 
@@ -29,14 +31,77 @@ const (
 // Worker holds what job handlers use.
 type Worker struct {
 	store     *db.Store
+	queue     *asynq.Client
 	publisher *live.Publisher
+	gateways  *whatsapp.Gateways
+	ai        *ai.Client
 	metrics   *metrics.Metrics
 	log       *slog.Logger
+	opts      Options
+}
+
+// Options tune the workers; zero values take the defaults.
+type Options struct {
+	// ParseEvent reads a stored webhook body of a provider (its signature
+	// was checked when it arrived).
+	ParseEvent func(provider string, body []byte) (whatsapp.Event, error)
+	// QRPollEvery is how often a number waiting for a scan has its QR code
+	// refreshed; QRPollFor is for how long after the last reason to.
+	QRPollEvery time.Duration
+	QRPollFor   time.Duration
+	// CostAIReply and CostMessage are the credits an AI answer and an
+	// outgoing message cost.
+	CostAIReply int64
+	CostMessage int64
+}
+
+// Deps are the services the workers use.
+type Deps struct {
+	Store     *db.Store
+	Queue     *asynq.Client
+	Publisher *live.Publisher
+	Gateways  *whatsapp.Gateways
+	AI        *ai.Client
+	Metrics   *metrics.Metrics
+	Log       *slog.Logger
 }
 
 // NewWorker returns a Worker.
-func NewWorker(store *db.Store, publisher *live.Publisher, m *metrics.Metrics, log *slog.Logger) *Worker {
-	return &Worker{store: store, publisher: publisher, metrics: m, log: log}
+func NewWorker(d Deps, o Options) *Worker {
+	if o.QRPollEvery == 0 {
+		o.QRPollEvery = 2 * time.Second
+	}
+	if o.QRPollFor == 0 {
+		o.QRPollFor = 4 * time.Minute
+	}
+	return &Worker{store: d.Store, queue: d.Queue, publisher: d.Publisher, gateways: d.Gateways, ai: d.AI, metrics: d.Metrics, log: d.Log, opts: o}
+}
+
+// publish sends a live update; a failure is logged, not returned: the change
+// is committed and the page catches up on its next load.
+func (w *Worker) publish(ctx context.Context, tenantID int64, name string, data any) {
+	if err := w.publisher.Publish(ctx, tenantID, name, data); err != nil {
+		w.log.WarnContext(ctx, "publish live update", "event", name, "tenant_id", tenantID, "err", err)
+	}
+}
+
+// enqueue adds a task; a task with the same id already queued is not an
+// error (that is how duplicates are dropped).
+func (w *Worker) enqueue(ctx context.Context, t *asynq.Task, err error) error {
+	if err != nil {
+		return err
+	}
+	if _, err := w.queue.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
+		return fmt.Errorf("enqueue %s: %w", t.Type(), err)
+	}
+	return nil
+}
+
+// lastAttempt reports whether a failure now is final.
+func lastAttempt(ctx context.Context) bool {
+	retried, _ := asynq.GetRetryCount(ctx)
+	max, _ := asynq.GetMaxRetry(ctx)
+	return retried >= max
 }
 
 // Register lists every task type and its handler; it is the worker's routes.
@@ -44,6 +109,15 @@ func Register(mux *asynq.ServeMux, w *Worker) {
 	mux.Use(w.observe, w.recoverPanics)
 	mux.HandleFunc(TypeAuditLedger, w.auditLedger)
 	mux.HandleFunc(TypeCleanupSessions, w.cleanupSessions)
+	mux.HandleFunc(TypeProvisionInstance, w.provisionInstance)
+	mux.HandleFunc(TypeRefreshQR, w.refreshQR)
+	mux.HandleFunc(TypeProcessWebhook, w.processWebhook)
+	mux.HandleFunc(TypeCheckInstances, w.checkInstances)
+	mux.HandleFunc(TypeCheckInstance, w.checkInstance)
+	mux.HandleFunc(TypeSweepWebhooks, w.sweepWebhooks)
+	mux.HandleFunc(TypeAIReply, w.aiReply)
+	mux.HandleFunc(TypeSendMessage, w.sendMessage)
+	mux.HandleFunc(TypeReturnHandoffs, w.returnHandoffs)
 }
 
 // NewServer returns the asynq server that runs the handlers.
@@ -54,6 +128,8 @@ func NewServer(opt asynq.RedisConnOpt, concurrency int, log *slog.Logger) *asynq
 		Logger:          asynqLogger{log: log.With("component", "asynq")},
 		LogLevel:        asynq.WarnLevel,
 		ShutdownTimeout: 25 * time.Second,
+		// Scheduled tasks (QR refreshes, retries) become due within a second.
+		DelayedTaskCheckInterval: time.Second,
 		// Failures are logged by observe; asynq's own error log would repeat them.
 		ErrorHandler: asynq.ErrorHandlerFunc(func(context.Context, *asynq.Task, error) {}),
 	})

@@ -41,3 +41,13 @@ func DateTime(t time.Time, loc *time.Location) string {
 func ISO(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// snippet shortens s to at most n runes on one line.
+func snippet(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

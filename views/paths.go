@@ -16,8 +16,16 @@ const (
 	PathCredits      = "/credits"
 	PathCreditBadge  = "/partials/credit-badge"
 	PathDashCredits  = "/dashboard/credits"
+	PathDashNumbers  = "/dashboard/numbers"
+	PathDashActivity = "/dashboard/activity"
+	PathDashHandoffs = "/dashboard/handoffs"
 	PathEvents       = "/events"
 	PathAdminQueues  = "/admin/queues"
+	PathAdminNodes   = "/admin/nodes"
+	PathInstances    = "/instances"
+	PathContacts     = "/contacts"
+	PathSettings     = "/settings"
+	PathWebhookWAHA  = "/api/webhooks/whatsapp"
 	PathHealthz      = "/healthz"
 	PathReadyz       = "/readyz"
 	PathMetrics      = "/metrics"
@@ -31,6 +39,17 @@ const (
 	IDAuthForm      = "auth-form"
 	IDCreditBadge   = "credit-badge"
 	IDCreditBalance = "credit-balance"
+	IDInstanceList  = "instance-list"
+	IDInstancePanel = "instance-panel"
+	IDNodeList      = "node-list"
+	IDDashNumbers   = "dash-numbers"
+	IDDashActivity  = "dash-activity"
+	IDDashHandoffs  = "dash-handoffs"
+	IDContactList   = "contact-list"
+	IDContactHeader = "contact-header"
+	IDMessageList   = "messages"
+	IDReplyForm     = "reply-form"
+	IDKnowledge     = "knowledge"
 )
 
 // Target returns the CSS selector of an element id, for hx-target.
@@ -50,4 +69,29 @@ func CreditsPagePath(page int) string {
 		return PathCredits
 	}
 	return PathCredits + "?page=" + strconv.Itoa(page)
+}
+
+// InstancePath is the page of one WhatsApp number.
+func InstancePath(id int64) string { return PathInstances + "/" + strconv.FormatInt(id, 10) }
+
+// InstanceActionPath is a sub-path of an instance, e.g. "qr", "logout".
+func InstanceActionPath(id int64, action string) string { return InstancePath(id) + "/" + action }
+
+// NodePath is an owner's action on a gateway node.
+func NodePath(id int64, action string) string {
+	return PathAdminNodes + "/" + strconv.FormatInt(id, 10) + "/" + action
+}
+
+// QRImageID is the id of an instance's QR image element.
+func QRImageID(id int64) string { return "qr-" + strconv.FormatInt(id, 10) }
+
+// ContactPath is a contact's conversation.
+func ContactPath(id int64) string { return PathContacts + "/" + strconv.FormatInt(id, 10) }
+
+// ContactActionPath is a sub-path of a contact, e.g. "reply", "mode".
+func ContactActionPath(id int64, action string) string { return ContactPath(id) + "/" + action }
+
+// KnowledgePath is an action on a knowledge entry.
+func KnowledgePath(id int64, action string) string {
+	return PathSettings + "/knowledge/" + strconv.FormatInt(id, 10) + "/" + action
 }

@@ -23,7 +23,12 @@ import (
 
 // Event names. Elements listen with hx-trigger="sse:<name>".
 const (
-	CreditsUpdated = "credits-updated"
+	CreditsUpdated  = "credits-updated"
+	InstanceUpdated = "instance-updated" // a number's status changed
+	InstanceQR      = "instance-qr"      // a number waiting for a scan has a new QR code
+	MessageCreated  = "message-created"  // a message was stored in a conversation
+	MessageUpdated  = "message-updated"  // a message's delivery status changed
+	ContactUpdated  = "contact-updated"  // a chat's mode, tags or opt-out changed
 )
 
 // Event is one live update.

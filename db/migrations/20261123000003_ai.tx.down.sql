@@ -1,6 +1,7 @@
 ALTER TABLE messages DROP CONSTRAINT messages_sender_check;
 ALTER TABLE messages ADD CONSTRAINT messages_sender_check
     CHECK (sender IN ('lead', 'ai', 'app', 'phone', 'campaign', 'api'));
+ALTER TABLE messages DROP COLUMN IF EXISTS charge_ref;
 DROP TABLE IF EXISTS ai_runs;
 DROP TABLE IF EXISTS ai_replies;
 ALTER TABLE contacts DROP COLUMN IF EXISTS ai_mode, DROP COLUMN IF EXISTS human_until,

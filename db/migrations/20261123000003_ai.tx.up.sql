@@ -83,6 +83,10 @@ CREATE TABLE ai_runs (
 CREATE INDEX ai_runs_tenant_idx ON ai_runs (tenant_id, created_at DESC);
 CREATE INDEX ai_runs_created_idx ON ai_runs (created_at DESC);
 
+-- An outgoing message remembers the ledger reference that paid for it, so a
+-- send that finally fails refunds exactly that.
+ALTER TABLE messages ADD COLUMN charge_ref text NOT NULL DEFAULT '';
+
 -- Messages can be notes from the system shown in the conversation (e.g. why
 -- the AI could not answer).
 ALTER TABLE messages DROP CONSTRAINT messages_sender_check;

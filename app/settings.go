@@ -1,0 +1,268 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/myaibud/aibud/db"
+	"github.com/myaibud/aibud/views"
+)
+
+func minutesToClock(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
+
+func clockToMinutes(s string) (int, bool) {
+	t, err := time.Parse("15:04", strings.TrimSpace(s))
+	if err != nil {
+		return 0, false
+	}
+	return t.Hour()*60 + t.Minute(), true
+}
+
+func (h *handler) settingsForm(st *db.AISettings, t *db.Tenant) views.SettingsForm {
+	f := views.SettingsForm{
+		Enabled: st.Enabled, Persona: st.Persona, Instructions: st.Instructions, Model: st.Model, DefaultModel: h.opts.DefaultModel,
+		Temperature: strconv.FormatFloat(float64(st.Temperature), 'f', -1, 32), Timezone: t.Timezone, Country: t.DefaultCountry,
+		HoursEnabled: st.HoursEnabled, AfterHoursReply: st.AfterHoursReply, HandoffKeywords: strings.Join(st.HandoffKeywords, ", "),
+		BurstWaitSeconds: strconv.FormatFloat(float64(st.BurstWaitMS)/1000, 'f', -1, 64), HourlyLimit: strconv.Itoa(st.HourlyLimit),
+		AnswerGroups: st.AnswerGroups, HumanQuietMinutes: strconv.Itoa(st.HumanQuietMinutes),
+		OptOutReply: st.OptOutReply, OptInReply: st.OptInReply,
+	}
+	for i := range f.Days {
+		f.Days[i] = views.DayForm{OpenTime: "09:00", CloseTime: "18:00"}
+		if i < len(st.Hours) && st.Hours[i] != nil {
+			f.Days[i] = views.DayForm{Open: true, OpenTime: minutesToClock(st.Hours[i].Open), CloseTime: minutesToClock(st.Hours[i].Close)}
+		}
+	}
+	return f
+}
+
+func (h *handler) settingsView(c echo.Context, form *views.SettingsForm, newEntry views.KnowledgeRow) (views.Settings, error) {
+	ctx := c.Request().Context()
+	ts := tenantStore(c)
+	vm := views.Settings{New: newEntry}
+	if form == nil {
+		st, err := ts.AISettings(ctx)
+		if err != nil {
+			return vm, err
+		}
+		t, err := ts.Tenant(ctx)
+		if err != nil {
+			return vm, err
+		}
+		f := h.settingsForm(st, t)
+		form = &f
+	}
+	vm.Form = *form
+	ks, err := ts.Knowledge(ctx)
+	if err != nil {
+		return vm, err
+	}
+	for _, k := range ks {
+		vm.Knowledge = append(vm.Knowledge, views.KnowledgeRow{ID: k.ID, Title: k.Title, Body: k.Body})
+	}
+	return vm, nil
+}
+
+func (h *handler) showSettings(c echo.Context) error {
+	vm, err := h.settingsView(c, nil, views.KnowledgeRow{})
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.SettingsPage(h.shell(c, "AI settings", views.NavSettings), vm), nil)
+}
+
+var modelName = regexp.MustCompile(`^[a-z0-9][a-z0-9.\-]{0,99}$`)
+
+// parseSettings reads the posted form into settings, collecting problems by
+// field.
+func parseSettings(c echo.Context, st *db.AISettings) (views.SettingsForm, string, string, map[string]string) {
+	errs := map[string]string{}
+	v := func(name string) string { return strings.TrimSpace(c.FormValue(name)) }
+	text := func(name string, max int) string {
+		s := v(name)
+		if utf8.RuneCountInString(s) > max {
+			errs[name] = fmt.Sprintf("Keep this under %d characters.", max)
+		}
+		return s
+	}
+	number := func(name string, lo, hi float64) float64 {
+		n, err := strconv.ParseFloat(v(name), 64)
+		if err != nil || math.IsNaN(n) || n < lo || n > hi {
+			errs[name] = fmt.Sprintf("Enter a number from %v to %v.", lo, hi)
+			return lo
+		}
+		return n
+	}
+	f := views.SettingsForm{
+		Enabled: v("enabled") == "on", Persona: text("persona", 2000), Instructions: text("instructions", 4000),
+		Model: v("model"), Temperature: v("temperature"), Timezone: v("timezone"), Country: strings.ToUpper(v("country")),
+		HoursEnabled: v("hours_enabled") == "on", AfterHoursReply: text("after_hours_reply", 1000),
+		HandoffKeywords: v("handoff_keywords"), BurstWaitSeconds: v("burst_wait_seconds"), HourlyLimit: v("hourly_limit"),
+		AnswerGroups: v("answer_groups") == "on", HumanQuietMinutes: v("human_quiet_minutes"),
+		OptOutReply: text("opt_out_reply", 1000), OptInReply: text("opt_in_reply", 1000),
+	}
+	st.Enabled, st.Persona, st.Instructions = f.Enabled, f.Persona, f.Instructions
+	if f.Model != "" && !modelName.MatchString(f.Model) {
+		errs["model"] = "Use a Gemini model name such as gemini-2.5-flash, or leave it empty."
+	}
+	st.Model = f.Model
+	st.Temperature = float32(number("temperature", 0, 2))
+	if _, err := time.LoadLocation(f.Timezone); err != nil || f.Timezone == "" {
+		errs["timezone"] = "Use a time zone name such as Europe/Madrid."
+	}
+	if !regexp.MustCompile(`^[A-Z]{2}$`).MatchString(f.Country) {
+		errs["country"] = "Use the two-letter country code, such as ES."
+	}
+	st.HoursEnabled, st.AfterHoursReply, st.AnswerGroups = f.HoursEnabled, f.AfterHoursReply, f.AnswerGroups
+	st.Hours = make([]*db.DayHours, 7)
+	for i := range f.Days {
+		d := views.DayForm{Open: v("day"+strconv.Itoa(i)) == "on", OpenTime: v("open" + strconv.Itoa(i)), CloseTime: v("close" + strconv.Itoa(i))}
+		f.Days[i] = d
+		if !d.Open {
+			continue
+		}
+		open, ok1 := clockToMinutes(d.OpenTime)
+		closeAt, ok2 := clockToMinutes(d.CloseTime)
+		if !ok1 || !ok2 || open >= closeAt {
+			errs["hours"] = views.Weekdays[i] + ": the opening time must be before the closing time."
+			continue
+		}
+		st.Hours[i] = &db.DayHours{Open: open, Close: closeAt}
+	}
+	st.HandoffKeywords = nil
+	for _, k := range strings.Split(f.HandoffKeywords, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			st.HandoffKeywords = append(st.HandoffKeywords, k)
+		}
+	}
+	if len(st.HandoffKeywords) > 50 {
+		errs["handoff_keywords"] = "Use at most 50 keywords."
+	}
+	st.BurstWaitMS = int(number("burst_wait_seconds", 0, 60) * 1000)
+	st.HourlyLimit = int(number("hourly_limit", 0, 1000))
+	st.HumanQuietMinutes = int(number("human_quiet_minutes", 1, 100000))
+	st.OptOutReply, st.OptInReply = f.OptOutReply, f.OptInReply
+	f.Errors = errs
+	return f, f.Timezone, f.Country, errs
+}
+
+func (h *handler) saveSettings(c echo.Context) error {
+	ctx := c.Request().Context()
+	ts := tenantStore(c)
+	st, err := ts.AISettings(ctx)
+	if err != nil {
+		return err
+	}
+	f, tz, country, errs := parseSettings(c, st)
+	f.DefaultModel = h.opts.DefaultModel
+	if len(errs) == 0 {
+		err := ts.RunInTx(ctx, func(ctx context.Context, tx *db.TenantStore) error {
+			if err := tx.SaveAISettings(ctx, st); err != nil {
+				return err
+			}
+			return tx.SetLocale(ctx, tz, country)
+		})
+		if err != nil {
+			return err
+		}
+		f.Saved = true
+	}
+	status := http.StatusOK
+	if len(errs) > 0 {
+		status = http.StatusUnprocessableEntity
+	}
+	if wantsPartial(c) {
+		return renderComponent(c, status, views.SettingsFormView(f))
+	}
+	vm, err := h.settingsView(c, &f, views.KnowledgeRow{})
+	if err != nil {
+		return err
+	}
+	return render(c, status, views.SettingsPage(h.shell(c, "AI settings", views.NavSettings), vm), nil)
+}
+
+// knowledgeForm is a posted knowledge entry.
+type knowledgeForm struct {
+	Title string `form:"title"`
+	Body  string `form:"body"`
+}
+
+func (f *knowledgeForm) Validate() string {
+	f.Title, f.Body = strings.TrimSpace(f.Title), strings.TrimSpace(f.Body)
+	switch {
+	case f.Title == "" || utf8.RuneCountInString(f.Title) > 200:
+		return "Give the entry a title of up to 200 characters."
+	case f.Body == "":
+		return "Write what the AI should know."
+	case utf8.RuneCountInString(f.Body) > 20000:
+		return "Keep one entry under 20,000 characters; split long topics."
+	}
+	return ""
+}
+
+// knowledgeAnswer shows the knowledge section after a change.
+func (h *handler) knowledgeAnswer(c echo.Context, status int, newEntry views.KnowledgeRow) error {
+	vm, err := h.settingsView(c, nil, newEntry)
+	if err != nil {
+		return err
+	}
+	if wantsPartial(c) {
+		return renderComponent(c, status, views.KnowledgeView(vm.Knowledge, vm.New))
+	}
+	if status >= 400 {
+		return render(c, status, views.SettingsPage(h.shell(c, "AI settings", views.NavSettings), vm), nil)
+	}
+	return c.Redirect(http.StatusSeeOther, views.PathSettings)
+}
+
+func (h *handler) createKnowledge(c echo.Context) error {
+	var f knowledgeForm
+	if err := c.Bind(&f); err != nil {
+		return Errorf(EInvalid, "The form could not be read.")
+	}
+	if msg := f.Validate(); msg != "" {
+		return h.knowledgeAnswer(c, http.StatusUnprocessableEntity, views.KnowledgeRow{Title: f.Title, Body: f.Body, Error: msg})
+	}
+	if err := tenantStore(c).SaveKnowledgeEntry(c.Request().Context(), &db.KnowledgeEntry{Title: f.Title, Body: f.Body}); err != nil {
+		return err
+	}
+	return h.knowledgeAnswer(c, http.StatusOK, views.KnowledgeRow{})
+}
+
+func (h *handler) updateKnowledge(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var f knowledgeForm
+	if err := c.Bind(&f); err != nil {
+		return Errorf(EInvalid, "The form could not be read.")
+	}
+	if msg := f.Validate(); msg != "" {
+		return Errorf(EInvalid, "%s", msg)
+	}
+	if err := tenantStore(c).SaveKnowledgeEntry(c.Request().Context(), &db.KnowledgeEntry{ID: id, Title: f.Title, Body: f.Body}); err != nil {
+		return err
+	}
+	return h.knowledgeAnswer(c, http.StatusOK, views.KnowledgeRow{})
+}
+
+func (h *handler) deleteKnowledge(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := tenantStore(c).DeleteKnowledgeEntry(c.Request().Context(), id); err != nil {
+		return err
+	}
+	return h.knowledgeAnswer(c, http.StatusOK, views.KnowledgeRow{})
+}

@@ -1,0 +1,916 @@
+package whatsapp
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// wahaEvents returns the webhook events of the sessions aibud creates.
+// message.any carries the messages sent from the owner's phone and through
+// the API; for incoming messages it repeats message (see ParseWAHAEvent).
+func wahaEvents() []string {
+	return []string{"message", "message.any", "message.ack", "session.status", "poll.vote", "poll.vote.failed"}
+}
+
+// WAHAConfig configures a WAHA client. Zero values take the defaults.
+type WAHAConfig struct {
+	// BaseURL is the node's address, e.g. http://waha:3000 (no /api).
+	BaseURL string
+	// APIKey is sent as X-Api-Key on every request. It never appears in
+	// errors or logs.
+	APIKey string
+	// WebhookURL is where sessions post their events:
+	// APP_BASE_URL + "/api/webhooks/whatsapp".
+	WebhookURL string
+	// WebhookSecret is the HMAC-SHA512 key WAHA signs the webhooks with.
+	WebhookSecret string
+	// HTTPClient defaults to a client with a 30 s timeout.
+	HTTPClient *http.Client
+	// Attempts is how many times an idempotent call is tried before it
+	// gives ErrUnavailable (default 3). Sends are always tried once.
+	Attempts int
+	// Backoff is the wait before the first retry (default 500 ms); it
+	// doubles on every retry, with jitter, up to MaxBackoff (default 5 s).
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+}
+
+// WAHA is the client of one WAHA node (https://waha.devlike.pro). It is safe
+// for concurrent use.
+type WAHA struct {
+	baseURL       string
+	apiKey        string
+	webhookURL    string
+	webhookSecret string
+	client        *http.Client
+	attempts      int
+	backoff       time.Duration
+	maxBackoff    time.Duration
+}
+
+var _ Provider = (*WAHA)(nil)
+
+// NewWAHA returns a WAHA client.
+func NewWAHA(cfg WAHAConfig) *WAHA {
+	w := &WAHA{
+		baseURL:       strings.TrimRight(cfg.BaseURL, "/"),
+		apiKey:        cfg.APIKey,
+		webhookURL:    cfg.WebhookURL,
+		webhookSecret: cfg.WebhookSecret,
+		client:        cfg.HTTPClient,
+		attempts:      cfg.Attempts,
+		backoff:       cfg.Backoff,
+		maxBackoff:    cfg.MaxBackoff,
+	}
+	if w.client == nil {
+		w.client = &http.Client{Timeout: 30 * time.Second}
+	}
+	if w.attempts <= 0 {
+		w.attempts = 3
+	}
+	if w.backoff <= 0 {
+		w.backoff = 500 * time.Millisecond
+	}
+	if w.maxBackoff <= 0 {
+		w.maxBackoff = 5 * time.Second
+	}
+	return w
+}
+
+// maxSessionName is the longest session name aibud makes. WAHA stores
+// sessions under their name (folders, database names), so the name stays
+// short and plain.
+const maxSessionName = 54
+
+// SessionName returns the gateway session name of an instance, e.g.
+// "t12_i34". It is deterministic, unique per instance, at most 54 characters
+// and uses only [A-Za-z0-9_-].
+func SessionName(tenantID, instanceID int64) string {
+	return "t" + strconv.FormatInt(tenantID, 10) + "_i" + strconv.FormatInt(instanceID, 10)
+}
+
+// ValidSessionName reports an error when name is not a safe session name:
+// 1 to 54 characters of [A-Za-z0-9_-]. The client refuses other names
+// before sending anything.
+func ValidSessionName(name string) error {
+	if name == "" || len(name) > maxSessionName {
+		return fmt.Errorf("session name must have 1 to %d characters", maxSessionName)
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return fmt.Errorf("session name %q may only use letters, digits, _ and -", name)
+		}
+	}
+	return nil
+}
+
+// GatewayError is an error answered by, or on the way to, the gateway. It
+// wraps one of the package's Err… values; check those with errors.Is.
+type GatewayError struct {
+	// Op is the operation, e.g. "send text".
+	Op string
+	// Status is the HTTP status, 0 when there was no answer.
+	Status int
+	// Message is the gateway's own explanation, trimmed.
+	Message string
+
+	kind  error
+	cause error
+}
+
+func (e *GatewayError) Error() string {
+	var b strings.Builder
+	b.WriteString("waha ")
+	b.WriteString(e.Op)
+	if e.kind != nil {
+		b.WriteString(": ")
+		b.WriteString(e.kind.Error())
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	if e.Status != 0 {
+		fmt.Fprintf(&b, " (HTTP %d)", e.Status)
+	}
+	return b.String()
+}
+
+// Unwrap returns the package error and the cause, if any.
+func (e *GatewayError) Unwrap() []error {
+	var errs []error
+	for _, err := range []error{e.kind, e.cause} {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// call is one API request.
+type call struct {
+	op     string
+	method string
+	path   string // escaped, from /api
+	query  url.Values
+	body   any
+	accept string // default application/json
+	// retry marks idempotent calls, tried up to w.attempts times.
+	retry bool
+	// sessionPath: a 404 means the session does not exist.
+	sessionPath bool
+}
+
+// response is a successful (2xx) answer.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// maxResponse bounds what is read of an answer (QR images are small).
+const maxResponse = 8 << 20
+
+func (w *WAHA) do(ctx context.Context, c call) (response, error) {
+	var payload []byte
+	if c.body != nil {
+		var err error
+		if payload, err = json.Marshal(c.body); err != nil {
+			return response{}, w.fail(c.op, ErrBadRequest, 0, "", err)
+		}
+	}
+	attempts := 1
+	if c.retry {
+		attempts = w.attempts
+	}
+	var last error
+	for i := range attempts {
+		if i > 0 {
+			if err := sleep(ctx, w.delay(i)); err != nil {
+				var ge *GatewayError
+				errors.As(last, &ge)
+				return response{}, &GatewayError{Op: c.op, Status: ge.Status, Message: ge.Message, kind: ErrUnavailable, cause: err}
+			}
+		}
+		resp, err := w.once(ctx, c, payload)
+		if err == nil {
+			return resp, nil
+		}
+		last = err
+		if !errors.Is(err, ErrUnavailable) || ctx.Err() != nil {
+			return response{}, err
+		}
+	}
+	return response{}, last
+}
+
+// once sends the request one time. Transport errors and 5xx give
+// ErrUnavailable, which do may retry.
+func (w *WAHA) once(ctx context.Context, c call, payload []byte) (response, error) {
+	u := w.baseURL + c.path
+	if len(c.query) > 0 {
+		u += "?" + c.query.Encode()
+	}
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, c.method, u, body)
+	if err != nil {
+		return response{}, w.fail(c.op, ErrBadRequest, 0, "", err)
+	}
+	req.Header.Set("X-Api-Key", w.apiKey)
+	accept := c.accept
+	if accept == "" {
+		accept = "application/json"
+	}
+	req.Header.Set("Accept", accept)
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := w.client.Do(req)
+	if err != nil {
+		return response{}, w.fail(c.op, ErrUnavailable, 0, "", err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, maxResponse))
+	if err != nil {
+		return response{}, w.fail(c.op, ErrUnavailable, res.StatusCode, "", err)
+	}
+	if res.StatusCode >= 200 && res.StatusCode < 300 {
+		return response{status: res.StatusCode, header: res.Header, body: data}, nil
+	}
+	return response{}, w.statusError(c, res.StatusCode, data)
+}
+
+// statusError maps a non-2xx answer to the package errors.
+func (w *WAHA) statusError(c call, status int, data []byte) error {
+	var e struct {
+		Message  json.RawMessage `json:"message"`
+		Error    json.RawMessage `json:"error"`
+		Status   json.RawMessage `json:"status"`
+		Expected json.RawMessage `json:"expected"`
+	}
+	_ = json.Unmarshal(data, &e) // not JSON: the text is the message
+	msg := firstText(e.Message, e.Error)
+	if msg == "" && !json.Valid(data) {
+		msg = string(data)
+	}
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return w.fail(c.op, ErrUnauthorized, status, msg, nil)
+	case status == http.StatusNotFound && c.sessionPath:
+		return w.fail(c.op, ErrSessionNotFound, status, msg, nil)
+	case status == http.StatusUnprocessableEntity && len(e.Expected) > 0 && string(e.Expected) != "null":
+		// {error, session, status, expected}: the session is not in a
+		// status that allows the call.
+		if s := firstText(e.Status); s != "" {
+			msg = strings.TrimSpace(msg + " (status " + s + ")")
+		}
+		return w.fail(c.op, ErrWrongStatus, status, msg, nil)
+	case status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500:
+		return w.fail(c.op, ErrUnavailable, status, msg, nil)
+	}
+	return w.fail(c.op, ErrBadRequest, status, msg, nil)
+}
+
+// fail builds a GatewayError, making sure the API key appears nowhere in it.
+func (w *WAHA) fail(op string, kind error, status int, msg string, cause error) error {
+	if msg == "" && cause != nil {
+		msg = cause.Error()
+	}
+	if w.apiKey != "" {
+		msg = strings.ReplaceAll(msg, w.apiKey, "[redacted]")
+	}
+	msg = strings.Join(strings.Fields(msg), " ")
+	if r := []rune(msg); len(r) > 300 {
+		msg = string(r[:300]) + "…"
+	}
+	return &GatewayError{Op: op, Status: status, Message: msg, kind: kind, cause: unwrapCause(cause)}
+}
+
+// unwrapCause keeps what callers may test for (context errors) without
+// repeating the transport error's text, which is already in the message.
+func unwrapCause(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.DeadlineExceeded):
+		return context.DeadlineExceeded
+	case errors.Is(err, context.Canceled):
+		return context.Canceled
+	}
+	return nil
+}
+
+// firstText returns the first of raw JSON values that holds text: a string,
+// or a list of strings (NestJS validation messages) joined.
+func firstText(raws ...json.RawMessage) string {
+	for _, raw := range raws {
+		var s string
+		if json.Unmarshal(raw, &s) == nil && strings.TrimSpace(s) != "" {
+			return strings.TrimSpace(s)
+		}
+		var list []string
+		if json.Unmarshal(raw, &list) == nil && len(list) > 0 {
+			return strings.Join(list, "; ")
+		}
+	}
+	return ""
+}
+
+// delay is the wait before retry i (1-based): exponential, capped, with
+// jitter so that many workers do not retry in step.
+func (w *WAHA) delay(i int) time.Duration {
+	d := w.backoff << (i - 1)
+	if d > w.maxBackoff || d <= 0 {
+		d = w.maxBackoff
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// decode reads a JSON answer into v. An empty body (WAHA's way to say
+// "nothing" on some endpoints) leaves v as it is.
+func decode(op string, r response, v any) error {
+	if len(bytes.TrimSpace(r.body)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(r.body, v); err != nil {
+		return &GatewayError{Op: op, Status: r.status, Message: "unreadable answer: " + err.Error(), kind: ErrUnavailable}
+	}
+	return nil
+}
+
+// segment escapes one path segment. Everything but unreserved characters is
+// escaped, '@' of chat ids included.
+func segment(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}
+
+// checkSession refuses an unsafe session name before any request.
+func checkSession(op, name string) error {
+	if err := ValidSessionName(name); err != nil {
+		return &GatewayError{Op: op, Message: err.Error(), kind: ErrBadRequest}
+	}
+	return nil
+}
+
+func required(op, what, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return &GatewayError{Op: op, Message: what + " is empty", kind: ErrBadRequest}
+	}
+	return nil
+}
+
+// wahaSession is WAHA's SessionInfo and SessionDTO.
+type wahaSession struct {
+	Name   string    `json:"name"`
+	Status string    `json:"status"`
+	Me     *wahaMeID `json:"me"`
+}
+
+// wahaMeID is WAHA's MeInfo.
+type wahaMeID struct {
+	ID       string `json:"id"`
+	LID      string `json:"lid"`
+	PushName string `json:"pushName"`
+}
+
+func (m *wahaMeID) account() *Account {
+	if m == nil || m.ID == "" {
+		return nil
+	}
+	a := &Account{ID: m.ID, LID: m.LID, PushName: m.PushName}
+	p := partyOf(m.ID)
+	a.Phone = p.Phone
+	if a.LID == "" {
+		a.LID = p.LID
+	}
+	return a
+}
+
+func (s wahaSession) info(name string) SessionInfo {
+	if s.Name == "" {
+		s.Name = name
+	}
+	return SessionInfo{Name: s.Name, Status: s.Status, Me: s.Me.account()}
+}
+
+// sessionConfig is the configuration of every aibud session: metadata and
+// one signed webhook to aibud.
+func (w *WAHA) sessionConfig(metadata map[string]string) map[string]any {
+	if metadata == nil {
+		metadata = map[string]string{}
+	}
+	return map[string]any{
+		"metadata": metadata,
+		"webhooks": []any{map[string]any{
+			"url":    w.webhookURL,
+			"events": wahaEvents(),
+			"hmac":   map[string]string{"key": w.webhookSecret},
+			// WAHA keeps the event id across retries; aibud dedupes on it.
+			"retries": map[string]any{"policy": "exponential", "delaySeconds": 2, "attempts": 15},
+		}},
+	}
+}
+
+// CreateSession creates and starts the session. A session of that name
+// that exists already (a retried create) gets the configuration with PUT and
+// is started, so calling CreateSession again is safe.
+func (w *WAHA) CreateSession(ctx context.Context, spec SessionSpec) (SessionInfo, error) {
+	const op = "create session"
+	if err := checkSession(op, spec.Name); err != nil {
+		return SessionInfo{}, err
+	}
+	if w.webhookURL == "" || w.webhookSecret == "" {
+		return SessionInfo{}, &GatewayError{Op: op, Message: "no webhook URL or secret configured", kind: ErrBadRequest}
+	}
+	cfg := w.sessionConfig(spec.Metadata)
+	r, err := w.do(ctx, call{op: op, method: http.MethodPost, path: "/api/sessions", retry: true,
+		body: map[string]any{"name": spec.Name, "start": true, "config": cfg}})
+	if alreadyExists(err) {
+		return w.reconfigure(ctx, spec.Name, cfg)
+	}
+	if err != nil {
+		return SessionInfo{}, err
+	}
+	var s wahaSession
+	if err := decode(op, r, &s); err != nil {
+		return SessionInfo{}, err
+	}
+	return s.info(spec.Name), nil
+}
+
+// alreadyExists tells a create refused because the session exists: WAHA
+// answers 422 "Session '…' already exists. Use PUT to update it."; a proxy
+// or a later version may say 409.
+func alreadyExists(err error) bool {
+	var ge *GatewayError
+	if !errors.As(err, &ge) {
+		return false
+	}
+	return ge.Status == http.StatusConflict ||
+		ge.Status == http.StatusUnprocessableEntity && strings.Contains(strings.ToLower(ge.Message), "already exists")
+}
+
+func (w *WAHA) reconfigure(ctx context.Context, name string, cfg map[string]any) (SessionInfo, error) {
+	const op = "update session"
+	if _, err := w.do(ctx, call{op: op, method: http.MethodPut, path: "/api/sessions/" + segment(name),
+		body: map[string]any{"config": cfg}, retry: true, sessionPath: true}); err != nil {
+		return SessionInfo{}, err
+	}
+	return w.sessionAction(ctx, "start session", name, "start")
+}
+
+func (w *WAHA) sessionAction(ctx context.Context, op, name, action string) (SessionInfo, error) {
+	if err := checkSession(op, name); err != nil {
+		return SessionInfo{}, err
+	}
+	r, err := w.do(ctx, call{op: op, method: http.MethodPost, path: "/api/sessions/" + segment(name) + "/" + action,
+		retry: true, sessionPath: true})
+	if err != nil {
+		return SessionInfo{}, err
+	}
+	var s wahaSession
+	if err := decode(op, r, &s); err != nil {
+		return SessionInfo{}, err
+	}
+	return s.info(name), nil
+}
+
+// StartSession starts a session; starting a started session is a no-op.
+func (w *WAHA) StartSession(ctx context.Context, name string) error {
+	_, err := w.sessionAction(ctx, "start session", name, "start")
+	return err
+}
+
+// RestartSession stops and starts a session.
+func (w *WAHA) RestartSession(ctx context.Context, name string) error {
+	_, err := w.sessionAction(ctx, "restart session", name, "restart")
+	return err
+}
+
+// Logout unlinks the phone; WAHA restarts the session, which then waits for
+// a new scan.
+func (w *WAHA) Logout(ctx context.Context, name string) error {
+	_, err := w.sessionAction(ctx, "logout", name, "logout")
+	return err
+}
+
+// DeleteSession stops, logs out and removes the session.
+func (w *WAHA) DeleteSession(ctx context.Context, name string) error {
+	const op = "delete session"
+	if err := checkSession(op, name); err != nil {
+		return err
+	}
+	_, err := w.do(ctx, call{op: op, method: http.MethodDelete, path: "/api/sessions/" + segment(name),
+		retry: true, sessionPath: true})
+	return err
+}
+
+// Session returns the session's status and, once connected, its account.
+func (w *WAHA) Session(ctx context.Context, name string) (SessionInfo, error) {
+	const op = "get session"
+	if err := checkSession(op, name); err != nil {
+		return SessionInfo{}, err
+	}
+	r, err := w.do(ctx, call{op: op, method: http.MethodGet, path: "/api/sessions/" + segment(name),
+		retry: true, sessionPath: true})
+	if err != nil {
+		return SessionInfo{}, err
+	}
+	var s wahaSession
+	if err := decode(op, r, &s); err != nil {
+		return SessionInfo{}, err
+	}
+	return s.info(name), nil
+}
+
+// QR returns the pairing QR code as a PNG and as its raw value. They come
+// from two requests; WAHA rotates the code about every 20 s, so they match
+// unless a rotation falls in between.
+func (w *WAHA) QR(ctx context.Context, name string) (QR, error) {
+	const op = "get QR code"
+	if err := checkSession(op, name); err != nil {
+		return QR{}, err
+	}
+	path := "/api/" + segment(name) + "/auth/qr"
+	// WAHA answers JSON only for Accept exactly application/json.
+	r, err := w.do(ctx, call{op: op, method: http.MethodGet, path: path, query: url.Values{"format": {"raw"}},
+		retry: true, sessionPath: true})
+	if err != nil {
+		return QR{}, err
+	}
+	var raw struct {
+		Value string `json:"value"`
+	}
+	if err := decode(op, r, &raw); err != nil {
+		return QR{}, err
+	}
+	r, err = w.do(ctx, call{op: op, method: http.MethodGet, path: path, query: url.Values{"format": {"image"}},
+		accept: "image/png", retry: true, sessionPath: true})
+	if err != nil {
+		return QR{}, err
+	}
+	png, err := qrImage(op, r)
+	if err != nil {
+		return QR{}, err
+	}
+	if raw.Value == "" && len(png) == 0 {
+		return QR{}, &GatewayError{Op: op, Status: r.status, Message: "empty QR code", kind: ErrWrongStatus}
+	}
+	return QR{PNG: png, Value: raw.Value}, nil
+}
+
+// qrImage reads the PNG answer, or the {mimetype, data} JSON some versions
+// send whatever the Accept header.
+func qrImage(op string, r response) ([]byte, error) {
+	mt, _, _ := mime.ParseMediaType(r.header.Get("Content-Type"))
+	if mt != "application/json" {
+		return r.body, nil
+	}
+	var f struct {
+		Data string `json:"data"`
+	}
+	if err := decode(op, r, &f); err != nil {
+		return nil, err
+	}
+	png, err := base64.StdEncoding.DecodeString(f.Data)
+	if err != nil {
+		return nil, &GatewayError{Op: op, Status: r.status, Message: "QR image is not base64", kind: ErrUnavailable}
+	}
+	return png, nil
+}
+
+// RequestCode asks for a pairing code to type on the phone. It is not
+// retried: every request makes a new code.
+func (w *WAHA) RequestCode(ctx context.Context, name, phone string) (string, error) {
+	const op = "request pairing code"
+	if err := checkSession(op, name); err != nil {
+		return "", err
+	}
+	phone = strings.TrimPrefix(strings.TrimSpace(phone), "+")
+	if !digits(phone) {
+		return "", &GatewayError{Op: op, Message: "phone must be digits with the country code", kind: ErrBadRequest}
+	}
+	r, err := w.do(ctx, call{op: op, method: http.MethodPost, path: "/api/" + segment(name) + "/auth/request-code",
+		body: map[string]string{"phoneNumber": phone}, sessionPath: true})
+	if err != nil {
+		return "", err
+	}
+	var c struct {
+		Code string `json:"code"`
+	}
+	if err := decode(op, r, &c); err != nil {
+		return "", err
+	}
+	if c.Code == "" {
+		return "", &GatewayError{Op: op, Status: r.status, Message: "no code in the answer", kind: ErrUnavailable}
+	}
+	return c.Code, nil
+}
+
+// NewMessageID reserves a message id.
+func (w *WAHA) NewMessageID(ctx context.Context, session string) (string, error) {
+	const op = "new message id"
+	if err := checkSession(op, session); err != nil {
+		return "", err
+	}
+	r, err := w.do(ctx, call{op: op, method: http.MethodGet, path: "/api/" + segment(session) + "/new-message-id",
+		retry: true, sessionPath: true})
+	if err != nil {
+		return "", err
+	}
+	var m struct {
+		ID string `json:"id"`
+	}
+	if err := decode(op, r, &m); err != nil {
+		return "", err
+	}
+	if m.ID == "" {
+		return "", &GatewayError{Op: op, Status: r.status, Message: "no id in the answer", kind: ErrUnavailable}
+	}
+	return m.ID, nil
+}
+
+// MessageExists tells whether the message is in the chat. messageID is the
+// full id (true_…@c.us_ID) or the bare id from NewMessageID, which is taken
+// as our own message in chatID. A 404 means no such message, unless WAHA says
+// the session is missing; an empty answer means no message too.
+func (w *WAHA) MessageExists(ctx context.Context, session, chatID, messageID string) (bool, error) {
+	const op = "get message"
+	if err := checkSession(op, session); err != nil {
+		return false, err
+	}
+	if err := errors.Join(required(op, "chat id", chatID), required(op, "message id", messageID)); err != nil {
+		return false, err
+	}
+	r, err := w.do(ctx, call{op: op, method: http.MethodGet,
+		path:  "/api/" + segment(session) + "/chats/" + segment(chatID) + "/messages/" + segment(fullMessageID(chatID, messageID)),
+		query: url.Values{"downloadMedia": {"false"}}, retry: true})
+	var ge *GatewayError
+	if errors.As(err, &ge) && ge.Status == http.StatusNotFound {
+		if strings.Contains(strings.ToLower(ge.Message), "session") {
+			return false, &GatewayError{Op: op, Status: ge.Status, Message: ge.Message, kind: ErrSessionNotFound}
+		}
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var m struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if err := decode(op, r, &m); err != nil {
+		return false, err
+	}
+	return serializedID(m.ID) != "", nil
+}
+
+// fullMessageID makes the serialized id of a message we sent to chatID from
+// a bare pre-generated id.
+func fullMessageID(chatID, id string) string {
+	if strings.HasPrefix(id, "true_") || strings.HasPrefix(id, "false_") {
+		return id
+	}
+	return "true_" + chatID + "_" + id
+}
+
+// SendText sends a text message, once: it is never retried here (see the
+// package comment).
+func (w *WAHA) SendText(ctx context.Context, m Text) (Sent, error) {
+	const op = "send text"
+	if err := checkSession(op, m.Session); err != nil {
+		return Sent{}, err
+	}
+	if err := errors.Join(required(op, "chat id", m.ChatID), required(op, "text", m.Body)); err != nil {
+		return Sent{}, err
+	}
+	body := map[string]any{"session": m.Session, "chatId": m.ChatID, "text": m.Body}
+	if m.ID != "" {
+		body["id"] = m.ID
+	}
+	if m.ReplyTo != "" {
+		body["reply_to"] = m.ReplyTo
+	}
+	r, err := w.do(ctx, call{op: op, method: http.MethodPost, path: "/api/sendText", body: body, sessionPath: true})
+	if err != nil {
+		return Sent{}, err
+	}
+	return sent(r, m.ChatID, m.ID), nil
+}
+
+// SendPoll sends a poll, once: it is never retried here.
+func (w *WAHA) SendPoll(ctx context.Context, p Poll) (Sent, error) {
+	const op = "send poll"
+	if err := checkSession(op, p.Session); err != nil {
+		return Sent{}, err
+	}
+	if err := errors.Join(required(op, "chat id", p.ChatID), required(op, "question", p.Question)); err != nil {
+		return Sent{}, err
+	}
+	if len(p.Options) < 2 {
+		return Sent{}, &GatewayError{Op: op, Message: "a poll needs at least 2 options", kind: ErrBadRequest}
+	}
+	body := map[string]any{
+		"session": p.Session,
+		"chatId":  p.ChatID,
+		"poll":    map[string]any{"name": p.Question, "options": p.Options, "multipleAnswers": p.MultipleAnswers},
+	}
+	if p.ID != "" {
+		body["id"] = p.ID
+	}
+	r, err := w.do(ctx, call{op: op, method: http.MethodPost, path: "/api/sendPoll", body: body, sessionPath: true})
+	if err != nil {
+		return Sent{}, err
+	}
+	return sent(r, p.ChatID, p.ID), nil
+}
+
+// sent reads a send answer. Its shape depends on the engine: the id is a
+// string, or an object with _serialized (WEBJS), or missing; then the
+// pre-generated id stands in.
+func sent(r response, chatID, id string) Sent {
+	var m struct {
+		ID        json.RawMessage `json:"id"`
+		Key       json.RawMessage `json:"key"` // NOWEB: {id, remoteJid, fromMe}
+		Timestamp json.Number     `json:"timestamp"`
+	}
+	_ = json.Unmarshal(r.body, &m) // any shape: fall back below
+	s := Sent{ID: serializedID(m.ID)}
+	if s.ID == "" {
+		var key struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(m.Key, &key) == nil && key.ID != "" {
+			s.ID = fullMessageID(chatID, key.ID)
+		}
+	}
+	if s.ID == "" && id != "" {
+		s.ID = fullMessageID(chatID, id)
+	}
+	if f, err := m.Timestamp.Float64(); err == nil && f > 0 {
+		s.Timestamp = unixTime(f)
+	} else {
+		s.Timestamp = time.Now()
+	}
+	return s
+}
+
+// serializedID reads a message id given as a string or as WEBJS's
+// {_serialized, …} object.
+func serializedID(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var o struct {
+		Serialized string `json:"_serialized"`
+	}
+	if json.Unmarshal(raw, &o) == nil {
+		return o.Serialized
+	}
+	return ""
+}
+
+// SendSeen marks messages of a chat as read.
+func (w *WAHA) SendSeen(ctx context.Context, session, chatID string, messageIDs ...string) error {
+	const op = "send seen"
+	if err := checkSession(op, session); err != nil {
+		return err
+	}
+	if err := required(op, "chat id", chatID); err != nil {
+		return err
+	}
+	body := map[string]any{"session": session, "chatId": chatID}
+	if len(messageIDs) > 0 {
+		body["messageIds"] = messageIDs
+	}
+	_, err := w.do(ctx, call{op: op, method: http.MethodPost, path: "/api/sendSeen", body: body, retry: true, sessionPath: true})
+	return err
+}
+
+// StartTyping shows "typing…" in the chat.
+func (w *WAHA) StartTyping(ctx context.Context, session, chatID string) error {
+	return w.typing(ctx, "start typing", "/api/startTyping", session, chatID)
+}
+
+// StopTyping hides "typing…".
+func (w *WAHA) StopTyping(ctx context.Context, session, chatID string) error {
+	return w.typing(ctx, "stop typing", "/api/stopTyping", session, chatID)
+}
+
+func (w *WAHA) typing(ctx context.Context, op, path, session, chatID string) error {
+	if err := checkSession(op, session); err != nil {
+		return err
+	}
+	if err := required(op, "chat id", chatID); err != nil {
+		return err
+	}
+	_, err := w.do(ctx, call{op: op, method: http.MethodPost, path: path,
+		body: map[string]string{"session": session, "chatId": chatID}, retry: true, sessionPath: true})
+	return err
+}
+
+// CheckNumber tells whether a phone number (digits, a leading + allowed) is
+// on WhatsApp, and its chat id.
+func (w *WAHA) CheckNumber(ctx context.Context, session, phone string) (NumberStatus, error) {
+	const op = "check number"
+	if err := checkSession(op, session); err != nil {
+		return NumberStatus{}, err
+	}
+	phone = strings.TrimPrefix(strings.TrimSpace(phone), "+")
+	if !digits(phone) {
+		return NumberStatus{}, &GatewayError{Op: op, Message: "phone must be digits with the country code", kind: ErrBadRequest}
+	}
+	r, err := w.do(ctx, call{op: op, method: http.MethodGet, path: "/api/checkNumberStatus",
+		query: url.Values{"phone": {phone}, "session": {session}}, retry: true, sessionPath: true})
+	if err != nil {
+		return NumberStatus{}, err
+	}
+	var s struct {
+		NumberExists bool   `json:"numberExists"`
+		ChatID       string `json:"chatId"`
+	}
+	if err := decode(op, r, &s); err != nil {
+		return NumberStatus{}, err
+	}
+	return NumberStatus{Exists: s.NumberExists, ChatID: s.ChatID}, nil
+}
+
+// PhoneForLID returns the …@c.us chat id behind a …@lid id (given with or
+// without @lid), or "" when WAHA does not know it.
+func (w *WAHA) PhoneForLID(ctx context.Context, session, lid string) (string, error) {
+	const op = "phone for lid"
+	if err := checkSession(op, session); err != nil {
+		return "", err
+	}
+	if err := required(op, "lid", lid); err != nil {
+		return "", err
+	}
+	if !strings.Contains(lid, "@") {
+		lid += "@lid"
+	}
+	r, err := w.do(ctx, call{op: op, method: http.MethodGet, path: "/api/" + segment(session) + "/lids/" + segment(lid), retry: true})
+	var ge *GatewayError
+	if errors.As(err, &ge) && ge.Status == http.StatusNotFound {
+		if strings.Contains(strings.ToLower(ge.Message), "session") {
+			return "", &GatewayError{Op: op, Status: ge.Status, Message: ge.Message, kind: ErrSessionNotFound}
+		}
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var m struct {
+		PN string `json:"pn"`
+	}
+	if err := decode(op, r, &m); err != nil {
+		return "", err
+	}
+	return m.PN, nil
+}
+
+func digits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
