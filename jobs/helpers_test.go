@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
 )
 
@@ -46,20 +47,20 @@ func TestMessageKeyAndParty(t *testing.T) {
 		"false_120363@g.us_BBBB_5511999@c.us":       "BBBB",
 		"3EB0ABC":                                   "3EB0ABC",
 	} {
-		if got := messageKey(in); got != want {
-			t.Errorf("messageKey(%q) = %q, want %q", in, got, want)
+		if got := whatsapp.MessageKey(in); got != want {
+			t.Errorf("whatsapp.MessageKey(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if p := partyOf("15551234567@c.us"); p.Phone != "+15551234567" || p.LID != "" {
+	if p := whatsapp.PartyOf("15551234567@c.us"); p.Phone != "+15551234567" || p.LID != "" {
 		t.Errorf("phone party = %+v", p)
 	}
-	if p := partyOf("15551234567:12@s.whatsapp.net"); p.Phone != "+15551234567" {
+	if p := whatsapp.PartyOf("15551234567:12@s.whatsapp.net"); p.Phone != "+15551234567" {
 		t.Errorf("device suffix party = %+v", p)
 	}
-	if p := partyOf("987654@lid"); p.LID != "987654@lid" || p.Phone != "" {
+	if p := whatsapp.PartyOf("987654@lid"); p.LID != "987654@lid" || p.Phone != "" {
 		t.Errorf("lid party = %+v", p)
 	}
-	if p := partyOf("status@broadcast"); p.Phone != "" || p.LID != "" {
+	if p := whatsapp.PartyOf("status@broadcast"); p.Phone != "" || p.LID != "" {
 		t.Errorf("broadcast party = %+v", p)
 	}
 }

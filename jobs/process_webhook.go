@@ -84,7 +84,7 @@ func (w *Worker) applyEvent(ctx context.Context, ts *db.TenantStore, ev *db.Webh
 		if e.Ack == nil {
 			return nil
 		}
-		m, err := ts.ApplyAck(ctx, messageKey(e.Ack.MessageID), e.Ack.Level)
+		m, err := ts.ApplyAck(ctx, whatsapp.MessageKey(e.Ack.MessageID), e.Ack.Level)
 		if errors.Is(err, db.ErrNotFound) {
 			return nil // unknown message, or an older status than we have
 		}
@@ -120,7 +120,7 @@ func (w *Worker) ingestMessage(ctx context.Context, ts *db.TenantStore, inst *db
 	msg := &db.Message{
 		InstanceID: &inst.ID,
 		ContactID:  contact.ID,
-		WaID:       messageKey(m.ID),
+		WaID:       whatsapp.MessageKey(m.ID),
 		ProviderID: m.ID,
 		ChatKind:   chatKind(m.ChatKind),
 		Type:       orDefault(m.Type, "text"),
@@ -222,9 +222,9 @@ func (w *Worker) identity(ctx context.Context, inst *db.Instance, m *whatsapp.Me
 	}
 	party := m.Sender
 	if m.FromMe {
-		party = partyOf(m.ChatID)
+		party = whatsapp.PartyOf(m.ChatID)
 	} else if party.ChatID == "" {
-		party = partyOf(m.ChatID)
+		party = whatsapp.PartyOf(m.ChatID)
 		party.PushName = m.Sender.PushName
 	}
 	id := db.ContactIdentity{Kind: db.ContactDirect, Phone: party.Phone, LID: party.LID}
@@ -240,7 +240,7 @@ func (w *Worker) identity(ctx context.Context, inst *db.Instance, m *whatsapp.Me
 		if err != nil {
 			// Keep going with the linked id; a later event links the two.
 			w.log.WarnContext(ctx, "look up the phone of a linked id", "instance_id", inst.ID, "err", err)
-		} else if p := partyOf(pn); p.Phone != "" {
+		} else if p := whatsapp.PartyOf(pn); p.Phone != "" {
 			id.Phone = p.Phone
 		}
 	}
@@ -248,38 +248,6 @@ func (w *Worker) identity(ctx context.Context, inst *db.Instance, m *whatsapp.Me
 		return id, fmt.Errorf("message %s has no usable sender %q: %w", m.ID, m.ChatID, asynq.SkipRetry)
 	}
 	return id, nil
-}
-
-// partyOf reads a person from a chat id: …@c.us and …@s.whatsapp.net carry
-// the phone number, …@lid a linked id.
-func partyOf(chatID string) whatsapp.Party {
-	user, server, ok := strings.Cut(chatID, "@")
-	if !ok {
-		return whatsapp.Party{}
-	}
-	user, _, _ = strings.Cut(user, ":") // device suffix
-	switch server {
-	case "c.us", "s.whatsapp.net":
-		if user == "" || strings.Trim(user, "0123456789") != "" {
-			return whatsapp.Party{}
-		}
-		return whatsapp.Party{ChatID: chatID, Phone: "+" + user}
-	case "lid":
-		return whatsapp.Party{ChatID: chatID, LID: user + "@lid"}
-	}
-	return whatsapp.Party{}
-}
-
-// messageKey is a message's own id: WAHA writes ids as
-// "<fromMe>_<chat>_<id>[_<participant>]", and a pre-generated id is the
-// bare "<id>"; both name the same message.
-func messageKey(id string) string {
-	if strings.HasPrefix(id, "true_") || strings.HasPrefix(id, "false_") {
-		if parts := strings.Split(id, "_"); len(parts) >= 3 {
-			return parts[2]
-		}
-	}
-	return id
 }
 
 func chatKind(k string) string {

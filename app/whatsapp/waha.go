@@ -413,7 +413,7 @@ func (m *wahaMeID) account() *Account {
 		return nil
 	}
 	a := &Account{ID: m.ID, LID: m.LID, PushName: m.PushName}
-	p := partyOf(m.ID)
+	p := PartyOf(m.ID)
 	a.Phone = p.Phone
 	if a.LID == "" {
 		a.LID = p.LID

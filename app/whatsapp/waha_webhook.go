@@ -229,7 +229,7 @@ func parseMessage(payload json.RawMessage) (*Message, error) {
 	if m.ChatKind != ChatDirect {
 		sender = firstNonEmpty(p.Participant, p.Author, p.From)
 	}
-	m.Sender = partyOf(sender)
+	m.Sender = PartyOf(sender)
 	m.Sender.PushName = pushName(p.Data)
 	if p.Media != nil {
 		m.MediaURL = firstNonEmpty(p.Media.URL, p.MediaURL)
@@ -293,7 +293,7 @@ func parseVote(payload json.RawMessage, me *Account) (*PollVote, error) {
 	if voter == "me" && me != nil {
 		voter = me.ID
 	}
-	v.Voter = partyOf(notMe(voter))
+	v.Voter = PartyOf(notMe(voter))
 	if f, err := p.Vote.Timestamp.Float64(); err == nil && f > 0 {
 		v.Timestamp = unixTime(f)
 	}
@@ -322,9 +322,9 @@ func chatKind(id string) string {
 	return ChatDirect
 }
 
-// partyOf reads a person from a chat id: …@c.us and …@s.whatsapp.net carry
+// PartyOf reads a person from a chat id: …@c.us and …@s.whatsapp.net carry
 // the phone number (a device suffix ":12" is dropped), …@lid a linked id.
-func partyOf(id string) Party {
+func PartyOf(id string) Party {
 	if id == "" {
 		return Party{}
 	}
