@@ -4,6 +4,8 @@
 //	aibud serve      web server: pages, admin, webhooks, live updates
 //	aibud worker     background workers and the periodic scheduler
 //	aibud migrate    apply database migrations and exit
+//	aibud sim gemini stand-in for the Gemini API (development and tests)
+//	aibud sim waha   stand-in for a WAHA server with a "phone" page
 //
 // Configuration comes from the environment; see README.md.
 package main
@@ -11,6 +13,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,6 +33,7 @@ import (
 	"github.com/myaibud/aibud/app/ai"
 	"github.com/myaibud/aibud/app/live"
 	"github.com/myaibud/aibud/app/metrics"
+	"github.com/myaibud/aibud/app/sim/gemini"
 	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/config"
 	"github.com/myaibud/aibud/db"
@@ -52,6 +56,10 @@ commands:
   serve     web server
   worker    background workers and scheduler
   migrate   apply database migrations and exit
+  sim gemini [-addr 127.0.0.1:8091] [-key KEY]
+            stand-in for the Gemini API (development and tests)
+  sim waha [-addr 127.0.0.1:3000] [-key KEY]
+            stand-in for a WAHA server, with a "phone" page at /phone
 `
 
 // run is the whole program; main only wires in the process's environment.
@@ -64,6 +72,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	switch cmd {
 	case "all", "serve", "worker", "migrate":
+	case "sim":
+		return runSim(ctx, args[2:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -259,7 +269,7 @@ func (p *process) work(ctx context.Context) error {
 	})
 	mux := asynq.NewServeMux()
 	jobs.Register(mux, w)
-	srv := jobs.NewServer(p.asynqOpt, p.cfg.Jobs.Concurrency, p.log)
+	srv := jobs.NewServer(p.asynqOpt, jobs.ServerOptions{Concurrency: p.cfg.Jobs.Concurrency}, p.log)
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
@@ -277,6 +287,29 @@ func (p *process) work(ctx context.Context) error {
 	sched.Shutdown()
 	srv.Shutdown()
 	return nil
+}
+
+// runSim runs one of the development stand-ins until ctx ends.
+func runSim(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("sim needs a name: gemini or waha\n%s", usage)
+	}
+	fs := flag.NewFlagSet("sim "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	switch args[0] {
+	case "gemini":
+		addr := fs.String("addr", "127.0.0.1:8091", "listen address")
+		key := fs.String("key", "", "API key to require (empty: any)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		log.Info("Gemini stand-in listening", "url", "http://"+*addr)
+		return gemini.Run(ctx, *addr, gemini.Options{APIKey: *key}, log)
+	case "waha":
+		return runWAHASim(ctx, fs, args[1:], log)
+	}
+	return fmt.Errorf("unknown simulator %q: use gemini or waha", args[0])
 }
 
 // parseEvent reads a stored webhook body by provider.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -17,10 +18,12 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/myaibud/aibud/app"
 	"github.com/myaibud/aibud/app/live"
 	"github.com/myaibud/aibud/app/metrics"
+	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/db/dbtest"
 )
@@ -35,6 +38,7 @@ type testApp struct {
 	publisher *live.Publisher
 	namespace string
 	opts      app.Options
+	env       *env
 }
 
 type appOption func(*app.Options)
@@ -53,46 +57,82 @@ func unlimited() app.RateLimits {
 
 func newTestApp(t *testing.T, opts ...appOption) *testApp {
 	t.Helper()
+	e := sharedEnv(t)
+	a := &testApp{store: dbtest.Store(t), publisher: live.NewPublisher(dbtest.Redis(t), e.namespace), namespace: e.namespace, env: e}
+	srv := httptest.NewServer(newAppHandler(t, e, quietLogger(dbtest.Logger(t)), t.Cleanup, &a.opts, opts...))
+	t.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+	})
+	a.Server = srv
+	return a
+}
+
+// newAppHandler builds the real web app on the package's services. Live
+// updates share the package's namespace (the shared worker publishes there;
+// tenant ids never repeat within the package database); rate-limit keys get
+// a namespace per test.
+// cleanup registers the teardown (a test's t.Cleanup; nothing for the
+// package-wide webhook receiver).
+func newAppHandler(t *testing.T, e *env, log *slog.Logger, cleanup func(func()), got *app.Options, opts ...appOption) http.Handler {
+	t.Helper()
 	store := dbtest.Store(t)
-	rdb := dbtest.Redis(t)
-	// Each app gets its own namespace, so rate-limit keys and channels of
-	// parallel tests never meet.
-	ns := dbtest.Namespace(t) + ":" + strings.ReplaceAll(t.Name(), "/", "_")
-	log := dbtest.Logger(t)
+	rdb := redis.NewClient(dbtest.RedisOptions(t))
+	cleanup(func() { _ = rdb.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
-	hub := live.NewHub(rdb, ns, log)
+	hub := live.NewHub(rdb, e.namespace, log)
 	go hub.Run(ctx)
-	sessions := app.NewSessions(store, false, time.Hour)
+	cleanup(cancel)
 	asynqOpt, err := asynq.ParseRedisURI(dbtest.RedisURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	queue := asynq.NewClient(asynqOpt)
-	publisher := live.NewPublisher(rdb, ns)
+	cleanup(func() { _ = queue.Close() })
 	o := app.Options{
 		BaseURL:        &url.URL{Scheme: "http", Host: "127.0.0.1"},
 		DefaultCredits: 400,
 		PasswordCost:   4,
-		RedisNamespace: ns,
+		RedisNamespace: e.namespace + ":" + strings.ReplaceAll(t.Name(), "/", "_"),
 		Limits:         unlimited(),
 		RequestTimeout: 10 * time.Second,
+		InstanceLimits: map[string]int{"starter": 1, "pro": 3, "business": 10},
+		CostMessage:    costMessage,
+		DefaultModel:   "gemini-2.5-flash",
 	}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	e := app.New(app.Deps{
-		Store: store, Queue: queue, Redis: rdb, AsynqOpt: asynqOpt, Hub: hub, Publisher: publisher,
-		Sessions: sessions, Metrics: metrics.New(), Log: log,
+	if got != nil {
+		*got = o
+	}
+	return app.New(app.Deps{
+		Store: store, Queue: queue, Redis: rdb, AsynqOpt: asynqOpt, Hub: hub, Publisher: live.NewPublisher(rdb, e.namespace),
+		Sessions: app.NewSessions(store, false, time.Hour), Metrics: metrics.New(), Log: log,
+		Gateways: e.gateways, Webhooks: whatsapp.NewWAHAWebhooks(webhookSecret),
 	}, o)
-	srv := httptest.NewServer(e)
-	t.Cleanup(func() {
-		cancel()
-		srv.CloseClientConnections()
-		srv.Close()
-		_ = queue.Close()
-	})
-	return &testApp{Server: srv, store: store, publisher: publisher, namespace: ns, opts: o}
 }
+
+// quietLogger keeps test output to warnings and errors: the request log of
+// hundreds of requests hides what failed.
+func quietLogger(l *slog.Logger) *slog.Logger {
+	return slog.New(levelFilter{l.Handler(), slog.LevelWarn})
+}
+
+type levelFilter struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.Handler.Enabled(ctx, l)
+}
+
+func (f levelFilter) WithAttrs(as []slog.Attr) slog.Handler {
+	return levelFilter{f.Handler.WithAttrs(as), f.min}
+}
+
+func (f levelFilter) WithGroup(g string) slog.Handler { return levelFilter{f.Handler.WithGroup(g), f.min} }
 
 // browser is an HTTP client with a cookie jar that does not follow
 // redirects, so tests see them.

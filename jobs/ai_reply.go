@@ -185,6 +185,10 @@ func (w *Worker) advanceReply(ctx context.Context, ts *db.TenantStore, s *db.AIS
 	if err != nil {
 		return err
 	}
+	if r.Status == db.ReplyReserved && inst.Status != db.InstanceConnected {
+		// Nothing could be sent: do not spend a model call on it.
+		return w.giveUp(ctx, ts, c, r, "The AI did not answer: the WhatsApp number is not connected. The credits were refunded.", true)
+	}
 
 	if r.Status == db.ReplyReserved {
 		// Seen, then typing while the model thinks; both are courtesy.
@@ -228,8 +232,8 @@ func (w *Worker) advanceReply(ctx context.Context, ts *db.TenantStore, s *db.AIS
 		}
 		waID, err := prov.NewMessageID(ctx, inst.SessionName)
 		if err != nil {
-			if lastAttempt(ctx) {
-				return w.giveUp(ctx, ts, c, r, sendFailureReason(err)+" The credits were refunded.", true)
+			if lastAttempt(ctx) || permanentSendError(err) {
+				return w.giveUp(ctx, ts, c, r, "The answer could not be sent: "+sendFailureReason(err)+" The credits were refunded.", true)
 			}
 			return err
 		}

@@ -42,13 +42,19 @@ func (w *Worker) deliver(ctx context.Context, ts *db.TenantStore, prov whatsapp.
 	}
 	sent, err := prov.SendText(ctx, whatsapp.Text{Session: inst.SessionName, ChatID: chatID, ID: m.WaID, Body: m.Body, ReplyTo: m.ReplyTo})
 	if err != nil {
-		if errors.Is(err, whatsapp.ErrBadRequest) || errors.Is(err, whatsapp.ErrWrongStatus) ||
-			errors.Is(err, whatsapp.ErrUnauthorized) || errors.Is(err, whatsapp.ErrSessionNotFound) {
+		if permanentSendError(err) {
 			return nil, errPermanent{err}
 		}
 		return nil, err
 	}
 	return ts.MarkMessageSent(ctx, m.ID, sent.ID)
+}
+
+// permanentSendError reports whether the gateway refused: retrying cannot
+// help (and the message was not sent).
+func permanentSendError(err error) bool {
+	return errors.Is(err, whatsapp.ErrBadRequest) || errors.Is(err, whatsapp.ErrWrongStatus) ||
+		errors.Is(err, whatsapp.ErrUnauthorized) || errors.Is(err, whatsapp.ErrSessionNotFound)
 }
 
 // sendFailureReason is what the tenant reads when a message could not go out.

@@ -201,7 +201,7 @@ func (w *Worker) afterIncoming(ctx context.Context, ts *db.TenantStore, c *db.Co
 			return w.autoReply(ctx, ts, c, m, "opt-in", s.OptInReply)
 		}
 	}
-	if c.OptedOutAt != nil || strings.TrimSpace(m.Body) == "" {
+	if !s.Enabled || c.OptedOutAt != nil || c.AIMode == db.ModeOff || strings.TrimSpace(m.Body) == "" {
 		return nil
 	}
 	if c.AIMode == db.ModeAI && ai.HasKeyword(m.Body, s.HandoffKeywords) {

@@ -120,9 +120,25 @@ func Register(mux *asynq.ServeMux, w *Worker) {
 	mux.HandleFunc(TypeReturnHandoffs, w.returnHandoffs)
 }
 
+// ServerOptions tune the asynq server; zero values take the defaults.
+type ServerOptions struct {
+	Concurrency int
+	// RetryDelay overrides asynq's exponential retry backoff (tests).
+	RetryDelay func(n int, err error, t *asynq.Task) time.Duration
+}
+
 // NewServer returns the asynq server that runs the handlers.
-func NewServer(opt asynq.RedisConnOpt, concurrency int, log *slog.Logger) *asynq.Server {
+func NewServer(opt asynq.RedisConnOpt, so ServerOptions, log *slog.Logger) *asynq.Server {
+	concurrency := so.Concurrency
+	if concurrency <= 0 {
+		concurrency = 20
+	}
+	var retry asynq.RetryDelayFunc
+	if so.RetryDelay != nil {
+		retry = so.RetryDelay
+	}
 	return asynq.NewServer(opt, asynq.Config{
+		RetryDelayFunc: retry,
 		Concurrency:     concurrency,
 		Queues:          map[string]int{QueueCritical: 6, QueueDefault: 3, QueueLow: 1},
 		Logger:          asynqLogger{log: log.With("component", "asynq")},

@@ -140,6 +140,15 @@ func Redis(tb testing.TB) *redis.Client {
 	return c
 }
 
+// RedisOptions returns the options of the package's Redis database, for
+// clients that outlive one test.
+func RedisOptions(tb testing.TB) *redis.Options {
+	tb.Helper()
+	skip(tb)
+	o := *state.redisOpt
+	return &o
+}
+
 // Namespace returns a prefix for pub/sub channels that no other test package
 // uses: Redis pub/sub ignores DB indexes, and tenant ids repeat across the
 // packages' databases.

@@ -1,0 +1,128 @@
+package app_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/myaibud/aibud/app/ai"
+	"github.com/myaibud/aibud/app/live"
+	"github.com/myaibud/aibud/app/metrics"
+	"github.com/myaibud/aibud/app/sim/gemini"
+	wahasim "github.com/myaibud/aibud/app/sim/waha"
+	"github.com/myaibud/aibud/app/whatsapp"
+	"github.com/myaibud/aibud/db/dbtest"
+	"github.com/myaibud/aibud/jobs"
+)
+
+// Test constants shared by the app, the simulator and the signed requests.
+const (
+	simAPIKey     = "sim-api-key"
+	webhookSecret = "test-webhook-secret"
+	geminiKey     = "gemini-test-key"
+	costAIReply   = 1
+	costMessage   = 1
+)
+
+// env is what every test app of the package shares: a WAHA simulator (the
+// default gateway node), a Gemini stand-in, the gateway clients, and one
+// worker process. Webhooks of every session go to one receiving app: any app
+// instance stores and queues them the same way, as in production where any
+// web process may receive them.
+type env struct {
+	sim       *wahasim.Server
+	simURL    string
+	gemini    *gemini.Server
+	gateways  *whatsapp.Gateways
+	ai        *ai.Client
+	queue     *asynq.Client
+	inspector *asynq.Inspector
+	// webhookURL is where sessions post their events.
+	webhookURL string
+	namespace  string
+	metrics    *metrics.Metrics
+}
+
+var (
+	envOnce sync.Once
+	shared  *env
+	envErr  error
+)
+
+// sharedEnv starts the package's environment on first use. It lives until
+// the test binary exits.
+func sharedEnv(t *testing.T) *env {
+	t.Helper()
+	store := dbtest.Store(t) // skips without services
+	envOnce.Do(func() {
+		ctx := context.Background()
+		e := &env{namespace: dbtest.Namespace(t), metrics: metrics.New()}
+		timing := wahasim.FastTiming()
+		e.sim = wahasim.New(wahasim.Options{APIKey: simAPIKey, Timing: timing})
+		simSrv := httptest.NewServer(e.sim.Handler())
+		e.simURL = simSrv.URL
+		if _, envErr = store.EnsureDefaultNode(ctx, e.simURL, 1_000_000); envErr != nil {
+			return
+		}
+		e.gemini = gemini.New(gemini.Options{APIKey: geminiKey})
+		geminiSrv := httptest.NewServer(e.gemini.Handler())
+		if e.ai, envErr = ai.New(ctx, ai.Config{APIKey: geminiKey, BaseURL: geminiSrv.URL, DefaultModel: "gemini-2.5-flash"}); envErr != nil {
+			return
+		}
+		asynqOpt, err := asynq.ParseRedisURI(dbtest.RedisURL(t))
+		if err != nil {
+			envErr = err
+			return
+		}
+		e.queue = asynq.NewClient(asynqOpt)
+		e.inspector = asynq.NewInspector(asynqOpt)
+
+		// The receiving app needs the gateways, which need its URL: start
+		// the server first, then fill in its handler.
+		receiver := httptest.NewUnstartedServer(nil)
+		receiver.Start()
+		e.webhookURL = receiver.URL + "/api/webhooks/whatsapp"
+		e.gateways = whatsapp.NewGateways(simAPIKey, func(url, key string) whatsapp.Provider {
+			return whatsapp.NewWAHA(whatsapp.WAHAConfig{
+				BaseURL: url, APIKey: key, WebhookURL: e.webhookURL, WebhookSecret: webhookSecret,
+				Attempts: 2, Backoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+			})
+		})
+		shared = e
+		// Shared parts outlive the test that started them, so they log to
+		// stderr rather than to that test.
+		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		receiver.Config.Handler = newAppHandler(t, e, log.With("process", "webhooks"), func(func()) {}, nil)
+
+		log = log.With("process", "worker")
+		w := jobs.NewWorker(jobs.Deps{
+			Store: store, Queue: e.queue, Publisher: live.NewPublisher(redis.NewClient(dbtest.RedisOptions(t)), e.namespace),
+			Gateways: e.gateways, AI: e.ai, Metrics: e.metrics, Log: log,
+		}, jobs.Options{
+			ParseEvent: func(provider string, body []byte) (whatsapp.Event, error) {
+				return whatsapp.ParseWAHAEvent(body)
+			},
+			QRPollEvery: 200 * time.Millisecond,
+			CostAIReply: costAIReply,
+			CostMessage: costMessage,
+		})
+		mux := asynq.NewServeMux()
+		jobs.Register(mux, w)
+		srv := jobs.NewServer(asynqOpt, jobs.ServerOptions{
+			Concurrency: 40,
+			RetryDelay:  func(int, error, *asynq.Task) time.Duration { return 300 * time.Millisecond },
+		}, log)
+		envErr = srv.Start(mux)
+	})
+	if envErr != nil {
+		t.Fatalf("test environment: %v", envErr)
+	}
+	return shared
+}

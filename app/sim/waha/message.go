@@ -1,0 +1,583 @@
+package waha
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Ack levels of a message, as WAHA names them.
+const (
+	ackError   = -1
+	ackPending = 0
+	ackServer  = 1
+	ackDevice  = 2
+	ackRead    = 3
+	ackPlayed  = 4
+)
+
+func ackName(level int) string {
+	switch level {
+	case ackError:
+		return "ERROR"
+	case ackPending:
+		return "PENDING"
+	case ackServer:
+		return "SERVER"
+	case ackDevice:
+		return "DEVICE"
+	case ackRead:
+		return "READ"
+	case ackPlayed:
+		return "PLAYED"
+	}
+	return "UNKNOWN"
+}
+
+// Poll is a poll's question and options.
+type Poll struct {
+	Name            string
+	Options         []string
+	MultipleAnswers bool
+}
+
+// SentMessage is a message the app sent through the API (sendText or
+// sendPoll).
+type SentMessage struct {
+	// ID is the serialized id, true_<chat id>_<key>.
+	ID string
+	// Key is the bare message id: the pre-generated id when the app gave
+	// one.
+	Key    string
+	ChatID string
+	// Type is "text" or "poll".
+	Type    string
+	Text    string
+	ReplyTo string
+	Poll    *Poll
+	// Requests counts the send requests that carried this id; above 1 the
+	// app sent the same message again (WhatsApp delivers it once).
+	Requests int
+	Time     time.Time
+}
+
+// message is a message of a session's chats, either way.
+type message struct {
+	key string
+	id  string
+	// chatID is the other side of the conversation.
+	chatID  string
+	from    string
+	to      string
+	fromMe  bool
+	source  string
+	body    string
+	poll    *Poll
+	replyTo string
+	time    time.Time
+	ack     int
+	// pushName and senderAlt (the …@c.us behind a …@lid sender, when
+	// known) are set on incoming messages.
+	pushName  string
+	senderAlt string
+	// votes are a poll's current votes, by voter chat id.
+	votes map[string][]string
+	// seen: the app marked this incoming message as read.
+	seen bool
+}
+
+func (ss *session) addMessage(m *message) {
+	ss.messages = append(ss.messages, m)
+	ss.byKey[m.key] = m
+	ss.activity = m.time
+}
+
+// find returns the message with the serialized or bare id.
+func (ss *session) find(id string) *message {
+	return ss.byKey[keyOf(id)]
+}
+
+// keyOf returns the bare id of a serialized one
+// (true_123@c.us_KEY, false_g@g.us_KEY_participant).
+func keyOf(id string) string {
+	if strings.HasPrefix(id, "true_") || strings.HasPrefix(id, "false_") {
+		if parts := strings.Split(id, "_"); len(parts) >= 3 {
+			return parts[2]
+		}
+	}
+	return id
+}
+
+// newOutgoingKey makes a message id like the ones WAHA's GOWS engine
+// generates: 3EB0 and 18 hex digits.
+func newOutgoingKey() string {
+	b := make([]byte, 9)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return "3EB0" + strings.ToUpper(hex.EncodeToString(b))
+}
+
+// newIncomingKey makes a message id like the ones phones generate.
+func newIncomingKey() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return strings.ToUpper(hex.EncodeToString(b))
+}
+
+// normalChat returns a chat id in WAHA's form (…@c.us for people), or ""
+// when id is not a chat id.
+func normalChat(id string) string {
+	id = strings.TrimSpace(id)
+	user, server, ok := strings.Cut(id, "@")
+	if !ok || user == "" {
+		return ""
+	}
+	user, _, _ = strings.Cut(user, ":") // device suffix
+	switch server {
+	case "c.us", "s.whatsapp.net":
+		if !validPhone(user) || digitsOf(user) != user {
+			return ""
+		}
+		return user + "@c.us"
+	case "lid", "g.us", "newsletter":
+		return user + "@" + server
+	}
+	return ""
+}
+
+// normalLID returns "digits@lid" for "digits" or "digits@lid".
+func normalLID(lid string) string {
+	user, _, _ := strings.Cut(strings.TrimSpace(lid), "@")
+	if user == "" || digitsOf(user) != user {
+		return ""
+	}
+	return user + "@lid"
+}
+
+// chatFor reads a phone number (digits, written with + and separators if
+// need be) or a chat id; it returns "" when it is neither.
+func chatFor(phoneOrChat string) string {
+	if strings.Contains(phoneOrChat, "@") {
+		return normalChat(phoneOrChat)
+	}
+	if d := cleanPhone(phoneOrChat); d != "" {
+		return d + "@c.us"
+	}
+	return ""
+}
+
+// cleanPhone returns the digits of a phone number written with +, spaces,
+// dashes, dots or brackets, or "" when it has other characters or is not a
+// possible number.
+func cleanPhone(s string) string {
+	var b strings.Builder
+	for _, c := range strings.TrimSpace(s) {
+		switch {
+		case c >= '0' && c <= '9':
+			b.WriteRune(c)
+		case strings.ContainsRune("+ -.()", c):
+		default:
+			return ""
+		}
+	}
+	if !validPhone(b.String()) {
+		return ""
+	}
+	return b.String()
+}
+
+// sameChat tells whether two chat ids are the same person: equal, or a
+// …@lid and the …@c.us it maps to.
+func (ss *session) sameChat(a, b string) bool {
+	if a == b {
+		return true
+	}
+	if pn, ok := ss.lids[a]; ok && pn != "" && pn == b {
+		return true
+	}
+	if pn, ok := ss.lids[b]; ok && pn != "" && pn == a {
+		return true
+	}
+	return false
+}
+
+// messagePayload is WAHA's WAMessage as events and answers carry it; the
+// field order is WAHA's.
+type messagePayload struct {
+	ID          string          `json:"id"`
+	Timestamp   int64           `json:"timestamp"`
+	From        string          `json:"from"`
+	FromMe      bool            `json:"fromMe"`
+	Source      string          `json:"source"`
+	To          string          `json:"to"`
+	Participant *string         `json:"participant"`
+	Body        string          `json:"body"`
+	HasMedia    bool            `json:"hasMedia"`
+	Media       *struct{}       `json:"media"`
+	Ack         int             `json:"ack"`
+	AckName     string          `json:"ackName"`
+	VCards      *[]string       `json:"vCards,omitempty"`
+	ReplyTo     json.RawMessage `json:"replyTo,omitempty"`
+	Data        map[string]any  `json:"_data"`
+}
+
+func (m *message) payload(me *Account) messagePayload {
+	p := messagePayload{
+		ID:        m.id,
+		Timestamp: m.time.Unix(),
+		From:      m.from,
+		FromMe:    m.fromMe,
+		Source:    m.source,
+		To:        m.to,
+		Body:      m.body,
+		Ack:       m.ack,
+		AckName:   ackName(m.ack),
+		Data:      m.data(me),
+	}
+	if !m.fromMe {
+		p.VCards = &[]string{}
+		p.ReplyTo = json.RawMessage("null")
+	}
+	if m.replyTo != "" {
+		p.ReplyTo, _ = json.Marshal(map[string]string{"id": m.replyTo}) // strings encode
+	}
+	return p
+}
+
+// data is the raw message in the GOWS engine's shape (Info and Message),
+// which carries the sender's push name and the message type.
+func (m *message) data(me *Account) map[string]any {
+	jid := func(id string) string {
+		if user, ok := strings.CutSuffix(id, "@c.us"); ok {
+			return user + "@s.whatsapp.net"
+		}
+		return id
+	}
+	info := map[string]any{
+		"ID":        m.key,
+		"Chat":      jid(m.chatID),
+		"Sender":    jid(m.from),
+		"IsFromMe":  m.fromMe,
+		"IsGroup":   strings.HasSuffix(m.chatID, "@g.us"),
+		"Timestamp": m.time.UTC().Format(time.RFC3339),
+		"Type":      "text",
+		"PushName":  m.pushName,
+	}
+	if m.fromMe && me != nil {
+		info["PushName"] = me.PushName
+	}
+	if m.senderAlt != "" {
+		info["SenderAlt"] = jid(m.senderAlt)
+	}
+	content := map[string]any{"conversation": m.body}
+	if m.poll != nil {
+		info["Type"] = "poll"
+		options := make([]map[string]string, len(m.poll.Options))
+		for i, o := range m.poll.Options {
+			options[i] = map[string]string{"optionName": o}
+		}
+		count := 1
+		if m.poll.MultipleAnswers {
+			count = 0
+		}
+		content = map[string]any{"pollCreationMessageV3": map[string]any{
+			"name": m.poll.Name, "options": options, "selectableOptionsCount": count,
+		}}
+	}
+	return map[string]any{"Info": info, "Message": content}
+}
+
+// ackPayload is WAHA's WAMessageAckBody.
+type ackPayload struct {
+	ID          string         `json:"id"`
+	From        string         `json:"from"`
+	To          string         `json:"to"`
+	Participant *string        `json:"participant"`
+	FromMe      bool           `json:"fromMe"`
+	Ack         int            `json:"ack"`
+	AckName     string         `json:"ackName"`
+	Data        map[string]any `json:"_data"`
+}
+
+// votePayload is WAHA's PollVotePayload.
+type votePayload struct {
+	Vote struct {
+		ID              string   `json:"id"`
+		To              string   `json:"to"`
+		From            string   `json:"from"`
+		FromMe          bool     `json:"fromMe"`
+		SelectedOptions []string `json:"selectedOptions"`
+		Timestamp       int64    `json:"timestamp"`
+	} `json:"vote"`
+	Poll struct {
+		ID     string `json:"id"`
+		To     string `json:"to"`
+		From   string `json:"from"`
+		FromMe bool   `json:"fromMe"`
+	} `json:"poll"`
+}
+
+// sendLocked sends a message from the session's account: through the API
+// (source "api", recorded in Sent, once per key) or from the phone (source
+// "app"). It emits message.any and the SERVER ack at once, and the DEVICE
+// ack after Timing.DeviceAck.
+func (s *Server) sendLocked(ss *session, chatID, key, source, body string, poll *Poll, replyTo string) *message {
+	if key == "" {
+		key = newOutgoingKey()
+	}
+	if source == "api" {
+		if sm, ok := ss.sentByID[key]; ok {
+			sm.Requests++
+			s.notifyLocked()
+			if m := ss.byKey[key]; m != nil {
+				return m
+			}
+		}
+	}
+	m := &message{
+		key: key, id: "true_" + chatID + "_" + key, chatID: chatID,
+		from: ss.me.ID, to: chatID, fromMe: true, source: source,
+		body: body, poll: poll, replyTo: replyTo, time: time.Now(), ack: ackServer,
+	}
+	ss.addMessage(m)
+	delete(ss.typing, chatID)
+	if source == "api" {
+		sm := &SentMessage{ID: m.id, Key: key, ChatID: chatID, Type: "text", Text: body, ReplyTo: replyTo, Requests: 1, Time: m.time}
+		if poll != nil {
+			sm.Type, sm.Poll = "poll", clonePoll(poll)
+		}
+		ss.sent = append(ss.sent, sm)
+		ss.sentByID[key] = sm
+	}
+	s.emitLocked(ss, "message.any", m.payload(ss.me))
+	s.ackLocked(ss, m, ackServer)
+	time.AfterFunc(s.timing.DeviceAck, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed || s.sessions[ss.name] != ss || ss.status != StatusWorking || m.ack >= ackDevice {
+			return
+		}
+		s.ackLocked(ss, m, ackDevice)
+	})
+	return m
+}
+
+// ackLocked sets a sent message's ack and emits message.ack.
+func (s *Server) ackLocked(ss *session, m *message, level int) {
+	m.ack = level
+	s.emitLocked(ss, "message.ack", ackPayload{
+		ID: m.id, From: m.chatID, To: m.chatID, FromMe: m.fromMe,
+		Ack: level, AckName: ackName(level), Data: map[string]any{},
+	})
+}
+
+// workingLocked returns the session if it is WORKING.
+func (s *Server) workingLocked(op, session string) (*session, error) {
+	ss, ok := s.sessions[session]
+	if !ok {
+		return nil, fmt.Errorf("%s in %q: %w", op, session, ErrUnknownSession)
+	}
+	if ss.status != StatusWorking || ss.me == nil {
+		return nil, fmt.Errorf("%s in %q (status %s): %w", op, session, ss.status, ErrWrongStatus)
+	}
+	return ss, nil
+}
+
+// LeadSays is a lead writing to the session's number from fromPhone
+// (digits, a leading + allowed): the session emits message and message.any.
+// It returns the message's serialized id (false_<phone>@c.us_<key>).
+func (s *Server) LeadSays(session, fromPhone, pushName, text string) (string, error) {
+	chat := chatFor(fromPhone)
+	if chat == "" || !strings.HasSuffix(chat, "@c.us") {
+		return "", fmt.Errorf("lead says: phone %q: %w", fromPhone, ErrInvalid)
+	}
+	return s.incoming(session, chat, "", pushName, text)
+}
+
+// LeadSaysAsLID is a lead writing from a linked id (lid: digits, or
+// digits@lid), as WhatsApp now often sends: the sender is …@lid. phone (the
+// number behind the lid) is remembered for GET /api/{session}/lids/{lid};
+// an empty phone makes the mapping unknown, as it often is. It returns the
+// message's serialized id.
+func (s *Server) LeadSaysAsLID(session, lid, phone, pushName, text string) (string, error) {
+	l := normalLID(lid)
+	if l == "" {
+		return "", fmt.Errorf("lead says: lid %q: %w", lid, ErrInvalid)
+	}
+	pn := ""
+	if phone != "" {
+		if pn = chatFor(phone); pn == "" || !strings.HasSuffix(pn, "@c.us") {
+			return "", fmt.Errorf("lead says: phone %q: %w", phone, ErrInvalid)
+		}
+	}
+	s.mu.Lock()
+	if ss, ok := s.sessions[session]; ok {
+		ss.lids[l] = pn
+	}
+	s.mu.Unlock()
+	return s.incoming(session, l, pn, pushName, text)
+}
+
+func (s *Server) incoming(session, from, senderAlt, pushName, text string) (string, error) {
+	if strings.TrimSpace(text) == "" {
+		return "", fmt.Errorf("lead says: empty text: %w", ErrInvalid)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss, err := s.workingLocked("lead says", session)
+	if err != nil {
+		return "", err
+	}
+	key := newIncomingKey()
+	m := &message{
+		key: key, id: "false_" + from + "_" + key, chatID: from,
+		from: from, to: ss.me.ID, source: "app", body: text, time: time.Now(),
+		ack: ackDevice, pushName: pushName, senderAlt: senderAlt,
+	}
+	ss.addMessage(m)
+	payload := m.payload(ss.me)
+	s.emitLocked(ss, "message", payload)
+	s.emitLocked(ss, "message.any", payload)
+	return m.id, nil
+}
+
+// OwnerSaysFromPhone is the owner writing to toPhone (digits, + allowed, or
+// a chat id) from the phone itself: the session emits message.any with
+// fromMe true and source "app", then its acks. It returns the serialized id.
+func (s *Server) OwnerSaysFromPhone(session, toPhone, text string) (string, error) {
+	chat := chatFor(toPhone)
+	if chat == "" {
+		return "", fmt.Errorf("owner says: to %q: %w", toPhone, ErrInvalid)
+	}
+	if strings.TrimSpace(text) == "" {
+		return "", fmt.Errorf("owner says: empty text: %w", ErrInvalid)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss, err := s.workingLocked("owner says", session)
+	if err != nil {
+		return "", err
+	}
+	return s.sendLocked(ss, chat, "", "app", text, nil, "").id, nil
+}
+
+// Vote is voterPhone (digits, + allowed, or a chat id; empty for the
+// poll's chat) voting in the poll with the id (serialized or bare): the
+// session emits poll.vote. An empty options removes the vote.
+func (s *Server) Vote(session, voterPhone, pollMessageID string, options []string) error {
+	return s.vote(session, voterPhone, pollMessageID, options, false)
+}
+
+// VoteFailed emits poll.vote.failed, as WAHA does when it cannot decrypt a
+// vote: the poll and the voter are known, the options are not.
+func (s *Server) VoteFailed(session, voterPhone, pollMessageID string) error {
+	return s.vote(session, voterPhone, pollMessageID, nil, true)
+}
+
+func (s *Server) vote(session, voterPhone, pollMessageID string, options []string, failed bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss, err := s.workingLocked("vote", session)
+	if err != nil {
+		return err
+	}
+	m := ss.find(pollMessageID)
+	if m == nil || m.poll == nil || !m.fromMe {
+		return fmt.Errorf("vote: poll %q: %w", pollMessageID, ErrUnknownMessage)
+	}
+	voter := m.chatID
+	if voterPhone != "" {
+		if voter = chatFor(voterPhone); voter == "" {
+			return fmt.Errorf("vote: voter %q: %w", voterPhone, ErrInvalid)
+		}
+	}
+	selected := []string{}
+	if !failed {
+		for _, o := range options {
+			if !slices.Contains(m.poll.Options, o) {
+				return fmt.Errorf("vote: %q is not an option of the poll: %w", o, ErrInvalid)
+			}
+			if !slices.Contains(selected, o) {
+				selected = append(selected, o)
+			}
+		}
+		if len(selected) > 1 && !m.poll.MultipleAnswers {
+			return fmt.Errorf("vote: the poll takes one answer: %w", ErrInvalid)
+		}
+		if m.votes == nil {
+			m.votes = make(map[string][]string)
+		}
+		m.votes[voter] = selected
+	}
+	var p votePayload
+	p.Vote.ID = "false_" + voter + "_" + newIncomingKey()
+	p.Vote.To = "me"
+	p.Vote.From = voter
+	p.Vote.SelectedOptions = selected
+	p.Vote.Timestamp = time.Now().Unix()
+	p.Poll.ID = m.id
+	p.Poll.To = m.chatID
+	p.Poll.From = "me"
+	p.Poll.FromMe = true
+	event := "poll.vote"
+	if failed {
+		event = "poll.vote.failed"
+	}
+	s.emitLocked(ss, event, p)
+	return nil
+}
+
+// Read is the lead reading a message the session sent (id serialized or
+// bare): the session emits message.ack READ (after DEVICE, if that had not
+// come yet).
+func (s *Server) Read(session, messageID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss, err := s.workingLocked("read", session)
+	if err != nil {
+		return err
+	}
+	m := ss.find(messageID)
+	if m == nil || !m.fromMe {
+		return fmt.Errorf("read %q: %w", messageID, ErrUnknownMessage)
+	}
+	s.readLocked(ss, m)
+	return nil
+}
+
+func (s *Server) readLocked(ss *session, m *message) {
+	if m.ack < ackDevice {
+		s.ackLocked(ss, m, ackDevice)
+	}
+	if m.ack < ackRead {
+		s.ackLocked(ss, m, ackRead)
+	}
+}
+
+// Sent returns the messages the app sent through the session, in order.
+func (s *Server) Sent(session string) []SentMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss, ok := s.sessions[session]
+	if !ok {
+		return nil
+	}
+	out := make([]SentMessage, len(ss.sent))
+	for i, sm := range ss.sent {
+		out[i] = *sm
+		out[i].Poll = clonePoll(sm.Poll)
+	}
+	return out
+}
+
+func clonePoll(p *Poll) *Poll {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	c.Options = slices.Clone(p.Options)
+	return &c
+}

@@ -1,0 +1,116 @@
+package waha_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// TestPhoneInBrowser uses the phone page as a person does, on a phone-sized
+// window: the form goes out without a reload, the app's answer comes in by
+// itself, and the page has no script errors and no sideways scrolling.
+func TestPhoneInBrowser(t *testing.T) {
+	t.Parallel()
+	path := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("Chromium is not installed: run the tests with `make test`")
+		}
+		t.Skip("Chromium is not installed: run the tests with `make test`")
+	}
+	s := newSim(t, nil)
+	s.working(t, "t8_i8", nil)
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(390, 844),
+	)
+	defer cancelAlloc()
+	browser, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	var mu sync.Mutex
+	var problems []string
+	exceptions := chromedp.Events(browser, runtime.ExceptionThrown)
+	go func() {
+		for ev, err := range exceptions {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			problems = append(problems, (&chromedp.ExceptionError{ExceptionDetails: ev.ExceptionDetails}).Error())
+			mu.Unlock()
+		}
+	}()
+	ctx, cancelRun := context.WithTimeout(browser, 30*time.Second)
+	defer cancelRun()
+	js := func(expr string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+		if err != nil {
+			t.Fatalf("evaluate %s: %v", expr, err)
+		}
+		return v
+	}
+	waitText := func(sel, want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		expr := fmt.Sprintf(`(document.querySelector(%q) || {textContent: ""}).textContent`, sel)
+		for !strings.Contains(js(expr), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never showed %q; it has %q", sel, want, js(expr))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(s.url+"/phone/t8_i8"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=lead-form]`)),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=lead-form] input[name=phone]`), "+44 7911 123456"),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=lead-form] input[name=name]`), "Olivia"),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=lead-form] textarea`), "Do you deliver?"),
+		chromedp.Click(chromedp.CSS(`[data-testid=lead-form] button.primary`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitText(`[data-testid=conversation]`, "Do you deliver?")
+	if got := js(`location.search`); got != "?chat=447911123456" {
+		t.Errorf("location %q after sending", got)
+	}
+	if got := js(`document.querySelector("[data-testid=lead-form] textarea").value`); got != "" {
+		t.Errorf("the message stayed in the box: %q", got)
+	}
+	s.mustCall(t, http.MethodPost, "/api/sendText", map[string]any{"session": "t8_i8", "chatId": "447911123456@c.us", "text": "Yes, every day."}, http.StatusCreated)
+	waitText(`[data-testid=conversation]`, "Yes, every day.")
+	if over := js(`String(document.documentElement.scrollWidth - window.innerWidth)`); over != "0" {
+		t.Errorf("the page is %spx wider than a phone", over)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range problems {
+		t.Errorf("script error: %s", p)
+	}
+}

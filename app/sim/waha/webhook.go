@@ -1,0 +1,503 @@
+package waha
+
+// Webhook delivery, as WAHA does it:
+//
+//   - every event gets an id "evt_" + a lower-case ULID, the same for every
+//     webhook and every retry;
+//   - each webhook whose events list the event (or "*") gets one POST of
+//     the envelope, with X-Webhook-Request-Id (per webhook, the same across
+//     retries), X-Webhook-Timestamp (ms, per try), and, when the webhook has
+//     an hmac key, X-Webhook-Hmac (lower-case hex HMAC-SHA512 of the exact
+//     body) and X-Webhook-Hmac-Algorithm: sha512; plus its customHeaders;
+//   - a try fails on a network error or a non-2xx answer and is retried
+//     retries.attempts times (so attempts+1 tries), waiting delaySeconds
+//     (constant), delaySeconds×n (linear) or delaySeconds×2^(n-1)
+//     (exponential) before retry n; a webhook without retries config takes
+//     constant, 2 s, 15 retries.
+//
+// Deliveries run in the background and never hold up an API call. Each
+// webhook of a session has one queue, sent in order: a failing event holds
+// back the later ones until it is delivered or given up, so that the app
+// sees a session's events in the order they happened. Because of that the
+// wait before a retry is capped at Timing.MaxRetryDelay (WAHA has no cap).
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha512"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// WAHA's version and engine, as the events' environment says.
+const (
+	wahaVersion = "2026.7.1"
+	wahaEngine  = "GOWS"
+)
+
+// webhookConfig is one entry of a session's config.webhooks.
+type webhookConfig struct {
+	URL     string
+	Events  []string
+	HMACKey string
+	Retries retries
+	Headers []customHeader
+}
+
+// retries is a webhook's retry policy.
+type retries struct {
+	Policy       string
+	DelaySeconds float64
+	Attempts     int
+}
+
+type customHeader struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// wants tells whether the webhook takes the event.
+func (h webhookConfig) wants(event string) bool {
+	return slices.Contains(h.Events, event) || slices.Contains(h.Events, "*")
+}
+
+// parseConfig validates a session config and returns its metadata and
+// webhooks, or the problems to answer with 400.
+func parseConfig(raw json.RawMessage) (json.RawMessage, []webhookConfig, []string) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil, nil
+	}
+	var cfg struct {
+		Metadata json.RawMessage   `json:"metadata"`
+		Webhooks []json.RawMessage `json:"webhooks"`
+	}
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, nil, []string{"config must be an object: " + err.Error()}
+	}
+	var problems []string
+	var metadata json.RawMessage
+	if len(cfg.Metadata) > 0 && string(cfg.Metadata) != "null" {
+		var m map[string]string
+		if err := json.Unmarshal(cfg.Metadata, &m); err != nil {
+			problems = append(problems, "config.metadata must be an object of strings")
+		} else {
+			metadata = cfg.Metadata
+		}
+	}
+	var hooks []webhookConfig
+	for i, rawHook := range cfg.Webhooks {
+		h, errs := parseWebhook(rawHook)
+		for _, e := range errs {
+			problems = append(problems, fmt.Sprintf("config.webhooks.%d.%s", i, e))
+		}
+		hooks = append(hooks, h)
+	}
+	return metadata, hooks, problems
+}
+
+func parseWebhook(raw json.RawMessage) (webhookConfig, []string) {
+	var in struct {
+		URL    string          `json:"url"`
+		Events json.RawMessage `json:"events"`
+		HMAC   *struct {
+			Key *string `json:"key"`
+		} `json:"hmac"`
+		Retries *struct {
+			DelaySeconds *float64 `json:"delaySeconds"`
+			Attempts     *float64 `json:"attempts"`
+			Policy       *string  `json:"policy"`
+		} `json:"retries"`
+		CustomHeaders []customHeader `json:"customHeaders"`
+	}
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return webhookConfig{}, []string{"must be an object: " + err.Error()}
+	}
+	var problems []string
+	h := webhookConfig{URL: in.URL, Headers: in.CustomHeaders, Retries: retries{Policy: "constant", DelaySeconds: 2, Attempts: 15}}
+	if u, err := url.Parse(in.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		problems = append(problems, "url must be an http or https URL")
+	}
+	if err := json.Unmarshal(in.Events, &h.Events); err != nil || len(h.Events) == 0 {
+		problems = append(problems, "events must be a non-empty list of event names")
+	}
+	if in.HMAC != nil && in.HMAC.Key != nil {
+		h.HMACKey = *in.HMAC.Key
+	}
+	if r := in.Retries; r != nil {
+		if r.Policy != nil {
+			switch *r.Policy {
+			case "constant", "linear", "exponential":
+				h.Retries.Policy = *r.Policy
+			default:
+				problems = append(problems, "retries.policy must be one of the following values: linear, exponential, constant")
+			}
+		}
+		if r.DelaySeconds != nil {
+			if *r.DelaySeconds < 0 {
+				problems = append(problems, "retries.delaySeconds must not be negative")
+			}
+			h.Retries.DelaySeconds = *r.DelaySeconds
+		}
+		if r.Attempts != nil {
+			if *r.Attempts < 0 || *r.Attempts != math.Trunc(*r.Attempts) {
+				problems = append(problems, "retries.attempts must be a whole number, 0 or more")
+			}
+			h.Retries.Attempts = int(*r.Attempts)
+		}
+	}
+	for _, ch := range in.CustomHeaders {
+		if ch.Name == "" {
+			problems = append(problems, "customHeaders.name should not be empty")
+		}
+	}
+	return h, problems
+}
+
+// envelope is WAHA's event body; the field order is WAHA's.
+type envelope struct {
+	ID          string          `json:"id"`
+	Timestamp   int64           `json:"timestamp"`
+	Event       string          `json:"event"`
+	Session     string          `json:"session"`
+	Metadata    json.RawMessage `json:"metadata,omitempty"`
+	Me          *envelopeMe     `json:"me"`
+	Payload     any             `json:"payload"`
+	Engine      string          `json:"engine"`
+	Environment environment     `json:"environment"`
+}
+
+type envelopeMe struct {
+	ID       string `json:"id"`
+	PushName string `json:"pushName"`
+}
+
+type environment struct {
+	Version  string  `json:"version"`
+	Engine   string  `json:"engine"`
+	Tier     string  `json:"tier"`
+	Browser  *string `json:"browser"`
+	Platform string  `json:"platform"`
+	Worker   struct {
+		ID *string `json:"id"`
+	} `json:"worker"`
+}
+
+// Event is an event a session emitted, with its deliveries.
+type Event struct {
+	// ID is the event id ("evt_…"), the same in every delivery and retry.
+	ID      string
+	Type    string
+	Session string
+	Time    time.Time
+	// Body is the JSON posted, byte for byte.
+	Body []byte
+	// Deliveries has one entry per webhook that takes the event.
+	Deliveries []Delivery
+}
+
+// Delivery is the delivery of an event to one webhook.
+type Delivery struct {
+	URL string
+	// RequestID is the X-Webhook-Request-Id, the same on every try.
+	RequestID string
+	// Attempts counts the tries made so far.
+	Attempts int
+	// Status is the HTTP status of the last try, 0 when it got no answer.
+	Status int
+	// Err is the network error of the last try, if any.
+	Err string
+	// Delivered: a try got a 2xx answer. GaveUp: every try failed.
+	Delivered bool
+	GaveUp    bool
+}
+
+// eventRecord is an Event; it and its deliveries are guarded by Server.mu.
+type eventRecord struct {
+	Event
+	deliveries []*Delivery
+}
+
+func (e *eventRecord) export() Event {
+	out := e.Event
+	out.Body = slices.Clone(e.Body)
+	out.Deliveries = make([]Delivery, len(e.deliveries))
+	for i, d := range e.deliveries {
+		out.Deliveries[i] = *d
+	}
+	return out
+}
+
+// Events returns the events emitted so far, oldest first (at most the last
+// 10000), with their deliveries.
+func (s *Server) Events() []Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Event, len(s.events))
+	for i, e := range s.events {
+		out[i] = e.export()
+	}
+	return out
+}
+
+// Flush waits until every webhook delivery queued so far has ended
+// (delivered or given up), or ctx ends. Events that timers emit later (acks,
+// QR rotations) are not waited for.
+func (s *Server) Flush(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		if s.busy == 0 || s.closed {
+			s.mu.Unlock()
+			return nil
+		}
+		if s.idle == nil {
+			s.idle = make(chan struct{})
+		}
+		idle := s.idle
+		s.mu.Unlock()
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return fmt.Errorf("flush webhooks: %w", ctx.Err())
+		}
+	}
+}
+
+// emitLocked builds an event of the session and queues it for the
+// session's webhooks that take it.
+func (s *Server) emitLocked(ss *session, event string, payload any) {
+	s.notifyLocked()
+	now := time.Now()
+	env := envelope{
+		ID:          "evt_" + newULID(now),
+		Timestamp:   now.UnixMilli(),
+		Event:       event,
+		Session:     ss.name,
+		Metadata:    ss.metadata,
+		Payload:     payload,
+		Engine:      wahaEngine,
+		Environment: environment{Version: wahaVersion, Engine: wahaEngine, Tier: "CORE", Platform: "linux/x64"},
+	}
+	if ss.paired && ss.me != nil {
+		env.Me = &envelopeMe{ID: ss.me.ID, PushName: ss.me.PushName}
+	}
+	body, err := marshal(env)
+	if err != nil {
+		s.log.Error("waha stand-in: encode event", "event", event, "session", ss.name, "err", err)
+		return
+	}
+	rec := &eventRecord{Event: Event{ID: env.ID, Type: event, Session: ss.name, Time: now, Body: body}}
+	s.events = append(s.events, rec)
+	if len(s.events) > maxLog {
+		s.events = slices.Clone(s.events[len(s.events)-maxLog:])
+	}
+	for i, h := range ss.hooks {
+		if !h.wants(event) {
+			continue
+		}
+		d := &Delivery{URL: h.URL, RequestID: newRequestID()}
+		rec.deliveries = append(rec.deliveries, d)
+		s.enqueueLocked(ss.name+"\x00"+strconv.Itoa(i)+"\x00"+h.URL, job{event: rec, delivery: d, hook: h})
+	}
+}
+
+// queue is the ordered deliveries to one webhook of one session.
+type queue struct {
+	key     string
+	jobs    []job
+	running bool
+}
+
+type job struct {
+	event    *eventRecord
+	delivery *Delivery
+	hook     webhookConfig
+}
+
+func (s *Server) enqueueLocked(key string, j job) {
+	if s.closed {
+		j.delivery.GaveUp = true
+		j.delivery.Err = "stand-in closed"
+		return
+	}
+	q, ok := s.queues[key]
+	if !ok {
+		q = &queue{key: key}
+		s.queues[key] = q
+	}
+	q.jobs = append(q.jobs, j)
+	s.busy++
+	if !q.running {
+		q.running = true
+		s.wg.Add(1)
+		go s.work(q)
+	}
+}
+
+// work delivers a queue's jobs in order until it is empty.
+func (s *Server) work(q *queue) {
+	defer s.wg.Done()
+	for {
+		s.mu.Lock()
+		if len(q.jobs) == 0 {
+			q.running = false
+			delete(s.queues, q.key)
+			s.mu.Unlock()
+			return
+		}
+		j := q.jobs[0]
+		q.jobs = q.jobs[1:]
+		s.mu.Unlock()
+
+		s.deliver(j)
+
+		s.mu.Lock()
+		s.busy--
+		if s.busy == 0 && s.idle != nil {
+			close(s.idle)
+			s.idle = nil
+		}
+		s.mu.Unlock()
+	}
+}
+
+// deliver tries one delivery until it succeeds, runs out of retries or the
+// server closes.
+func (s *Server) deliver(j job) {
+	log := s.log.With("event", j.event.Type, "event_id", j.event.ID, "session", j.event.Session, "url", j.hook.URL)
+	tries := j.hook.Retries.Attempts + 1
+	for n := range tries {
+		if n > 0 {
+			t := time.NewTimer(s.retryDelay(j.hook.Retries, n))
+			select {
+			case <-t.C:
+			case <-s.ctx.Done():
+				t.Stop()
+				s.endDelivery(j, "stand-in closed")
+				return
+			}
+		}
+		status, err := s.post(j)
+		s.mu.Lock()
+		d := j.delivery
+		d.Attempts++
+		d.Status = status
+		d.Err = ""
+		if err != nil {
+			d.Err = err.Error()
+		}
+		ok := err == nil && status >= 200 && status < 300
+		d.Delivered = ok
+		s.mu.Unlock()
+		if ok {
+			log.Debug("waha stand-in: webhook delivered", "attempt", n+1)
+			return
+		}
+		if s.ctx.Err() != nil {
+			s.endDelivery(j, "stand-in closed")
+			return
+		}
+		log.Warn("waha stand-in: webhook failed", "attempt", n+1, "of", tries, "status", status, "err", err)
+	}
+	s.endDelivery(j, "")
+	log.Warn("waha stand-in: webhook given up", "tries", tries)
+}
+
+func (s *Server) endDelivery(j job, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j.delivery.GaveUp = true
+	if reason != "" {
+		j.delivery.Err = reason
+	}
+}
+
+// retryDelay is the wait before retry n (1-based).
+func (s *Server) retryDelay(r retries, n int) time.Duration {
+	unit := float64(s.timing.RetryUnit) * r.DelaySeconds
+	var d float64
+	switch r.Policy {
+	case "linear":
+		d = unit * float64(n)
+	case "exponential":
+		d = unit * math.Pow(2, float64(n-1))
+	default:
+		d = unit
+	}
+	if d > float64(s.timing.MaxRetryDelay) || math.IsInf(d, 0) {
+		return s.timing.MaxRetryDelay
+	}
+	return time.Duration(d)
+}
+
+// post makes one try; it returns the HTTP status or the network error.
+func (s *Server) post(j job) (int, error) {
+	req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, j.hook.URL, bytes.NewReader(j.event.Body))
+	if err != nil {
+		return 0, fmt.Errorf("build webhook request: %w", err)
+	}
+	for _, h := range j.hook.Headers {
+		req.Header.Set(h.Name, h.Value)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "WAHA/"+wahaVersion)
+	req.Header.Set("X-Webhook-Request-Id", j.delivery.RequestID)
+	req.Header.Set("X-Webhook-Timestamp", strconv.FormatInt(time.Now().UnixMilli(), 10))
+	if j.hook.HMACKey != "" {
+		req.Header.Set("X-Webhook-Hmac", Sign(j.hook.HMACKey, j.event.Body))
+		req.Header.Set("X-Webhook-Hmac-Algorithm", "sha512")
+	}
+	res, err := s.client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("post webhook: %w", err)
+	}
+	defer res.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20)) // let the connection be reused
+	return res.StatusCode, nil
+}
+
+// Sign returns WAHA's X-Webhook-Hmac of body: the lower-case hex
+// HMAC-SHA512 with key.
+func Sign(key string, body []byte) string {
+	mac := hmac.New(sha512.New, []byte(key))
+	mac.Write(body)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// newULID returns a lower-case ULID (https://github.com/ulid/spec): 48 bits
+// of milliseconds and 80 random bits in Crockford's base32.
+func newULID(t time.Time) string {
+	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+	var b [16]byte
+	ms := uint64(t.UnixMilli())
+	for i := range 6 {
+		b[i] = byte(ms >> (40 - 8*i))
+	}
+	_, _ = rand.Read(b[6:]) // crypto/rand.Read never fails
+	// 128 bits as 26 characters of 5 bits, the first holding the top 3.
+	var out [26]byte
+	hi := uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 | uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
+	lo := uint64(b[8])<<56 | uint64(b[9])<<48 | uint64(b[10])<<40 | uint64(b[11])<<32 | uint64(b[12])<<24 | uint64(b[13])<<16 | uint64(b[14])<<8 | uint64(b[15])
+	for i := 25; i >= 0; i-- {
+		out[i] = alphabet[lo&31]
+		lo = lo>>5 | hi<<59
+		hi >>= 5
+	}
+	return string(out[:])
+}
+
+// newRequestID returns an X-Webhook-Request-Id: 32 hex digits.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}
