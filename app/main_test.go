@@ -132,7 +132,9 @@ func (f levelFilter) WithAttrs(as []slog.Attr) slog.Handler {
 	return levelFilter{f.Handler.WithAttrs(as), f.min}
 }
 
-func (f levelFilter) WithGroup(g string) slog.Handler { return levelFilter{f.Handler.WithGroup(g), f.min} }
+func (f levelFilter) WithGroup(g string) slog.Handler {
+	return levelFilter{f.Handler.WithGroup(g), f.min}
+}
 
 // browser is an HTTP client with a cookie jar that does not follow
 // redirects, so tests see them.

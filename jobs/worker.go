@@ -138,7 +138,7 @@ func NewServer(opt asynq.RedisConnOpt, so ServerOptions, log *slog.Logger) *asyn
 		retry = so.RetryDelay
 	}
 	return asynq.NewServer(opt, asynq.Config{
-		RetryDelayFunc: retry,
+		RetryDelayFunc:  retry,
 		Concurrency:     concurrency,
 		Queues:          map[string]int{QueueCritical: 6, QueueDefault: 3, QueueLow: 1},
 		Logger:          asynqLogger{log: log.With("component", "asynq")},
