@@ -28,8 +28,11 @@ services:
 	@.ci/services.sh > $(DEV)/services.env
 
 # Runs the whole product locally: services, migrations, the app (web and
-# workers in one process) and, as later issues add them, the stand-ins for
-# WAHA and Gemini. Ctrl-C stops everything.
+# workers in one process), the WAHA stand-in with its phone page, and the
+# Gemini stand-in unless GOOGLE_GENERATIVE_AI_API_KEY (or GEMINI_API_KEY) is
+# set, in which case the real Gemini API answers. Ctrl-C stops everything.
+WAHA_SIM_PORT ?= 3000
+GEMINI_SIM_PORT ?= 8091
 dev: build services
 	@set -a; . $(DEV)/services.env; set +a; \
 	"$(PSQL)" "$$PG_URL/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = 'aibud_dev'" | grep -q 1 || \
@@ -37,10 +40,20 @@ dev: build services
 	[ -s $(DEV)/session_secret ] || head -c 32 /dev/urandom | base64 | tr -d '\n' > $(DEV)/session_secret; \
 	export DATABASE_URL="$$PG_URL/aibud_dev?sslmode=disable" REDIS_URL="$$REDIS_URL_BASE/1" \
 		SESSION_SECRET="$$(cat $(DEV)/session_secret)" APP_BASE_URL="$(APP_BASE_URL)" PORT="$(PORT)" \
-		LOG_FORMAT="$${LOG_FORMAT:-text}" ADMIN_EMAILS="$${ADMIN_EMAILS:-admin@example.com}"; \
+		LOG_FORMAT="$${LOG_FORMAT:-text}" ADMIN_EMAILS="$${ADMIN_EMAILS:-admin@example.com}" \
+		WAHA_API_URL="http://127.0.0.1:$(WAHA_SIM_PORT)" WAHA_API_KEY="dev-waha-key" WAHA_WEBHOOK_SECRET="dev-webhook-secret"; \
+	pids=""; trap 'kill $$pids 2>/dev/null; wait' EXIT INT TERM; \
+	bin/aibud sim waha -addr 127.0.0.1:$(WAHA_SIM_PORT) -key dev-waha-key & pids="$$pids $$!"; \
+	if [ -z "$${GOOGLE_GENERATIVE_AI_API_KEY:-}$${GEMINI_API_KEY:-}" ]; then \
+		bin/aibud sim gemini -addr 127.0.0.1:$(GEMINI_SIM_PORT) -key dev-gemini-key & pids="$$pids $$!"; \
+		export GEMINI_BASE_URL="http://127.0.0.1:$(GEMINI_SIM_PORT)" GOOGLE_GENERATIVE_AI_API_KEY="dev-gemini-key"; \
+	fi; \
 	bin/aibud migrate; \
-	echo; echo "  My Aibud is running at $(APP_BASE_URL)  (sign up there; admin@example.com is a platform owner)"; echo; \
-	exec bin/aibud all
+	echo; \
+	echo "  My Aibud:      $(APP_BASE_URL)   (sign up; admin@example.com is a platform owner)"; \
+	echo "  Phone (WAHA):  http://127.0.0.1:$(WAHA_SIM_PORT)/phone   (scan QR codes, write as a customer)"; \
+	echo; \
+	bin/aibud all
 
 # Runs every test against real PostgreSQL, Redis and headless Chromium.
 test:

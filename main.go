@@ -304,7 +304,6 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		log.Info("Gemini stand-in listening", "url", "http://"+*addr)
 		return gemini.Run(ctx, *addr, gemini.Options{APIKey: *key}, log)
 	case "waha":
 		return runWAHASim(ctx, fs, args[1:], log)

@@ -15,6 +15,5 @@ func runWAHASim(ctx context.Context, fs *flag.FlagSet, args []string, log *slog.
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	log.Info("WAHA stand-in listening", "api", "http://"+*addr, "phone", "http://"+*addr+"/phone")
 	return wahasim.Run(ctx, *addr, wahasim.Options{APIKey: *key}, log)
 }

@@ -108,6 +108,18 @@ func (c *chrome) problem(s string) {
 	c.problems = append(c.problems, s)
 }
 
+// newTab opens another tab of the same browser (e.g. the simulator's phone
+// page beside the app).
+func (c *chrome) newTab(t *testing.T) *chrome {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(c.ctx)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open tab: %v", err)
+	}
+	return &chrome{t: t, ctx: ctx}
+}
+
 // do runs steps with a timeout.
 func (c *chrome) do(steps ...chromedp.Action[chromedp.Void]) {
 	c.t.Helper()

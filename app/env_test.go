@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"sync"
@@ -93,6 +94,8 @@ func sharedEnv(t *testing.T) *env {
 			return whatsapp.NewWAHA(whatsapp.WAHAConfig{
 				BaseURL: url, APIKey: key, WebhookURL: e.webhookURL, WebhookSecret: webhookSecret,
 				Attempts: 2, Backoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+				// Short, so a slow answer turns into an unclear failure quickly.
+				HTTPClient: &http.Client{Timeout: 3 * time.Second},
 			})
 		})
 		shared = e

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -156,6 +157,10 @@ type SessionState struct {
 	AccountID      string
 	PushName       string
 	Error          string
+	// OnlyFrom, when set, applies the state only if the instance is in one
+	// of these statuses now, so a poller acting on an old read cannot undo
+	// a newer change.
+	OnlyFrom []string
 }
 
 // SetInstanceState records the session's state. It reports whether the
@@ -167,6 +172,9 @@ func (ts *TenantStore) SetInstanceState(ctx context.Context, id int64, s Session
 		err := tx.db.NewSelect().Model(cur).Column("status").ApplyQueryBuilder(tx.scope).Where("i.id = ?", id).For("UPDATE").Scan(ctx)
 		if err != nil {
 			return mapErr(err)
+		}
+		if len(s.OnlyFrom) > 0 && !slices.Contains(s.OnlyFrom, cur.Status) {
+			return nil
 		}
 		changed = cur.Status != s.Status
 		return tx.updateInstance(ctx, id, func(q *bun.UpdateQuery) *bun.UpdateQuery {
@@ -194,11 +202,13 @@ func (ts *TenantStore) SetInstanceState(ctx context.Context, id int64, s Session
 }
 
 // SetInstanceQR stores the current QR image when it differs from the stored
-// one (by hash) and reports whether it changed.
+// one (by hash) and the number still waits to be linked, and reports whether
+// it changed.
 func (ts *TenantStore) SetInstanceQR(ctx context.Context, id int64, png []byte, hash string) (bool, error) {
 	res, err := ts.db.NewUpdate().Model((*Instance)(nil)).ApplyQueryBuilder(ts.scope).
 		Set("qr_png = ?", png).Set("qr_hash = ?", hash).Set("qr_count = qr_count + 1").Set("updated_at = now()").
-		Where("i.id = ?", id).Where("i.qr_hash IS DISTINCT FROM ?", hash).Exec(ctx)
+		Where("i.id = ?", id).Where("i.qr_hash IS DISTINCT FROM ?", hash).
+		Where("i.status IN (?)", bun.In([]string{InstanceStarting, InstanceScanQR})).Exec(ctx)
 	if err != nil {
 		return false, fmt.Errorf("instance %d QR: %w", id, err)
 	}

@@ -151,8 +151,10 @@ func (ts *TenantStore) MessageByWaID(ctx context.Context, waID string) (*Message
 // Messages returns the newest limit messages of a conversation, oldest first.
 func (ts *TenantStore) Messages(ctx context.Context, contactID int64, limit int) ([]Message, error) {
 	var ms []Message
+	// Provider timestamps have one-second resolution: within a second,
+	// arrival order (the id) decides.
 	err := ts.db.NewSelect().Model(&ms).ApplyQueryBuilder(ts.scope).Where("m.contact_id = ?", contactID).
-		Order("m.sent_at DESC", "m.id DESC").Limit(int64(limit)).Scan(ctx)
+		OrderExpr("date_trunc('second', m.sent_at) DESC, m.id DESC").Limit(int64(limit)).Scan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("messages of contact %d: %w", contactID, err)
 	}

@@ -25,6 +25,9 @@ func TestTenantScope(t *testing.T) {
 	mallory := s.Tenant(bob.ID)
 	aliceStore := s.Tenant(alice.ID)
 	inst := dbtest.NewInstance(t, s, alice.ID)
+	if _, err := aliceStore.SetInstanceState(ctx, inst.ID, db.SessionState{Status: db.InstanceScanQR}); err != nil {
+		t.Fatal(err)
+	}
 	contact, _, err := aliceStore.UpsertContact(ctx, db.ContactIdentity{Phone: "+15559990000"})
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +103,7 @@ func TestTenantScope(t *testing.T) {
 			t.Error("UpsertContact reached another tenant's contact")
 		}
 	})
-	if got, err := aliceStore.Instance(ctx, inst.ID); err != nil || got.Name != "Test number" || got.Status != db.InstanceCreating {
+	if got, err := aliceStore.Instance(ctx, inst.ID); err != nil || got.Name != "Test number" || got.Status != db.InstanceScanQR || got.QRPNG != nil {
 		t.Errorf("alice's instance changed: %+v %v", got, err)
 	}
 	if m, _ := aliceStore.MessageByWaID(ctx, "alice-msg"); m.Ack != 1 {

@@ -117,6 +117,9 @@ func TestInstanceStateAndQR(t *testing.T) {
 	tenant, _ := dbtest.NewTenant(t, s)
 	inst := dbtest.NewInstance(t, s, tenant.ID)
 	ts := s.Tenant(tenant.ID)
+	if _, err := ts.SetInstanceState(ctx, inst.ID, db.SessionState{Status: db.InstanceScanQR}); err != nil {
+		t.Fatal(err)
+	}
 
 	changed, err := ts.SetInstanceQR(ctx, inst.ID, []byte("png1"), "h1")
 	if err != nil || !changed {
@@ -143,6 +146,15 @@ func TestInstanceStateAndQR(t *testing.T) {
 	}
 	if changed, _ := ts.SetInstanceState(ctx, inst.ID, db.SessionState{Status: db.InstanceConnected, ProviderStatus: "WORKING"}); changed {
 		t.Error("the same status counted as a change")
+	}
+	if changed, _ := ts.SetInstanceQR(ctx, inst.ID, []byte("late"), "h3"); changed {
+		t.Error("a late QR code was stored on a connected number")
+	}
+	if changed, _ := ts.SetInstanceState(ctx, inst.ID, db.SessionState{Status: db.InstanceFailed, OnlyFrom: []string{db.InstanceScanQR}}); changed {
+		t.Error("a guarded state change overrode a connected number")
+	}
+	if got, _ := ts.Instance(ctx, inst.ID); got.Status != db.InstanceConnected {
+		t.Errorf("status %s, want connected", got.Status)
 	}
 	byName, err := s.InstanceBySession(ctx, inst.SessionName)
 	if err != nil || byName.ID != inst.ID || byName.TenantID != tenant.ID {

@@ -86,8 +86,9 @@ func (w *Worker) fetchQR(ctx context.Context, inst *db.Instance) error {
 		if state.Status == db.InstanceScanQR {
 			return nil // the code is on its way
 		}
-		_, err = w.store.Tenant(inst.TenantID).SetInstanceState(ctx, inst.ID, state)
-		if err == nil {
+		state.OnlyFrom = []string{db.InstanceStarting, db.InstanceScanQR}
+		changed, err := w.store.Tenant(inst.TenantID).SetInstanceState(ctx, inst.ID, state)
+		if changed {
 			w.publish(ctx, inst.TenantID, live.InstanceUpdated, map[string]int64{"id": inst.ID})
 		}
 		return err
@@ -104,10 +105,15 @@ func (w *Worker) fetchQR(ctx context.Context, inst *db.Instance) error {
 		return err
 	}
 	if inst.Status == db.InstanceStarting {
-		if _, err := w.store.Tenant(inst.TenantID).SetInstanceState(ctx, inst.ID, db.SessionState{Status: db.InstanceScanQR, ProviderStatus: whatsapp.StatusScanQR}); err != nil {
+		changed, err := w.store.Tenant(inst.TenantID).SetInstanceState(ctx, inst.ID, db.SessionState{
+			Status: db.InstanceScanQR, ProviderStatus: whatsapp.StatusScanQR, OnlyFrom: []string{db.InstanceStarting},
+		})
+		if err != nil {
 			return err
 		}
-		w.publish(ctx, inst.TenantID, live.InstanceUpdated, map[string]int64{"id": inst.ID})
+		if changed {
+			w.publish(ctx, inst.TenantID, live.InstanceUpdated, map[string]int64{"id": inst.ID})
+		}
 	}
 	if changed {
 		w.publish(ctx, inst.TenantID, live.InstanceQR, map[string]int64{"id": inst.ID})
