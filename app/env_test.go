@@ -59,7 +59,7 @@ var (
 
 // sharedEnv starts the package's environment on first use. It lives until
 // the test binary exits.
-func sharedEnv(t *testing.T) *env {
+func sharedEnv(t testing.TB) *env {
 	t.Helper()
 	store := dbtest.Store(t) // skips without services
 	envOnce.Do(func() {

@@ -55,7 +55,7 @@ func unlimited() app.RateLimits {
 	return app.RateLimits{SignInPerIP: l, SignInPerAccount: l, SignUpPerIP: l}
 }
 
-func newTestApp(t *testing.T, opts ...appOption) *testApp {
+func newTestApp(t testing.TB, opts ...appOption) *testApp {
 	t.Helper()
 	e := sharedEnv(t)
 	a := &testApp{store: dbtest.Store(t), publisher: live.NewPublisher(dbtest.Redis(t), e.namespace), namespace: e.namespace, env: e}
@@ -74,7 +74,7 @@ func newTestApp(t *testing.T, opts ...appOption) *testApp {
 // a namespace per test.
 // cleanup registers the teardown (a test's t.Cleanup; nothing for the
 // package-wide webhook receiver).
-func newAppHandler(t *testing.T, e *env, log *slog.Logger, cleanup func(func()), got *app.Options, opts ...appOption) http.Handler {
+func newAppHandler(t testing.TB, e *env, log *slog.Logger, cleanup func(func()), got *app.Options, opts ...appOption) http.Handler {
 	t.Helper()
 	store := dbtest.Store(t)
 	rdb := redis.NewClient(dbtest.RedisOptions(t))
@@ -139,12 +139,12 @@ func (f levelFilter) WithGroup(g string) slog.Handler {
 // browser is an HTTP client with a cookie jar that does not follow
 // redirects, so tests see them.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	app  *testApp
 	http *http.Client
 }
 
-func (a *testApp) newBrowser(t *testing.T) *browser {
+func (a *testApp) newBrowser(t testing.TB) *browser {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, app: a, http: &http.Client{
@@ -233,14 +233,14 @@ func testid(r *response, id string) *goquery.Selection {
 	return r.doc.Find(`[data-testid="` + id + `"]`)
 }
 
-func wantStatus(t *testing.T, r *response, want int) {
+func wantStatus(t testing.TB, r *response, want int) {
 	t.Helper()
 	if r.StatusCode != want {
 		t.Fatalf("%s %s: status %d, want %d\n%s", r.Request.Method, r.Request.URL.Path, r.StatusCode, want, abbreviate(r.body))
 	}
 }
 
-func wantRedirect(t *testing.T, r *response, want string) {
+func wantRedirect(t testing.TB, r *response, want string) {
 	t.Helper()
 	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != want {
 		t.Fatalf("%s %s: %d to %q, want 303 to %q", r.Request.Method, r.Request.URL.Path, r.StatusCode, r.Header.Get("Location"), want)

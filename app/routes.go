@@ -26,7 +26,15 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 		middleware.Recover(),
 		h.secureHeaders,
 		middleware.BodyLimit(h.opts.BodyLimit),
-		middleware.GzipWithConfig(middleware.GzipConfig{Skipper: streaming}),
+		// API answers (webhook acknowledgements) are a few bytes: the
+		// middleware sets up a compressor per request even when it then
+		// skips, which cost a quarter of the webhook's CPU.
+		middleware.GzipWithConfig(middleware.GzipConfig{
+			Skipper: func(c echo.Context) bool {
+				return streaming(c) || strings.HasPrefix(c.Request().URL.Path, "/api/")
+			},
+			MinLength: 1024,
+		}),
 		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
 			Skipper: func(c echo.Context) bool {
 				return streaming(c) || strings.HasPrefix(c.Request().URL.Path, views.PathAdminQueues)

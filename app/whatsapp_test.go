@@ -24,7 +24,7 @@ import (
 )
 
 // waitFor polls cond until it holds or the time is up.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
@@ -36,7 +36,7 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 }
 
 // tenantOf signs a new account up and returns its browser and tenant id.
-func (a *testApp) tenantOf(t *testing.T, business string) (*browser, int64) {
+func (a *testApp) tenantOf(t testing.TB, business string) (*browser, int64) {
 	t.Helper()
 	b := a.newBrowser(t)
 	email := uniqueEmail("wa")
@@ -50,7 +50,7 @@ func (a *testApp) tenantOf(t *testing.T, business string) (*browser, int64) {
 
 // instanceRow creates an instance in the database only (no gateway
 // session), for webhook tests that sign events themselves.
-func instanceRow(t *testing.T, s *db.Store, tenantID int64) *db.Instance {
+func instanceRow(t testing.TB, s *db.Store, tenantID int64) *db.Instance {
 	t.Helper()
 	inst, err := s.Tenant(tenantID).CreateInstance(context.Background(), db.NewInstance{
 		Name: "Shop", Provider: "waha", Limit: 10, SessionName: whatsapp.SessionName,
@@ -63,7 +63,7 @@ func instanceRow(t *testing.T, s *db.Store, tenantID int64) *db.Instance {
 
 // connect creates a number through the pages, lets the worker set it up on
 // the simulator, scans the QR code and waits until it is connected.
-func (a *testApp) connect(t *testing.T, b *browser, tenantID int64) *db.Instance {
+func (a *testApp) connect(t testing.TB, b *browser, tenantID int64) *db.Instance {
 	t.Helper()
 	tok := b.csrf("/instances")
 	r := b.post("/instances", url.Values{"_csrf": {tok}, "name": {"Main number"}})
@@ -98,7 +98,7 @@ func sign(body []byte) string {
 }
 
 // postWebhook sends a body to the app's webhook as WAHA would.
-func postWebhook(t *testing.T, baseURL string, body []byte, signature string) int {
+func postWebhook(t testing.TB, baseURL string, body []byte, signature string) int {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, baseURL+"/api/webhooks/whatsapp", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -156,7 +156,7 @@ func (lc *liveCounter) count(name string) int {
 	return lc.counts[name]
 }
 
-func countRows(t *testing.T, query string, args ...any) int {
+func countRows(t testing.TB, query string, args ...any) int {
 	t.Helper()
 	var n int
 	if err := dbtest.DB(t).QueryRowContext(context.Background(), query, args...).Scan(&n); err != nil {

@@ -73,28 +73,21 @@ type Message struct {
 }
 
 // SaveMessage stores a message unless one with its WaID exists, and moves
-// the contact's last-message time. It returns the stored row and sets
+// the contact's last-message time, in one statement (it runs for every
+// message, so it makes one round trip). It returns the stored row and sets
 // Inserted when it is new. An existing row gets the provider id it lacked.
 func (ts *TenantStore) SaveMessage(ctx context.Context, m *Message) (*Message, error) {
 	m.TenantID = ts.tenantID
-	err := ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
-		_, err := tx.db.NewInsert().Model(m).
-			On("CONFLICT (tenant_id, wa_id) DO UPDATE").
-			Set("provider_id = CASE WHEN m.provider_id = '' THEN EXCLUDED.provider_id ELSE m.provider_id END").
-			Returning("*, (xmax = 0) AS inserted").Exec(ctx)
-		if err != nil {
-			return mapErr(err)
-		}
-		if !m.Inserted {
-			return nil
-		}
-		_, err = tx.db.NewUpdate().Model((*Contact)(nil)).ApplyQueryBuilder(tx.scope).
-			Set("last_message_at = GREATEST(c.last_message_at, ?)", m.SentAt).Set("updated_at = now()").
-			Where("c.id = ?", m.ContactID).Exec(ctx)
-		return err
-	})
+	ins := ts.db.NewInsert().Model(m).
+		On("CONFLICT (tenant_id, wa_id) DO UPDATE").
+		Set("provider_id = CASE WHEN m.provider_id = '' THEN EXCLUDED.provider_id ELSE m.provider_id END").
+		Returning("*, (xmax = 0) AS inserted")
+	touch := ts.db.NewUpdate().Model((*Contact)(nil)).ApplyQueryBuilder(ts.scope).
+		Set("last_message_at = GREATEST(c.last_message_at, saved.sent_at)").Set("updated_at = now()").
+		TableExpr("saved").Where("c.id = saved.contact_id AND saved.inserted")
+	err := ts.db.NewSelect().With("saved", ins).With("touched", touch).Table("saved").Scan(ctx, m)
 	if err != nil {
-		return nil, fmt.Errorf("save message %s: %w", m.WaID, err)
+		return nil, fmt.Errorf("save message %s: %w", m.WaID, mapErr(err))
 	}
 	return m, nil
 }

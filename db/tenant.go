@@ -94,8 +94,8 @@ type SignUp struct {
 }
 
 // CreateTenantWithOwner creates a tenant on the Starter plan with its owner
-// user and grants the sign-up credits through the ledger, all in one
-// transaction. A taken email gives ErrConflict.
+// user and default AI settings, and grants the sign-up credits through the
+// ledger, all in one transaction. A taken email gives ErrConflict.
 func (s *Store) CreateTenantWithOwner(ctx context.Context, in SignUp) (*Tenant, *User, error) {
 	t := &Tenant{Name: in.BusinessName, Plan: PlanStarter, Status: TenantActive, DefaultCountry: "US", Timezone: "UTC"}
 	u := &User{Email: NormalizeEmail(in.Email), PasswordHash: in.PasswordHash, Role: RoleOwner}
@@ -106,6 +106,9 @@ func (s *Store) CreateTenantWithOwner(ctx context.Context, in SignUp) (*Tenant, 
 		u.TenantID = t.ID
 		if _, err := tx.tx.NewInsert().Model(u).Returning("*").Exec(ctx); err != nil {
 			return mapErr(err)
+		}
+		if err := tx.Tenant(t.ID).SaveAISettings(ctx, DefaultAISettings(t.ID, t.Name)); err != nil {
+			return err
 		}
 		if in.Credits > 0 {
 			e, err := tx.Tenant(t.ID).Grant(ctx, in.Credits, "Welcome credits", "signup")

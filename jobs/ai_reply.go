@@ -273,9 +273,7 @@ func (w *Worker) advanceReply(ctx context.Context, ts *db.TenantStore, s *db.AIS
 	case err != nil:
 		return err
 	}
-	if err := prov.StopTyping(ctx, inst.SessionName, c.ChatID); err != nil {
-		w.log.DebugContext(ctx, "stop typing", "err", err)
-	}
+	// The message itself ends the "typing…" indicator.
 	r.Status = db.ReplySent
 	if err := ts.UpdateReply(ctx, r); err != nil {
 		return err

@@ -17,15 +17,17 @@ func ProviderFor(ctx context.Context, store *db.Store, gw *whatsapp.Gateways, in
 	if inst.NodeID == nil {
 		return nil, ErrNoNode
 	}
-	n, err := store.Node(ctx, *inst.NodeID)
-	if err != nil {
-		return nil, fmt.Errorf("node of instance %d: %w", inst.ID, err)
-	}
-	key := ""
-	if n.APIKey != nil {
-		key = *n.APIKey
-	}
-	return gw.For(n.URL, key), nil
+	return gw.ForNode(*inst.NodeID, func() (string, string, error) {
+		n, err := store.Node(ctx, *inst.NodeID)
+		if err != nil {
+			return "", "", fmt.Errorf("node of instance %d: %w", inst.ID, err)
+		}
+		key := ""
+		if n.APIKey != nil {
+			key = *n.APIKey
+		}
+		return n.URL, key, nil
+	})
 }
 
 // SessionState maps what the gateway says about a session to what the

@@ -146,6 +146,10 @@ func NewServer(opt asynq.RedisConnOpt, so ServerOptions, log *slog.Logger) *asyn
 		ShutdownTimeout: 25 * time.Second,
 		// Scheduled tasks (QR refreshes, retries) become due within a second.
 		DelayedTaskCheckInterval: time.Second,
+		// Idle workers look for new tasks this often (asynq's default is a
+		// second, which a customer waiting for an answer would feel). One
+		// Redis call per tick per process.
+		TaskCheckInterval: 25 * time.Millisecond,
 		// Failures are logged by observe; asynq's own error log would repeat them.
 		ErrorHandler: asynq.ErrorHandlerFunc(func(context.Context, *asynq.Task, error) {}),
 	})
