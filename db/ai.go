@@ -417,3 +417,46 @@ func (ts *TenantStore) AIRuns(ctx context.Context, limit int) ([]AIRun, error) {
 	}
 	return rs, nil
 }
+
+// AIUsage is one tenant's model use over a period, for the owner's cost view.
+type AIUsage struct {
+	TenantID     int64   `bun:"tenant_id"`
+	TenantName   string  `bun:"tenant_name"`
+	Calls        int     `bun:"calls"`
+	Errors       int     `bun:"errors"`
+	Handoffs     int     `bun:"handoffs"`
+	InputTokens  int64   `bun:"input_tokens"`
+	OutputTokens int64   `bun:"output_tokens"`
+	AvgLatencyMS float64 `bun:"avg_latency_ms"`
+	P95LatencyMS float64 `bun:"p95_latency_ms"`
+}
+
+// AIUsageAllTenants sums every tenant's model calls since t, the heaviest
+// users first.
+func (s *Store) AIUsageAllTenants(ctx context.Context, since time.Time) ([]AIUsage, error) {
+	var out []AIUsage
+	err := s.db.NewRaw(`
+		SELECT r.tenant_id, t.name AS tenant_name, count(*) AS calls,
+		       count(*) FILTER (WHERE r.outcome = 'error') AS errors,
+		       count(*) FILTER (WHERE r.outcome = 'handoff') AS handoffs,
+		       coalesce(sum(r.input_tokens), 0) AS input_tokens, coalesce(sum(r.output_tokens), 0) AS output_tokens,
+		       coalesce(avg(r.latency_ms), 0) AS avg_latency_ms,
+		       coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY r.latency_ms), 0) AS p95_latency_ms
+		FROM ai_runs r JOIN tenants t ON t.id = r.tenant_id
+		WHERE r.created_at >= ?
+		GROUP BY r.tenant_id, t.name
+		ORDER BY coalesce(sum(r.input_tokens + r.output_tokens), 0) DESC, r.tenant_id`, since).Scan(ctx, &out)
+	if err != nil {
+		return nil, fmt.Errorf("ai usage: %w", err)
+	}
+	return out, nil
+}
+
+// AIRunsAllTenants lists the latest model calls of every tenant.
+func (s *Store) AIRunsAllTenants(ctx context.Context, limit int) ([]AIRun, error) {
+	var rs []AIRun
+	if err := s.db.NewSelect().Model(&rs).Order("run.id DESC").Limit(int64(limit)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("ai runs of all tenants: %w", err)
+	}
+	return rs, nil
+}

@@ -22,6 +22,7 @@ const (
 	PathEvents       = "/events"
 	PathAdminQueues  = "/admin/queues"
 	PathAdminNodes   = "/admin/nodes"
+	PathAdminAI      = "/admin/ai"
 	PathInstances    = "/instances"
 	PathContacts     = "/contacts"
 	PathSettings     = "/settings"
