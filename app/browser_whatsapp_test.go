@@ -9,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
 )
 
@@ -30,7 +31,7 @@ func TestBrowserConnectNumber(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid="sign-up-submit"]`)),
 	)
 	c.waitPath("/dashboard")
-	c.do(chromedp.Click(chromedp.CSS(`[data-testid="connect-first"]`)))
+	c.click(`[data-testid="connect-first"]`)
 	c.waitPath("/instances")
 	c.do(
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="instance-form"]`)),
@@ -72,7 +73,7 @@ func TestBrowserConnectNumber(t *testing.T) {
 	}
 
 	// Scan on the phone page.
-	phone.do(chromedp.Click(chromedp.CSS(`[data-testid="scan"]`)))
+	phone.click(`[data-testid="scan"]`)
 	c.waitText(`[data-testid="instance-status"]`, 15*time.Second, func(s string) bool { return s == "Connected" })
 	c.do(chromedp.WaitVisible(chromedp.CSS(`[data-testid="instance-phone"]`)))
 	if !eval[bool](c, `window.__noReload === true`) {
@@ -203,9 +204,14 @@ func TestBrowserAIReplyAndTakeover(t *testing.T) {
 	sentBefore := len(a.env.sim.Sent(inst.SessionName))
 
 	// The lead writes again: the conversation updates live, the AI is silent.
-	if _, err := a.env.sim.LeadSays(inst.SessionName, "15559990001", "Tom", "great, and do you have oat milk?"); err != nil {
+	oat, err := a.env.sim.LeadSays(inst.SessionName, "15559990001", "Tom", "great, and do you have oat milk?")
+	if err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, 15*time.Second, "the lead's second message in the store", func() bool {
+		_, err := ts.MessageByWaID(context.Background(), whatsapp.MessageKey(oat))
+		return err == nil
+	})
 	c.waitText(`[data-testid="messages"]`, 10*time.Second, func(s string) bool { return strings.Contains(s, "oat milk") })
 	if !eval[bool](c, `window.__noReload === true`) {
 		t.Error("the conversation page reloaded")

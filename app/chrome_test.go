@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -72,7 +74,7 @@ func newChrome(t *testing.T, width, height int) *chrome {
 		}
 	})
 	// The first Run starts the browser; it must not carry a timeout.
-	if err := chromedp.Do(ctx); err != nil {
+	if err := chromedp.Do(ctx, traceLive); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
 	console := chromedp.Events(ctx, runtime.ConsoleAPICalled)
@@ -87,7 +89,14 @@ func newChrome(t *testing.T, width, height int) *chrome {
 				for _, a := range ev.Args {
 					parts = append(parts, strings.Trim(string(a.Value), `"`)+a.Description)
 				}
-				c.problem("console error: " + strings.Join(parts, " "))
+				msg := strings.Join(parts, " ")
+				// Live regions abort a stale re-fetch when a newer update
+				// arrives (hx-sync replace); htmx logs the abort. Failed
+				// requests still show as htmx:responseError.
+				if strings.HasPrefix(msg, "htmx:sendAbort") || strings.HasPrefix(msg, "htmx:afterRequest") {
+					continue
+				}
+				c.problem("console error: " + msg)
 			}
 		}
 	}()
@@ -114,7 +123,7 @@ func (c *chrome) newTab(t *testing.T) *chrome {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(c.ctx)
 	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil {
+	if err := chromedp.Do(ctx, traceLive); err != nil {
 		t.Fatalf("open tab: %v", err)
 	}
 	return &chrome{t: t, ctx: ctx}
@@ -131,17 +140,30 @@ func (c *chrome) do(steps ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
-// text returns the trimmed text of the first element matching sel.
+// click clicks sel, trying again when the node was replaced between finding
+// and clicking it (live regions re-render when the stream connects).
+func (c *chrome) click(sel string) {
+	c.t.Helper()
+	c.settle()
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+		err = chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel)))
+		cancel()
+		if err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	c.shot("click-failed")
+	c.t.Fatalf("click %s: %v", sel, err)
+}
+
+// text returns the trimmed text of the first element matching sel, read
+// through a fresh query (a live region may have been re-rendered since).
 func (c *chrome) text(sel string) string {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		c.shot("failure")
-		c.t.Fatalf("text of %s: %v", sel, err)
-	}
-	return strings.TrimSpace(s)
+	return c.waitText(sel, 10*time.Second, func(string) bool { return true })
 }
 
 // eval evaluates a JavaScript expression through DevTools.
@@ -161,23 +183,81 @@ func eval[T any](c *chrome, expr string) T {
 func (c *chrome) waitText(sel string, within time.Duration, ok func(string) bool) string {
 	c.t.Helper()
 	deadline := time.Now().Add(within)
-	var last string
+	last := "(no such element)"
 	for {
 		ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(
-			`(function(){var e=document.querySelector(%q);return e?e.textContent.trim():"";})()`, sel)))
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[*string](fmt.Sprintf(
+			`(function(){var e=document.querySelector(%q);return e?e.textContent.trim():null;})()`, sel)))
 		cancel()
-		if err == nil {
-			last = s
-			if ok(s) {
-				return s
+		if err == nil && s != nil {
+			last = *s
+			if ok(last) {
+				return last
 			}
 		}
 		if time.Now().After(deadline) {
 			c.shot("timeout")
-			c.t.Fatalf("waited %s for %s; last text %q", within, sel, last)
+			c.t.Fatalf("waited %s for %s; last text %q; live-update trace: %s", within, sel, last, c.liveTrace())
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// liveTraceJS records, on every page, the last live-update events and the
+// requests and swaps they cause, so that a live region that did not update
+// can be explained from the test's failure message.
+const liveTraceJS = `(function(){
+  var log = window.__liveTrace = [];
+  function add(s) { log.push(Math.round(performance.now()) + "ms " + s); if (log.length > 80) log.shift(); }
+  var Native = window.EventSource;
+  window.EventSource = function(url, init) {
+    var es = new Native(url, init);
+    ["credits-updated","instance-updated","instance-qr","message-created","message-updated","contact-updated"].forEach(function(name){
+      es.addEventListener(name, function(){ add("received " + name); });
+    });
+    return es;
+  };
+  window.EventSource.prototype = Native.prototype;
+  ["CONNECTING","OPEN","CLOSED"].forEach(function(k){ window.EventSource[k] = Native[k]; });
+  ["htmx:sseOpen","htmx:sseError","htmx:sseClose","htmx:sseMessage","htmx:beforeRequest",
+   "htmx:sendAbort","htmx:responseError","htmx:afterSwap"].forEach(function(name){
+    document.addEventListener(name, function(e){
+      var d = e.detail || {}, t = e.target || {};
+      add(name.slice(5) + " " + (d.type || "") + " #" + (t.id || t.tagName || ""));
+    }, true);
+  });
+})();`
+
+var traceLive = chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+	_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: liveTraceJS})
+	return err
+})
+
+// liveTrace is the page's recent live-update events, oldest first.
+func (c *chrome) liveTrace() string {
+	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(window.__liveTrace || []).join("; ")`))
+	if err != nil {
+		return "(unavailable: " + err.Error() + ")"
+	}
+	return s
+}
+
+// settle waits (briefly) until no htmx request or swap is under way, so that
+// a click does not press on an element and release on its replacement (a
+// live region re-fetched when the page's stream opens, say).
+func (c *chrome) settle() {
+	c.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	quiet := 0
+	for quiet < 2 && time.Now().Before(deadline) {
+		if eval[bool](c, `document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling") === null`) {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -192,6 +272,7 @@ func (c *chrome) waitLive() {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	c.settle()
 }
 
 func (c *chrome) location() string {

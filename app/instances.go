@@ -91,7 +91,7 @@ func (h *handler) createInstance(c echo.Context) error {
 			return err
 		}
 		return render(c, http.StatusUnprocessableEntity,
-			views.InstancesPage(h.shell(c, "WhatsApp numbers", views.NavNumbers), vm), views.InstanceList(vm))
+			views.InstancesPage(h.shell(c, "WhatsApp numbers", views.NavNumbers), vm), views.InstanceFormView(vm))
 	}
 	if msg := f.Validate(); msg != "" {
 		return showForm(msg)

@@ -33,7 +33,6 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 			Skipper: func(c echo.Context) bool {
 				return streaming(c) || strings.HasPrefix(c.Request().URL.Path, "/api/")
 			},
-			MinLength: 1024,
 		}),
 		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
 			Skipper: func(c echo.Context) bool {

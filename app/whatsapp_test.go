@@ -421,7 +421,9 @@ func TestLIDThenPhoneIsOneContact(t *testing.T) {
 	}
 }
 
-func TestHealthCheckFindsDroppedSession(t *testing.T) {
+// TestHealthCheckRestartsDroppedSession: a session that fails silently is
+// found by the health check and restarted, and the number is connected again.
+func TestHealthCheckRestartsDroppedSession(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
 	b, tenantID := a.tenantOf(t, "Health Shop")
@@ -433,22 +435,51 @@ func TestHealthCheckFindsDroppedSession(t *testing.T) {
 	if _, err := a.env.queue.Enqueue(task); err != nil {
 		t.Fatal(err)
 	}
-	ts := a.store.Tenant(tenantID)
-	waitFor(t, 15*time.Second, "the dropped session to be noticed", func() bool {
-		i, _ := ts.Instance(context.Background(), inst.ID)
-		return i.Status != db.InstanceConnected
+	waitFor(t, 30*time.Second, "the session to be restarted", func() bool {
+		for _, c := range a.env.sim.Calls() {
+			if c.Method == http.MethodPost && c.Path == "/api/sessions/"+inst.SessionName+"/restart" {
+				return true
+			}
+		}
+		return false
 	})
-	got, _ := ts.Instance(context.Background(), inst.ID)
-	if got.RestartedAt == nil {
-		t.Errorf("a dropped session was not restarted once: %+v", got)
+	ts := a.store.Tenant(tenantID)
+	waitFor(t, 15*time.Second, "the number to be connected again", func() bool {
+		i, _ := ts.Instance(context.Background(), inst.ID)
+		return i.Status == db.InstanceConnected
+	})
+}
+
+// TestHealthCheckFindsMissingSession: a session gone from the gateway shows
+// as disconnected, with the reason, on the dashboard.
+func TestHealthCheckFindsMissingSession(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	b, tenantID := a.tenantOf(t, "Gone Shop")
+	inst := a.connect(t, b, tenantID)
+	prov, err := jobs.ProviderFor(context.Background(), a.store, a.env.gateways, inst)
+	if err != nil {
+		t.Fatal(err)
 	}
+	if err := prov.DeleteSession(context.Background(), inst.SessionName); err != nil {
+		t.Fatal(err)
+	}
+	task, _ := jobs.NewCheckInstancesTask()
+	if _, err := a.env.queue.Enqueue(task); err != nil {
+		t.Fatal(err)
+	}
+	ts := a.store.Tenant(tenantID)
+	waitFor(t, 30*time.Second, "the missing session to be noticed", func() bool {
+		i, _ := ts.Instance(context.Background(), inst.ID)
+		return i.Status == db.InstanceDisconnected && strings.Contains(i.LastError, "gone from the WhatsApp server")
+	})
 	r := b.get("/dashboard")
-	if testid(r, "dash-number").Length() != 1 {
-		t.Errorf("dashboard numbers: %s", abbreviate(r.body))
+	if status, _ := testid(r, "instance-status").Attr("data-status"); status != db.InstanceDisconnected || testid(r, "dash-alert").Length() != 1 {
+		t.Errorf("dashboard: status %q, alert %d", status, testid(r, "dash-alert").Length())
 	}
-	status, _ := testid(r, "instance-status").Attr("data-status")
-	if status == db.InstanceConnected {
-		t.Errorf("dashboard still shows connected")
+	r = b.get(fmt.Sprintf("/instances/%d", inst.ID))
+	if !strings.Contains(testid(r, "instance-error").Text(), "gone from the WhatsApp server") || testid(r, "instance-reconnect").Length() != 1 {
+		t.Errorf("instance page: %s", abbreviate(testid(r, "instance-panel").Text()))
 	}
 }
 

@@ -262,10 +262,7 @@ type ContactFilter struct {
 func (ts *TenantStore) Contacts(ctx context.Context, f ContactFilter) ([]Conversation, int, error) {
 	f.Page = f.Page.Normalize()
 	var cs []Conversation
-	q := ts.db.NewSelect().Model(&cs).ColumnExpr("c.*").
-		ColumnExpr(`(SELECT m.body FROM messages m WHERE m.tenant_id = c.tenant_id AND m.contact_id = c.id AND m.sender <> 'system' ORDER BY m.sent_at DESC, m.id DESC LIMIT 1) AS last_body`).
-		ColumnExpr(`(SELECT m.direction FROM messages m WHERE m.tenant_id = c.tenant_id AND m.contact_id = c.id AND m.sender <> 'system' ORDER BY m.sent_at DESC, m.id DESC LIMIT 1) AS last_direction`).
-		ApplyQueryBuilder(ts.scope)
+	q := withLastMessage(ts.db.NewSelect().Model(&cs)).ApplyQueryBuilder(ts.scope)
 	if s := strings.TrimSpace(f.Query); s != "" {
 		like := "%" + escapeLike(s) + "%"
 		digits := strings.Map(func(r rune) rune {

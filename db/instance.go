@@ -46,6 +46,8 @@ type Instance struct {
 	StatusChangedAt time.Time  `bun:"status_changed_at,notnull,default:current_timestamp"`
 	CheckedAt       *time.Time `bun:"checked_at"`
 	RestartedAt     *time.Time `bun:"restarted_at"`
+	// StateObservedAt is when the current state was observed at the gateway.
+	StateObservedAt *time.Time `bun:"state_observed_at"`
 	CreatedAt       time.Time  `bun:"created_at,notnull,default:current_timestamp"`
 	UpdatedAt       time.Time  `bun:"updated_at,notnull,default:current_timestamp"`
 }
@@ -161,6 +163,10 @@ type SessionState struct {
 	// of these statuses now, so a poller acting on an old read cannot undo
 	// a newer change.
 	OnlyFrom []string
+	// ObservedAt is when the gateway was in this state (an event's time, or
+	// now for a poll). A state observed before the stored one is ignored.
+	// Zero means now.
+	ObservedAt time.Time
 }
 
 // SetInstanceState records the session's state. It reports whether the
@@ -169,17 +175,24 @@ func (ts *TenantStore) SetInstanceState(ctx context.Context, id int64, s Session
 	var changed bool
 	err := ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
 		cur := new(Instance)
-		err := tx.db.NewSelect().Model(cur).Column("status").ApplyQueryBuilder(tx.scope).Where("i.id = ?", id).For("UPDATE").Scan(ctx)
+		err := tx.db.NewSelect().Model(cur).Column("status", "state_observed_at").ApplyQueryBuilder(tx.scope).Where("i.id = ?", id).For("UPDATE").Scan(ctx)
 		if err != nil {
 			return mapErr(err)
 		}
 		if len(s.OnlyFrom) > 0 && !slices.Contains(s.OnlyFrom, cur.Status) {
 			return nil
 		}
+		observed := s.ObservedAt
+		if observed.IsZero() {
+			observed = time.Now()
+		}
+		if cur.StateObservedAt != nil && observed.Before(*cur.StateObservedAt) {
+			return nil // an older event, processed late
+		}
 		changed = cur.Status != s.Status
 		return tx.updateInstance(ctx, id, func(q *bun.UpdateQuery) *bun.UpdateQuery {
 			q = q.Set("status = ?", s.Status).Set("provider_status = ?", s.ProviderStatus).Set("last_error = ?", s.Error).
-				Set("checked_at = now()")
+				Set("checked_at = now()").Set("state_observed_at = ?", observed)
 			if changed {
 				q = q.Set("status_changed_at = now()")
 			}

@@ -179,9 +179,7 @@ type Conversation struct {
 // RecentConversations returns the contacts with the latest messages.
 func (ts *TenantStore) RecentConversations(ctx context.Context, limit int) ([]Conversation, error) {
 	var cs []Conversation
-	err := ts.db.NewSelect().Model(&cs).ColumnExpr("c.*").
-		ColumnExpr(`(SELECT m.body FROM messages m WHERE m.tenant_id = c.tenant_id AND m.contact_id = c.id ORDER BY m.sent_at DESC, m.id DESC LIMIT 1) AS last_body`).
-		ColumnExpr(`(SELECT m.direction FROM messages m WHERE m.tenant_id = c.tenant_id AND m.contact_id = c.id ORDER BY m.sent_at DESC, m.id DESC LIMIT 1) AS last_direction`).
+	err := withLastMessage(ts.db.NewSelect().Model(&cs)).
 		ApplyQueryBuilder(ts.scope).Where("c.last_message_at IS NOT NULL").
 		OrderExpr("c.last_message_at DESC, c.id DESC").Limit(int64(limit)).Scan(ctx)
 	if err != nil {
@@ -259,4 +257,14 @@ func (ts *TenantStore) AddNote(ctx context.Context, contactID int64, key, text s
 		ContactID: contactID, WaID: "note:" + key, Direction: DirectionOut, Sender: SenderSystem,
 		ChatKind: ContactDirect, Type: "note", Body: text, Status: MessageFailed, SentAt: time.Now(),
 	})
+}
+
+// withLastMessage selects contacts (alias c) with their latest real message
+// (notes from the system left out), ordered as conversations are shown.
+func withLastMessage(q *bun.SelectQuery) *bun.SelectQuery {
+	const latest = `FROM messages m WHERE m.tenant_id = c.tenant_id AND m.contact_id = c.id AND m.sender <> 'system'
+		ORDER BY date_trunc('second', m.sent_at) DESC, m.id DESC LIMIT 1`
+	return q.ColumnExpr("c.*").
+		ColumnExpr("(SELECT m.body " + latest + ") AS last_body").
+		ColumnExpr("(SELECT m.direction " + latest + ") AS last_direction")
 }

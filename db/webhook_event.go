@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/driver/pgdriver"
 )
 
 // WebhookEvent is one webhook delivery from a WhatsApp gateway, stored once
@@ -49,6 +50,11 @@ func (s *Store) RecordWebhookEvent(ctx context.Context, provider, eventID, event
 		provider, eventID, eventType, payload, session).Scan(ctx, e)
 	if err == nil {
 		return e, WebhookStored, nil
+	}
+	var pgErr pgdriver.Error
+	if errors.As(err, &pgErr) && pgErr.Field('C') == "23503" {
+		// The instance was deleted between finding and storing.
+		return nil, WebhookUnknownSession, nil
 	}
 	if !errors.Is(mapErr(err), ErrNotFound) {
 		return nil, "", fmt.Errorf("record webhook event: %w", err)

@@ -23,12 +23,12 @@ const TypeCheckInstance = "instance:check"
 
 // NewCheckInstancesTask returns the periodic fan-out task.
 func NewCheckInstancesTask() (*asynq.Task, error) {
-	return newTask(TypeCheckInstances, struct{}{}, asynq.Queue(QueueLow), asynq.MaxRetry(1), asynq.Timeout(time.Minute))
+	return newTask(TypeCheckInstances, struct{}{}, asynq.Queue(QueueDefault), asynq.MaxRetry(1), asynq.Timeout(time.Minute))
 }
 
 func newCheckInstanceTask(p InstancePayload, now time.Time) (*asynq.Task, error) {
 	return newTask(TypeCheckInstance, p, asynq.TaskID(fmt.Sprintf("check:%d:%d", p.InstanceID, now.Unix()/60)),
-		asynq.Queue(QueueLow), asynq.MaxRetry(0), asynq.Timeout(30*time.Second))
+		asynq.Queue(QueueDefault), asynq.MaxRetry(0), asynq.Timeout(30*time.Second))
 }
 
 func (w *Worker) checkInstances(ctx context.Context, _ *asynq.Task) error {

@@ -82,7 +82,11 @@ func (w *Worker) applyState(ctx context.Context, inst *db.Instance, state db.Ses
 	if changed {
 		w.publish(ctx, inst.TenantID, live.InstanceUpdated, map[string]int64{"id": inst.ID})
 	}
-	if state.Status == db.InstanceScanQR || state.Status == db.InstanceStarting {
+	cur, err := w.store.Tenant(inst.TenantID).Instance(ctx, inst.ID)
+	if err != nil {
+		return err
+	}
+	if cur.Status == db.InstanceScanQR || cur.Status == db.InstanceStarting {
 		return w.startQRRefresh(ctx, inst)
 	}
 	return nil

@@ -3,6 +3,7 @@ package views
 import (
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // Paths of pages and partials. Handlers and templates both use these, so a
@@ -42,6 +43,7 @@ const (
 	IDCreditBalance = "credit-balance"
 	IDInstanceList  = "instance-list"
 	IDInstancePanel = "instance-panel"
+	IDInstanceForm  = "instance-form"
 	IDNodeList      = "node-list"
 	IDDashNumbers   = "dash-numbers"
 	IDDashActivity  = "dash-activity"
@@ -95,4 +97,17 @@ func ContactActionPath(id int64, action string) string { return ContactPath(id) 
 // KnowledgePath is an action on a knowledge entry.
 func KnowledgePath(id int64, action string) string {
 	return PathSettings + "/knowledge/" + strconv.FormatInt(id, 10) + "/" + action
+}
+
+// live is the hx-trigger of a region kept current by live updates: it is
+// re-fetched on the named events, and once whenever the live stream
+// (re)connects, since events sent while it was not connected are not
+// replayed (e.g. a number connected before its page's stream opened).
+func live(events string) string {
+	var b strings.Builder
+	for _, e := range strings.Split(events, ",") {
+		b.WriteString("sse:" + strings.TrimSpace(e) + ", ")
+	}
+	b.WriteString("htmx:sseOpen from:body")
+	return b.String()
 }

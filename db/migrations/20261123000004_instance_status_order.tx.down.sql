@@ -1,0 +1,1 @@
+ALTER TABLE instances DROP COLUMN IF EXISTS state_observed_at;
