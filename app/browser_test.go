@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,19 @@ func TestBrowserSignUpLiveCreditsSignOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	eval[bool](c, `(window.__noReload = true)`)
+	// A region swapped in by a live update must listen to the stream at
+	// once, not after a settle delay during which updates would be lost.
+	eval[bool](c, `(function(){
+		window.__swapped = [];
+		document.body.addEventListener("htmx:afterSwap", function(e) {
+			var el = e.target;
+			queueMicrotask(function() {
+				var d = el["htmx-internal-data"] || {};
+				window.__swapped.push((el.id || el.tagName) + (d.sseEventListener ? ":listening" : ":deaf"));
+			});
+		});
+		return true;
+	})()`)
 	if _, err := a.store.Tenant(u.TenantID).Grant(context.Background(), 100, "Top-up", "test-topup"); err != nil {
 		t.Fatal(err)
 	}
@@ -56,6 +70,10 @@ func TestBrowserSignUpLiveCreditsSignOut(t *testing.T) {
 	}
 	c.waitText(`[data-testid="credit-balance"]`, 10*time.Second, func(s string) bool { return s == "500" })
 	c.waitText(`[data-testid="credit-badge"]`, 10*time.Second, func(s string) bool { return s == "500 credits" })
+	swapped := eval[[]string](c, `window.__swapped`)
+	if !slices.Contains(swapped, "credit-balance:listening") || slices.ContainsFunc(swapped, func(s string) bool { return strings.HasSuffix(s, ":deaf") }) {
+		t.Errorf("swapped-in live regions: %v, want every one listening to the stream at once", swapped)
+	}
 	if !eval[bool](c, `window.__noReload === true`) {
 		t.Error("the page reloaded to show the new balance")
 	}

@@ -50,12 +50,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/myaibud/aibud/app/sim"
 )
 
 // The model methods the stand-in serves.
@@ -175,32 +176,9 @@ func Run(ctx context.Context, addr string, opts Options, log *slog.Logger) error
 		opts.Logger = log
 	}
 	s := New(opts)
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("gemini stand-in: listen on %s: %w", addr, err)
-	}
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		// Requests end with ctx, so a delayed call does not hold shutdown.
-		BaseContext: func(net.Listener) context.Context { return ctx },
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("gemini stand-in listening", "addr", ln.Addr().String(), "api_key_required", opts.APIKey != "")
-
-	select {
-	case err := <-errc:
-		return fmt.Errorf("gemini stand-in: serve: %w", err)
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("gemini stand-in: shut down: %w", err)
-	}
-	s.log.Info("gemini stand-in stopped")
-	return nil
+	return sim.Serve(ctx, "gemini stand-in", addr, s.handler, s.log, func(addr string) {
+		s.log.Info("gemini stand-in listening", "addr", addr, "api_key_required", opts.APIKey != "")
+	})
 }
 
 // FailNext makes the next n model calls answer Google's error for status

@@ -421,16 +421,7 @@ type sendRequest struct {
 
 // check validates the common fields and returns the session and chat.
 func (in sendRequest) check() (name, chat string, problems []string) {
-	name = "default"
-	if in.Session != nil {
-		name = *in.Session
-	}
-	if name == "" {
-		problems = append(problems, "session should not be empty")
-	}
-	if chat = normalChat(in.ChatID); chat == "" {
-		problems = append(problems, "chatId must be a chat id like 11111111111@c.us")
-	}
+	name, chat, problems = checkSessionChat(in.Session, in.ChatID)
 	if in.ID != nil && (*in.ID == "" || strings.ContainsAny(*in.ID, "_@/ ")) {
 		problems = append(problems, "id must be a message id from GET /api/{session}/new-message-id")
 	}
@@ -512,14 +503,20 @@ type chatRequest struct {
 }
 
 func (in chatRequest) check() (name, chat string, problems []string) {
+	return checkSessionChat(in.Session, in.ChatID)
+}
+
+// checkSessionChat validates a body's session (WAHA's default when absent)
+// and chat id.
+func checkSessionChat(session *string, chatID string) (name, chat string, problems []string) {
 	name = "default"
-	if in.Session != nil {
-		name = *in.Session
+	if session != nil {
+		name = *session
 	}
 	if name == "" {
 		problems = append(problems, "session should not be empty")
 	}
-	if chat = normalChat(in.ChatID); chat == "" {
+	if chat = normalChat(chatID); chat == "" {
 		problems = append(problems, "chatId must be a chat id like 11111111111@c.us")
 	}
 	return name, chat, problems

@@ -48,13 +48,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/myaibud/aibud/app/sim"
 )
 
 // Errors of the control methods, to be checked with errors.Is.
@@ -312,34 +313,10 @@ func Run(ctx context.Context, addr string, opts Options, log *slog.Logger) error
 	}
 	s := New(opts)
 	defer s.Close()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("waha stand-in: listen on %s: %w", addr, err)
-	}
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		// Requests end with ctx, so a delayed or waiting call does not hold
-		// shutdown.
-		BaseContext: func(net.Listener) context.Context { return ctx },
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("waha stand-in listening", "addr", ln.Addr().String(),
-		"phone_page", "http://"+ln.Addr().String()+"/phone", "api_key_required", opts.APIKey != "")
-
-	select {
-	case err := <-errc:
-		return fmt.Errorf("waha stand-in: serve: %w", err)
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("waha stand-in: shut down: %w", err)
-	}
-	s.log.Info("waha stand-in stopped")
-	return nil
+	return sim.Serve(ctx, "waha stand-in", addr, s.handler, s.log, func(addr string) {
+		s.log.Info("waha stand-in listening", "addr", addr,
+			"phone_page", "http://"+addr+"/phone", "api_key_required", opts.APIKey != "")
+	})
 }
 
 // FailNext makes the next n requests to path answer status with a WAHA
