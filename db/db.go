@@ -68,11 +68,16 @@ func (h slowQueryHook) AfterQuery(ctx context.Context, e *bun.QueryEvent) {
 
 // Store is the entry point to the database.
 type Store struct {
-	db *bun.DB
+	db    *bun.DB
+	inbox *webhookInbox
 }
 
 // NewStore returns a Store over db.
-func NewStore(db *bun.DB) *Store { return &Store{db: db} }
+func NewStore(db *bun.DB) *Store {
+	s := &Store{db: db}
+	s.inbox = newWebhookInbox(s)
+	return s
+}
 
 // DB returns the underlying bun database, for health checks and sessions.
 func (s *Store) DB() *bun.DB { return s.db }

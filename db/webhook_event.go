@@ -39,8 +39,16 @@ const (
 
 // RecordWebhookEvent stores an event once, resolving its session to the
 // instance in the same statement. It returns the stored (or earlier) event
-// and the outcome; for WebhookUnknownSession the event is nil.
+// and the outcome; for WebhookUnknownSession the event is nil. It returns
+// once the event is committed. Concurrent calls are written together, in one
+// multi-row INSERT (group commit, see webhookInbox).
 func (s *Store) RecordWebhookEvent(ctx context.Context, provider, eventID, eventType, session string, payload []byte) (*WebhookEvent, string, error) {
+	return s.inbox.record(ctx, inboxEntry{provider: provider, eventID: eventID, eventType: eventType, session: session, payload: payload})
+}
+
+// recordWebhookEventOne is RecordWebhookEvent for one event on its own: the
+// way a batch's events that were not simply inserted find their outcome.
+func (s *Store) recordWebhookEventOne(ctx context.Context, provider, eventID, eventType, session string, payload []byte) (*WebhookEvent, string, error) {
 	e := new(WebhookEvent)
 	err := s.db.NewRaw(`
 		INSERT INTO webhook_events (provider, event_id, event_type, session_name, tenant_id, instance_id, payload)

@@ -368,3 +368,91 @@ func TestRecordWebhookEvent(t *testing.T) {
 		t.Errorf("after success: %+v", got)
 	}
 }
+
+// TestRecordWebhookEventsInABurst sends a burst that the inbox writes in
+// batches, mixing new events of two tenants, the same ids several times and
+// unknown sessions: each call gets its own outcome, each event is stored
+// once, under its own tenant and instance, with its own payload.
+func TestRecordWebhookEventsInABurst(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := dbtest.Store(t)
+	ta, _ := dbtest.NewTenant(t, s)
+	tb, _ := dbtest.NewTenant(t, s)
+	ia, ib := dbtest.NewInstance(t, s, ta.ID), dbtest.NewInstance(t, s, tb.ID)
+	run := time.Now().UnixNano()
+
+	type call struct {
+		id, session string
+		event       *db.WebhookEvent
+		outcome     string
+		err         error
+	}
+	var calls []*call
+	for i := range 300 {
+		session := ia.SessionName
+		if i%2 == 1 {
+			session = ib.SessionName
+		}
+		calls = append(calls, &call{id: fmt.Sprintf("burst_%d_%d", run, i%200), session: session}) // ids 0–99 twice
+	}
+	for i := range 20 {
+		calls = append(calls, &call{id: fmt.Sprintf("burst_unknown_%d_%d", run, i), session: "no_such_session"})
+	}
+	var wg sync.WaitGroup
+	for _, c := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.event, c.outcome, c.err = s.RecordWebhookEvent(ctx, "waha", c.id, "message", c.session, []byte(`{"id":"`+c.id+`"}`))
+		}()
+	}
+	wg.Wait()
+
+	stored := map[string]int{}
+	for _, c := range calls {
+		switch {
+		case c.err != nil:
+			t.Errorf("%s: %v", c.id, c.err)
+		case c.session == "no_such_session":
+			if c.outcome != db.WebhookUnknownSession || c.event != nil {
+				t.Errorf("%s: %q %+v, want unknown session", c.id, c.outcome, c.event)
+			}
+		case c.outcome == db.WebhookStored || c.outcome == db.WebhookDuplicate:
+			if c.outcome == db.WebhookStored {
+				stored[c.id]++
+			}
+			want := map[string]int64{ia.SessionName: ia.ID, ib.SessionName: ib.ID}
+			if c.event == nil || c.event.EventID != c.id {
+				t.Errorf("%s: event %+v", c.id, c.event)
+			} else if c.event.SessionName != c.session || want[c.session] != c.event.InstanceID {
+				t.Errorf("%s: stored under %s/%d", c.id, c.event.SessionName, c.event.InstanceID)
+			}
+		default:
+			t.Errorf("%s: outcome %q", c.id, c.outcome)
+		}
+	}
+	if len(stored) != 200 {
+		t.Errorf("%d distinct events stored, want 200", len(stored))
+	}
+	for id, n := range stored {
+		if n != 1 {
+			t.Errorf("%s reported stored %d times", id, n)
+		}
+	}
+	var rows, payloadsOK int
+	if err := dbtest.DB(t).QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE convert_from(payload, 'UTF8') = '{"id":"' || event_id || '"}')
+		FROM webhook_events WHERE event_id LIKE ?`, fmt.Sprintf("burst_%%%d%%", run)).Scan(&rows, &payloadsOK); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 200 || payloadsOK != 200 {
+		t.Errorf("%d rows (%d with their own payload), want 200", rows, payloadsOK)
+	}
+	for _, ten := range []int64{ta.ID, tb.ID} {
+		var n int
+		_ = dbtest.DB(t).QueryRowContext(ctx, `SELECT count(*) FROM webhook_events WHERE tenant_id = ? AND event_id LIKE ?`, ten, fmt.Sprintf("burst_%d_%%", run)).Scan(&n)
+		if n != 100 {
+			t.Errorf("tenant %d has %d events, want 100", ten, n)
+		}
+	}
+}
