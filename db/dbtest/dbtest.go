@@ -339,7 +339,20 @@ func claimRedisDB(ctx context.Context, baseURL string) (string, func(), error) {
 			o := *opt
 			o.DB = i
 			c := redis.NewClient(&o)
-			err = c.FlushDB(ctx).Err()
+			// Only an empty DB, or one a test run left behind, is ours to
+			// flush: another program (say, `make dev`) may be using it.
+			free, err := testOwned(ctx, c)
+			if err == nil && !free {
+				_ = c.Close()
+				ctl.Del(ctx, key)
+				continue
+			}
+			if err == nil {
+				err = c.FlushDB(ctx).Err()
+			}
+			if err == nil {
+				err = c.Set(ctx, testOwnedKey, owner, 0).Err()
+			}
 			_ = c.Close()
 			if err != nil {
 				_ = ctl.Close()
@@ -349,6 +362,12 @@ func claimRedisDB(ctx context.Context, baseURL string) (string, func(), error) {
 			u.Path = fmt.Sprintf("/%d", i)
 			release := func() {
 				if v, _ := ctl.Get(context.Background(), key).Result(); v == owner {
+					// Leave it clean, and marked: servers still shutting
+					// down may write to it afterwards.
+					c := redis.NewClient(&o)
+					_ = c.FlushDB(context.Background()).Err()
+					_ = c.Set(context.Background(), testOwnedKey, owner, 0).Err()
+					_ = c.Close()
 					ctl.Del(context.Background(), key)
 				}
 				_ = ctl.Close()
@@ -358,6 +377,19 @@ func claimRedisDB(ctx context.Context, baseURL string) (string, func(), error) {
 	}
 	_ = ctl.Close()
 	return "", nil, fmt.Errorf("no free Redis DB index among 1-15 after 2 minutes")
+}
+
+// testOwnedKey marks a Redis DB as used by test runs.
+const testOwnedKey = "aibud:test:owned"
+
+// testOwned reports whether the DB is empty or marked as a test run's.
+func testOwned(ctx context.Context, c *redis.Client) (bool, error) {
+	n, err := c.DBSize(ctx).Result()
+	if err != nil || n == 0 {
+		return err == nil, err
+	}
+	marked, err := c.Exists(ctx, testOwnedKey).Result()
+	return marked == 1, err
 }
 
 func randomHex(n int) string {
