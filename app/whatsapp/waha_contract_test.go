@@ -29,9 +29,9 @@ import (
 	"github.com/myaibud/aibud/app/whatsapp"
 )
 
-// wahaDir holds WAHA's OpenAPI spec and example events, shared by the team
-// outside the module (/work/shared/waha from app/whatsapp).
-const wahaDir = "../../../shared/waha"
+// wahaDir holds WAHA's OpenAPI spec and example events (a copy of the
+// team's shared reference, see testdata/waha/README.md).
+const wahaDir = "../../testdata/waha"
 
 const testAPIKey = "test-api-key-0123456789"
 
@@ -256,7 +256,7 @@ func nullable(s map[string]any) {
 }
 
 // correctSpec fixes the mistakes of WAHA's spec listed in
-// shared/waha/README.md, and those that the example events show, to what
+// testdata/waha/README.md, and those that the example events show, to what
 // WAHA really takes and sends. Each fix states the right type; none accepts
 // more than WAHA does.
 func correctSpec(t testing.TB, spec map[string]any) {

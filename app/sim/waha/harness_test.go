@@ -18,9 +18,9 @@ import (
 	"github.com/myaibud/aibud/app/sim/waha"
 )
 
-// wahaDir holds WAHA's OpenAPI spec and example events, shared by the team
-// outside the module (/work/shared/waha from app/sim/waha).
-const wahaDir = "../../../../shared/waha"
+// wahaDir holds WAHA's OpenAPI spec and example events (a copy of the
+// team's shared reference, see testdata/waha/README.md).
+const wahaDir = "../../../testdata/waha"
 
 const (
 	testKey    = "sim-test-key"
@@ -297,7 +297,7 @@ func isStatus(status string) func(hookRequest) bool {
 	}
 }
 
-// readExample reads an example event of shared/waha/examples.
+// readExample reads an example event of testdata/waha/examples.
 func readExample(t *testing.T, name string) map[string]any {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(wahaDir, "examples", name))
