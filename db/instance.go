@@ -183,8 +183,10 @@ func (ts *TenantStore) SetInstanceState(ctx context.Context, id int64, s Session
 			return nil
 		}
 		observed := s.ObservedAt
-		if observed.IsZero() {
-			observed = time.Now()
+		if now := time.Now(); observed.IsZero() || observed.After(now) {
+			// A gateway clock ahead of ours must not make our own later
+			// observations look older.
+			observed = now
 		}
 		if cur.StateObservedAt != nil && observed.Before(*cur.StateObservedAt) {
 			return nil // an older event, processed late

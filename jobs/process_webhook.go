@@ -98,10 +98,11 @@ func (w *Worker) applyEvent(ctx context.Context, ts *db.TenantStore, ev *db.Webh
 			return nil
 		}
 		info := whatsapp.SessionInfo{Name: e.Session, Status: e.Status.Status, Me: e.Me}
-		state := SessionState(info)
 		if info.Status != whatsapp.StatusWorking {
 			info.Me = nil // the envelope's "me" is stale once unlinked
-			state = SessionState(info)
+		}
+		state := SessionState(info)
+		if info.Status != whatsapp.StatusWorking {
 			// A number the tenant unlinked stays unlinked, whatever the
 			// gateway does with the session next, until it is linked again.
 			state.OnlyFrom = []string{db.InstanceCreating, db.InstanceStarting, db.InstanceScanQR,

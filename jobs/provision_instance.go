@@ -82,6 +82,10 @@ func (w *Worker) applyState(ctx context.Context, inst *db.Instance, state db.Ses
 	if changed {
 		w.publish(ctx, inst.TenantID, live.InstanceUpdated, map[string]int64{"id": inst.ID})
 	}
+	if state.Status != db.InstanceScanQR && state.Status != db.InstanceStarting {
+		return nil
+	}
+	// The state may have been ignored as older than the stored one.
 	cur, err := w.store.Tenant(inst.TenantID).Instance(ctx, inst.ID)
 	if err != nil {
 		return err
