@@ -122,9 +122,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 	}
 	webhookURL := cfg.HTTP.BaseURL.JoinPath("api", "webhooks", "whatsapp").String()
+	gatewayClient := &http.Client{Timeout: cfg.WhatsApp.Timeout}
 	gateways := whatsapp.NewGateways(cfg.WhatsApp.WAHAKey.Reveal(), func(url, key string) whatsapp.Provider {
 		return whatsapp.NewWAHA(whatsapp.WAHAConfig{
 			BaseURL: url, APIKey: key, WebhookURL: webhookURL, WebhookSecret: cfg.WhatsApp.WebhookSecret.Reveal(),
+			HTTPClient: gatewayClient,
 		})
 	})
 	var aiClient *ai.Client
@@ -137,6 +139,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		log.Warn("no Gemini API key: AI replies are off (set GOOGLE_GENERATIVE_AI_API_KEY)")
 	}
 
+	queue := asynq.NewClient(asynqOpt)
+	defer queue.Close()
+	// An attempt makes up to three gateway requests (reserve an id, ask
+	// whether an earlier attempt went out, send): it holds its message for
+	// two request timeouts and a margin.
+	outbox := whatsapp.NewOutbox(store, gateways, jobs.ScheduleSend(queue), log,
+		whatsapp.OutboxOptions{Lease: 2*cfg.WhatsApp.Timeout + 5*time.Second})
 	p := &process{
 		cfg:       cfg,
 		log:       log,
@@ -144,9 +153,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		store:     store,
 		rdb:       rdb,
 		asynqOpt:  asynqOpt,
+		queue:     queue,
 		metrics:   metrics.New(),
 		publisher: live.NewPublisher(rdb, cfg.Redis.Namespace),
 		gateways:  gateways,
+		outbox:    outbox,
 		ai:        aiClient,
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -173,17 +184,17 @@ type process struct {
 	store     *db.Store
 	rdb       *redis.Client
 	asynqOpt  asynq.RedisConnOpt
+	queue     *asynq.Client
 	metrics   *metrics.Metrics
 	publisher *live.Publisher
 	gateways  *whatsapp.Gateways
+	outbox    *whatsapp.Outbox
 	ai        *ai.Client
 }
 
 // serve runs the web server until ctx ends, then drains it: live streams are
 // closed first (browsers reconnect elsewhere), then in-flight requests finish.
 func (p *process) serve(ctx context.Context) error {
-	queue := asynq.NewClient(p.asynqOpt)
-	defer queue.Close()
 	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHub()
 	hub := live.NewHub(p.rdb, p.cfg.Redis.Namespace, p.log)
@@ -191,9 +202,9 @@ func (p *process) serve(ctx context.Context) error {
 	sessions := app.NewSessions(p.store, p.cfg.HTTP.Secure(), p.cfg.Session.Lifetime)
 
 	e := app.New(app.Deps{
-		Store: p.store, Queue: queue, Redis: p.rdb, AsynqOpt: p.asynqOpt, Hub: hub,
+		Store: p.store, Queue: p.queue, Redis: p.rdb, AsynqOpt: p.asynqOpt, Hub: hub,
 		Publisher: p.publisher, Sessions: sessions, Metrics: p.metrics, Log: p.log,
-		Gateways: p.gateways, Webhooks: whatsapp.NewWAHAWebhooks(p.cfg.WhatsApp.WebhookSecret.Reveal()),
+		Gateways: p.gateways, Outbox: p.outbox, Webhooks: whatsapp.NewWAHAWebhooks(p.cfg.WhatsApp.WebhookSecret.Reveal()),
 	}, app.Options{
 		BaseURL:        p.cfg.HTTP.BaseURL,
 		Secure:         p.cfg.HTTP.Secure(),
@@ -258,14 +269,19 @@ func (p *process) listenAndServe(ctx context.Context, srv *http.Server, beforeSh
 // work runs the asynq workers and the scheduler until ctx ends, then lets
 // in-flight jobs finish (up to the server's shutdown timeout).
 func (p *process) work(ctx context.Context) error {
-	queue := asynq.NewClient(p.asynqOpt)
-	defer queue.Close()
+	gatewayTimeout := p.cfg.WhatsApp.Timeout
 	w := jobs.NewWorker(jobs.Deps{
-		Store: p.store, Queue: queue, Publisher: p.publisher, Gateways: p.gateways, AI: p.ai, Metrics: p.metrics, Log: p.log,
+		Store: p.store, Queue: p.queue, Publisher: p.publisher, Gateways: p.gateways, Outbox: p.outbox,
+		AI: p.ai, Metrics: p.metrics, Log: p.log,
 	}, jobs.Options{
 		ParseEvent:  parseEvent,
 		CostAIReply: p.cfg.Credits.AIReply,
 		CostMessage: p.cfg.Credits.Message,
+		AITimeout:   p.cfg.AI.Timeout,
+		// A run of an AI answer makes a model call and a few gateway
+		// requests; an event may look a linked id up on the gateway.
+		AILease:    p.cfg.AI.Timeout + 2*gatewayTimeout + 5*time.Second,
+		EventLease: 2*gatewayTimeout + 5*time.Second,
 	})
 	mux := asynq.NewServeMux()
 	jobs.Register(mux, w)
@@ -282,12 +298,23 @@ func (p *process) work(ctx context.Context) error {
 		srv.Shutdown()
 		return fmt.Errorf("start scheduler: %w", err)
 	}
+	sweepCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
+	sweeperDone := make(chan struct{})
+	go func() {
+		defer close(sweeperDone)
+		w.RunSweeper(sweepCtx, sweepEvery)
+	}()
 	<-ctx.Done()
+	stopSweeper()
+	<-sweeperDone
 	p.log.Info("shutting down the workers")
 	sched.Shutdown()
 	srv.Shutdown()
 	return nil
 }
+
+// sweepEvery is how often a worker looks for unfinished work to re-drive.
+const sweepEvery = 2 * time.Second
 
 // runSim runs one of the development stand-ins until ctx ends.
 func runSim(ctx context.Context, args []string, stdout io.Writer) error {

@@ -434,7 +434,14 @@ func TestHandoffs(t *testing.T) {
 			c, _ := s.ts.Contact(ctx, m.ContactID)
 			return c.AIMode == db.ModeHuman && c.HumanUntil != nil
 		})
-		s.staysSilent(t, m, lead, 0)
+		// The customer is told a person will answer, once; the AI says
+		// nothing more.
+		waitFor(t, 10*time.Second, "the handoff acknowledgement", func() bool { return len(s.sentTo(lead)) == 1 })
+		if got := s.sentTo(lead); got[0] != db.DefaultAISettings(0, "").HandoffReply {
+			t.Errorf("sent %q, want the handoff acknowledgement", got)
+		}
+		s.staysSilent(t, m, lead, 1)
+		s.staysSilent(t, s.says(t, lead, "hello?"), lead, 1)
 		r := s.b.get("/dashboard")
 		if testid(r, "dash-handoff").Length() != 1 {
 			t.Error("the dashboard does not show the handoff")

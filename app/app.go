@@ -74,6 +74,8 @@ type Deps struct {
 	Metrics   *metrics.Metrics
 	Log       *slog.Logger
 	Gateways  *whatsapp.Gateways
+	// Outbox is the one way messages leave (manual replies here).
+	Outbox *whatsapp.Outbox
 	// Webhooks parses the WhatsApp gateway's signed webhooks.
 	Webhooks whatsapp.WebhookParser
 }
@@ -87,6 +89,7 @@ type handler struct {
 	publisher *live.Publisher
 	sessions  *scs.SessionManager
 	gateways  *whatsapp.Gateways
+	outbox    *whatsapp.Outbox
 	webhooks  whatsapp.WebhookParser
 	limiter   *redis_rate.Limiter
 	metrics   *metrics.Metrics
@@ -113,6 +116,7 @@ func New(d Deps, o Options) *echo.Echo {
 		publisher: d.Publisher,
 		sessions:  d.Sessions,
 		gateways:  d.Gateways,
+		outbox:    d.Outbox,
 		webhooks:  d.Webhooks,
 		limiter:   redis_rate.NewLimiter(d.Redis),
 		metrics:   d.Metrics,

@@ -1,9 +1,9 @@
 package app
 
 import (
-	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,8 +13,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/myaibud/aibud/app/live"
+	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
-	"github.com/myaibud/aibud/jobs"
 	"github.com/myaibud/aibud/views"
 )
 
@@ -172,12 +172,32 @@ func (h *handler) replyForm(c echo.Context, ct *db.Contact, f views.ReplyForm) (
 	if inst == nil {
 		f.Disabled = "Connect a WhatsApp number to reply."
 	}
+	if !validReplyKey(f.Key) {
+		f.Key = newReplyKey()
+	}
 	return f, nil
 }
 
 // replyBody is the manual reply form.
 type replyBody struct {
 	Body string `form:"body"`
+	Key  string `form:"key"`
+}
+
+// newReplyKey names one manual reply: the form carries it, so the same form
+// sent twice queues one message.
+func newReplyKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func validReplyKey(k string) bool {
+	if len(k) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(k)
+	return err == nil
 }
 
 func (h *handler) replyToContact(c echo.Context) error {
@@ -190,7 +210,10 @@ func (h *handler) replyToContact(c echo.Context) error {
 	if err := c.Bind(&f); err != nil {
 		return Errorf(EInvalid, "The form could not be read.")
 	}
-	f.Body = strings.TrimSpace(f.Body)
+	f.Body = whatsapp.CleanText(strings.TrimSpace(f.Body))
+	if !validReplyKey(f.Key) {
+		f.Key = newReplyKey()
+	}
 	show := func(status int, form views.ReplyForm) error {
 		form, err := h.replyForm(c, ct, form)
 		if err != nil {
@@ -200,71 +223,55 @@ func (h *handler) replyToContact(c echo.Context) error {
 	}
 	switch n := utf8.RuneCountInString(f.Body); {
 	case n == 0:
-		return show(http.StatusUnprocessableEntity, views.ReplyForm{Error: "Write something first."})
+		return show(http.StatusUnprocessableEntity, views.ReplyForm{Error: "Write something first.", Key: f.Key})
 	case n > 4096:
-		return show(http.StatusUnprocessableEntity, views.ReplyForm{Body: f.Body, Error: "WhatsApp messages are at most 4096 characters."})
+		return show(http.StatusUnprocessableEntity, views.ReplyForm{Body: f.Body, Key: f.Key, Error: "WhatsApp messages are at most 4096 characters."})
 	}
 	inst, err := h.replyInstance(c, ct)
 	if err != nil {
 		return err
 	}
 	if inst == nil || ct.Kind == db.ContactStatus || ct.Kind == db.ContactChannel {
-		return show(http.StatusUnprocessableEntity, views.ReplyForm{Body: f.Body})
+		return show(http.StatusUnprocessableEntity, views.ReplyForm{Body: f.Body, Key: f.Key})
 	}
-	prov, err := jobs.ProviderFor(ctx, h.store, h.gateways, inst)
-	if err != nil {
-		return err
-	}
-	waID, err := prov.NewMessageID(ctx, inst.SessionName)
-	if err != nil {
-		return gatewayError(err)
-	}
-	ts := tenantStore(c)
-	var msg *db.Message
-	err = ts.RunInTx(ctx, func(ctx context.Context, tx *db.TenantStore) error {
-		ref := "msg:" + waID
-		if h.opts.CostMessage > 0 {
-			if _, err := tx.Charge(ctx, h.opts.CostMessage, "Message sent from the app", ref); err != nil {
-				return err
-			}
-		}
-		msg, err = tx.SaveMessage(ctx, &db.Message{
-			InstanceID: &inst.ID, ContactID: ct.ID, WaID: waID, Direction: db.DirectionOut, Sender: db.SenderApp,
-			ChatKind: ct.Kind, Type: "text", Body: f.Body, Status: db.MessagePending, ChargeRef: ref, SentAt: time.Now(),
-		})
-		return err
+	msg, err := h.outbox.Queue(ctx, tenantStore(c), whatsapp.Outgoing{
+		Key: "app:" + f.Key, InstanceID: inst.ID, ContactID: ct.ID, ChatKind: ct.Kind, Sender: db.SenderApp,
+		Body: f.Body, Cost: h.opts.CostMessage, Reason: "Message sent from the app",
 	})
 	if errors.Is(err, db.ErrInsufficientCredits) {
-		return show(http.StatusPaymentRequired, views.ReplyForm{Body: f.Body, Error: "You are out of credits. Top up to send messages."})
+		return show(http.StatusPaymentRequired, views.ReplyForm{Body: f.Body, Key: f.Key, Error: "You are out of credits. Top up to send messages."})
 	}
 	if err != nil {
 		return err
 	}
-	t, err := jobs.NewSendMessageTask(jobs.SendMessagePayload{TenantID: ct.TenantID, MessageID: msg.ID})
-	if err != nil {
+	if err := h.takeOver(c, ct); err != nil {
 		return err
-	}
-	if _, err := h.queue.EnqueueContext(ctx, t); err != nil {
-		return fmt.Errorf("enqueue send: %w", err)
-	}
-	// The tenant is talking: the AI steps back for the quiet period.
-	settings, err := ts.AISettings(ctx)
-	if err != nil {
-		return err
-	}
-	if ct.AIMode == db.ModeAI || ct.AIMode == db.ModeHuman {
-		until := time.Now().Add(time.Duration(settings.HumanQuietMinutes) * time.Minute)
-		if _, _, err := ts.ExtendHumanMode(ctx, ct.ID, until, "You replied in the app"); err != nil {
-			return err
-		}
 	}
 	h.publish(c, live.MessageCreated, map[string]int64{"contact_id": ct.ID, "message_id": msg.ID})
-	h.publish(c, live.ContactUpdated, map[string]int64{"contact_id": ct.ID})
 	h.publish(c, live.CreditsUpdated, nil)
 	if !isHTMX(c) {
 		return c.Redirect(http.StatusSeeOther, views.ContactPath(ct.ID))
 	}
 	return show(http.StatusOK, views.ReplyForm{})
+}
+
+// takeOver steps the AI back for the quiet period: the tenant is talking.
+func (h *handler) takeOver(c echo.Context, ct *db.Contact) error {
+	ts := tenantStore(c)
+	ctx := c.Request().Context()
+	if ct.AIMode != db.ModeAI && ct.AIMode != db.ModeHuman {
+		return nil
+	}
+	settings, err := ts.AISettings(ctx)
+	if err != nil {
+		return err
+	}
+	until := time.Now().Add(time.Duration(settings.HumanQuietMinutes) * time.Minute)
+	if _, _, err := ts.ExtendHumanMode(ctx, ct.ID, until, "You replied in the app"); err != nil {
+		return err
+	}
+	h.publish(c, live.ContactUpdated, map[string]int64{"contact_id": ct.ID})
+	return nil
 }
 
 func (h *handler) setContactMode(c echo.Context) error {

@@ -42,6 +42,8 @@ type env struct {
 	simURL    string
 	gemini    *gemini.Server
 	gateways  *whatsapp.Gateways
+	outbox    *whatsapp.Outbox
+	worker    *jobs.Worker
 	ai        *ai.Client
 	queue     *asynq.Client
 	inspector *asynq.Inspector
@@ -98,16 +100,18 @@ func sharedEnv(t testing.TB) *env {
 				HTTPClient: &http.Client{Timeout: 3 * time.Second},
 			})
 		})
-		shared = e
 		// Shared parts outlive the test that started them, so they log to
 		// stderr rather than to that test.
 		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		e.outbox = whatsapp.NewOutbox(store, e.gateways, jobs.ScheduleSend(e.queue), log.With("process", "outbox"),
+			whatsapp.OutboxOptions{Grace: 2 * time.Second, Lease: 10 * time.Second, Backoff: 200 * time.Millisecond, MaxBackoff: 2 * time.Second})
+		shared = e
 		receiver.Config.Handler = newAppHandler(t, e, log.With("process", "webhooks"), func(func()) {}, nil)
 
 		log = log.With("process", "worker")
 		w := jobs.NewWorker(jobs.Deps{
 			Store: store, Queue: e.queue, Publisher: live.NewPublisher(redis.NewClient(dbtest.RedisOptions(t)), e.namespace),
-			Gateways: e.gateways, AI: e.ai, Metrics: e.metrics, Log: log,
+			Gateways: e.gateways, Outbox: e.outbox, AI: e.ai, Metrics: e.metrics, Log: log,
 		}, jobs.Options{
 			ParseEvent: func(provider string, body []byte) (whatsapp.Event, error) {
 				return whatsapp.ParseWAHAEvent(body)
@@ -115,7 +119,11 @@ func sharedEnv(t testing.TB) *env {
 			QRPollEvery: 200 * time.Millisecond,
 			CostAIReply: costAIReply,
 			CostMessage: costMessage,
+			AITimeout:   5 * time.Second,
+			EventLease:  5 * time.Second,
 		})
+		e.worker = w
+		go w.RunSweeper(context.Background(), 250*time.Millisecond)
 		mux := asynq.NewServeMux()
 		jobs.Register(mux, w)
 		srv := jobs.NewServer(asynqOpt, jobs.ServerOptions{

@@ -126,7 +126,9 @@ func (h *handler) provision(c echo.Context, inst *db.Instance) error {
 		return err
 	}
 	if _, err := h.queue.EnqueueContext(c.Request().Context(), t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-		return fmt.Errorf("enqueue provisioning: %w", err)
+		// The number is stored in creation: the workers' sweeper sets it up
+		// within seconds of Redis coming back.
+		h.log.WarnContext(c.Request().Context(), "enqueue provisioning; the sweeper will do it", "instance_id", inst.ID, "err", err)
 	}
 	return nil
 }
@@ -212,7 +214,7 @@ func (h *handler) requestPairingCode(c echo.Context) error {
 		vm.PairingError = "This number is not waiting to be linked."
 		return renderComponent(c, http.StatusUnprocessableEntity, views.InstancePanelView(vm))
 	}
-	prov, err := jobs.ProviderFor(c.Request().Context(), h.store, h.gateways, inst)
+	prov, err := whatsapp.ProviderFor(c.Request().Context(), h.store, h.gateways, inst)
 	if err != nil {
 		return err
 	}
@@ -262,7 +264,7 @@ func (h *handler) logoutInstance(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	prov, err := jobs.ProviderFor(c.Request().Context(), h.store, h.gateways, inst)
+	prov, err := whatsapp.ProviderFor(c.Request().Context(), h.store, h.gateways, inst)
 	if err != nil {
 		return err
 	}
@@ -287,8 +289,8 @@ func (h *handler) deleteInstance(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	prov, err := jobs.ProviderFor(c.Request().Context(), h.store, h.gateways, inst)
-	if err != nil && !errors.Is(err, jobs.ErrNoNode) {
+	prov, err := whatsapp.ProviderFor(c.Request().Context(), h.store, h.gateways, inst)
+	if err != nil && !errors.Is(err, whatsapp.ErrNoNode) {
 		return err
 	}
 	if prov != nil {

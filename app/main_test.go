@@ -109,7 +109,7 @@ func newAppHandler(t testing.TB, e *env, log *slog.Logger, cleanup func(func()),
 	return app.New(app.Deps{
 		Store: store, Queue: queue, Redis: rdb, AsynqOpt: asynqOpt, Hub: hub, Publisher: live.NewPublisher(rdb, e.namespace),
 		Sessions: app.NewSessions(store, false, time.Hour), Metrics: metrics.New(), Log: log,
-		Gateways: e.gateways, Webhooks: whatsapp.NewWAHAWebhooks(webhookSecret),
+		Gateways: e.gateways, Outbox: e.outbox, Webhooks: whatsapp.NewWAHAWebhooks(webhookSecret),
 	}, o)
 }
 

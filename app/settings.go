@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/views"
 )
@@ -34,7 +35,7 @@ func (h *handler) settingsForm(st *db.AISettings, t *db.Tenant) views.SettingsFo
 		HoursEnabled: st.HoursEnabled, AfterHoursReply: st.AfterHoursReply, HandoffKeywords: strings.Join(st.HandoffKeywords, ", "),
 		BurstWaitSeconds: strconv.FormatFloat(float64(st.BurstWaitMS)/1000, 'f', -1, 64), HourlyLimit: strconv.Itoa(st.HourlyLimit),
 		AnswerGroups: st.AnswerGroups, HumanQuietMinutes: strconv.Itoa(st.HumanQuietMinutes),
-		OptOutReply: st.OptOutReply, OptInReply: st.OptInReply,
+		OptOutReply: st.OptOutReply, OptInReply: st.OptInReply, HandoffReply: st.HandoffReply,
 	}
 	for i := range f.Days {
 		f.Days[i] = views.DayForm{OpenTime: "09:00", CloseTime: "18:00"}
@@ -86,7 +87,9 @@ var modelName = regexp.MustCompile(`^[a-z0-9][a-z0-9.\-]{0,99}$`)
 // field.
 func parseSettings(c echo.Context, st *db.AISettings) (views.SettingsForm, string, string, map[string]string) {
 	errs := map[string]string{}
-	v := func(name string) string { return strings.TrimSpace(c.FormValue(name)) }
+	// Text typed by the tenant is sent on WhatsApp and stored: NUL and
+	// invalid UTF-8 are cleaned as in messages.
+	v := func(name string) string { return whatsapp.CleanText(strings.TrimSpace(c.FormValue(name))) }
 	text := func(name string, max int) string {
 		s := v(name)
 		if utf8.RuneCountInString(s) > max {
@@ -109,6 +112,7 @@ func parseSettings(c echo.Context, st *db.AISettings) (views.SettingsForm, strin
 		HandoffKeywords: v("handoff_keywords"), BurstWaitSeconds: v("burst_wait_seconds"), HourlyLimit: v("hourly_limit"),
 		AnswerGroups: v("answer_groups") == "on", HumanQuietMinutes: v("human_quiet_minutes"),
 		OptOutReply: text("opt_out_reply", 1000), OptInReply: text("opt_in_reply", 1000),
+		HandoffReply: text("handoff_reply", 1000),
 	}
 	st.Enabled, st.Persona, st.Instructions = f.Enabled, f.Persona, f.Instructions
 	if f.Model != "" && !modelName.MatchString(f.Model) {
@@ -150,7 +154,7 @@ func parseSettings(c echo.Context, st *db.AISettings) (views.SettingsForm, strin
 	st.BurstWaitMS = int(number("burst_wait_seconds", 0, 60) * 1000)
 	st.HourlyLimit = int(number("hourly_limit", 0, 1000))
 	st.HumanQuietMinutes = int(number("human_quiet_minutes", 1, 100000))
-	st.OptOutReply, st.OptInReply = f.OptOutReply, f.OptInReply
+	st.OptOutReply, st.OptInReply, st.HandoffReply = f.OptOutReply, f.OptInReply, f.HandoffReply
 	f.Errors = errs
 	return f, f.Timezone, f.Country, errs
 }

@@ -54,7 +54,7 @@ func (h *handler) whatsappWebhook(c echo.Context) error {
 	}
 	// New, or stored earlier but perhaps never queued (a crash in between):
 	// queue it; the task id makes a second queueing a no-op.
-	t, err := jobs.NewProcessWebhookTask(jobs.ProcessWebhookPayload{TenantID: stored.TenantID, EventID: stored.ID}, provider, ev.ID)
+	t, err := jobs.NewProcessWebhookTask(jobs.ProcessWebhookPayload{TenantID: stored.TenantID, EventID: stored.ID}, provider, ev.ID, 0)
 	if err != nil {
 		return err
 	}

@@ -457,7 +457,7 @@ func TestHealthCheckFindsMissingSession(t *testing.T) {
 	a := newTestApp(t)
 	b, tenantID := a.tenantOf(t, "Gone Shop")
 	inst := a.connect(t, b, tenantID)
-	prov, err := jobs.ProviderFor(context.Background(), a.store, a.env.gateways, inst)
+	prov, err := whatsapp.ProviderFor(context.Background(), a.store, a.env.gateways, inst)
 	if err != nil {
 		t.Fatal(err)
 	}

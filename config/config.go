@@ -104,6 +104,8 @@ type WhatsApp struct {
 	EvolutionKey  Secret
 	// NodeCapacity is how many sessions the default node (WAHA_API_URL) holds.
 	NodeCapacity int
+	// Timeout bounds one request to a gateway (WHATSAPP_TIMEOUT).
+	Timeout time.Duration
 }
 
 // AI configures Gemini.
@@ -111,6 +113,8 @@ type AI struct {
 	APIKey  Secret
 	BaseURL string
 	Model   string
+	// Timeout bounds one model call (GEMINI_TIMEOUT).
+	Timeout time.Duration
 }
 
 // Stripe configures billing.
@@ -187,6 +191,7 @@ func Load(getenv func(string) string) (Config, error) {
 		p.fail("WAHA_WEBHOOK_SECRET is required when WAHA_API_URL is set")
 	}
 	c.WhatsApp.NodeCapacity = p.intRange("WAHA_NODE_CAPACITY", 20, 0, 100000)
+	c.WhatsApp.Timeout = p.duration("WHATSAPP_TIMEOUT", 30*time.Second)
 	c.WhatsApp.EvolutionURL = p.optionalURL("EVOLUTION_API_URL")
 	c.WhatsApp.EvolutionKey = Secret(getenv("EVOLUTION_API_KEY"))
 	if c.WhatsApp.Provider == "evolution" && c.WhatsApp.EvolutionURL == "" {
@@ -199,6 +204,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.AI.BaseURL = p.optionalURL("GEMINI_BASE_URL")
 	c.AI.Model = p.str("GEMINI_MODEL", "gemini-2.5-flash")
+	c.AI.Timeout = p.duration("GEMINI_TIMEOUT", time.Minute)
 
 	c.Stripe.SecretKey = Secret(getenv("STRIPE_SECRET_KEY"))
 	c.Stripe.WebhookSecret = Secret(getenv("STRIPE_WEBHOOK_SECRET"))

@@ -44,7 +44,10 @@ type AISettings struct {
 	HumanQuietMinutes int         `bun:"human_quiet_minutes,notnull"`
 	OptOutReply       string      `bun:"opt_out_reply,notnull"`
 	OptInReply        string      `bun:"opt_in_reply,notnull"`
-	UpdatedAt         time.Time   `bun:"updated_at,notnull,default:current_timestamp"`
+	// HandoffReply tells the customer a person will answer, when a chat goes
+	// to a person because of what the customer wrote or sent.
+	HandoffReply string    `bun:"handoff_reply,notnull"`
+	UpdatedAt    time.Time `bun:"updated_at,notnull,default:current_timestamp"`
 }
 
 // DefaultAISettings are what a new tenant starts with: useful answers at
@@ -67,6 +70,7 @@ func DefaultAISettings(tenantID int64, businessName string) *AISettings {
 		HumanQuietMinutes: 120,
 		OptOutReply:       "You will not receive more messages from us. Reply START to subscribe again.",
 		OptInReply:        "Welcome back! You will receive our messages again.",
+		HandoffReply:      "Thanks! A person from our team will answer you here shortly.",
 	}
 }
 
@@ -100,7 +104,7 @@ func (ts *TenantStore) SaveAISettings(ctx context.Context, s *AISettings) error 
 		Set("hours = EXCLUDED.hours, after_hours_reply = EXCLUDED.after_hours_reply, handoff_keywords = EXCLUDED.handoff_keywords").
 		Set("burst_wait_ms = EXCLUDED.burst_wait_ms, hourly_limit = EXCLUDED.hourly_limit, answer_groups = EXCLUDED.answer_groups").
 		Set("human_quiet_minutes = EXCLUDED.human_quiet_minutes, opt_out_reply = EXCLUDED.opt_out_reply").
-		Set("opt_in_reply = EXCLUDED.opt_in_reply, updated_at = now()").Exec(ctx)
+		Set("opt_in_reply = EXCLUDED.opt_in_reply, handoff_reply = EXCLUDED.handoff_reply, updated_at = now()").Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("save ai settings: %w", mapErr(err))
 	}

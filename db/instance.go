@@ -288,3 +288,16 @@ func (s *Store) InstancesAllTenants(ctx context.Context) ([]Instance, error) {
 	}
 	return is, nil
 }
+
+// CreatingInstancesAllTenants lists instances that have been in creation
+// since before olderThan: their provisioning task was lost or keeps failing.
+func (s *Store) CreatingInstancesAllTenants(ctx context.Context, olderThan time.Time) ([]Instance, error) {
+	var is []Instance
+	err := s.db.NewSelect().Model(&is).ExcludeColumn("qr_png").
+		Where("i.status = ? AND i.status_changed_at < ?", InstanceCreating, olderThan).
+		Order("i.status_changed_at").Limit(500).Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("instances in creation: %w", err)
+	}
+	return is, nil
+}

@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -67,6 +66,19 @@ type Message struct {
 	SentAt     time.Time `bun:"sent_at,notnull"`
 	CreatedAt  time.Time `bun:"created_at,notnull,default:current_timestamp"`
 	UpdatedAt  time.Time `bun:"updated_at,notnull,default:current_timestamp"`
+	// OutboxKey names an outgoing message queued through the outbox, unique
+	// per tenant, so queueing it again finds it (see QueueMessage).
+	OutboxKey *string `bun:"outbox_key"`
+	// DueAt is when the message's pending work (sending an outgoing one,
+	// the AI answer to an incoming one) is next due; Attempt names the
+	// generation of task allowed to do it. Both are the outbox's; nil when
+	// nothing is left to do.
+	DueAt   *time.Time `bun:"due_at"`
+	Attempt int        `bun:"attempt,notnull"`
+	// Action is what an incoming message set off (Inbound…), decided once;
+	// HandledAt is when all of it was started.
+	Action    string     `bun:"action,notnull"`
+	HandledAt *time.Time `bun:"handled_at"`
 
 	// Inserted is set by SaveMessage when the row is new.
 	Inserted bool `bun:"inserted,scanonly"`
@@ -107,29 +119,6 @@ func AckStatus(level int) string {
 		return MessageRead
 	}
 	return MessagePlayed
-}
-
-// ApplyAck raises a message's delivery status. Acks arrive out of order and
-// more than once; a lower level than the stored one changes nothing. It
-// returns the message when it changed, ErrNotFound when nothing changed.
-func (ts *TenantStore) ApplyAck(ctx context.Context, waID string, level int) (*Message, error) {
-	m := new(Message)
-	q := ts.db.NewUpdate().Model(m).ApplyQueryBuilder(ts.scope).
-		Set("ack = ?", level).Set("status = ?", AckStatus(level)).Set("updated_at = now()").
-		Where("m.wa_id = ?", waID).Where("m.direction = 'out'")
-	if level < 0 {
-		q = q.Where("m.ack < 2") // a failure after delivery is not a failure
-	} else {
-		q = q.Where("m.ack < ?", level)
-	}
-	res, err := q.Returning("*").Exec(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("ack %s: %w", waID, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, fmt.Errorf("ack %s: %w", waID, ErrNotFound)
-	}
-	return m, nil
 }
 
 // MessageByWaID returns the message with the provider message id.
@@ -193,59 +182,6 @@ func (ts *TenantStore) Message(ctx context.Context, id int64) (*Message, error) 
 	m := new(Message)
 	if err := ts.db.NewSelect().Model(m).ApplyQueryBuilder(ts.scope).Where("m.id = ?", id).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("message %d: %w", id, mapErr(err))
-	}
-	return m, nil
-}
-
-// MarkMessageSending records that a send is being attempted, so a later
-// attempt knows to ask the gateway whether it went out.
-func (ts *TenantStore) MarkMessageSending(ctx context.Context, id int64) error {
-	_, err := ts.db.NewUpdate().Model((*Message)(nil)).ApplyQueryBuilder(ts.scope).
-		Set("status = 'sending'").Set("updated_at = now()").Where("m.id = ? AND m.status = 'pending'", id).Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("mark message %d sending: %w", id, err)
-	}
-	return nil
-}
-
-// MarkMessageSent records a successful send; a delivery status that came
-// first (by webhook) is kept.
-func (ts *TenantStore) MarkMessageSent(ctx context.Context, id int64, providerID string) (*Message, error) {
-	m := new(Message)
-	_, err := ts.db.NewUpdate().Model(m).ApplyQueryBuilder(ts.scope).
-		Set("status = CASE WHEN m.status IN ('pending', 'sending') THEN 'sent' ELSE m.status END").
-		Set("ack = GREATEST(m.ack, 1)").
-		Set("provider_id = CASE WHEN ? <> '' THEN ? ELSE m.provider_id END", providerID, providerID).
-		Set("sent_at = CASE WHEN m.status IN ('pending', 'sending') THEN now() ELSE m.sent_at END").
-		Set("updated_at = now()").Where("m.id = ?", id).Returning("*").Exec(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("mark message %d sent: %w", id, mapErr(err))
-	}
-	return m, nil
-}
-
-// FailMessage marks an outgoing message failed with the reason shown to the
-// tenant and refunds the charge that paid for it, in one transaction.
-func (ts *TenantStore) FailMessage(ctx context.Context, id int64, why string) (*Message, error) {
-	m := new(Message)
-	err := ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
-		_, err := tx.db.NewUpdate().Model(m).ApplyQueryBuilder(tx.scope).
-			Set("status = 'failed'").Set("error = ?", why).Set("updated_at = now()").
-			Where("m.id = ?", id).Returning("*").Exec(ctx)
-		if err != nil {
-			return mapErr(err)
-		}
-		if m.ChargeRef == "" {
-			return nil
-		}
-		_, err = tx.Refund(ctx, m.ChargeRef, "Refund: message not sent")
-		if errors.Is(err, ErrNotFound) {
-			return nil
-		}
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("fail message %d: %w", id, err)
 	}
 	return m, nil
 }

@@ -93,7 +93,7 @@ func TestTenantScope(t *testing.T) {
 		if changed, _ := mallory.SetInstanceQR(ctx, inst.ID, []byte("x"), "h"); changed {
 			t.Error("SetInstanceQR changed another tenant's instance")
 		}
-		_ = mallory.MarkWebhookEvent(ctx, ev.ID, nil)
+		_, _ = mallory.MarkWebhookEvent(ctx, ev.ID, nil, false)
 		if got, _ := aliceStore.WebhookEvent(ctx, ev.ID); got.Attempts != 0 {
 			t.Error("MarkWebhookEvent touched another tenant's event")
 		}

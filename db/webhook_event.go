@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -28,7 +29,17 @@ type WebhookEvent struct {
 	ProcessedAt *time.Time `bun:"processed_at"`
 	Attempts    int        `bun:"attempts,notnull"`
 	LastError   string     `bun:"last_error,notnull"`
+	// DueAt is when an unprocessed event is re-driven if it is still not
+	// processed; Generation counts re-drives. DeadAt is when the event was
+	// given up on (parked): it failed MaxWebhookAttempts times, or can never
+	// be read.
+	DueAt      *time.Time `bun:"due_at"`
+	Generation int        `bun:"generation,notnull"`
+	DeadAt     *time.Time `bun:"dead_at"`
 }
+
+// MaxWebhookAttempts is how many failed attempts park an event as dead.
+const MaxWebhookAttempts = 8
 
 // Outcomes of RecordWebhookEvent.
 const (
@@ -90,34 +101,56 @@ func (ts *TenantStore) WebhookEvent(ctx context.Context, id int64) (*WebhookEven
 }
 
 // MarkWebhookEvent records a processing attempt: done when procErr is nil,
-// else the error is kept for the owner's console.
-func (ts *TenantStore) MarkWebhookEvent(ctx context.Context, id int64, procErr error) error {
+// else the error is kept for the owner's console. With dead, or after
+// MaxWebhookAttempts failures, the event is parked as dead: it is never
+// re-driven again, and never holds up newer events. It reports whether the
+// event is dead now.
+func (ts *TenantStore) MarkWebhookEvent(ctx context.Context, id int64, procErr error, dead bool) (bool, error) {
 	q := ts.db.NewUpdate().Model((*WebhookEvent)(nil)).ApplyQueryBuilder(ts.scope).
 		Set("attempts = we.attempts + 1").Where("we.id = ?", id)
 	if procErr == nil {
-		q = q.Set("processed_at = now()").Set("last_error = ''")
+		q = q.Set("processed_at = now()").Set("last_error = ''").Set("due_at = NULL")
 	} else {
-		msg := procErr.Error()
-		if len(msg) > 1000 {
-			msg = msg[:1000]
+		msg := strings.ReplaceAll(strings.ToValidUTF8(procErr.Error(), "?"), "\x00", "")
+		if r := []rune(msg); len(r) > 1000 {
+			msg = string(r[:1000])
 		}
-		q = q.Set("last_error = ?", msg)
+		q = q.Set("last_error = ?", msg).
+			Set("dead_at = CASE WHEN ? OR we.attempts + 1 >= ? THEN now() END", dead, MaxWebhookAttempts).
+			Set("due_at = CASE WHEN ? OR we.attempts + 1 >= ? THEN NULL ELSE we.due_at END", dead, MaxWebhookAttempts)
 	}
-	if _, err := q.Exec(ctx); err != nil {
-		return fmt.Errorf("mark webhook event %d: %w", id, err)
+	var isDead bool
+	if err := q.Returning("we.dead_at IS NOT NULL").Scan(ctx, &isDead); err != nil {
+		return false, fmt.Errorf("mark webhook event %d: %w", id, mapErr(err))
 	}
-	return nil
+	return isDead, nil
 }
 
-// UnprocessedWebhookEventsAllTenants lists events received before cutoff and
-// not processed yet, for the sweeper that re-enqueues what a crash lost.
-func (s *Store) UnprocessedWebhookEventsAllTenants(ctx context.Context, cutoff time.Time, limit int) ([]WebhookEvent, error) {
+// RedriveWebhookEventsAllTenants hands up to limit unprocessed events whose
+// time came to their next generation, due again after lease, and returns
+// them for the caller to queue. Dead events are never taken; concurrent
+// sweepers take different rows.
+func (s *Store) RedriveWebhookEventsAllTenants(ctx context.Context, lease time.Duration, limit int) ([]WebhookEvent, error) {
 	var es []WebhookEvent
-	err := s.db.NewSelect().Model(&es).ExcludeColumn("payload").
-		Where("we.processed_at IS NULL AND we.received_at < ?", cutoff).
-		Order("we.received_at").Limit(int64(limit)).Scan(ctx)
+	err := s.db.NewRaw(`
+		UPDATE webhook_events AS we SET generation = we.generation + 1, due_at = now() + ? * interval '1 millisecond'
+		FROM (SELECT id FROM webhook_events WHERE due_at <= now() ORDER BY due_at LIMIT ? FOR UPDATE SKIP LOCKED) AS due
+		WHERE we.id = due.id
+		RETURNING we.id, we.tenant_id, we.provider, we.event_id, we.generation`, lease.Milliseconds(), limit).Scan(ctx, &es)
 	if err != nil {
-		return nil, fmt.Errorf("unprocessed webhook events: %w", err)
+		return nil, fmt.Errorf("redrive webhook events: %w", err)
+	}
+	return es, nil
+}
+
+// DeadWebhookEventsAllTenants lists the latest events given up on, without
+// their payloads, for the owner's console.
+func (s *Store) DeadWebhookEventsAllTenants(ctx context.Context, limit int) ([]WebhookEvent, error) {
+	var es []WebhookEvent
+	err := s.db.NewSelect().Model(&es).ExcludeColumn("payload").Where("we.dead_at IS NOT NULL").
+		Order("we.dead_at DESC").Limit(int64(limit)).Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dead webhook events: %w", err)
 	}
 	return es, nil
 }

@@ -355,16 +355,16 @@ func TestRecordWebhookEvent(t *testing.T) {
 		t.Fatalf("redelivery: %q %v", o, err)
 	}
 	ts := s.Tenant(tenant.ID)
-	if err := ts.MarkWebhookEvent(ctx, e.ID, errors.New("boom")); err != nil {
-		t.Fatal(err)
+	if dead, err := ts.MarkWebhookEvent(ctx, e.ID, errors.New("boom \x00\xff"), false); err != nil || dead {
+		t.Fatalf("mark failed: dead %v, %v", dead, err)
 	}
 	got, _ := ts.WebhookEvent(ctx, e.ID)
-	if got.ProcessedAt != nil || got.LastError != "boom" || got.Attempts != 1 || string(got.Payload) != `{"id":"`+eventID+`"}` {
+	if got.ProcessedAt != nil || got.LastError != "boom ?" || got.Attempts != 1 || got.DueAt == nil || string(got.Payload) != `{"id":"`+eventID+`"}` {
 		t.Errorf("after failure: %+v", got)
 	}
-	_ = ts.MarkWebhookEvent(ctx, e.ID, nil)
+	_, _ = ts.MarkWebhookEvent(ctx, e.ID, nil, false)
 	got, _ = ts.WebhookEvent(ctx, e.ID)
-	if got.ProcessedAt == nil || got.Attempts != 2 {
+	if got.ProcessedAt == nil || got.Attempts != 2 || got.DueAt != nil {
 		t.Errorf("after success: %+v", got)
 	}
 }

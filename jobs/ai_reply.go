@@ -12,27 +12,32 @@ import (
 
 	"github.com/myaibud/aibud/app/ai"
 	"github.com/myaibud/aibud/app/live"
+	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
 )
 
 // TypeAIReply answers a customer's message with the tenant's AI. It runs
 // after the burst wait, and only for the newest message of a burst, so
 // several quick fragments get one answer. Its progress lives in ai_replies:
-// the credits are reserved once per message, the model is asked once, and
-// the answer is sent once, however often the task runs.
+// the credits are reserved once per message, the model is asked (again only
+// after a crash), and the answer is handed to the outbox once, however often
+// the task runs. Attempt is the generation of the message's AI work this task
+// may do; the sweeper re-drives work whose worker died with the next one.
 const TypeAIReply = "ai:reply"
 
-// AIReplyPayload names the message to answer.
+// AIReplyPayload names the message to answer and the attempt.
 type AIReplyPayload struct {
 	TenantID  int64 `json:"tenant_id"`
 	ContactID int64 `json:"contact_id"`
 	MessageID int64 `json:"message_id"`
+	Attempt   int   `json:"attempt"`
 }
 
-// NewAIReplyTask returns the task, due after the burst wait.
-func NewAIReplyTask(p AIReplyPayload, wait time.Duration) (*asynq.Task, error) {
-	return newTask(TypeAIReply, p, asynq.TaskID("ai:"+strconv.FormatInt(p.MessageID, 10)),
-		asynq.Queue(QueueCritical), asynq.MaxRetry(5), asynq.Timeout(90*time.Second), asynq.ProcessIn(wait))
+// NewAIReplyTask returns the task, due at at (after the burst wait).
+func NewAIReplyTask(p AIReplyPayload, at time.Time) (*asynq.Task, error) {
+	id := "ai:" + strconv.FormatInt(p.MessageID, 10) + ":" + strconv.Itoa(p.Attempt)
+	return newTask(TypeAIReply, p, asynq.TaskID(id),
+		asynq.Queue(QueueCritical), asynq.MaxRetry(5), asynq.Timeout(5*time.Minute), asynq.ProcessAt(at))
 }
 
 func (w *Worker) aiReply(ctx context.Context, t *asynq.Task) error {
@@ -41,13 +46,22 @@ func (w *Worker) aiReply(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	ts := w.store.Tenant(p.TenantID)
-	msg, err := ts.Message(ctx, p.MessageID)
+	msg, err := ts.ClaimAIWork(ctx, p.MessageID, p.Attempt, w.opts.AILease)
 	if errors.Is(err, db.ErrNotFound) {
-		return nil
+		return nil // done, or handed to a newer attempt
 	}
 	if err != nil {
 		return err
 	}
+	if err := w.answer(ctx, ts, msg); err != nil {
+		return err
+	}
+	return ts.FinishWork(ctx, msg.ID)
+}
+
+// answer moves the AI answer to msg on from where it stands: reserve the
+// credits, generate, hand the text to the outbox.
+func (w *Worker) answer(ctx context.Context, ts *db.TenantStore, msg *db.Message) error {
 	contact, err := ts.Contact(ctx, msg.ContactID)
 	if errors.Is(err, db.ErrNotFound) {
 		return nil
@@ -60,226 +74,161 @@ func (w *Worker) aiReply(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	reply, err := ts.ReplyFor(ctx, msg.ID)
-	switch {
-	case errors.Is(err, db.ErrNotFound):
-		latest, err := ts.LatestIncoming(ctx, contact.ID)
-		if err != nil {
-			return err
-		}
-		if latest.ID != msg.ID {
-			return nil // a later message of the burst answers them all
-		}
-		if why, err := w.silence(ctx, ts, settings, contact, msg); err != nil || why != "" {
-			if why != "" {
-				w.log.DebugContext(ctx, "AI stays silent", "contact_id", contact.ID, "why", why)
-			}
-			return err
-		}
-		reply, err = ts.StartReply(ctx, &db.AIReply{
-			ContactID: contact.ID, TriggerMessageID: msg.ID, InstanceID: msg.InstanceID, ChargeRef: "ai:" + msg.WaID,
-		}, w.opts.CostAIReply+w.opts.CostMessage, "AI reply")
-		if errors.Is(err, db.ErrInsufficientCredits) {
-			return w.outOfCredits(ctx, ts, contact, msg)
-		}
-		if err != nil {
-			return err
-		}
-		w.publish(ctx, p.TenantID, live.CreditsUpdated, nil)
-	case err != nil:
-		return err
-	}
-	switch reply.Status {
-	case db.ReplySent, db.ReplyFailed, db.ReplyRefunded:
-		return nil
-	case db.ReplyReserved, db.ReplyGenerated:
-		// Still unsent: the tenant may have taken over meanwhile.
-		if why, err := w.stillWanted(ctx, ts, settings, contact); err != nil {
-			return err
-		} else if why != "" {
-			return w.giveUp(ctx, ts, contact, reply, why, false)
-		}
-	}
-	return w.advanceReply(ctx, ts, settings, contact, msg, reply)
-}
-
-// silence returns why the AI must not answer, or "". Some rules act as
-// well: an expired takeover returns the chat to the AI, and outside business
-// hours the after-hours reply goes out once.
-func (w *Worker) silence(ctx context.Context, ts *db.TenantStore, s *db.AISettings, c *db.Contact, m *db.Message) (string, error) {
-	if why, err := w.stillWanted(ctx, ts, s, c); err != nil || why != "" {
-		return why, err
-	}
-	switch {
-	case m.Direction != db.DirectionIn:
-		return "not a customer's message", nil
-	case c.Kind == db.ContactStatus || c.Kind == db.ContactChannel:
-		return "status or channel message", nil
-	case c.Kind == db.ContactGroup && !s.AnswerGroups:
-		return "group chat", nil
-	}
-	n, err := ts.AIRepliesSince(ctx, c.ID, time.Now().Add(-time.Hour))
-	if err != nil {
-		return "", err
-	}
-	if n >= s.HourlyLimit {
-		w.metrics.Count("ai_hourly_limit")
-		w.log.WarnContext(ctx, "AI reply limit reached for a contact", "contact_id", c.ID, "replies_last_hour", n)
-		return "hourly limit", nil
-	}
-	loc, err := w.tenantLocation(ctx, ts)
-	if err != nil {
-		return "", err
-	}
-	if open, closedSince := businessOpen(s, loc, time.Now()); !open {
-		if s.AfterHoursReply != "" {
-			first, err := ts.MarkAfterHoursReplied(ctx, c.ID, closedSince)
-			if err != nil {
-				return "", err
-			}
-			if first {
-				if err := w.autoReply(ctx, ts, c, m, "after-hours", s.AfterHoursReply); err != nil {
-					return "", err
-				}
-			}
-		}
-		return "outside business hours", nil
-	}
-	return "", nil
-}
-
-// stillWanted returns why an answer is no longer wanted for the chat, or "".
-func (w *Worker) stillWanted(ctx context.Context, ts *db.TenantStore, s *db.AISettings, c *db.Contact) (string, error) {
-	switch {
-	case !s.Enabled:
-		return "the AI is off", nil
-	case c.OptedOutAt != nil:
-		return "the contact opted out", nil
-	case c.AIMode == db.ModeOff:
-		return "the AI is off for this chat", nil
-	case c.AIMode == db.ModeHuman:
-		if c.HumanUntil != nil && !c.HumanUntil.After(time.Now()) {
-			if _, err := ts.SetChatMode(ctx, c.ID, db.ModeAI, nil, ""); err != nil {
-				return "", err
-			}
-			w.publish(ctx, ts.TenantID(), live.ContactUpdated, map[string]int64{"contact_id": c.ID})
-			return "", nil
-		}
-		return "a person handles this chat", nil
-	}
-	return "", nil
-}
-
-// advanceReply moves a reply on from where it stands: generate, then send.
-func (w *Worker) advanceReply(ctx context.Context, ts *db.TenantStore, s *db.AISettings, c *db.Contact, trigger *db.Message, r *db.AIReply) error {
-	if r.InstanceID == nil {
-		return w.giveUp(ctx, ts, c, r, "The WhatsApp number was deleted.", true)
-	}
-	inst, err := ts.Instance(ctx, *r.InstanceID)
 	if errors.Is(err, db.ErrNotFound) {
-		return w.giveUp(ctx, ts, c, r, "The WhatsApp number was deleted.", true)
+		reply, err = w.startReply(ctx, ts, settings, contact, msg)
 	}
+	if err != nil || reply == nil {
+		return err
+	}
+	if reply.Status != db.ReplyReserved && reply.Status != db.ReplyGenerated {
+		return nil // handed to the outbox, or ended
+	}
+	// Still unsent: the tenant may have taken over meanwhile.
+	if why, _ := ai.StillWanted(settings, contact, time.Now()); why != "" {
+		return w.giveUp(ctx, ts, contact, reply, why, false)
+	}
+	if reply.Status == db.ReplyReserved {
+		if err := w.generate(ctx, ts, settings, contact, msg, reply); err != nil {
+			return err
+		}
+	}
+	if reply.Status == db.ReplyGenerated {
+		return w.queueAnswer(ctx, ts, contact, reply)
+	}
+	return nil
+}
+
+// startReply reserves the credits of an answer to msg, unless a later
+// message of the burst answers them all or the chat no longer wants one. It
+// returns nil when no answer is due.
+func (w *Worker) startReply(ctx context.Context, ts *db.TenantStore, s *db.AISettings, c *db.Contact, msg *db.Message) (*db.AIReply, error) {
+	latest, err := ts.LatestIncoming(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if latest.ID != msg.ID {
+		return nil, nil // a later message of the burst answers them all
+	}
+	why, returnToAI := ai.StillWanted(s, c, time.Now())
+	if returnToAI {
+		if _, err := ts.SetChatMode(ctx, c.ID, db.ModeAI, nil, ""); err != nil {
+			return nil, err
+		}
+		w.publish(ctx, ts.TenantID(), live.ContactUpdated, map[string]int64{"contact_id": c.ID})
+	}
+	if why != "" {
+		w.log.DebugContext(ctx, "AI stays silent", "contact_id", c.ID, "why", why)
+		return nil, nil
+	}
+	reply, err := ts.StartReply(ctx, &db.AIReply{
+		ContactID: c.ID, TriggerMessageID: msg.ID, InstanceID: msg.InstanceID, ChargeRef: "ai:" + msg.WaID,
+	}, w.opts.CostAIReply+w.opts.CostMessage, "AI reply")
+	if errors.Is(err, db.ErrInsufficientCredits) {
+		return nil, w.outOfCredits(ctx, ts, c, msg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	w.publish(ctx, ts.TenantID(), live.CreditsUpdated, nil)
+	return reply, nil
+}
+
+// generate asks the model for the answer and stores it (reserved →
+// generated). A failure that may pass is returned for a retry; the last
+// one gives up and refunds.
+func (w *Worker) generate(ctx context.Context, ts *db.TenantStore, s *db.AISettings, c *db.Contact, trigger *db.Message, r *db.AIReply) error {
+	inst, prov, why, err := w.replyRoute(ctx, ts, r)
 	if err != nil {
 		return err
 	}
-	prov, err := ProviderFor(ctx, w.store, w.gateways, inst)
-	if err != nil {
-		return err
+	if why == "" && inst.Status != db.InstanceConnected {
+		why = "The AI did not answer: the WhatsApp number is not connected. The credits were refunded."
 	}
-	if r.Status == db.ReplyReserved && inst.Status != db.InstanceConnected {
+	if why != "" {
 		// Nothing could be sent: do not spend a model call on it.
-		return w.giveUp(ctx, ts, c, r, "The AI did not answer: the WhatsApp number is not connected. The credits were refunded.", true)
+		return w.giveUp(ctx, ts, c, r, why, true)
 	}
-
-	if r.Status == db.ReplyReserved {
-		// Seen, then typing while the model thinks; both are courtesy.
-		if err := prov.SendSeen(ctx, inst.SessionName, c.ChatID, trigger.ProviderID); err != nil {
-			w.log.DebugContext(ctx, "send seen", "err", err)
-		}
-		if err := prov.StartTyping(ctx, inst.SessionName, c.ChatID); err != nil {
-			w.log.DebugContext(ctx, "start typing", "err", err)
-		}
-		if w.ai == nil {
-			return w.giveUp(ctx, ts, c, r, "The AI is not set up on this server (no Gemini API key). The credits were refunded.", true)
-		}
-		req, err := w.aiRequest(ctx, ts, s, c)
-		if err != nil {
-			return err
-		}
-		out, err := w.ai.Reply(ctx, req)
-		w.recordRun(ctx, ts, c, r, out, err)
-		if err != nil {
-			if ai.Retryable(err) && !lastAttempt(ctx) {
-				return fmt.Errorf("ai reply: %w", err)
-			}
-			return w.giveUp(ctx, ts, c, r, "The AI could not answer ("+aiFailure(err)+"). The credits were refunded.", true)
-		}
-		r.ReplyText, r.Handoff, r.Status = out.Text, out.Handoff, db.ReplyGenerated
-		if err := ts.UpdateReply(ctx, r); err != nil {
-			return err
-		}
-		if out.Handoff {
-			reason := "The AI asked for a person"
-			if out.Reason != "" {
-				reason += ": " + out.Reason
-			}
-			w.handOff(ctx, ts, c, s, reason)
-		}
+	if w.ai == nil {
+		return w.giveUp(ctx, ts, c, r, "The AI is not set up on this server (no Gemini API key). The credits were refunded.", true)
 	}
-
-	if r.Status == db.ReplyGenerated {
-		if strings.TrimSpace(r.ReplyText) == "" {
-			return w.giveUp(ctx, ts, c, r, "The AI had nothing to say. The credits were refunded.", true)
-		}
-		waID, err := prov.NewMessageID(ctx, inst.SessionName)
-		if err != nil {
-			if lastAttempt(ctx) || permanentSendError(err) {
-				return w.giveUp(ctx, ts, c, r, "The answer could not be sent: "+sendFailureReason(err)+" The credits were refunded.", true)
-			}
-			return err
-		}
-		// The message row and the reply's step commit together, so a retry
-		// finds the reserved id instead of making another.
-		err = ts.RunInTx(ctx, func(ctx context.Context, tx *db.TenantStore) error {
-			m, err := tx.SaveMessage(ctx, &db.Message{
-				InstanceID: &inst.ID, ContactID: c.ID, WaID: waID, Direction: db.DirectionOut, Sender: db.SenderAI,
-				ChatKind: c.Kind, Type: "text", Body: r.ReplyText, Status: db.MessagePending, ChargeRef: r.ChargeRef, SentAt: time.Now(),
-			})
-			if err != nil {
-				return err
-			}
-			r.WaID, r.OutMessageID, r.Status = waID, &m.ID, db.ReplySending
-			return tx.UpdateReply(ctx, r)
-		})
-		if err != nil {
-			return err
-		}
-		w.publish(ctx, ts.TenantID(), live.MessageCreated, map[string]int64{"contact_id": c.ID, "message_id": *r.OutMessageID})
+	// Seen, then typing while the model thinks; both are courtesy.
+	if err := prov.SendSeen(ctx, inst.SessionName, c.ChatID, trigger.ProviderID); err != nil {
+		w.log.DebugContext(ctx, "send seen", "err", err)
 	}
-
-	// Sending: deliver asks the gateway first when an earlier attempt may
-	// already have sent it.
-	out, err := ts.Message(ctx, *r.OutMessageID)
+	if err := prov.StartTyping(ctx, inst.SessionName, c.ChatID); err != nil {
+		w.log.DebugContext(ctx, "start typing", "err", err)
+	}
+	req, err := w.aiRequest(ctx, ts, s, c)
 	if err != nil {
 		return err
 	}
-	sent, err := w.deliver(ctx, ts, prov, inst, c.ChatID, out)
-	var perm errPermanent
-	switch {
-	case errors.As(err, &perm) || (err != nil && lastAttempt(ctx)):
-		if _, ferr := ts.FailMessage(ctx, out.ID, sendFailureReason(err)); ferr != nil {
-			return ferr
+	callCtx, cancel := context.WithTimeout(ctx, w.opts.AITimeout)
+	out, err := w.ai.Reply(callCtx, req)
+	cancel()
+	w.recordRun(ctx, ts, c, r, out, err)
+	if err != nil {
+		if ai.Retryable(err) && !lastAttempt(ctx) {
+			return fmt.Errorf("ai reply: %w", err)
 		}
-		return w.giveUp(ctx, ts, c, r, "The answer could not be sent: "+sendFailureReason(err)+" The credits were refunded.", true)
-	case err != nil:
-		return err
+		return w.giveUp(ctx, ts, c, r, "The AI could not answer ("+aiFailure(err)+"). The credits were refunded.", true)
 	}
-	// The message itself ends the "typing…" indicator.
-	r.Status = db.ReplySent
+	r.ReplyText, r.Handoff, r.Status = whatsapp.CleanText(out.Text), out.Handoff, db.ReplyGenerated
 	if err := ts.UpdateReply(ctx, r); err != nil {
 		return err
 	}
-	w.metrics.Count("ai_reply_sent")
-	w.publish(ctx, ts.TenantID(), live.MessageUpdated, map[string]int64{"contact_id": c.ID, "message_id": sent.ID})
+	if out.Handoff {
+		reason := "The AI asked for a person"
+		if out.Reason != "" {
+			reason += ": " + whatsapp.CleanText(out.Reason)
+		}
+		return w.handOff(ctx, ts, c, s, reason)
+	}
+	return nil
+}
+
+// replyRoute finds the number a reply goes out from; why says why it cannot.
+func (w *Worker) replyRoute(ctx context.Context, ts *db.TenantStore, r *db.AIReply) (*db.Instance, whatsapp.Provider, string, error) {
+	const gone = "The WhatsApp number was deleted."
+	if r.InstanceID == nil {
+		return nil, nil, gone, nil
+	}
+	inst, err := ts.Instance(ctx, *r.InstanceID)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, nil, gone, nil
+	}
+	if err != nil {
+		return nil, nil, "", err
+	}
+	prov, err := whatsapp.ProviderFor(ctx, w.store, w.gateways, inst)
+	if errors.Is(err, whatsapp.ErrNoNode) {
+		return nil, nil, gone, nil
+	}
+	return inst, prov, "", err
+}
+
+// queueAnswer hands the generated answer to the outbox (generated →
+// sending), paid by the reply's reservation. The outbox's key is the reply,
+// so a retry finds the message queued first.
+func (w *Worker) queueAnswer(ctx context.Context, ts *db.TenantStore, c *db.Contact, r *db.AIReply) error {
+	if strings.TrimSpace(r.ReplyText) == "" {
+		return w.giveUp(ctx, ts, c, r, "The AI had nothing to say. The credits were refunded.", true)
+	}
+	if r.InstanceID == nil {
+		return w.giveUp(ctx, ts, c, r, "The WhatsApp number was deleted.", true)
+	}
+	m, err := w.outbox.Queue(ctx, ts, whatsapp.Outgoing{
+		Key: "ai:" + strconv.FormatInt(r.ID, 10), InstanceID: *r.InstanceID, ContactID: c.ID, ChatKind: c.Kind,
+		Sender: db.SenderAI, Body: r.ReplyText, PaidBy: r.ChargeRef,
+	})
+	if err != nil {
+		return err
+	}
+	r.OutMessageID, r.WaID, r.Status = &m.ID, m.WaID, db.ReplySending
+	if err := ts.UpdateReply(ctx, r); err != nil {
+		return err
+	}
+	w.metrics.Count("ai_reply_queued")
+	w.publish(ctx, ts.TenantID(), live.MessageCreated, map[string]int64{"contact_id": c.ID, "message_id": m.ID})
 	return nil
 }
 
@@ -377,86 +326,12 @@ func (w *Worker) outOfCredits(ctx context.Context, ts *db.TenantStore, c *db.Con
 }
 
 // handOff gives the chat to a person for the quiet period.
-func (w *Worker) handOff(ctx context.Context, ts *db.TenantStore, c *db.Contact, s *db.AISettings, reason string) {
+func (w *Worker) handOff(ctx context.Context, ts *db.TenantStore, c *db.Contact, s *db.AISettings, reason string) error {
 	until := time.Now().Add(time.Duration(s.HumanQuietMinutes) * time.Minute)
 	if _, _, err := ts.ExtendHumanMode(ctx, c.ID, until, reason); err != nil {
-		w.log.ErrorContext(ctx, "hand off chat", "contact_id", c.ID, "err", err)
-		return
+		return err
 	}
 	w.metrics.Count("handoff")
 	w.publish(ctx, ts.TenantID(), live.ContactUpdated, map[string]int64{"contact_id": c.ID})
-}
-
-// autoReply sends a fixed reply (after hours, opt-out confirmation), charged
-// as an outgoing message; without credits it is not sent.
-func (w *Worker) autoReply(ctx context.Context, ts *db.TenantStore, c *db.Contact, trigger *db.Message, kind, text string) error {
-	if trigger.InstanceID == nil {
-		return nil
-	}
-	inst, err := ts.Instance(ctx, *trigger.InstanceID)
-	if errors.Is(err, db.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	prov, err := ProviderFor(ctx, w.store, w.gateways, inst)
-	if err != nil {
-		return err
-	}
-	ref := kind + ":" + trigger.WaID
-	if _, err := ts.Charge(ctx, w.opts.CostMessage, "Automatic reply ("+kind+")", ref); errors.Is(err, db.ErrInsufficientCredits) {
-		_, err := ts.AddNote(ctx, c.ID, ref, "The automatic "+kind+" reply was not sent: not enough credits.")
-		return err
-	} else if err != nil && w.opts.CostMessage > 0 {
-		return err
-	}
-	waID, err := prov.NewMessageID(ctx, inst.SessionName)
-	if err != nil {
-		return err
-	}
-	m, err := ts.SaveMessage(ctx, &db.Message{
-		InstanceID: &inst.ID, ContactID: c.ID, WaID: waID, Direction: db.DirectionOut, Sender: db.SenderAI,
-		ChatKind: c.Kind, Type: "text", Body: text, Status: db.MessagePending, ChargeRef: ref, SentAt: time.Now(),
-	})
-	if err != nil {
-		return err
-	}
-	w.publish(ctx, ts.TenantID(), live.CreditsUpdated, nil)
-	w.publish(ctx, ts.TenantID(), live.MessageCreated, map[string]int64{"contact_id": c.ID, "message_id": m.ID})
-	t, err := NewSendMessageTask(SendMessagePayload{TenantID: ts.TenantID(), MessageID: m.ID})
-	return w.enqueue(ctx, t, err)
-}
-
-func (w *Worker) tenantLocation(ctx context.Context, ts *db.TenantStore) (*time.Location, error) {
-	t, err := ts.Tenant(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return t.Location(), nil
-}
-
-// businessOpen reports whether the business is open at now, and when the
-// current closed period began (for "once per closed period" replies).
-func businessOpen(s *db.AISettings, loc *time.Location, now time.Time) (bool, time.Time) {
-	if !s.HoursEnabled || len(s.Hours) != 7 {
-		return true, time.Time{}
-	}
-	local := now.In(loc)
-	day := func(t time.Time) *db.DayHours { return s.Hours[(int(t.Weekday())+6)%7] }
-	at := func(t time.Time, minute int) time.Time {
-		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc).Add(time.Duration(minute) * time.Minute)
-	}
-	if h := day(local); h != nil && !local.Before(at(local, h.Open)) && local.Before(at(local, h.Close)) {
-		return true, time.Time{}
-	}
-	for d := 0; d <= 7; d++ {
-		t := local.AddDate(0, 0, -d)
-		if h := day(t); h != nil {
-			if closed := at(t, h.Close); !closed.After(local) {
-				return false, closed
-			}
-		}
-	}
-	return false, local.AddDate(0, 0, -7)
+	return nil
 }

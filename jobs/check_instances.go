@@ -66,7 +66,7 @@ func (w *Worker) reconcile(ctx context.Context, inst *db.Instance) error {
 	if inst.Status == db.InstanceCreating || inst.Status == db.InstanceLoggedOut {
 		return nil
 	}
-	prov, err := ProviderFor(ctx, w.store, w.gateways, inst)
+	prov, err := whatsapp.ProviderFor(ctx, w.store, w.gateways, inst)
 	if err != nil {
 		return err
 	}

@@ -1,34 +1,9 @@
 package jobs
 
 import (
-	"context"
-	"errors"
-	"fmt"
-
 	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
 )
-
-// ErrNoNode is returned for an instance whose node is gone.
-var ErrNoNode = errors.New("the instance has no WhatsApp server")
-
-// ProviderFor returns the gateway client of the node an instance lives on.
-func ProviderFor(ctx context.Context, store *db.Store, gw *whatsapp.Gateways, inst *db.Instance) (whatsapp.Provider, error) {
-	if inst.NodeID == nil {
-		return nil, ErrNoNode
-	}
-	return gw.ForNode(*inst.NodeID, func() (string, string, error) {
-		n, err := store.Node(ctx, *inst.NodeID)
-		if err != nil {
-			return "", "", fmt.Errorf("node of instance %d: %w", inst.ID, err)
-		}
-		key := ""
-		if n.APIKey != nil {
-			key = *n.APIKey
-		}
-		return n.URL, key, nil
-	})
-}
 
 // SessionState maps what the gateway says about a session to what the
 // tenant sees.

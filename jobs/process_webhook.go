@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
 
-	"github.com/myaibud/aibud/app/ai"
 	"github.com/myaibud/aibud/app/live"
 	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
@@ -26,11 +26,17 @@ type ProcessWebhookPayload struct {
 	EventID  int64 `json:"event_id"`
 }
 
-// NewProcessWebhookTask returns the task. Its id is the provider's event id,
-// so an event delivered many times is queued once.
-func NewProcessWebhookTask(p ProcessWebhookPayload, provider, providerEventID string) (*asynq.Task, error) {
-	return newTask(TypeProcessWebhook, p, asynq.TaskID("webhook:"+provider+":"+providerEventID),
-		asynq.Queue(QueueCritical), asynq.MaxRetry(10), asynq.Timeout(30*time.Second))
+// NewProcessWebhookTask returns the task. Its id is the provider's event id
+// and the event's generation, so an event delivered many times is queued
+// once, and a re-drive by the sweeper (generation 1, 2…) is a new task even
+// while an earlier one is stuck with a dead worker.
+func NewProcessWebhookTask(p ProcessWebhookPayload, provider, providerEventID string, generation int) (*asynq.Task, error) {
+	id := "webhook:" + provider + ":" + providerEventID
+	if generation > 0 {
+		id += ":g" + strconv.Itoa(generation)
+	}
+	return newTask(TypeProcessWebhook, p, asynq.TaskID(id),
+		asynq.Queue(QueueCritical), asynq.MaxRetry(db.MaxWebhookAttempts+2), asynq.Timeout(30*time.Second))
 }
 
 func (w *Worker) processWebhook(ctx context.Context, t *asynq.Task) error {
@@ -46,18 +52,23 @@ func (w *Worker) processWebhook(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	if ev.ProcessedAt != nil {
+	if ev.ProcessedAt != nil || ev.DeadAt != nil {
 		return nil
 	}
 	procErr := w.applyEvent(ctx, ts, ev)
-	if errors.Is(procErr, asynq.SkipRetry) {
-		// Never going to work (e.g. an unreadable payload): record it and
-		// stop, so the sweeper does not pick it up again.
-		w.log.ErrorContext(ctx, "webhook event dropped", "event_id", ev.EventID, "err", procErr)
-		procErr = nil
-	}
-	if err := ts.MarkWebhookEvent(ctx, ev.ID, procErr); err != nil {
+	// Never going to work (e.g. an unreadable payload): park it at once.
+	never := errors.Is(procErr, asynq.SkipRetry)
+	dead, err := ts.MarkWebhookEvent(ctx, ev.ID, procErr, never)
+	if err != nil {
 		return err
+	}
+	if dead {
+		// Parked with its error for the owner's console; newer events are
+		// not held up by it.
+		w.metrics.Count("webhook_event_dead")
+		w.log.ErrorContext(ctx, "webhook event given up on", "event_id", ev.EventID, "tenant_id", ev.TenantID,
+			"attempts", ev.Attempts+1, "err", procErr)
+		return nil
 	}
 	return procErr
 }
@@ -84,15 +95,7 @@ func (w *Worker) applyEvent(ctx context.Context, ts *db.TenantStore, ev *db.Webh
 		if e.Ack == nil {
 			return nil
 		}
-		m, err := ts.ApplyAck(ctx, whatsapp.MessageKey(e.Ack.MessageID), e.Ack.Level)
-		if errors.Is(err, db.ErrNotFound) {
-			return nil // unknown message, or an older status than we have
-		}
-		if err != nil {
-			return err
-		}
-		w.publish(ctx, ts.TenantID(), live.MessageUpdated, map[string]int64{"contact_id": m.ContactID, "message_id": m.ID})
-		return nil
+		return w.applyAck(ctx, ts, whatsapp.MessageKey(e.Ack.MessageID), e.Ack.Level)
 	case whatsapp.EventSessionStatus:
 		if e.Status == nil {
 			return nil
@@ -115,7 +118,10 @@ func (w *Worker) applyEvent(ctx context.Context, ts *db.TenantStore, ev *db.Webh
 	return nil
 }
 
-// ingestMessage stores a message of a chat, creating or linking its contact.
+// ingestMessage stores a message of a chat, creating or linking its contact,
+// then finishes what the message sets off. Each step is idempotent and the
+// event counts as processed only after the last one, so a retry after a
+// crash at any point (or a second delivery of the message) completes it.
 func (w *Worker) ingestMessage(ctx context.Context, ts *db.TenantStore, inst *db.Instance, m *whatsapp.Message) error {
 	id, err := w.identity(ctx, inst, m)
 	if err != nil {
@@ -125,6 +131,42 @@ func (w *Worker) ingestMessage(ctx context.Context, ts *db.TenantStore, inst *db
 	if err != nil {
 		return err
 	}
+	saved, err := ts.SaveMessage(ctx, messageRow(inst, contact, m))
+	if err != nil {
+		return err
+	}
+	if saved.Inserted {
+		w.publish(ctx, ts.TenantID(), live.MessageCreated, map[string]int64{"contact_id": saved.ContactID, "message_id": saved.ID})
+	}
+	switch {
+	case saved.Direction == db.DirectionIn:
+		if saved.HandledAt != nil {
+			return nil
+		}
+		return w.handleIncoming(ctx, ts, contact, saved)
+	case saved.Sender == db.SenderPhone:
+		if saved.HandledAt != nil {
+			return nil
+		}
+		// The owner answered from their phone: the AI steps back.
+		s, err := ts.AISettings(ctx)
+		if err != nil {
+			return err
+		}
+		if err := w.handOff(ctx, ts, contact, s, "You replied from your phone"); err != nil {
+			return err
+		}
+		return ts.MarkInboundHandled(ctx, saved.ID)
+	case !saved.Inserted && m.FromMe && saved.Sender != db.SenderAPI:
+		// The echo of a message we sent: it is in the chat, whatever our
+		// own attempt concluded.
+		return w.applyAck(ctx, ts, saved.WaID, max(m.Ack, whatsapp.AckServer))
+	}
+	return nil
+}
+
+// messageRow is the stored form of a message from a webhook.
+func messageRow(inst *db.Instance, contact *db.Contact, m *whatsapp.Message) *db.Message {
 	msg := &db.Message{
 		InstanceID: &inst.ID,
 		ContactID:  contact.ID,
@@ -155,69 +197,23 @@ func (w *Worker) ingestMessage(ctx context.Context, ts *db.TenantStore, inst *db
 		// The owner wrote from their own phone.
 		msg.Direction, msg.Sender, msg.Status = db.DirectionOut, db.SenderPhone, db.AckStatus(m.Ack)
 	}
-	saved, err := ts.SaveMessage(ctx, msg)
-	if err != nil {
-		return err
-	}
-	if !saved.Inserted {
-		return nil // a duplicate delivery, or the echo of a message we sent
-	}
-	w.publish(ctx, ts.TenantID(), live.MessageCreated, map[string]int64{"contact_id": saved.ContactID, "message_id": saved.ID})
-	switch {
-	case saved.Direction == db.DirectionIn:
-		return w.afterIncoming(ctx, ts, contact, saved)
-	case saved.Sender == db.SenderPhone:
-		// The owner answered from their phone: the AI steps back.
-		s, err := ts.AISettings(ctx)
-		if err != nil {
-			return err
-		}
-		w.handOff(ctx, ts, contact, s, "You replied from your phone")
-	}
-	return nil
+	return msg
 }
 
-// afterIncoming decides what a customer's new message sets off: a
-// subscription command, a handoff, or an AI answer after the burst wait.
-func (w *Worker) afterIncoming(ctx context.Context, ts *db.TenantStore, c *db.Contact, m *db.Message) error {
-	s, err := ts.AISettings(ctx)
+// applyAck records a delivery status and tells the pages.
+func (w *Worker) applyAck(ctx context.Context, ts *db.TenantStore, waID string, level int) error {
+	m, err := ts.ApplyAck(ctx, waID, level)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil // unknown message, or an older status than we have
+	}
 	if err != nil {
 		return err
 	}
-	if c.Kind == db.ContactDirect {
-		switch ai.ParseCommand(m.Body) {
-		case ai.OptOut:
-			changed, err := ts.SetOptOut(ctx, c.ID, true)
-			if err != nil || !changed {
-				return err
-			}
-			w.metrics.Count("opt_out")
-			w.publish(ctx, ts.TenantID(), live.ContactUpdated, map[string]int64{"contact_id": c.ID})
-			if s.OptOutReply == "" {
-				return nil
-			}
-			return w.autoReply(ctx, ts, c, m, "opt-out", s.OptOutReply)
-		case ai.OptIn:
-			changed, err := ts.SetOptOut(ctx, c.ID, false)
-			if err != nil || !changed {
-				return err
-			}
-			w.publish(ctx, ts.TenantID(), live.ContactUpdated, map[string]int64{"contact_id": c.ID})
-			if s.OptInReply == "" {
-				return nil
-			}
-			return w.autoReply(ctx, ts, c, m, "opt-in", s.OptInReply)
-		}
+	w.publish(ctx, ts.TenantID(), live.MessageUpdated, map[string]int64{"contact_id": m.ContactID, "message_id": m.ID})
+	if m.Status == db.MessageFailed {
+		w.publish(ctx, ts.TenantID(), live.CreditsUpdated, nil) // refunded
 	}
-	if !s.Enabled || c.OptedOutAt != nil || c.AIMode == db.ModeOff || strings.TrimSpace(m.Body) == "" {
-		return nil
-	}
-	if c.AIMode == db.ModeAI && ai.HasKeyword(m.Body, s.HandoffKeywords) {
-		w.handOff(ctx, ts, c, s, "The customer asked for a person")
-		return nil
-	}
-	t, err := NewAIReplyTask(AIReplyPayload{TenantID: ts.TenantID(), ContactID: c.ID, MessageID: m.ID}, time.Duration(s.BurstWaitMS)*time.Millisecond)
-	return w.enqueue(ctx, t, err)
+	return nil
 }
 
 // identity works out who the other side of a message is. A sender known
@@ -240,7 +236,7 @@ func (w *Worker) identity(ctx context.Context, inst *db.Instance, m *whatsapp.Me
 		id.Name = party.PushName
 	}
 	if id.LID != "" && id.Phone == "" {
-		prov, err := ProviderFor(ctx, w.store, w.gateways, inst)
+		prov, err := whatsapp.ProviderFor(ctx, w.store, w.gateways, inst)
 		if err != nil {
 			return id, err
 		}

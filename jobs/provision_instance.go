@@ -47,7 +47,7 @@ func (w *Worker) provisionInstance(ctx context.Context, t *asynq.Task) error {
 	if inst.Status != db.InstanceCreating {
 		return nil // done by an earlier run
 	}
-	prov, err := ProviderFor(ctx, w.store, w.gateways, inst)
+	prov, err := whatsapp.ProviderFor(ctx, w.store, w.gateways, inst)
 	if err != nil {
 		return err
 	}

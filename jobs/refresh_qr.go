@@ -71,7 +71,7 @@ func (w *Worker) refreshQR(ctx context.Context, t *asynq.Task) error {
 }
 
 func (w *Worker) fetchQR(ctx context.Context, inst *db.Instance) error {
-	prov, err := ProviderFor(ctx, w.store, w.gateways, inst)
+	prov, err := whatsapp.ProviderFor(ctx, w.store, w.gateways, inst)
 	if err != nil {
 		return err
 	}

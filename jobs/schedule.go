@@ -10,7 +10,9 @@ import (
 
 // NewScheduler returns the scheduler of periodic tasks. Every worker process
 // runs one; each periodic task is enqueued with Unique over its period, so
-// several schedulers enqueue it once.
+// several schedulers enqueue it once. Recovery of unfinished work is not a
+// periodic task: every worker runs the sweeper (RunSweeper). Recovery of unfinished work is not a
+// periodic task: every worker runs the sweeper (RunSweeper).
 func NewScheduler(opt asynq.RedisConnOpt, log *slog.Logger) (*asynq.Scheduler, error) {
 	s := asynq.NewScheduler(opt, &asynq.SchedulerOpts{
 		Logger:   asynqLogger{log: log.With("component", "scheduler")},
@@ -24,7 +26,6 @@ func NewScheduler(opt asynq.RedisConnOpt, log *slog.Logger) (*asynq.Scheduler, e
 		{"@hourly", 55 * time.Minute, NewAuditLedgerTask},
 		{"@every 15m", 14 * time.Minute, NewCleanupSessionsTask},
 		{"@every 1m", 50 * time.Second, NewCheckInstancesTask},
-		{"@every 1m", 50 * time.Second, NewSweepWebhooksTask},
 		{"@every 1m", 50 * time.Second, NewReturnHandoffsTask},
 	} {
 		t, err := p.task()

@@ -34,6 +34,7 @@ type Worker struct {
 	queue     *asynq.Client
 	publisher *live.Publisher
 	gateways  *whatsapp.Gateways
+	outbox    *whatsapp.Outbox
 	ai        *ai.Client
 	metrics   *metrics.Metrics
 	log       *slog.Logger
@@ -53,6 +54,13 @@ type Options struct {
 	// outgoing message cost.
 	CostAIReply int64
 	CostMessage int64
+	// AILease is how long one run of an AI answer may take before another
+	// worker takes it over (default 75 s): longer than the model call's
+	// timeout. EventLease is the same for a webhook event (default 20 s).
+	AILease    time.Duration
+	EventLease time.Duration
+	// AITimeout bounds one model call (default 60 s).
+	AITimeout time.Duration
 }
 
 // Deps are the services the workers use.
@@ -61,6 +69,7 @@ type Deps struct {
 	Queue     *asynq.Client
 	Publisher *live.Publisher
 	Gateways  *whatsapp.Gateways
+	Outbox    *whatsapp.Outbox
 	AI        *ai.Client
 	Metrics   *metrics.Metrics
 	Log       *slog.Logger
@@ -74,7 +83,17 @@ func NewWorker(d Deps, o Options) *Worker {
 	if o.QRPollFor == 0 {
 		o.QRPollFor = 4 * time.Minute
 	}
-	return &Worker{store: d.Store, queue: d.Queue, publisher: d.Publisher, gateways: d.Gateways, ai: d.AI, metrics: d.Metrics, log: d.Log, opts: o}
+	if o.AITimeout <= 0 {
+		o.AITimeout = time.Minute
+	}
+	if o.AILease <= 0 {
+		o.AILease = o.AITimeout + 15*time.Second
+	}
+	if o.EventLease <= 0 {
+		o.EventLease = 20 * time.Second
+	}
+	return &Worker{store: d.Store, queue: d.Queue, publisher: d.Publisher, gateways: d.Gateways, outbox: d.Outbox,
+		ai: d.AI, metrics: d.Metrics, log: d.Log, opts: o}
 }
 
 // publish sends a live update; a failure is logged, not returned: the change
@@ -88,10 +107,14 @@ func (w *Worker) publish(ctx context.Context, tenantID int64, name string, data 
 // enqueue adds a task; a task with the same id already queued is not an
 // error (that is how duplicates are dropped).
 func (w *Worker) enqueue(ctx context.Context, t *asynq.Task, err error) error {
+	return enqueueOnce(ctx, w.queue, t, err)
+}
+
+func enqueueOnce(ctx context.Context, queue *asynq.Client, t *asynq.Task, err error) error {
 	if err != nil {
 		return err
 	}
-	if _, err := w.queue.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
+	if _, err := queue.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
 		return fmt.Errorf("enqueue %s: %w", t.Type(), err)
 	}
 	return nil
@@ -114,7 +137,6 @@ func Register(mux *asynq.ServeMux, w *Worker) {
 	mux.HandleFunc(TypeProcessWebhook, w.processWebhook)
 	mux.HandleFunc(TypeCheckInstances, w.checkInstances)
 	mux.HandleFunc(TypeCheckInstance, w.checkInstance)
-	mux.HandleFunc(TypeSweepWebhooks, w.sweepWebhooks)
 	mux.HandleFunc(TypeAIReply, w.aiReply)
 	mux.HandleFunc(TypeSendMessage, w.sendMessage)
 	mux.HandleFunc(TypeReturnHandoffs, w.returnHandoffs)
@@ -133,7 +155,7 @@ func NewServer(opt asynq.RedisConnOpt, so ServerOptions, log *slog.Logger) *asyn
 	if concurrency <= 0 {
 		concurrency = 20
 	}
-	var retry asynq.RetryDelayFunc
+	var retry asynq.RetryDelayFunc = retryDelay
 	if so.RetryDelay != nil {
 		retry = so.RetryDelay
 	}
@@ -174,15 +196,25 @@ func (w *Worker) observe(next asynq.Handler) asynq.Handler {
 		case err == nil:
 			w.metrics.ObserveJob(t.Type(), "ok", d)
 			w.log.LogAttrs(ctx, slog.LevelDebug, "job done", attrs...)
-		case errors.Is(err, asynq.SkipRetry):
-			w.metrics.ObserveJob(t.Type(), "skip", d)
+		case errors.Is(err, asynq.SkipRetry) || lastAttempt(ctx):
+			w.metrics.ObserveJob(t.Type(), "giveup", d)
 			w.log.LogAttrs(ctx, slog.LevelError, "job failed for good", append(attrs, slog.String("err", err.Error()))...)
+			w.recordGiveUp(ctx, t, id, err)
 		default:
 			w.metrics.ObserveJob(t.Type(), "error", d)
 			w.log.LogAttrs(ctx, slog.LevelWarn, "job failed, will retry", append(attrs, slog.String("err", err.Error()))...)
 		}
 		return err
 	})
+}
+
+// recordGiveUp keeps a task given up on for the owner's console.
+func (w *Worker) recordGiveUp(ctx context.Context, t *asynq.Task, id string, err error) {
+	tenant := tenantOf(t)
+	f := &db.JobFailure{TaskType: t.Type(), TaskID: id, TenantID: &tenant, Error: err.Error()}
+	if rerr := w.store.RecordJobFailure(context.WithoutCancel(ctx), f); rerr != nil {
+		w.log.ErrorContext(ctx, "record job failure", "type", t.Type(), "err", rerr)
+	}
 }
 
 // recoverPanics turns a panic into an error (retried) with the stack logged.

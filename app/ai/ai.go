@@ -120,7 +120,7 @@ func (c *Client) Reply(ctx context.Context, req Request) (Reply, error) {
 	resp, err := c.genai.Models.GenerateContent(ctx, model, contents, cfg)
 	out := Reply{Model: model, Latency: time.Since(start)}
 	if err != nil {
-		return out, fmt.Errorf("gemini: %w", err)
+		return out, fmt.Errorf("gemini: %w", withRetryHint(err))
 	}
 	if u := resp.UsageMetadata; u != nil {
 		out.InputTokens, out.OutputTokens = int(u.PromptTokenCount), int(u.CandidatesTokenCount+u.ThoughtsTokenCount)
@@ -144,6 +144,38 @@ func (c *Client) Reply(ctx context.Context, req Request) (Reply, error) {
 	}
 	out.Text, out.Handoff, out.Reason = strings.TrimSpace(parsed.Reply), parsed.Handoff, strings.TrimSpace(parsed.Reason)
 	return out, nil
+}
+
+// RetryHint is a model error that says when to try again: Google sends a
+// RetryInfo detail with rate limits and overloads. Job retries honour it.
+type RetryHint struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryHint) Error() string { return e.Err.Error() }
+func (e *RetryHint) Unwrap() error { return e.Err }
+
+// RetryAfter is the wait the API asked for.
+func (e *RetryHint) RetryAfter() time.Duration { return e.After }
+
+// withRetryHint wraps an API error that carries a RetryInfo detail.
+func withRetryHint(err error) error {
+	var apiErr genai.APIError
+	if !errors.As(err, &apiErr) {
+		return err
+	}
+	for _, d := range apiErr.Details {
+		if t, _ := d["@type"].(string); !strings.HasSuffix(t, "google.rpc.RetryInfo") {
+			continue
+		}
+		if v, _ := d["retryDelay"].(string); v != "" {
+			if after, perr := time.ParseDuration(v); perr == nil && after > 0 {
+				return &RetryHint{Err: err, After: after}
+			}
+		}
+	}
+	return err
 }
 
 // ErrEmpty is returned when the model answered nothing (e.g. blocked).

@@ -39,7 +39,7 @@ func New() *Metrics {
 		}, []string{"route", "method"}),
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aibud_jobs_total",
-			Help: "Background jobs processed by task type and outcome (ok, error, skip).",
+			Help: "Background jobs processed by task type and outcome: ok, error (will be retried), giveup (failed for good; listed in the owner console).",
 		}, []string{"type", "outcome"}),
 		jobDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "aibud_job_duration_seconds",

@@ -234,6 +234,8 @@ type Message struct {
 	HasMedia  bool
 	MediaURL  string
 	MediaType string
+	// MediaName is a document's file name, when the sender gave one.
+	MediaName string
 	ReplyTo   string
 	Timestamp time.Time
 	Ack       int

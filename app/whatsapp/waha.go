@@ -125,6 +125,9 @@ type GatewayError struct {
 	Status int
 	// Message is the gateway's own explanation, trimmed.
 	Message string
+	// RetryIn is how long the gateway asked us to wait (Retry-After), 0
+	// when it did not say.
+	RetryIn time.Duration
 
 	kind  error
 	cause error
@@ -147,6 +150,10 @@ func (e *GatewayError) Error() string {
 	}
 	return b.String()
 }
+
+// RetryAfter is how long the gateway asked us to wait before trying again;
+// job retries honour it.
+func (e *GatewayError) RetryAfter() time.Duration { return e.RetryIn }
 
 // Unwrap returns the package error and the cause, if any.
 func (e *GatewayError) Unwrap() []error {
@@ -252,7 +259,28 @@ func (w *WAHA) once(ctx context.Context, c call, payload []byte) (response, erro
 	if res.StatusCode >= 200 && res.StatusCode < 300 {
 		return response{status: res.StatusCode, header: res.Header, body: data}, nil
 	}
-	return response{}, w.statusError(c, res.StatusCode, data)
+	err = w.statusError(c, res.StatusCode, data)
+	var ge *GatewayError
+	if errors.As(err, &ge) {
+		ge.RetryIn = retryAfter(res.Header.Get("Retry-After"), time.Now())
+	}
+	return response{}, err
+}
+
+// retryAfter reads a Retry-After header (seconds, or an HTTP date); 0 when
+// there is none.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }
 
 // statusError maps a non-2xx answer to the package errors.

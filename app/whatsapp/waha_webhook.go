@@ -86,6 +86,7 @@ type wahaMessage struct {
 	Media       *struct {
 		URL      string `json:"url"`
 		Mimetype string `json:"mimetype"`
+		Filename string `json:"filename"`
 	} `json:"media"`
 	MediaURL string          `json:"mediaUrl"`
 	Ack      json.Number     `json:"ack"`
@@ -172,6 +173,7 @@ func ParseWAHAEvent(body []byte) (Event, error) {
 	if err != nil {
 		return Event{}, fmt.Errorf("waha webhook %s: %v: %w", env.Event, err, ErrMalformed)
 	}
+	e.clean()
 	return e, nil
 }
 
@@ -234,6 +236,7 @@ func parseMessage(payload json.RawMessage) (*Message, error) {
 	if p.Media != nil {
 		m.MediaURL = firstNonEmpty(p.Media.URL, p.MediaURL)
 		m.MediaType = p.Media.Mimetype
+		m.MediaName = p.Media.Filename
 	}
 	if p.ReplyTo != nil {
 		m.ReplyTo = p.ReplyTo.ID

@@ -1,0 +1,119 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/myaibud/aibud/app/ai"
+	"github.com/myaibud/aibud/app/live"
+	"github.com/myaibud/aibud/app/whatsapp"
+	"github.com/myaibud/aibud/db"
+)
+
+// handleIncoming finishes what a customer's message sets off. The decision
+// (ai.Decide) is made once and stored with its effect on the chat; the
+// follow-ups (an automatic reply queued in the outbox, the AI answer
+// scheduled) are idempotent, keyed by the message, and re-run until the
+// message is marked handled, whichever attempt gets there.
+func (w *Worker) handleIncoming(ctx context.Context, ts *db.TenantStore, c *db.Contact, m *db.Message) error {
+	s, err := ts.AISettings(ctx)
+	if err != nil {
+		return err
+	}
+	loc, err := w.tenantLocation(ctx, ts)
+	if err != nil {
+		return err
+	}
+	var decided db.Inbound
+	action, c, err := ts.DecideInbound(ctx, m, func(c *db.Contact, f db.InboundFacts) db.Inbound {
+		decided = ai.Decide(s, c, ai.Incoming{Type: m.Type, Body: m.Body}, f, loc, time.Now())
+		return decided
+	})
+	if err != nil {
+		return err
+	}
+	if decided.Why == ai.WhyHourlyLimit {
+		w.metrics.Count("ai_hourly_limit")
+		w.log.WarnContext(ctx, "AI reply limit reached for a contact", "tenant_id", ts.TenantID(), "contact_id", c.ID)
+	}
+	if err := w.followUp(ctx, ts, s, c, m, action); err != nil {
+		return err
+	}
+	return ts.MarkInboundHandled(ctx, m.ID)
+}
+
+// followUp starts what a decided action needs beyond the chat's state.
+func (w *Worker) followUp(ctx context.Context, ts *db.TenantStore, s *db.AISettings, c *db.Contact, m *db.Message, action string) error {
+	switch action {
+	case db.InboundOptOut:
+		w.metrics.Count("opt_out")
+		w.publish(ctx, ts.TenantID(), live.ContactUpdated, map[string]int64{"contact_id": c.ID})
+		return w.autoReply(ctx, ts, c, m, "opt-out", s.OptOutReply)
+	case db.InboundOptIn:
+		w.publish(ctx, ts.TenantID(), live.ContactUpdated, map[string]int64{"contact_id": c.ID})
+		return w.autoReply(ctx, ts, c, m, "opt-in", s.OptInReply)
+	case db.InboundHandoff:
+		w.metrics.Count("handoff")
+		w.publish(ctx, ts.TenantID(), live.ContactUpdated, map[string]int64{"contact_id": c.ID})
+		return w.autoReply(ctx, ts, c, m, "handoff", s.HandoffReply)
+	case db.InboundAfterHours:
+		return w.autoReply(ctx, ts, c, m, "after-hours", s.AfterHoursReply)
+	case db.InboundAnswer:
+		cur, err := ts.Message(ctx, m.ID)
+		if err != nil {
+			return err
+		}
+		if cur.DueAt == nil {
+			return nil // answered already
+		}
+		t, err := NewAIReplyTask(AIReplyPayload{TenantID: ts.TenantID(), ContactID: c.ID, MessageID: m.ID, Attempt: cur.Attempt},
+			cur.DueAt.Add(-db.AnswerGrace))
+		return w.enqueue(ctx, t, err)
+	}
+	return nil
+}
+
+// autoReply queues a fixed reply to a customer's message (opt-out
+// confirmation, after hours, handoff acknowledgement) through the outbox,
+// charged as an outgoing message, once per message and kind. Without
+// credits it is not sent, and the conversation says so.
+func (w *Worker) autoReply(ctx context.Context, ts *db.TenantStore, c *db.Contact, trigger *db.Message, kind, text string) error {
+	if text == "" || trigger.InstanceID == nil {
+		return nil
+	}
+	if _, err := ts.Instance(ctx, *trigger.InstanceID); errors.Is(err, db.ErrNotFound) {
+		return nil // the number was deleted
+	} else if err != nil {
+		return err
+	}
+	key := kind + ":" + strconv.FormatInt(trigger.ID, 10)
+	m, err := w.outbox.Queue(ctx, ts, whatsapp.Outgoing{
+		Key: key, InstanceID: *trigger.InstanceID, ContactID: c.ID, ChatKind: c.Kind, Sender: db.SenderAI,
+		Body: text, Cost: w.opts.CostMessage, Reason: "Automatic reply (" + kind + ")",
+	})
+	if errors.Is(err, db.ErrInsufficientCredits) {
+		if _, err := ts.AddNote(ctx, c.ID, key, "The automatic "+kind+" reply was not sent: not enough credits."); err != nil {
+			return err
+		}
+		w.publish(ctx, ts.TenantID(), live.MessageCreated, map[string]int64{"contact_id": c.ID})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if m.Inserted {
+		w.publish(ctx, ts.TenantID(), live.CreditsUpdated, nil)
+		w.publish(ctx, ts.TenantID(), live.MessageCreated, map[string]int64{"contact_id": c.ID, "message_id": m.ID})
+	}
+	return nil
+}
+
+func (w *Worker) tenantLocation(ctx context.Context, ts *db.TenantStore) (*time.Location, error) {
+	t, err := ts.Tenant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return t.Location(), nil
+}
