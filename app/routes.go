@@ -109,6 +109,7 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	ownerPages := slices.Concat(tenant, []echo.MiddlewareFunc{h.requireOwner})
 	e.GET(views.PathAdminNodes, h.listNodes, ownerPages...)
 	e.GET(views.PathAdminAI, h.showAICosts, ownerPages...)
+	e.GET(views.PathAdminFailures, h.showFailures, ownerPages...)
 	e.POST(views.PathAdminNodes, h.createNode, ownerPages...)
 	e.POST(views.PathAdminNodes+"/:id/update", h.updateNode, ownerPages...)
 	e.POST(views.PathAdminNodes+"/:id/delete", h.deleteNode, ownerPages...)

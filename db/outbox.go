@@ -130,13 +130,14 @@ func (ts *TenantStore) MarkMessageSending(ctx context.Context, id int64) error {
 }
 
 // RetryMessageLater hands a message whose send attempt failed without a
-// final answer to the next generation, due at at, keeping the error for the
-// owner. It returns the new generation; ErrNotFound when the message was
-// settled meanwhile (an ack came) or another generation holds it.
-func (ts *TenantStore) RetryMessageLater(ctx context.Context, id int64, attempt int, at time.Time, lastErr string) (int, error) {
+// final answer to the next generation, whose task is asked for at at; the
+// sweeper takes the message over if no task claimed it by due. It returns
+// the new generation; ErrNotFound when the message was settled meanwhile (an
+// ack came) or another generation holds it.
+func (ts *TenantStore) RetryMessageLater(ctx context.Context, id int64, attempt int, due time.Time) (int, error) {
 	var next int
 	err := ts.db.NewUpdate().Model((*Message)(nil)).ApplyQueryBuilder(ts.scope).
-		Set("attempt = m.attempt + 1").Set("due_at = ?", at).Set("updated_at = now()").
+		Set("attempt = m.attempt + 1").Set("due_at = ?", due).Set("updated_at = now()").
 		Where("m.id = ? AND m.attempt = ? AND m.due_at IS NOT NULL AND m.status IN ('pending', 'sending')", id, attempt).
 		Returning("m.attempt").Scan(ctx, &next)
 	if err != nil {
@@ -272,8 +273,9 @@ func (ts *TenantStore) sentAfterAll(ctx context.Context, waID string, level int)
 		if err != nil {
 			return mapErr(err)
 		}
+		level = max(level, m.Ack)
 		_, err = tx.db.NewUpdate().Model(m).ApplyQueryBuilder(tx.scope).
-			Set("ack = GREATEST(m.ack, ?)", level).Set("status = ?", AckStatus(level)).Set("error = ''").
+			Set("ack = ?", level).Set("status = ?", AckStatus(level)).Set("error = ''").
 			Set("due_at = NULL").Set("updated_at = now()").Where("m.id = ?", m.ID).Returning("*").Exec(ctx)
 		if err != nil {
 			return err

@@ -251,7 +251,7 @@ func (o *Outbox) retryLater(ctx context.Context, ts *db.TenantStore, m *db.Messa
 		wait = min(ra.RetryAfter(), o.opts.MaxBackoff)
 	}
 	at := time.Now().Add(wait)
-	next, err := ts.RetryMessageLater(ctx, m.ID, m.Attempt, at, sendErr.Error())
+	next, err := ts.RetryMessageLater(ctx, m.ID, m.Attempt, at.Add(o.opts.Grace))
 	if errors.Is(err, db.ErrNotFound) {
 		return Attempted{}, nil // settled meanwhile (an ack), or taken over
 	}

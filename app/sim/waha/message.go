@@ -88,6 +88,8 @@ type message struct {
 	votes map[string][]string
 	// seen: the app marked this incoming message as read.
 	seen bool
+	// media is what an incoming media message carries.
+	media *Media
 }
 
 func (ss *session) addMessage(m *message) {
@@ -204,6 +206,29 @@ func (ss *session) sameChat(a, b string) bool {
 	return false
 }
 
+// Media is a file a lead sends: a photo, a voice note, a video or a
+// document, with an optional caption.
+type Media struct {
+	// Type is image, audio (a voice note), video or document.
+	Type     string
+	Mimetype string
+	Filename string
+	Caption  string
+}
+
+// mediaPayload is WAHA's WAMedia.
+type mediaPayload struct {
+	URL      string  `json:"url"`
+	Mimetype string  `json:"mimetype"`
+	Filename *string `json:"filename"`
+	Error    *string `json:"error"`
+}
+
+// mediaFields are the WhatsApp protobuf message fields of media types.
+var mediaFields = map[string]string{
+	"image": "imageMessage", "audio": "audioMessage", "video": "videoMessage", "document": "documentMessage",
+}
+
 // messagePayload is WAHA's WAMessage as events and answers carry it; the
 // field order is WAHA's.
 type messagePayload struct {
@@ -216,7 +241,7 @@ type messagePayload struct {
 	Participant *string         `json:"participant"`
 	Body        string          `json:"body"`
 	HasMedia    bool            `json:"hasMedia"`
-	Media       *struct{}       `json:"media"`
+	Media       *mediaPayload   `json:"media"`
 	Ack         int             `json:"ack"`
 	AckName     string          `json:"ackName"`
 	VCards      *[]string       `json:"vCards,omitempty"`
@@ -243,6 +268,14 @@ func (m *message) payload(me *Account) messagePayload {
 	}
 	if m.replyTo != "" {
 		p.ReplyTo, _ = json.Marshal(map[string]string{"id": m.replyTo}) // strings encode
+	}
+	if m.media != nil {
+		p.HasMedia = true
+		mp := &mediaPayload{URL: "http://waha.invalid/api/files/" + m.key, Mimetype: m.media.Mimetype}
+		if m.media.Filename != "" {
+			mp.Filename = &m.media.Filename
+		}
+		p.Media = mp
 	}
 	return p
 }
@@ -273,6 +306,17 @@ func (m *message) data(me *Account) map[string]any {
 		info["SenderAlt"] = jid(m.senderAlt)
 	}
 	content := map[string]any{"conversation": m.body}
+	if m.media != nil {
+		info["Type"] = "media"
+		field := map[string]any{"mimetype": m.media.Mimetype, "caption": m.media.Caption}
+		switch m.media.Type {
+		case "audio":
+			field["PTT"] = true
+		case "document":
+			field["fileName"] = m.media.Filename
+		}
+		content = map[string]any{mediaFields[m.media.Type]: field}
+	}
 	if m.poll != nil {
 		info["Type"] = "poll"
 		options := make([]map[string]string, len(m.poll.Options))
@@ -421,10 +465,28 @@ func (s *Server) LeadSaysAsLID(session, lid, phone, pushName, text string) (stri
 	return s.incoming(session, l, pn, pushName, text)
 }
 
+// LeadSendsMedia is a lead sending a photo, voice note, video or document
+// (with an optional caption) from fromPhone: the session emits message and
+// message.any with hasMedia and a media object. It returns the serialized id.
+func (s *Server) LeadSendsMedia(session, fromPhone, pushName string, media Media) (string, error) {
+	chat := chatFor(fromPhone)
+	if chat == "" || !strings.HasSuffix(chat, "@c.us") {
+		return "", fmt.Errorf("lead sends media: phone %q: %w", fromPhone, ErrInvalid)
+	}
+	if mediaFields[media.Type] == "" || media.Mimetype == "" {
+		return "", fmt.Errorf("lead sends media: type %q, mimetype %q: %w", media.Type, media.Mimetype, ErrInvalid)
+	}
+	return s.receive(session, chat, "", pushName, media.Caption, &media)
+}
+
 func (s *Server) incoming(session, from, senderAlt, pushName, text string) (string, error) {
 	if strings.TrimSpace(text) == "" {
 		return "", fmt.Errorf("lead says: empty text: %w", ErrInvalid)
 	}
+	return s.receive(session, from, senderAlt, pushName, text, nil)
+}
+
+func (s *Server) receive(session, from, senderAlt, pushName, text string, media *Media) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ss, err := s.workingLocked("lead says", session)
@@ -435,7 +497,7 @@ func (s *Server) incoming(session, from, senderAlt, pushName, text string) (stri
 	m := &message{
 		key: key, id: "false_" + from + "_" + key, chatID: from,
 		from: from, to: ss.me.ID, source: "app", body: text, time: time.Now(),
-		ack: ackDevice, pushName: pushName, senderAlt: senderAlt,
+		ack: ackDevice, pushName: pushName, senderAlt: senderAlt, media: media,
 	}
 	ss.addMessage(m)
 	payload := m.payload(ss.me)

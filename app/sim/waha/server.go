@@ -351,6 +351,17 @@ func (s *Server) Delay(path string, d time.Duration) {
 	s.delays[path] = d
 }
 
+// Mute stops (on) or restarts delivering the session's events of a type,
+// e.g. "message.any", as when deliveries are lost; muted events are still
+// recorded in Events.
+func (s *Server) Mute(session, event string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ss, ok := s.sessions[session]; ok {
+		ss.muted[event] = on
+	}
+}
+
 // SetNumberExists tells whether a phone number (digits, a leading + allowed)
 // is on WhatsApp, for checkNumberStatus. Every well-formed number is,
 // unless set otherwise here.

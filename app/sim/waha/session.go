@@ -90,6 +90,9 @@ type session struct {
 	sentByID map[string]*SentMessage
 	// typing holds the chats where the app shows "typing…".
 	typing map[string]bool
+	// muted are event types this session records but does not deliver, as
+	// when deliveries are lost (see Mute).
+	muted map[string]bool
 }
 
 func newSession(name string) *session {
@@ -101,6 +104,7 @@ func newSession(name string) *session {
 		byKey:    make(map[string]*message),
 		lids:     make(map[string]string),
 		sentByID: make(map[string]*SentMessage),
+		muted:    make(map[string]bool),
 		typing:   make(map[string]bool),
 	}
 }

@@ -301,7 +301,7 @@ func (s *Server) emitLocked(ss *session, event string, payload any) {
 		s.events = slices.Clone(s.events[len(s.events)-maxLog:])
 	}
 	for i, h := range ss.hooks {
-		if !h.wants(event) {
+		if !h.wants(event) || ss.muted[event] {
 			continue
 		}
 		d := &Delivery{URL: h.URL, RequestID: newRequestID()}
