@@ -21,7 +21,12 @@ import (
 	"github.com/myaibud/aibud/jobs"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
+func TestMain(m *testing.M) {
+	if runChild() {
+		return
+	}
+	dbtest.Main(m)
+}
 
 func TestRunReportsEveryConfigProblem(t *testing.T) {
 	err := run(context.Background(), []string{"aibud", "serve"}, func(string) string { return "" }, io.Discard)

@@ -372,6 +372,30 @@ func (ts *TenantStore) UpdateReply(ctx context.Context, r *AIReply) error {
 	return nil
 }
 
+// HandReplyToOutbox records that the reply's answer is queued as message
+// msgID (generated → sending). The message is locked first, as everything
+// that settles a message does, so a message that was settled meanwhile (it
+// can be sent before this runs) settles the reply here, and one settled
+// later finds the reply sending and settles it then.
+func (ts *TenantStore) HandReplyToOutbox(ctx context.Context, r *AIReply, m *Message) error {
+	return ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
+		var status string
+		err := tx.db.NewSelect().Model((*Message)(nil)).Column("status").ApplyQueryBuilder(tx.scope).
+			Where("m.id = ?", m.ID).For("UPDATE").Scan(ctx, &status)
+		if err != nil {
+			return mapErr(err)
+		}
+		r.OutMessageID, r.WaID, r.Status = &m.ID, m.WaID, ReplySending
+		switch status {
+		case MessageSent, MessageDelivered, MessageRead, MessagePlayed:
+			r.Status = ReplySent
+		case MessageFailed:
+			r.Status = ReplyRefunded
+		}
+		return tx.UpdateReply(ctx, r)
+	})
+}
+
 // FailReply marks the reply failed and refunds its reservation in one
 // transaction. Refunding twice refunds once.
 func (ts *TenantStore) FailReply(ctx context.Context, r *AIReply, why string, refund bool) error {

@@ -151,23 +151,23 @@ func (ts *TenantStore) RetryMessageLater(ctx context.Context, id int64, attempt 
 // reply the message carries, if any, is sent too.
 func (ts *TenantStore) MarkMessageSent(ctx context.Context, id int64, providerID string) (*Message, error) {
 	m := new(Message)
-	err := ts.db.NewRaw(`
-		WITH upd AS (
-			UPDATE messages AS m SET
-				status = CASE WHEN m.status IN ('pending', 'sending') THEN 'sent' ELSE m.status END,
-				ack = GREATEST(m.ack, 1),
-				provider_id = CASE WHEN ? <> '' THEN ? ELSE m.provider_id END,
-				sent_at = CASE WHEN m.status IN ('pending', 'sending') THEN now() ELSE m.sent_at END,
-				due_at = NULL, updated_at = now()
-			WHERE m.tenant_id = ? AND m.id = ? AND m.status <> 'failed'
-			RETURNING m.*
-		), reply AS (
-			UPDATE ai_replies AS ar SET status = 'sent', updated_at = now() FROM upd
-			WHERE ar.tenant_id = upd.tenant_id AND ar.out_message_id = upd.id AND ar.status = 'sending'
-		)
-		SELECT * FROM upd`, providerID, providerID, ts.tenantID, id).Scan(ctx, m)
+	res, err := ts.db.NewUpdate().Model(m).ApplyQueryBuilder(ts.scope).
+		Set("status = CASE WHEN m.status IN ('pending', 'sending') THEN 'sent' ELSE m.status END").
+		Set("ack = GREATEST(m.ack, 1)").
+		Set("provider_id = CASE WHEN ? <> '' THEN ? ELSE m.provider_id END", providerID, providerID).
+		Set("sent_at = CASE WHEN m.status IN ('pending', 'sending') THEN now() ELSE m.sent_at END").
+		Set("due_at = NULL").Set("updated_at = now()").
+		Where("m.id = ? AND m.status <> 'failed'", id).Returning("*").Exec(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("mark message %d sent: %w", id, mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ts.Message(ctx, id) // failed meanwhile (a negative ack)
+	}
+	// A statement of its own, after the message's: it sees a reply handed
+	// to the outbox by a transaction that committed meanwhile.
+	if err := ts.endSendingReply(ctx, id); err != nil {
+		return nil, fmt.Errorf("mark message %d sent: %w", id, err)
 	}
 	return m, nil
 }

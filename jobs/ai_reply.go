@@ -223,8 +223,7 @@ func (w *Worker) queueAnswer(ctx context.Context, ts *db.TenantStore, c *db.Cont
 	if err != nil {
 		return err
 	}
-	r.OutMessageID, r.WaID, r.Status = &m.ID, m.WaID, db.ReplySending
-	if err := ts.UpdateReply(ctx, r); err != nil {
+	if err := ts.HandReplyToOutbox(ctx, r, m); err != nil {
 		return err
 	}
 	w.metrics.Count("ai_reply_queued")
