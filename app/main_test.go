@@ -26,6 +26,7 @@ import (
 	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/db/dbtest"
+	"github.com/myaibud/aibud/jobs"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -76,19 +77,32 @@ func newTestApp(t testing.TB, opts ...appOption) *testApp {
 // package-wide webhook receiver).
 func newAppHandler(t testing.TB, e *env, log *slog.Logger, cleanup func(func()), got *app.Options, opts ...appOption) http.Handler {
 	t.Helper()
+	return newAppHandlerOn(t, e, dbtest.RedisURL(t), log, cleanup, got, opts...)
+}
+
+// newAppHandlerOn is newAppHandler with the web app's Redis at redisURL
+// (e.g. through a proxy a test can cut).
+func newAppHandlerOn(t testing.TB, e *env, redisURL string, log *slog.Logger, cleanup func(func()), got *app.Options, opts ...appOption) http.Handler {
+	t.Helper()
 	store := dbtest.Store(t)
-	rdb := redis.NewClient(dbtest.RedisOptions(t))
+	redisOpt, err := redis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(redisOpt)
 	cleanup(func() { _ = rdb.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	hub := live.NewHub(rdb, e.namespace, log)
 	go hub.Run(ctx)
 	cleanup(cancel)
-	asynqOpt, err := asynq.ParseRedisURI(dbtest.RedisURL(t))
+	asynqOpt, err := asynq.ParseRedisURI(redisURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	queue := asynq.NewClient(asynqOpt)
 	cleanup(func() { _ = queue.Close() })
+	outbox := whatsapp.NewOutbox(store, e.gateways, jobs.ScheduleSend(queue), log.With("process", "outbox"),
+		whatsapp.OutboxOptions{Grace: 2 * time.Second, Lease: 10 * time.Second})
 	o := app.Options{
 		BaseURL:        &url.URL{Scheme: "http", Host: "127.0.0.1"},
 		DefaultCredits: 400,
@@ -109,7 +123,7 @@ func newAppHandler(t testing.TB, e *env, log *slog.Logger, cleanup func(func()),
 	return app.New(app.Deps{
 		Store: store, Queue: queue, Redis: rdb, AsynqOpt: asynqOpt, Hub: hub, Publisher: live.NewPublisher(rdb, e.namespace),
 		Sessions: app.NewSessions(store, false, time.Hour), Metrics: metrics.New(), Log: log,
-		Gateways: e.gateways, Outbox: e.outbox, Webhooks: whatsapp.NewWAHAWebhooks(webhookSecret),
+		Gateways: e.gateways, Outbox: outbox, Webhooks: whatsapp.NewWAHAWebhooks(webhookSecret),
 	}, o)
 }
 
