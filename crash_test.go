@@ -303,17 +303,19 @@ func (e *crashEnv) waitQuiet(t *testing.T, ts *db.TenantStore, w *worker, leads 
 	sqlDB := dbtest.DB(t)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		var pendingEvents, pendingWork int
+		var pendingEvents, pendingWork, openReplies int
 		_ = sqlDB.QueryRowContext(context.Background(),
 			"SELECT count(*) FROM webhook_events WHERE tenant_id = ? AND processed_at IS NULL", ts.TenantID()).Scan(&pendingEvents)
 		_ = sqlDB.QueryRowContext(context.Background(),
 			"SELECT count(*) FROM messages WHERE tenant_id = ? AND due_at IS NOT NULL", ts.TenantID()).Scan(&pendingWork)
-		if e.answered(session, leads) == len(leads) && pendingEvents == 0 && pendingWork == 0 {
+		_ = sqlDB.QueryRowContext(context.Background(),
+			"SELECT count(*) FROM ai_replies WHERE tenant_id = ? AND status IN ('reserved', 'generated', 'sending')", ts.TenantID()).Scan(&openReplies)
+		if e.answered(session, leads) == len(leads) && pendingEvents == 0 && pendingWork == 0 && openReplies == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 60s: %d of %d leads answered, %d events unprocessed, %d messages with work left\nworker log:\n%s",
-				e.answered(session, leads), len(leads), pendingEvents, pendingWork, tail(w.logs.String(), 3000))
+			t.Fatalf("after 60s: %d of %d leads answered, %d events unprocessed, %d messages with work left, %d replies open\nworker log:\n%s",
+				e.answered(session, leads), len(leads), pendingEvents, pendingWork, openReplies, tail(w.logs.String(), 3000))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -338,6 +340,18 @@ func (e *crashEnv) checkExactlyOnce(t *testing.T, ts *db.TenantStore, leads []st
 	}
 	if replies != len(leads) || sent != len(leads) {
 		t.Errorf("%d AI replies, %d sent; want %d and %d", replies, sent, len(leads), len(leads))
+		rows, err := dbtest.DB(t).QueryContext(ctx, `SELECT ar.id, ar.status, ar.error, coalesce(m.status, ''), coalesce(m.attempt, -1)
+			FROM ai_replies ar LEFT JOIN messages m ON m.id = ar.out_message_id WHERE ar.tenant_id = ? AND ar.status <> 'sent'`, ts.TenantID())
+		if err == nil {
+			for rows.Next() {
+				var id int64
+				var st, msg, mst string
+				var attempt int
+				_ = rows.Scan(&id, &st, &msg, &mst, &attempt)
+				t.Logf("reply %d: %s %q; its message: %q, attempt %d", id, st, msg, mst, attempt)
+			}
+			rows.Close()
+		}
 	}
 	balance, err := ts.CreditBalance(ctx)
 	if err != nil {

@@ -378,22 +378,20 @@ func (ts *TenantStore) UpdateReply(ctx context.Context, r *AIReply) error {
 // can be sent before this runs) settles the reply here, and one settled
 // later finds the reply sending and settles it then.
 func (ts *TenantStore) HandReplyToOutbox(ctx context.Context, r *AIReply, m *Message) error {
-	return ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
-		var status string
-		err := tx.db.NewSelect().Model((*Message)(nil)).Column("status").ApplyQueryBuilder(tx.scope).
-			Where("m.id = ?", m.ID).For("UPDATE").Scan(ctx, &status)
-		if err != nil {
-			return mapErr(err)
-		}
-		r.OutMessageID, r.WaID, r.Status = &m.ID, m.WaID, ReplySending
-		switch status {
-		case MessageSent, MessageDelivered, MessageRead, MessagePlayed:
-			r.Status = ReplySent
-		case MessageFailed:
-			r.Status = ReplyRefunded
-		}
-		return tx.UpdateReply(ctx, r)
-	})
+	// One statement: the CTE locks the message (waiting for a settlement in
+	// progress, then reading its outcome) before the reply is written.
+	err := ts.db.NewRaw(`
+		WITH msg AS (SELECT status FROM messages WHERE tenant_id = ? AND id = ? FOR UPDATE)
+		UPDATE ai_replies AS ar SET out_message_id = ?, wa_id = ?, updated_at = now(),
+			status = CASE WHEN msg.status IN ('sent', 'delivered', 'read', 'played') THEN 'sent'
+			              WHEN msg.status = 'failed' THEN 'refunded' ELSE 'sending' END
+		FROM msg WHERE ar.tenant_id = ? AND ar.id = ?
+		RETURNING ar.status`, ts.tenantID, m.ID, m.ID, m.WaID, ts.tenantID, r.ID).Scan(ctx, &r.Status)
+	if err != nil {
+		return fmt.Errorf("hand reply %d to the outbox: %w", r.ID, mapErr(err))
+	}
+	r.OutMessageID, r.WaID = &m.ID, m.WaID
+	return nil
 }
 
 // FailReply marks the reply failed and refunds its reservation in one

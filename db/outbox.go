@@ -42,18 +42,7 @@ func (ts *TenantStore) QueueMessage(ctx context.Context, m *Message, cost int64,
 	if m.SentAt.IsZero() {
 		m.SentAt = time.Now()
 	}
-	err := ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
-		if existing, err := tx.messageByOutboxKey(ctx, key); err == nil {
-			*m = *existing
-			return nil
-		} else if !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		if cost > 0 {
-			if _, err := tx.Charge(ctx, cost, reason, m.ChargeRef); err != nil {
-				return err
-			}
-		}
+	insert := func(ctx context.Context, tx *TenantStore) error {
 		ins := tx.db.NewInsert().Model(m).
 			On("CONFLICT (tenant_id, outbox_key) WHERE outbox_key IS NOT NULL DO NOTHING").
 			Returning("*, true AS inserted")
@@ -62,7 +51,7 @@ func (ts *TenantStore) QueueMessage(ctx context.Context, m *Message, cost int64,
 			TableExpr("saved").Where("c.id = saved.contact_id")
 		err := tx.db.NewSelect().With("saved", ins).With("touched", touch).Table("saved").Scan(ctx, m)
 		if errors.Is(mapErr(err), ErrNotFound) {
-			// Queued by a concurrent call that committed first.
+			// Queued before (a retry), or by a concurrent call.
 			existing, err := tx.messageByOutboxKey(ctx, key)
 			if err != nil {
 				return err
@@ -71,7 +60,20 @@ func (ts *TenantStore) QueueMessage(ctx context.Context, m *Message, cost int64,
 			return nil
 		}
 		return mapErr(err)
-	})
+	}
+	var err error
+	if cost <= 0 {
+		err = insert(ctx, ts) // one statement: no transaction needed
+	} else {
+		// The charge is keyed by the message's reference: a retry that finds
+		// the message queued finds its charge too, and pays nothing again.
+		err = ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
+			if _, err := tx.Charge(ctx, cost, reason, m.ChargeRef); err != nil {
+				return err
+			}
+			return insert(ctx, tx)
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("queue message %s: %w", key, err)
 	}
@@ -106,25 +108,16 @@ func (ts *TenantStore) ClaimSend(ctx context.Context, id int64, attempt int, lea
 	return m, nil
 }
 
-// SetMessageWaID records the gateway id reserved for a queued message, before
-// it is first sent, so every later attempt sends (and asks about) that id.
-func (ts *TenantStore) SetMessageWaID(ctx context.Context, id int64, waID string) error {
-	_, err := ts.db.NewUpdate().Model((*Message)(nil)).ApplyQueryBuilder(ts.scope).
-		Set("wa_id = ?", waID).Set("updated_at = now()").
-		Where("m.id = ? AND m.wa_id LIKE 'out:%'", id).Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("set gateway id of message %d: %w", id, mapErr(err))
-	}
-	return nil
-}
-
 // MarkMessageSending records that a send is being attempted, so a later
-// attempt knows to ask the gateway whether it went out.
-func (ts *TenantStore) MarkMessageSending(ctx context.Context, id int64) error {
+// attempt knows to ask the gateway whether it went out, and the gateway id
+// reserved for it (a queued message's first attempt), so every later attempt
+// sends and asks about that id.
+func (ts *TenantStore) MarkMessageSending(ctx context.Context, id int64, waID string) error {
 	_, err := ts.db.NewUpdate().Model((*Message)(nil)).ApplyQueryBuilder(ts.scope).
-		Set("status = 'sending'").Set("updated_at = now()").Where("m.id = ? AND m.status = 'pending'", id).Exec(ctx)
+		Set("status = 'sending'").Set("wa_id = CASE WHEN m.wa_id LIKE 'out:%' THEN ? ELSE m.wa_id END", waID).
+		Set("updated_at = now()").Where("m.id = ? AND m.status IN ('pending', 'sending')", id).Exec(ctx)
 	if err != nil {
-		return fmt.Errorf("mark message %d sending: %w", id, err)
+		return fmt.Errorf("mark message %d sending: %w", id, mapErr(err))
 	}
 	return nil
 }
@@ -166,8 +159,10 @@ func (ts *TenantStore) MarkMessageSent(ctx context.Context, id int64, providerID
 	}
 	// A statement of its own, after the message's: it sees a reply handed
 	// to the outbox by a transaction that committed meanwhile.
-	if err := ts.endSendingReply(ctx, id); err != nil {
-		return nil, fmt.Errorf("mark message %d sent: %w", id, err)
+	if m.Sender == SenderAI {
+		if err := ts.endSendingReply(ctx, id); err != nil {
+			return nil, fmt.Errorf("mark message %d sent: %w", id, err)
+		}
 	}
 	return m, nil
 }
@@ -227,25 +222,41 @@ func (ts *TenantStore) ApplyAck(ctx context.Context, waID string, level int) (*M
 	if level < 0 {
 		return ts.failByAck(ctx, waID)
 	}
-	m := new(Message)
-	// The common case, one statement: a message not marked failed.
-	res, err := ts.db.NewUpdate().Model(m).ApplyQueryBuilder(ts.scope).
-		Set("ack = ?", level).Set("status = ?", AckStatus(level)).Set("due_at = NULL").
-		Set("error = ''").Set("updated_at = now()").
-		Where("m.wa_id = ? AND m.direction = 'out' AND m.status <> 'failed' AND m.ack < ?", waID, level).
-		Returning("*").Exec(ctx)
+	// One statement for the common cases: it raises a message not marked
+	// failed (reading its status before, by a self-join), and says whether
+	// the message is one marked failed, which needs the transaction below.
+	var row struct {
+		Message   `bun:",extend"`
+		OldStatus *string `bun:"old_status"`
+		Failed    bool    `bun:"failed"`
+	}
+	err := ts.db.NewRaw(`
+		WITH upd AS (
+			UPDATE messages AS m SET ack = ?, status = ?, due_at = NULL, error = '', updated_at = now()
+			FROM messages AS old
+			WHERE old.id = m.id AND m.tenant_id = ? AND m.wa_id = ? AND m.direction = 'out'
+			  AND m.status <> 'failed' AND m.ack < ?
+			RETURNING m.*, old.status AS old_status)
+		SELECT upd.*, EXISTS (SELECT 1 FROM messages AS f WHERE f.tenant_id = ? AND f.wa_id = ?
+		                        AND f.direction = 'out' AND f.status = 'failed' AND f.sender <> 'system') AS failed
+		FROM (SELECT 1) AS one LEFT JOIN upd ON true`,
+		level, AckStatus(level), ts.tenantID, waID, level, ts.tenantID, waID).Scan(ctx, &row)
 	if err != nil {
 		return nil, fmt.Errorf("ack %s: %w", waID, err)
 	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		if level >= 1 {
+	if row.OldStatus != nil {
+		m := &row.Message
+		settled := *row.OldStatus == MessagePending || *row.OldStatus == MessageSending
+		if level >= 1 && settled && m.Sender == SenderAI {
 			if err := ts.endSendingReply(ctx, m.ID); err != nil {
 				return nil, fmt.Errorf("ack %s: %w", waID, err)
 			}
 		}
 		return m, nil
 	}
-	if level == 0 {
+	// Nothing changed: an older or repeated ack (the common case), or a
+	// message marked failed.
+	if level == 0 || !row.Failed {
 		return nil, fmt.Errorf("ack %s: %w", waID, ErrNotFound)
 	}
 	return ts.sentAfterAll(ctx, waID, level)
@@ -258,6 +269,26 @@ func (ts *TenantStore) endSendingReply(ctx context.Context, messageID int64) err
 		Set("status = 'sent'").Set("updated_at = now()").
 		Where("ar.out_message_id = ? AND ar.status = 'sending'", messageID).Exec(ctx)
 	return err
+}
+
+// SettleSendingRepliesAllTenants settles AI replies handed to the outbox
+// whose message was settled without them (the reply is marked in a statement
+// of its own after the message's, and a process can die in between): sent
+// with a message that went out, refunded with one that failed. It returns
+// how many it settled.
+func (s *Store) SettleSendingRepliesAllTenants(ctx context.Context) (int, error) {
+	res, err := s.db.NewRaw(`
+		UPDATE ai_replies AS ar SET updated_at = now(),
+			status = CASE WHEN m.status = 'failed' THEN 'refunded' ELSE 'sent' END,
+			error = CASE WHEN m.status = 'failed' THEN m.error ELSE ar.error END
+		FROM messages AS m
+		WHERE ar.status = 'sending' AND m.tenant_id = ar.tenant_id AND m.id = ar.out_message_id
+		  AND m.status NOT IN ('pending', 'sending')`).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("settle sending replies: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }
 
 // sentAfterAll settles a message marked failed that the gateway says went

@@ -218,7 +218,7 @@ func (w *Worker) queueAnswer(ctx context.Context, ts *db.TenantStore, c *db.Cont
 	}
 	m, err := w.outbox.Queue(ctx, ts, whatsapp.Outgoing{
 		Key: "ai:" + strconv.FormatInt(r.ID, 10), InstanceID: *r.InstanceID, ContactID: c.ID, ChatKind: c.Kind,
-		Sender: db.SenderAI, Body: r.ReplyText, PaidBy: r.ChargeRef,
+		Sender: db.SenderAI, Body: r.ReplyText, PaidBy: r.ChargeRef, SendNow: true,
 	})
 	if err != nil {
 		return err
@@ -228,6 +228,19 @@ func (w *Worker) queueAnswer(ctx context.Context, ts *db.TenantStore, c *db.Cont
 	}
 	w.metrics.Count("ai_reply_queued")
 	w.publish(ctx, ts.TenantID(), live.MessageCreated, map[string]int64{"contact_id": c.ID, "message_id": m.ID})
+	// The first attempt right here: the customer is waiting. Whatever it
+	// leaves undone, the outbox finishes.
+	res, err := w.outbox.Send(ctx, ts, m.ID, 0)
+	if err != nil {
+		w.log.WarnContext(ctx, "send the answer; the outbox will retry", "message_id", m.ID, "err", err)
+		return nil
+	}
+	if res.Message != nil {
+		w.publish(ctx, ts.TenantID(), live.MessageUpdated, map[string]int64{"contact_id": c.ID, "message_id": m.ID})
+	}
+	if res.Refunded {
+		w.publish(ctx, ts.TenantID(), live.CreditsUpdated, nil)
+	}
 	return nil
 }
 

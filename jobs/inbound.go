@@ -27,8 +27,8 @@ func (w *Worker) handleIncoming(ctx context.Context, ts *db.TenantStore, c *db.C
 		return err
 	}
 	var decided db.Inbound
-	action, c, err := ts.DecideInbound(ctx, m, func(c *db.Contact, f db.InboundFacts) db.Inbound {
-		decided = ai.Decide(s, c, ai.Incoming{Type: m.Type, Body: m.Body}, f, loc, time.Now())
+	st, c, err := ts.DecideInbound(ctx, m, c, loc, func(c *db.Contact, f db.InboundFacts) db.Inbound {
+		decided = ai.Decide(s, c, ai.Incoming{Type: m.Type, Body: m.Body}, f, f.Location, time.Now())
 		return decided
 	})
 	if err != nil {
@@ -38,15 +38,18 @@ func (w *Worker) handleIncoming(ctx context.Context, ts *db.TenantStore, c *db.C
 		w.metrics.Count("ai_hourly_limit")
 		w.log.WarnContext(ctx, "AI reply limit reached for a contact", "tenant_id", ts.TenantID(), "contact_id", c.ID)
 	}
-	if err := w.followUp(ctx, ts, s, c, m, action); err != nil {
+	if err := w.followUp(ctx, ts, s, c, m, st); err != nil {
 		return err
+	}
+	if st.Handled {
+		return nil
 	}
 	return ts.MarkInboundHandled(ctx, m.ID)
 }
 
 // followUp starts what a decided action needs beyond the chat's state.
-func (w *Worker) followUp(ctx context.Context, ts *db.TenantStore, s *db.AISettings, c *db.Contact, m *db.Message, action string) error {
-	switch action {
+func (w *Worker) followUp(ctx context.Context, ts *db.TenantStore, s *db.AISettings, c *db.Contact, m *db.Message, st db.InboundState) error {
+	switch st.Action {
 	case db.InboundOptOut:
 		w.metrics.Count("opt_out")
 		w.publish(ctx, ts.TenantID(), live.ContactUpdated, map[string]int64{"contact_id": c.ID})
@@ -61,15 +64,11 @@ func (w *Worker) followUp(ctx context.Context, ts *db.TenantStore, s *db.AISetti
 	case db.InboundAfterHours:
 		return w.autoReply(ctx, ts, c, m, "after-hours", s.AfterHoursReply)
 	case db.InboundAnswer:
-		cur, err := ts.Message(ctx, m.ID)
-		if err != nil {
-			return err
-		}
-		if cur.DueAt == nil {
+		if st.DueAt == nil {
 			return nil // answered already
 		}
-		t, err := NewAIReplyTask(AIReplyPayload{TenantID: ts.TenantID(), ContactID: c.ID, MessageID: m.ID, Attempt: cur.Attempt},
-			cur.DueAt.Add(-db.AnswerGrace))
+		t, err := NewAIReplyTask(AIReplyPayload{TenantID: ts.TenantID(), ContactID: c.ID, MessageID: m.ID, Attempt: st.Attempt},
+			st.DueAt.Add(-db.AnswerGrace))
 		return w.enqueue(ctx, t, err)
 	}
 	return nil
@@ -110,10 +109,27 @@ func (w *Worker) autoReply(ctx context.Context, ts *db.TenantStore, c *db.Contac
 	return nil
 }
 
+// tenantLocation is the tenant's time zone. It is read at most every 30 s per
+// tenant and worker: every incoming message needs it, and it rarely changes.
 func (w *Worker) tenantLocation(ctx context.Context, ts *db.TenantStore) (*time.Location, error) {
+	w.zonesMu.Lock()
+	z, ok := w.zones[ts.TenantID()]
+	w.zonesMu.Unlock()
+	if ok && time.Now().Before(z.expires) {
+		return z.loc, nil
+	}
 	t, err := ts.Tenant(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return t.Location(), nil
+	loc := t.Location()
+	w.zonesMu.Lock()
+	w.zones[ts.TenantID()] = cachedZone{loc: loc, expires: time.Now().Add(30 * time.Second)}
+	w.zonesMu.Unlock()
+	return loc, nil
+}
+
+type cachedZone struct {
+	loc     *time.Location
+	expires time.Time
 }

@@ -90,7 +90,13 @@ func (w *Worker) applyEvent(ctx context.Context, ts *db.TenantStore, ev *db.Webh
 		if e.Message == nil {
 			return nil
 		}
-		return w.ingestMessage(ctx, ts, inst, e.Message)
+		retried, _ := asynq.GetRetryCount(ctx)
+		// A first try that finds the message stored did not store it: the
+		// event that did (message and message.any both carry an incoming
+		// message) finishes it, and its own retry or re-drive finishes it
+		// after a crash.
+		first := ev.Attempts == 0 && ev.Generation == 0 && retried == 0
+		return w.ingestMessage(ctx, ts, inst, e.Message, first)
 	case whatsapp.EventAck:
 		if e.Ack == nil {
 			return nil
@@ -122,7 +128,7 @@ func (w *Worker) applyEvent(ctx context.Context, ts *db.TenantStore, ev *db.Webh
 // then finishes what the message sets off. Each step is idempotent and the
 // event counts as processed only after the last one, so a retry after a
 // crash at any point (or a second delivery of the message) completes it.
-func (w *Worker) ingestMessage(ctx context.Context, ts *db.TenantStore, inst *db.Instance, m *whatsapp.Message) error {
+func (w *Worker) ingestMessage(ctx context.Context, ts *db.TenantStore, inst *db.Instance, m *whatsapp.Message, firstTry bool) error {
 	id, err := w.identity(ctx, inst, m)
 	if err != nil {
 		return err
@@ -138,14 +144,15 @@ func (w *Worker) ingestMessage(ctx context.Context, ts *db.TenantStore, inst *db
 	if saved.Inserted {
 		w.publish(ctx, ts.TenantID(), live.MessageCreated, map[string]int64{"contact_id": saved.ContactID, "message_id": saved.ID})
 	}
+	owner := saved.Inserted || !firstTry
 	switch {
 	case saved.Direction == db.DirectionIn:
-		if saved.HandledAt != nil {
+		if saved.HandledAt != nil || !owner {
 			return nil
 		}
 		return w.handleIncoming(ctx, ts, contact, saved)
 	case saved.Sender == db.SenderPhone:
-		if saved.HandledAt != nil {
+		if saved.HandledAt != nil || !owner {
 			return nil
 		}
 		// The owner answered from their phone: the AI steps back.
@@ -159,8 +166,11 @@ func (w *Worker) ingestMessage(ctx context.Context, ts *db.TenantStore, inst *db
 		return ts.MarkInboundHandled(ctx, saved.ID)
 	case !saved.Inserted && m.FromMe && saved.Sender != db.SenderAPI:
 		// The echo of a message we sent: it is in the chat, whatever our
-		// own attempt concluded.
-		return w.applyAck(ctx, ts, saved.WaID, max(m.Ack, whatsapp.AckServer))
+		// own attempt concluded (usually it has already been settled).
+		level := max(m.Ack, whatsapp.AckServer)
+		if level > saved.Ack || saved.Status == db.MessageFailed || saved.Status == db.MessagePending || saved.Status == db.MessageSending {
+			return w.applyAck(ctx, ts, saved.WaID, level)
+		}
 	}
 	return nil
 }

@@ -18,10 +18,20 @@ import (
 // its time. Outgoing messages whose send came due, and incoming ones whose
 // AI answer came due, are re-driven with their next generation; webhook
 // events not processed in time are queued again; numbers stuck in creation
-// are provisioned again, and failed after ten minutes. Every re-drive is
+// are provisioned again, and failed after ten minutes; AI replies follow
+// the outcome of their message. Every re-drive is
 // idempotent, so any number of workers may sweep at once.
 func (w *Worker) Sweep(ctx context.Context) error {
-	return errors.Join(w.sweepMessages(ctx), w.sweepWebhookEvents(ctx), w.sweepCreatingInstances(ctx))
+	return errors.Join(w.sweepMessages(ctx), w.sweepWebhookEvents(ctx), w.sweepCreatingInstances(ctx), w.settleReplies(ctx))
+}
+
+// settleReplies settles AI replies whose message was settled without them.
+func (w *Worker) settleReplies(ctx context.Context) error {
+	n, err := w.store.SettleSendingRepliesAllTenants(ctx)
+	if n > 0 {
+		w.log.InfoContext(ctx, "settled AI replies from their messages", "count", n)
+	}
+	return err
 }
 
 // RunSweeper sweeps every interval until ctx ends.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -39,6 +40,9 @@ type Worker struct {
 	metrics   *metrics.Metrics
 	log       *slog.Logger
 	opts      Options
+
+	zonesMu sync.Mutex
+	zones   map[int64]cachedZone
 }
 
 // Options tune the workers; zero values take the defaults.
@@ -93,7 +97,7 @@ func NewWorker(d Deps, o Options) *Worker {
 		o.EventLease = 20 * time.Second
 	}
 	return &Worker{store: d.Store, queue: d.Queue, publisher: d.Publisher, gateways: d.Gateways, outbox: d.Outbox,
-		ai: d.AI, metrics: d.Metrics, log: d.Log, opts: o}
+		ai: d.AI, metrics: d.Metrics, log: d.Log, opts: o, zones: make(map[int64]cachedZone)}
 }
 
 // publish sends a live update; a failure is logged, not returned: the change

@@ -65,7 +65,7 @@ func decideAnswer(s *db.AISettings, c *db.Contact, m Incoming, f db.InboundFacts
 		return none("nothing to answer")
 	case HasKeyword(m.Body, s.HandoffKeywords):
 		return db.Inbound{Action: db.InboundHandoff, Until: quiet, Why: "The customer asked for a person"}
-	case f.AIRepliesLastHour >= s.HourlyLimit:
+	case f.AIRepliesLastHour != nil && f.AIRepliesLastHour() >= s.HourlyLimit:
 		return none(WhyHourlyLimit)
 	}
 	if open, closedSince := BusinessOpen(s, loc, now); !open {

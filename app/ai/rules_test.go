@@ -112,7 +112,7 @@ func TestDecide(t *testing.T) {
 			if now.IsZero() {
 				now = monday10
 			}
-			d := ai.Decide(s, c, tt.m, db.InboundFacts{AIRepliesLastHour: tt.replies}, utc, now)
+			d := ai.Decide(s, c, tt.m, db.InboundFacts{AIRepliesLastHour: func() int { return tt.replies }, Location: utc}, utc, now)
 			if d.Action != tt.action || d.Why != tt.why || d.ReturnToAI != tt.back {
 				t.Fatalf("Decide = %+v, want action %q why %q back %v", d, tt.action, tt.why, tt.back)
 			}
@@ -139,6 +139,6 @@ func BenchmarkDecide(b *testing.B) {
 	c := &db.Contact{Kind: db.ContactDirect, AIMode: db.ModeAI}
 	now := time.Now()
 	for b.Loop() {
-		ai.Decide(s, c, ai.Incoming{Type: "text", Body: "what are your opening hours?"}, db.InboundFacts{}, time.UTC, now)
+		ai.Decide(s, c, ai.Incoming{Type: "text", Body: "what are your opening hours?"}, db.InboundFacts{AIRepliesLastHour: func() int { return 0 }}, time.UTC, now)
 	}
 }

@@ -101,6 +101,11 @@ type Outgoing struct {
 	Cost   int64
 	Reason string
 	PaidBy string
+	// SendNow: the caller makes the first attempt itself, at once, with
+	// Send(…, 0) (a worker that has just produced the message), so no task
+	// is asked for; if the caller dies first, the sweeper sends it after
+	// the grace period.
+	SendNow bool
 }
 
 // Queue stores a message to send and asks for its send. It returns
@@ -126,7 +131,7 @@ func (o *Outbox) Queue(ctx context.Context, ts *db.TenantStore, out Outgoing) (*
 	if err != nil {
 		return nil, err
 	}
-	if m.Inserted || m.DueAt != nil {
+	if !out.SendNow && (m.Inserted || m.DueAt != nil) {
 		o.kick(ctx, ts.TenantID(), m.ID, m.Attempt, time.Now())
 	}
 	return m, nil
@@ -219,10 +224,7 @@ func (o *Outbox) deliver(ctx context.Context, ts *db.TenantStore, prov Provider,
 		if err != nil {
 			return err
 		}
-		if err := ts.SetMessageWaID(ctx, m.ID, waID); err != nil {
-			return fmt.Errorf("%w: %w", errDBFailed, err)
-		}
-		m.WaID = waID
+		m.WaID = waID // stored with the sending mark, before the send
 	}
 	if m.Status == db.MessageSending {
 		exists, err := prov.MessageExists(ctx, session, chatID, m.WaID)
@@ -236,7 +238,7 @@ func (o *Outbox) deliver(ctx context.Context, ts *db.TenantStore, prov Provider,
 				"tenant_id", m.TenantID, "message_id", m.ID, "err", err)
 		}
 	}
-	if err := ts.MarkMessageSending(ctx, m.ID); err != nil {
+	if err := ts.MarkMessageSending(ctx, m.ID, m.WaID); err != nil {
 		return fmt.Errorf("%w: %w", errDBFailed, err)
 	}
 	_, err := prov.SendText(ctx, Text{Session: session, ChatID: chatID, ID: m.WaID, Body: m.Body, ReplyTo: m.ReplyTo})

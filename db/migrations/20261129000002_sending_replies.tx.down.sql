@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS ai_replies_sending_idx;
