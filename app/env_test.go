@@ -123,7 +123,7 @@ func sharedEnv(t testing.TB) *env {
 			EventLease:  5 * time.Second,
 		})
 		e.worker = w
-		go w.RunSweeper(context.Background(), 250*time.Millisecond)
+		go w.RunSweeper(context.Background(), time.Second)
 		mux := asynq.NewServeMux()
 		jobs.Register(mux, w)
 		srv := jobs.NewServer(asynqOpt, jobs.ServerOptions{

@@ -336,24 +336,35 @@ func (ts *TenantStore) StartReply(ctx context.Context, r *AIReply, cost int64, r
 	r.TenantID = ts.tenantID
 	r.Status = ReplyReserved
 	err := ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
-		if _, err := tx.lockTenant(ctx); err != nil {
-			return err
-		}
-		existing, err := tx.ReplyFor(ctx, r.TriggerMessageID)
-		if err == nil {
+		// Checked before the tenant's lock, which every reservation waits
+		// for; a concurrent start is caught by the unique key below.
+		if existing, err := tx.ReplyFor(ctx, r.TriggerMessageID); err == nil {
 			*r = *existing
 			return nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
 		}
-		if !errors.Is(err, ErrNotFound) {
+		balance, err := tx.lockTenant(ctx)
+		if err != nil {
 			return err
 		}
 		if cost > 0 {
-			if _, err := tx.Charge(ctx, cost, reason, r.ChargeRef); err != nil {
+			if _, err := tx.writeEntry(ctx, balance, LedgerCharge, -cost, reason, r.ChargeRef); err != nil {
 				return err
 			}
 		}
-		_, err = tx.db.NewInsert().Model(r).Returning("*").Exec(ctx)
-		return mapErr(err)
+		res, err := tx.db.NewInsert().Model(r).On("CONFLICT (tenant_id, trigger_message_id) DO NOTHING").Returning("*").Exec(ctx)
+		if err != nil {
+			return mapErr(err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			existing, err := tx.ReplyFor(ctx, r.TriggerMessageID)
+			if err != nil {
+				return err
+			}
+			*r = *existing
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start ai reply: %w", err)
@@ -372,21 +383,23 @@ func (ts *TenantStore) UpdateReply(ctx context.Context, r *AIReply) error {
 	return nil
 }
 
-// HandReplyToOutbox records that the reply's answer is queued as message
-// msgID (generated → sending). The message is locked first, as everything
+// HandReplyToOutbox records that the reply's answer is queued as message m
+// (generated → sending), which ends the AI work on its trigger message. The message is locked first, as everything
 // that settles a message does, so a message that was settled meanwhile (it
 // can be sent before this runs) settles the reply here, and one settled
 // later finds the reply sending and settles it then.
 func (ts *TenantStore) HandReplyToOutbox(ctx context.Context, r *AIReply, m *Message) error {
 	// One statement: the CTE locks the message (waiting for a settlement in
 	// progress, then reading its outcome) before the reply is written.
+	// The AI work on the trigger message ends with it.
 	err := ts.db.NewRaw(`
-		WITH msg AS (SELECT status FROM messages WHERE tenant_id = ? AND id = ? FOR UPDATE)
+		WITH msg AS (SELECT status FROM messages WHERE tenant_id = ? AND id = ? FOR UPDATE),
+		trigger AS (UPDATE messages SET due_at = NULL WHERE tenant_id = ? AND id = ? AND due_at IS NOT NULL)
 		UPDATE ai_replies AS ar SET out_message_id = ?, wa_id = ?, updated_at = now(),
 			status = CASE WHEN msg.status IN ('sent', 'delivered', 'read', 'played') THEN 'sent'
 			              WHEN msg.status = 'failed' THEN 'refunded' ELSE 'sending' END
 		FROM msg WHERE ar.tenant_id = ? AND ar.id = ?
-		RETURNING ar.status`, ts.tenantID, m.ID, m.ID, m.WaID, ts.tenantID, r.ID).Scan(ctx, &r.Status)
+		RETURNING ar.status`, ts.tenantID, m.ID, ts.tenantID, r.TriggerMessageID, m.ID, m.WaID, ts.tenantID, r.ID).Scan(ctx, &r.Status)
 	if err != nil {
 		return fmt.Errorf("hand reply %d to the outbox: %w", r.ID, mapErr(err))
 	}

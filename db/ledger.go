@@ -64,7 +64,8 @@ func (ts *TenantStore) Charge(ctx context.Context, amount int64, reason, ref str
 func (ts *TenantStore) Refund(ctx context.Context, chargeRef, reason string) (*LedgerEntry, error) {
 	var out *LedgerEntry
 	err := ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
-		if _, err := tx.lockTenant(ctx); err != nil {
+		balance, err := tx.lockTenant(ctx)
+		if err != nil {
 			return err
 		}
 		charge, err := tx.LedgerEntry(ctx, chargeRef)
@@ -74,7 +75,7 @@ func (ts *TenantStore) Refund(ctx context.Context, chargeRef, reason string) (*L
 		if charge.Kind != LedgerCharge {
 			return fmt.Errorf("refund %q: %w: not a charge", chargeRef, ErrConflict)
 		}
-		out, err = tx.applyLedger(ctx, LedgerRefund, -charge.Amount, reason, RefundReference(chargeRef))
+		out, err = tx.writeEntry(ctx, balance, LedgerRefund, -charge.Amount, reason, RefundReference(chargeRef))
 		return err
 	})
 	if err != nil {
@@ -88,39 +89,14 @@ func (ts *TenantStore) Refund(ctx context.Context, chargeRef, reason string) (*L
 // reference check then sees every committed entry, and the balance check
 // cannot race. The CHECK constraints on tenants and credit_ledger back this up.
 func (ts *TenantStore) applyLedger(ctx context.Context, kind string, amount int64, reason, ref string) (*LedgerEntry, error) {
-	ref = strings.TrimSpace(ref)
-	if ref == "" {
-		return nil, errors.New("ledger: a reference is required")
-	}
-	e := &LedgerEntry{TenantID: ts.tenantID, Kind: kind, Amount: amount, Reason: reason, Reference: ref}
+	var e *LedgerEntry
 	err := ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
 		balance, err := tx.lockTenant(ctx)
 		if err != nil {
 			return err
 		}
-		first, err := tx.LedgerEntry(ctx, ref)
-		switch {
-		case err == nil:
-			if first.Kind != kind || first.Amount != amount {
-				return fmt.Errorf("%w: reference %q was used for a %s of %d", ErrConflict, ref, first.Kind, first.Amount)
-			}
-			first.Replayed = true
-			*e = *first
-			return nil
-		case !errors.Is(err, ErrNotFound):
-			return err
-		}
-		if balance+amount < 0 {
-			return ErrInsufficientCredits
-		}
-		e.BalanceAfter = balance + amount
-		if _, err := tx.db.NewInsert().Model(e).Returning("*").Exec(ctx); err != nil {
-			return mapErr(err)
-		}
-		_, err = tx.db.NewUpdate().Model((*Tenant)(nil)).
-			Set("credit_balance = ?", e.BalanceAfter).Set("updated_at = now()").
-			Where("id = ?", ts.tenantID).Exec(ctx)
-		return mapErr(err)
+		e, err = tx.writeEntry(ctx, balance, kind, amount, reason, ref)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ledger %s %q: %w", kind, ref, err)
@@ -128,8 +104,53 @@ func (ts *TenantStore) applyLedger(ctx context.Context, kind string, amount int6
 	return e, nil
 }
 
+// writeEntry writes an entry with the tenant row locked (its balance given),
+// inside the caller's transaction. The entry and the new balance are written
+// in one statement, unless the reference exists: then the first entry is
+// returned, marked Replayed. The lock is held for as few round trips as can
+// be, since every entry of the tenant waits for it.
+func (ts *TenantStore) writeEntry(ctx context.Context, balance int64, kind string, amount int64, reason, ref string) (*LedgerEntry, error) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
+		return nil, errors.New("ledger: a reference is required")
+	}
+	e := &LedgerEntry{TenantID: ts.tenantID, Kind: kind, Amount: amount, Reason: reason, Reference: ref}
+	if balance+amount >= 0 {
+		err := ts.db.NewRaw(`
+			WITH ins AS (
+				INSERT INTO credit_ledger (tenant_id, kind, amount, balance_after, reason, reference)
+				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, reference) DO NOTHING
+				RETURNING *),
+			bal AS (UPDATE tenants SET credit_balance = ins.balance_after, updated_at = now() FROM ins WHERE tenants.id = ins.tenant_id)
+			SELECT * FROM ins`,
+			ts.tenantID, kind, amount, balance+amount, reason, ref).Scan(ctx, e)
+		if err == nil {
+			return e, nil
+		}
+		if !errors.Is(mapErr(err), ErrNotFound) {
+			return nil, mapErr(err)
+		}
+	}
+	// Nothing written: the reference was used before, or the balance is
+	// short.
+	first, err := ts.LedgerEntry(ctx, ref)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, ErrInsufficientCredits
+	case err != nil:
+		return nil, err
+	case first.Kind != kind || first.Amount != amount:
+		return nil, fmt.Errorf("%w: reference %q was used for a %s of %d", ErrConflict, ref, first.Kind, first.Amount)
+	}
+	first.Replayed = true
+	return first, nil
+}
+
 // lockTenant locks the tenant row for the rest of the transaction and
-// returns the balance.
+// returns the balance. (FOR UPDATE also holds up the foreign-key checks of
+// rows written for the tenant meanwhile; FOR NO KEY UPDATE would not, but
+// measured with 200 conversations at once it made the reservations
+// themselves slower: the FK waits pace the rest of the work.)
 func (ts *TenantStore) lockTenant(ctx context.Context) (int64, error) {
 	var bal int64
 	err := ts.db.NewSelect().Model((*Tenant)(nil)).Column("credit_balance").

@@ -75,6 +75,9 @@ type Message struct {
 	// nothing is left to do.
 	DueAt   *time.Time `bun:"due_at"`
 	Attempt int        `bun:"attempt,notnull"`
+	// LeaseUntil is how long the task working on it holds it; the sweeper
+	// takes over only work that is due and not held.
+	LeaseUntil *time.Time `bun:"lease_until"`
 	// Action is what an incoming message set off (Inbound…), decided once;
 	// HandledAt is when all of it was started.
 	Action    string     `bun:"action,notnull"`

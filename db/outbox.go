@@ -23,20 +23,25 @@ func PlaceholderWaID(key string) string { return "out:" + key }
 // reserved.
 func (m *Message) HasPlaceholderWaID() bool { return strings.HasPrefix(m.WaID, "out:") }
 
-// QueueMessage stores an outgoing message to be sent, due at dueAt, and
+// QueueMessage stores an outgoing message to be sent, due at dueAt, with
+// the gateway id reserved for it (or, when waID is empty, a placeholder the
+// first attempt replaces), and
 // charges cost credits for it with m.ChargeRef as the reference, in one
 // transaction: either both happen or neither. m.OutboxKey names it: queueing
 // a message whose key exists returns the stored one and charges nothing
 // again, so callers may retry. It fails with ErrInsufficientCredits, storing
 // nothing, when the balance cannot cover cost. Inserted is set when the
 // message is new.
-func (ts *TenantStore) QueueMessage(ctx context.Context, m *Message, cost int64, reason string, dueAt time.Time) (*Message, error) {
+func (ts *TenantStore) QueueMessage(ctx context.Context, m *Message, waID string, cost int64, reason string, dueAt time.Time) (*Message, error) {
 	if m.OutboxKey == nil || *m.OutboxKey == "" {
 		return nil, errors.New("queue message: an outbox key is required")
 	}
 	key := *m.OutboxKey
 	m.TenantID = ts.tenantID
-	m.WaID = PlaceholderWaID(key)
+	m.WaID = waID
+	if m.WaID == "" {
+		m.WaID = PlaceholderWaID(key)
+	}
 	m.Direction, m.Status, m.Ack, m.Attempt = DirectionOut, MessagePending, 0, 0
 	m.DueAt = &dueAt
 	if m.SentAt.IsZero() {
@@ -88,24 +93,37 @@ func (ts *TenantStore) messageByOutboxKey(ctx context.Context, key string) (*Mes
 	return m, nil
 }
 
+// SendClaim is an outgoing message claimed for a send attempt, with where
+// it goes.
+type SendClaim struct {
+	Message `bun:",extend"`
+	// ChatID is the contact's chat; Session and NodeID are the number's
+	// gateway session and node, both empty when the number was deleted.
+	ChatID  string  `bun:"claim_chat_id"`
+	Session *string `bun:"claim_session"`
+	NodeID  *int64  `bun:"claim_node_id"`
+}
+
 // ClaimSend lets the task of generation attempt work on an outgoing message
 // that is still to be sent: it holds the message until lease from now and
-// returns it. ErrNotFound means there is nothing for this task to do (sent,
-// failed, or handed to a newer generation).
-func (ts *TenantStore) ClaimSend(ctx context.Context, id int64, attempt int, lease time.Duration) (*Message, error) {
-	m := new(Message)
-	res, err := ts.db.NewUpdate().Model(m).ApplyQueryBuilder(ts.scope).
-		Set("due_at = now() + ? * interval '1 millisecond'", lease.Milliseconds()).
-		Where("m.id = ? AND m.attempt = ? AND m.due_at IS NOT NULL", id, attempt).
-		Where("m.direction = 'out' AND m.status IN ('pending', 'sending')").
-		Returning("*").Exec(ctx)
+// returns it with its route, in one statement. ErrNotFound means there is
+// nothing for this task to do (sent, failed, or handed to a newer
+// generation).
+func (ts *TenantStore) ClaimSend(ctx context.Context, id int64, attempt int, lease time.Duration) (*SendClaim, error) {
+	c := new(SendClaim)
+	err := ts.db.NewRaw(`
+		UPDATE messages AS m SET lease_until = now() + ? * interval '1 millisecond'
+		WHERE m.tenant_id = ? AND m.id = ? AND m.attempt = ? AND m.due_at IS NOT NULL
+		  AND m.direction = 'out' AND m.status IN ('pending', 'sending')
+		RETURNING m.*,
+			(SELECT c.chat_id FROM contacts AS c WHERE c.tenant_id = m.tenant_id AND c.id = m.contact_id) AS claim_chat_id,
+			(SELECT i.session_name FROM instances AS i WHERE i.tenant_id = m.tenant_id AND i.id = m.instance_id) AS claim_session,
+			(SELECT i.node_id FROM instances AS i WHERE i.tenant_id = m.tenant_id AND i.id = m.instance_id) AS claim_node_id`,
+		lease.Milliseconds(), ts.tenantID, id, attempt).Scan(ctx, c)
 	if err != nil {
-		return nil, fmt.Errorf("claim message %d: %w", id, err)
+		return nil, fmt.Errorf("claim message %d attempt %d: %w", id, attempt, mapErr(err))
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, fmt.Errorf("claim message %d attempt %d: %w", id, attempt, ErrNotFound)
-	}
-	return m, nil
+	return c, nil
 }
 
 // MarkMessageSending records that a send is being attempted, so a later
@@ -130,7 +148,7 @@ func (ts *TenantStore) MarkMessageSending(ctx context.Context, id int64, waID st
 func (ts *TenantStore) RetryMessageLater(ctx context.Context, id int64, attempt int, due time.Time) (int, error) {
 	var next int
 	err := ts.db.NewUpdate().Model((*Message)(nil)).ApplyQueryBuilder(ts.scope).
-		Set("attempt = m.attempt + 1").Set("due_at = ?", due).Set("updated_at = now()").
+		Set("attempt = m.attempt + 1").Set("due_at = ?", due).Set("lease_until = NULL").Set("updated_at = now()").
 		Where("m.id = ? AND m.attempt = ? AND m.due_at IS NOT NULL AND m.status IN ('pending', 'sending')", id, attempt).
 		Returning("m.attempt").Scan(ctx, &next)
 	if err != nil {
@@ -375,7 +393,7 @@ func (ts *TenantStore) failByAck(ctx context.Context, waID string) (*Message, er
 func (ts *TenantStore) ClaimAIWork(ctx context.Context, id int64, attempt int, lease time.Duration) (*Message, error) {
 	m := new(Message)
 	res, err := ts.db.NewUpdate().Model(m).ApplyQueryBuilder(ts.scope).
-		Set("due_at = now() + ? * interval '1 millisecond'", lease.Milliseconds()).
+		Set("lease_until = now() + ? * interval '1 millisecond'", lease.Milliseconds()).
 		Where("m.id = ? AND m.attempt = ? AND m.due_at IS NOT NULL AND m.direction = 'in'", id, attempt).
 		Returning("*").Exec(ctx)
 	if err != nil {
@@ -413,8 +431,9 @@ type DueWork struct {
 func (s *Store) RedriveDueMessagesAllTenants(ctx context.Context, lease time.Duration, limit int) ([]DueWork, error) {
 	var out []DueWork
 	err := s.db.NewRaw(`
-		UPDATE messages AS m SET attempt = m.attempt + 1, due_at = now() + ? * interval '1 millisecond'
-		FROM (SELECT id FROM messages WHERE due_at <= now() ORDER BY due_at LIMIT ? FOR UPDATE SKIP LOCKED) AS due
+		UPDATE messages AS m SET attempt = m.attempt + 1, lease_until = now() + ? * interval '1 millisecond'
+		FROM (SELECT id FROM messages WHERE due_at <= now() AND (lease_until IS NULL OR lease_until <= now())
+		      ORDER BY due_at LIMIT ? FOR UPDATE SKIP LOCKED) AS due
 		WHERE m.id = due.id
 		RETURNING m.id, m.tenant_id, m.contact_id, m.direction, m.attempt`, lease.Milliseconds(), limit).Scan(ctx, &out)
 	if err != nil {

@@ -53,49 +53,51 @@ func (w *Worker) aiReply(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	if err := w.answer(ctx, ts, msg); err != nil {
+	finished, err := w.answer(ctx, ts, msg)
+	if err != nil || finished {
 		return err
 	}
 	return ts.FinishWork(ctx, msg.ID)
 }
 
 // answer moves the AI answer to msg on from where it stands: reserve the
-// credits, generate, hand the text to the outbox.
-func (w *Worker) answer(ctx context.Context, ts *db.TenantStore, msg *db.Message) error {
+// credits, generate, hand the text to the outbox. finished says the work on
+// msg was ended with the hand-over.
+func (w *Worker) answer(ctx context.Context, ts *db.TenantStore, msg *db.Message) (finished bool, err error) {
 	contact, err := ts.Contact(ctx, msg.ContactID)
 	if errors.Is(err, db.ErrNotFound) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	settings, err := ts.AISettings(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	reply, err := ts.ReplyFor(ctx, msg.ID)
 	if errors.Is(err, db.ErrNotFound) {
 		reply, err = w.startReply(ctx, ts, settings, contact, msg)
 	}
 	if err != nil || reply == nil {
-		return err
+		return false, err
 	}
 	if reply.Status != db.ReplyReserved && reply.Status != db.ReplyGenerated {
-		return nil // handed to the outbox, or ended
+		return false, nil // handed to the outbox, or ended
 	}
 	// Still unsent: the tenant may have taken over meanwhile.
 	if why, _ := ai.StillWanted(settings, contact, time.Now()); why != "" {
-		return w.giveUp(ctx, ts, contact, reply, why, false)
+		return false, w.giveUp(ctx, ts, contact, reply, why, false)
 	}
 	if reply.Status == db.ReplyReserved {
 		if err := w.generate(ctx, ts, settings, contact, msg, reply); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if reply.Status == db.ReplyGenerated {
 		return w.queueAnswer(ctx, ts, contact, reply)
 	}
-	return nil
+	return false, nil
 }
 
 // startReply reserves the credits of an answer to msg, unless a later
@@ -207,24 +209,36 @@ func (w *Worker) replyRoute(ctx context.Context, ts *db.TenantStore, r *db.AIRep
 }
 
 // queueAnswer hands the generated answer to the outbox (generated →
-// sending), paid by the reply's reservation. The outbox's key is the reply,
-// so a retry finds the message queued first.
-func (w *Worker) queueAnswer(ctx context.Context, ts *db.TenantStore, c *db.Contact, r *db.AIReply) error {
+// sending), paid by the reply's reservation, which ends the AI work on the
+// trigger message. The outbox's key is the reply, so a retry finds the
+// message queued first.
+func (w *Worker) queueAnswer(ctx context.Context, ts *db.TenantStore, c *db.Contact, r *db.AIReply) (handedOver bool, err error) {
 	if strings.TrimSpace(r.ReplyText) == "" {
-		return w.giveUp(ctx, ts, c, r, "The AI had nothing to say. The credits were refunded.", true)
+		return false, w.giveUp(ctx, ts, c, r, "The AI had nothing to say. The credits were refunded.", true)
 	}
-	if r.InstanceID == nil {
-		return w.giveUp(ctx, ts, c, r, "The WhatsApp number was deleted.", true)
+	inst, prov, why, err := w.replyRoute(ctx, ts, r)
+	if err != nil {
+		return false, err
+	}
+	if why != "" {
+		return false, w.giveUp(ctx, ts, c, r, why, true)
+	}
+	// The gateway id is reserved before the message is stored, so sending
+	// it never changes its key; if the gateway cannot, the send will.
+	waID, err := prov.NewMessageID(ctx, inst.SessionName)
+	if err != nil {
+		w.log.InfoContext(ctx, "reserve a message id; the send will", "instance_id", inst.ID, "err", err)
+		waID = ""
 	}
 	m, err := w.outbox.Queue(ctx, ts, whatsapp.Outgoing{
-		Key: "ai:" + strconv.FormatInt(r.ID, 10), InstanceID: *r.InstanceID, ContactID: c.ID, ChatKind: c.Kind,
-		Sender: db.SenderAI, Body: r.ReplyText, PaidBy: r.ChargeRef, SendNow: true,
+		Key: "ai:" + strconv.FormatInt(r.ID, 10), InstanceID: inst.ID, ContactID: c.ID, ChatKind: c.Kind,
+		Sender: db.SenderAI, Body: r.ReplyText, PaidBy: r.ChargeRef, WaID: waID, SendNow: true,
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := ts.HandReplyToOutbox(ctx, r, m); err != nil {
-		return err
+		return false, err
 	}
 	w.metrics.Count("ai_reply_queued")
 	w.publish(ctx, ts.TenantID(), live.MessageCreated, map[string]int64{"contact_id": c.ID, "message_id": m.ID})
@@ -233,7 +247,7 @@ func (w *Worker) queueAnswer(ctx context.Context, ts *db.TenantStore, c *db.Cont
 	res, err := w.outbox.Send(ctx, ts, m.ID, 0)
 	if err != nil {
 		w.log.WarnContext(ctx, "send the answer; the outbox will retry", "message_id", m.ID, "err", err)
-		return nil
+		return true, nil
 	}
 	if res.Message != nil {
 		w.publish(ctx, ts.TenantID(), live.MessageUpdated, map[string]int64{"contact_id": c.ID, "message_id": m.ID})
@@ -241,7 +255,7 @@ func (w *Worker) queueAnswer(ctx context.Context, ts *db.TenantStore, c *db.Cont
 	if res.Refunded {
 		w.publish(ctx, ts.TenantID(), live.CreditsUpdated, nil)
 	}
-	return nil
+	return true, nil
 }
 
 // aiRequest builds the model request from the settings, the knowledge and

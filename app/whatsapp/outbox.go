@@ -101,6 +101,9 @@ type Outgoing struct {
 	Cost   int64
 	Reason string
 	PaidBy string
+	// WaID is the gateway id reserved for it, when the caller reserved one
+	// (else the first attempt does).
+	WaID string
 	// SendNow: the caller makes the first attempt itself, at once, with
 	// Send(…, 0) (a worker that has just produced the message), so no task
 	// is asked for; if the caller dies first, the sweeper sends it after
@@ -127,7 +130,7 @@ func (o *Outbox) Queue(ctx context.Context, ts *db.TenantStore, out Outgoing) (*
 	if cost > 0 {
 		m.ChargeRef = "msg:" + key
 	}
-	m, err := ts.QueueMessage(ctx, m, cost, out.Reason, time.Now().Add(o.opts.Grace))
+	m, err := ts.QueueMessage(ctx, m, out.WaID, cost, out.Reason, time.Now().Add(o.opts.Grace))
 	if err != nil {
 		return nil, err
 	}
@@ -157,21 +160,22 @@ type Attempted struct {
 // It returns an error only when the attempt could not be recorded (the
 // database failed); the message is then retried by the sweeper.
 func (o *Outbox) Send(ctx context.Context, ts *db.TenantStore, id int64, attempt int) (Attempted, error) {
-	m, err := ts.ClaimSend(ctx, id, attempt, o.opts.Lease)
+	claim, err := ts.ClaimSend(ctx, id, attempt, o.opts.Lease)
 	if errors.Is(err, db.ErrNotFound) {
 		return Attempted{}, nil
 	}
 	if err != nil {
 		return Attempted{}, err
 	}
-	prov, inst, chatID, why, err := o.route(ctx, ts, m)
+	m := &claim.Message
+	prov, err := o.provider(ctx, claim)
+	if errors.Is(err, ErrNoNode) {
+		return o.fail(ctx, ts, m, "The WhatsApp number was deleted.")
+	}
 	if err != nil {
 		return Attempted{}, err
 	}
-	if why != "" {
-		return o.fail(ctx, ts, m, why)
-	}
-	sendErr := o.deliver(ctx, ts, prov, inst.SessionName, chatID, m)
+	sendErr := o.deliver(ctx, ts, prov, *claim.Session, claim.ChatID, m)
 	switch {
 	case sendErr == nil:
 		sent, err := ts.MarkMessageSent(ctx, m.ID, "")
@@ -186,29 +190,13 @@ func (o *Outbox) Send(ctx context.Context, ts *db.TenantStore, id int64, attempt
 	return o.retryLater(ctx, ts, m, sendErr)
 }
 
-// route finds the gateway, session and chat of a message; why says why it
-// can never be sent.
-func (o *Outbox) route(ctx context.Context, ts *db.TenantStore, m *db.Message) (prov Provider, inst *db.Instance, chatID, why string, err error) {
-	const gone = "The WhatsApp number was deleted."
-	if m.InstanceID == nil {
-		return nil, nil, "", gone, nil
+// provider is the gateway client of a claimed message's number; ErrNoNode
+// when the number (or its node) is gone.
+func (o *Outbox) provider(ctx context.Context, c *db.SendClaim) (Provider, error) {
+	if c.Session == nil || c.NodeID == nil || c.InstanceID == nil {
+		return nil, ErrNoNode
 	}
-	inst, err = ts.Instance(ctx, *m.InstanceID)
-	if errors.Is(err, db.ErrNotFound) {
-		return nil, nil, "", gone, nil
-	}
-	if err != nil {
-		return nil, nil, "", "", err
-	}
-	c, err := ts.Contact(ctx, m.ContactID)
-	if err != nil {
-		return nil, nil, "", "", err
-	}
-	prov, err = ProviderFor(ctx, o.store, o.gateways, inst)
-	if errors.Is(err, ErrNoNode) {
-		return nil, nil, "", gone, nil
-	}
-	return prov, inst, c.ChatID, "", err
+	return ProviderFor(ctx, o.store, o.gateways, &db.Instance{ID: *c.InstanceID, TenantID: c.TenantID, NodeID: c.NodeID, SessionName: *c.Session})
 }
 
 // errDBFailed marks a failure to record a step: the attempt stops and is

@@ -1,1 +1,0 @@
-DROP INDEX IF EXISTS ai_replies_sending_idx;
