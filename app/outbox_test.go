@@ -4,15 +4,19 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	wahasim "github.com/myaibud/aibud/app/sim/waha"
 	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/db/dbtest"
+	"github.com/myaibud/aibud/jobs"
 )
 
 // The tests of this file inject faults into the shared stand-ins, so they
@@ -413,5 +417,36 @@ func TestMediaFromALeadHandsTheChatOver(t *testing.T) {
 			}
 			s.staysSilent(t, m, lead, 1)
 		})
+	}
+}
+
+// TestGiveUpIsVisibleToTheOwner: a task that fails for good is logged,
+// counted in /metrics and listed on the owner's failures page.
+func TestGiveUpIsVisibleToTheOwner(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t, withAdmins("owner-giveup@example.com"))
+	e := a.env
+	id := fmt.Sprintf("broken-%d", time.Now().UnixNano())
+	if _, err := e.queue.Enqueue(asynq.NewTask(jobs.TypeAIReply, []byte(`{"tenant_id": "not a number"`), asynq.TaskID(id), asynq.Queue(jobs.QueueCritical))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the give-up to be recorded", func() bool {
+		return countRows(t, "SELECT count(*) FROM job_failures WHERE task_id = ?", id) == 1
+	})
+	rec := httptest.NewRecorder()
+	e.metrics.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if !strings.Contains(rec.Body.String(), `aibud_jobs_total{outcome="giveup",type="ai:reply"}`) {
+		t.Error("the give-up is not counted in /metrics")
+	}
+	owner := a.newBrowser(t)
+	wantRedirect(t, owner.signUp("Owner", "owner-giveup@example.com", "password123"), "/dashboard")
+	r := owner.get("/admin/failures")
+	if got := testid(r, "job-failures").Text(); !strings.Contains(got, id) || !strings.Contains(got, "decode ai:reply payload") {
+		t.Errorf("the failures page does not list the give-up:\n%s", abbreviate(got))
+	}
+	// Tenants do not see the owner's console.
+	b, _ := a.tenantOf(t, "Not an owner")
+	if r := b.get("/admin/failures"); r.StatusCode != http.StatusNotFound && r.StatusCode != http.StatusForbidden {
+		t.Errorf("a tenant got %d for the failures page", r.StatusCode)
 	}
 }
