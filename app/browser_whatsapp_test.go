@@ -9,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	wahasim "github.com/myaibud/aibud/app/sim/waha"
 	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
 )
@@ -221,6 +222,24 @@ func TestBrowserAIReplyAndTakeover(t *testing.T) {
 		t.Errorf("the AI answered after the tenant took over (%d messages sent, want %d)", n, sentBefore)
 	}
 	c.shot("conversation")
+
+	// A photo and a voice note appear live, as what they are, with the
+	// caption; on a phone too.
+	for _, m := range []wahasim.Media{
+		{Type: "image", Mimetype: "image/jpeg", Caption: "is this one in stock?"},
+		{Type: "audio", Mimetype: "audio/ogg; codecs=opus"},
+	} {
+		if _, err := a.env.sim.LeadSendsMedia(inst.SessionName, "15559990001", "Tom", m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.waitText(`[data-testid="messages"]`, 10*time.Second, func(s string) bool {
+		return strings.Contains(s, "Photo") && strings.Contains(s, "is this one in stock?") && strings.Contains(s, "Voice message")
+	})
+	c.do(chromedp.EmulateViewport(390, 844), chromedp.Reload())
+	c.waitText(`[data-testid="messages"]`, 10*time.Second, func(s string) bool { return strings.Contains(s, "Voice message") })
+	c.noHorizontalScroll()
+	c.shot("conversation-media-phone")
 }
 
 func mustAtoi(t *testing.T, s string) int {

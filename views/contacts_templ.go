@@ -655,8 +655,8 @@ type ReplyForm struct {
 // media itself stays on the gateway: no gateway address reaches a page.
 func mediaLabel(typ string) string {
 	return map[string]string{
-		"image": "📷 Photo", "audio": "🎤 Voice message", "video": "🎬 Video", "document": "📄 Document",
-		"sticker": "Sticker", "location": "📍 Location", "contact": "👤 Contact card", "poll": "📊 Poll",
+		"image": "Photo", "audio": "Voice message", "video": "Video", "document": "Document",
+		"sticker": "Sticker", "location": "Location", "contact": "Contact card", "poll": "Poll",
 	}[typ]
 }
 
