@@ -41,7 +41,7 @@ func (s *aiShop) replyFromApp(t *testing.T, lead, text string) *db.Message {
 		t.Fatal(err)
 	}
 	for i := len(msgs) - 1; i >= 0; i-- {
-		if msgs[i].Sender == db.SenderApp && msgs[i].Body == text {
+		if msgs[i].Sender == db.SenderApp && msgs[i].Body == whatsapp.CleanText(text) {
 			return &msgs[i]
 		}
 	}
@@ -309,6 +309,11 @@ func TestTextThatPostgreSQLRefusesIsStoredAndAnswered(t *testing.T) {
 	})
 	if m.Type != "image" || m.Body != "how much is this\uFFFD" {
 		t.Errorf("photo stored as %q %q", m.Type, m.Body)
+	}
+	// The tenant's own reply with such text is cleaned the same way.
+	sent := s.replyFromApp(t, lead, "Hi Ana\x00, "+"caf\xe9 is 2\u20ac")
+	if sent.Body != "Hi Ana, caf\uFFFD is 2\u20ac" {
+		t.Errorf("reply stored as %q", sent.Body)
 	}
 }
 
