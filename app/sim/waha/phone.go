@@ -113,6 +113,8 @@ type messageView struct {
 	Ticks     string
 	TickClass string
 	Poll      *pollView
+	// Media names what a media message carries ("photo", "voice note").
+	Media string
 }
 
 type pollView struct {
@@ -342,6 +344,9 @@ func (pp *phonePage) view(name, chat string) (sessionView, bool) {
 
 func messageViewOf(m *message) messageView {
 	mv := messageView{Lead: !m.fromMe, Body: m.body, Time: m.time.Format("15:04")}
+	if m.media != nil {
+		mv.Media = map[string]string{"image": "photo", "audio": "voice note", "video": "video", "document": "document"}[m.media.Type]
+	}
 	switch {
 	case !m.fromMe && m.seen:
 		mv.Ticks, mv.TickClass, mv.Source = "✓✓", "read", "read by the business"
@@ -516,12 +521,29 @@ func (pp *phonePage) lead(session string, f url.Values) (string, error) {
 		return chat, err
 	}
 	var err error
-	if lid != "" {
+	switch media := f.Get("media"); {
+	case media != "" && lid == "":
+		_, err = pp.s.LeadSendsMedia(session, phone, name, phoneMedia(media, text))
+	case lid != "":
 		_, err = pp.s.LeadSaysAsLID(session, lid, phone, name, text)
-	} else {
+	default:
 		_, err = pp.s.LeadSays(session, phone, name, text)
 	}
 	return chat, err
+}
+
+// phoneMedia is the file the phone page's lead sends for a media choice.
+func phoneMedia(typ, caption string) Media {
+	m := Media{Type: typ, Caption: strings.TrimSpace(caption)}
+	switch typ {
+	case "image":
+		m.Mimetype = "image/jpeg"
+	case "audio":
+		m.Mimetype, m.Caption = "audio/ogg; codecs=opus", "" // voice notes have no caption
+	case "document":
+		m.Mimetype, m.Filename = "application/pdf", "price-list.pdf"
+	}
+	return m
 }
 
 // readChat reads what the business sent in a conversation.

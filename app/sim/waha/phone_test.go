@@ -154,6 +154,21 @@ func TestPhonePage(t *testing.T) {
 		t.Errorf("owner's message.any %s", owner.env.Payload)
 	}
 
+	// The lead sends a photo with a caption, and a voice note.
+	s.post(t, "/phone/t3_i4/lead", url.Values{"phone": {"+5511912345678"}, "media": {"image"}, "text": {"Este aqui?"}}, nil)
+	s.post(t, "/phone/t3_i4/lead", url.Values{"phone": {"+5511912345678"}, "media": {"audio"}}, nil)
+	for _, want := range []string{`"imageMessage"`, `"audioMessage"`} {
+		h.waitFor(t, "the lead's "+want, func(r hookRequest) bool {
+			return r.env.Event == "message" && strings.Contains(string(r.env.Payload), want) && strings.Contains(string(r.env.Payload), `"hasMedia":true`)
+		})
+	}
+	convo = s.page(t, "/phone/t3_i4?chat=5511912345678").doc.Find("[data-testid=conversation]")
+	for _, want := range []string{"[photo]", "Este aqui?", "[voice note]"} {
+		if !strings.Contains(convo.Text(), want) {
+			t.Errorf("conversation lacks %q", want)
+		}
+	}
+
 	// Errors come back as 400 to fetch and in the page otherwise.
 	res = s.post(t, "/phone/t3_i4/lead", url.Values{"phone": {"nope"}, "text": {"x"}}, http.Header{"X-Phone-Fetch": {"1"}})
 	if res.StatusCode != http.StatusBadRequest {
