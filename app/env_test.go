@@ -126,10 +126,8 @@ func sharedEnv(t testing.TB) *env {
 		go w.RunSweeper(context.Background(), time.Second)
 		mux := asynq.NewServeMux()
 		jobs.Register(mux, w)
-		srv := jobs.NewServer(asynqOpt, jobs.ServerOptions{
-			Concurrency: 40,
-			RetryDelay:  func(int, error, *asynq.Task) time.Duration { return 300 * time.Millisecond },
-		}, log)
+		// The production retry backoff: the tests show what it costs.
+		srv := jobs.NewServer(asynqOpt, jobs.ServerOptions{Concurrency: 40}, log)
 		envErr = srv.Start(mux)
 	})
 	if envErr != nil {
