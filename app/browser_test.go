@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -148,4 +149,49 @@ func TestBrowserWrongPasswordAndPhoneLayout(t *testing.T) {
 	c.do(chromedp.Navigate(a.URL+"/credits"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="usage-chart"]`)))
 	c.noHorizontalScroll()
 	c.shot("credits-phone")
+}
+
+// TestBrowserSignInNeverLeavesTheSite follows, in Chromium, the redirect
+// after sign-in for hostile "next" values: tabs, vertical tabs, newlines,
+// backslashes, spaces, their percent-encodings and absolute URLs. Every one
+// ends on this site.
+func TestBrowserSignInNeverLeavesTheSite(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	email := uniqueEmail("next")
+	wantRedirect(t, a.newBrowser(t).signUp("Next Shop", email, "password123"), "/dashboard")
+	hostile := []string{
+		"/\t/evil.example", "/\x0b/evil.example", "/\n/evil.example", "/\r/evil.example", "/ /evil.example",
+		"/\\evil.example", "\\/evil.example", "/\\/evil.example", "/%09/evil.example", "/%5C/evil.example",
+		"/%2F/evil.example", "//evil.example", "https://evil.example/", "/\u3000/evil.example", "javascript:alert(1)",
+	}
+	c := newChrome(t, 1280, 800)
+	// Signing in through the form with a hostile next field.
+	c.do(
+		chromedp.Navigate(a.URL+"/sign-in?next="+url.QueryEscape(hostile[0])),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="sign-in-form"]`)),
+	)
+	// The page drops a hostile next; an attacker's own form would post it.
+	eval[bool](c, `(() => { const f = document.querySelector('[data-testid="sign-in-form"]');
+		let i = f.querySelector('input[name="next"]');
+		if (!i) { i = document.createElement('input'); i.type = 'hidden'; i.name = 'next'; f.appendChild(i); }
+		i.value = "/\t/evil.example"; return true; })()`)
+	c.do(
+		chromedp.SendKeys(chromedp.CSS(`#f-email`), email),
+		chromedp.SendKeys(chromedp.CSS(`#f-password`), "password123"),
+		chromedp.Click(chromedp.CSS(`[data-testid="sign-in-submit"]`)),
+	)
+	c.waitPath("/dashboard")
+	// Signed in, the sign-in page sends straight on: every hostile value
+	// lands on the dashboard of this site.
+	for _, next := range hostile {
+		c.do(chromedp.Navigate(a.URL + "/sign-in?next=" + url.QueryEscape(next)))
+		c.waitPath("/dashboard")
+		if origin := eval[string](c, `location.origin`); origin != a.URL {
+			t.Errorf("next %q: ended on %s", next, origin)
+		}
+	}
+	// A local destination is kept.
+	c.do(chromedp.Navigate(a.URL + "/sign-in?next=" + url.QueryEscape("/contacts?q=ana")))
+	c.waitPath("/contacts?q=ana")
 }

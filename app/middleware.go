@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -294,14 +296,41 @@ func (h *handler) requireOwner(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// safeNext accepts only local paths as a post-sign-in destination, so the
-// sign-in page cannot be used to redirect elsewhere.
+// safeNext accepts only a path on this site as a post-sign-in destination,
+// so the sign-in page cannot send anyone elsewhere (an open redirect). It
+// must parse as a URL with no scheme, no host and no user, start with a
+// single "/", and hold no control character, space or backslash, raw or
+// percent-encoded: browsers drop tabs and newlines and read "\" as "/",
+// which turns "/\t/evil.example" into "//evil.example". Anything else, and
+// the event stream, goes to the dashboard.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") || next == views.PathEvents {
+	if !localPath(next) || next == views.PathEvents {
 		return views.PathDashboard
 	}
 	return next
+}
+
+func localPath(next string) bool {
+	if len(next) > 2000 || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || !plainText(next) {
+		return false
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return false
+	}
+	// The path decoded: "%09", "%5C" and "%2F%2F" count as what they are.
+	return plainText(u.Path) && !strings.HasPrefix(u.Path, "//")
+}
+
+// plainText reports whether s has no control character, whitespace or
+// backslash.
+func plainText(s string) bool {
+	for _, r := range s {
+		if r <= ' ' || r == 0x7f || r == '\\' || unicode.IsSpace(r) || unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // bearerOK compares an Authorization bearer token in constant time.
