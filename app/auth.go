@@ -65,8 +65,12 @@ func (f *signUpForm) Validate() map[string]string {
 	switch {
 	case utf8.RuneCountInString(f.Password) < minPasswordLen:
 		errs["password"] = fmt.Sprintf("Use at least %d characters.", minPasswordLen)
-	case len(f.Password) > maxPasswordBytes:
+	case utf8.RuneCountInString(f.Password) > maxPasswordBytes:
 		errs["password"] = fmt.Sprintf("Use at most %d characters.", maxPasswordBytes)
+	case len(f.Password) > maxPasswordBytes:
+		// Within 72 characters, but accented letters and emoji take more
+		// than one of bcrypt's 72 bytes each.
+		errs["password"] = fmt.Sprintf("This password is too long: accented letters and emoji count double or more, and the limit is %d plain letters.", maxPasswordBytes)
 	}
 	return errs
 }
@@ -188,7 +192,9 @@ func (h *handler) createSignIn(c echo.Context) error {
 
 	u, err := h.store.UserByEmail(ctx, f.Email)
 	switch {
-	case errors.Is(err, db.ErrNotFound):
+	case errors.Is(err, db.ErrNotFound) || len(f.Password) > maxPasswordBytes:
+		// bcrypt reads only the first 72 bytes: a longer password is never
+		// the one set (sign-up refuses them), so it must not match.
 		_ = bcrypt.CompareHashAndPassword(h.dummyHash, []byte(f.Password))
 	case err != nil:
 		return err

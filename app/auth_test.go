@@ -244,6 +244,29 @@ func TestSignInFailures(t *testing.T) {
 		})
 	}
 
+	t.Run("a longer password than the one set", func(t *testing.T) {
+		// bcrypt reads 72 bytes: the exact 72-byte password signs in, the
+		// same with anything after it must not.
+		long := strings.Repeat("p", 72)
+		longEmail := uniqueEmail("long")
+		wantRedirect(t, a.newBrowser(t).signUp("Long Co", longEmail, long), "/dashboard")
+		wantStatus(t, a.newBrowser(t).signIn(longEmail, long+"anything", ""), http.StatusUnprocessableEntity)
+		wantStatus(t, a.newBrowser(t).signIn(longEmail, long+"p", ""), http.StatusUnprocessableEntity)
+		wantRedirect(t, a.newBrowser(t).signIn(longEmail, long, ""), "/dashboard")
+	})
+	t.Run("password limits stated truthfully", func(t *testing.T) {
+		for _, tt := range []struct{ password, want string }{
+			{strings.Repeat("a", 73), "Use at most 72 characters."},
+			{strings.Repeat("é", 40), "accented letters and emoji count double"},
+		} {
+			r := a.newBrowser(t).signUp("Limits Co", uniqueEmail("limits"), tt.password)
+			wantStatus(t, r, http.StatusUnprocessableEntity)
+			if got := r.doc.Find(`[data-testid="error-password"]`).Text(); !strings.Contains(got, tt.want) {
+				t.Errorf("%d-character password: message %q, want %q", len([]rune(tt.password)), got, tt.want)
+			}
+		}
+	})
+
 	t.Run("open redirect refused", func(t *testing.T) {
 		for _, next := range []string{"//evil.example/x", "https://evil.example", "/\\evil.example", "/events"} {
 			b := a.newBrowser(t)
