@@ -48,7 +48,16 @@ type Options struct {
 
 // RateLimits bounds abuse of the sign-in and sign-up forms.
 type RateLimits struct {
-	SignInPerIP      redis_rate.Limit
+	// SignInPerIP counts every sign-in attempt from an address.
+	SignInPerIP redis_rate.Limit
+	// SignInPerAccountIP counts attempts at one account from one address:
+	// tight, and spent before the password is checked, so however many
+	// arrive at once at most this many are checked. A success clears it.
+	SignInPerAccountIP redis_rate.Limit
+	// SignInPerAccount counts attempts at one account from anywhere:
+	// looser, against guessing from many addresses; also spent before the
+	// check and cleared by a success. Locking an owner out with it takes
+	// many addresses, not one.
 	SignInPerAccount redis_rate.Limit
 	SignUpPerIP      redis_rate.Limit
 }
@@ -56,9 +65,10 @@ type RateLimits struct {
 // DefaultRateLimits are the production limits.
 func DefaultRateLimits() RateLimits {
 	return RateLimits{
-		SignInPerIP:      redis_rate.Limit{Rate: 20, Burst: 20, Period: time.Minute},
-		SignInPerAccount: redis_rate.Limit{Rate: 5, Burst: 5, Period: 15 * time.Minute},
-		SignUpPerIP:      redis_rate.Limit{Rate: 10, Burst: 10, Period: time.Hour},
+		SignInPerIP:        redis_rate.Limit{Rate: 20, Burst: 20, Period: time.Minute},
+		SignInPerAccountIP: redis_rate.Limit{Rate: 5, Burst: 5, Period: 15 * time.Minute},
+		SignInPerAccount:   redis_rate.Limit{Rate: 30, Burst: 30, Period: time.Hour},
+		SignUpPerIP:        redis_rate.Limit{Rate: 10, Burst: 10, Period: time.Hour},
 	}
 }
 

@@ -110,8 +110,8 @@ func (h *handler) createSignUp(c echo.Context) error {
 	if ok, retry, err := h.allow(c.Request().Context(), "signup:ip:"+c.RealIP(), h.opts.Limits.SignUpPerIP); err != nil {
 		return err
 	} else if !ok {
-		c.Response().Header().Set("Retry-After", retry)
-		vm.Message = "Too many sign-ups from your network. Please try again later."
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds())))
+		vm.Message = "Too many sign-ups from your network. Please wait " + waitText(retry) + " and try again."
 		return show(http.StatusTooManyRequests)
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(f.Password), h.opts.PasswordCost)
@@ -173,21 +173,27 @@ func (h *handler) createSignIn(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 
-	// Per IP: every attempt counts. Per account: only failures count, so an
-	// attacker cannot lock a person out by guessing from many addresses
-	// faster than five wrong passwords in fifteen minutes.
-	accountKey := "signin:account:" + db.NormalizeEmail(f.Email)
-	if ok, retry, err := h.allow(ctx, "signin:ip:"+c.RealIP(), h.opts.Limits.SignInPerIP); err != nil {
-		return err
-	} else if !ok {
-		c.Response().Header().Set("Retry-After", retry)
-		return show(http.StatusTooManyRequests, "Too many sign-in attempts. Please wait a minute and try again.")
-	}
-	if ok, retry, err := h.peek(ctx, accountKey, h.opts.Limits.SignInPerAccount); err != nil {
-		return err
-	} else if !ok {
-		c.Response().Header().Set("Retry-After", retry)
-		return show(http.StatusTooManyRequests, "Too many failed attempts for this account. Please wait 15 minutes and try again.")
+	// Every limit is spent before the password is checked, atomically in
+	// Redis, so concurrent attempts cannot get more checks than it allows.
+	account := db.NormalizeEmail(f.Email)
+	accountIPKey, accountKey := "signin:account-ip:"+account+"|"+c.RealIP(), "signin:account:"+account
+	for _, l := range []struct {
+		key   string
+		limit redis_rate.Limit
+		msg   string
+	}{
+		{"signin:ip:" + c.RealIP(), h.opts.Limits.SignInPerIP, "Too many sign-in attempts from your network."},
+		{accountIPKey, h.opts.Limits.SignInPerAccountIP, "Too many failed attempts for this account from your network."},
+		{accountKey, h.opts.Limits.SignInPerAccount, "Too many failed attempts for this account."},
+	} {
+		ok, retry, err := h.allow(ctx, l.key, l.limit)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds())))
+			return show(http.StatusTooManyRequests, l.msg+" Please wait "+waitText(retry)+" and try again.")
+		}
 	}
 
 	u, err := h.store.UserByEmail(ctx, f.Email)
@@ -200,6 +206,11 @@ func (h *handler) createSignIn(c echo.Context) error {
 		return err
 	default:
 		if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(f.Password)) == nil {
+			// The right password clears the account's counts: failures
+			// before it were the owner's own.
+			if err := h.resetLimits(ctx, accountIPKey, accountKey); err != nil {
+				return err
+			}
 			if err := h.store.TouchSignIn(ctx, u.ID); err != nil {
 				return err
 			}
@@ -208,9 +219,6 @@ func (h *handler) createSignIn(c echo.Context) error {
 			}
 			return redirect(c, safeNext(f.Next))
 		}
-	}
-	if _, _, err := h.allow(ctx, accountKey, h.opts.Limits.SignInPerAccount); err != nil {
-		return err
 	}
 	return show(http.StatusUnprocessableEntity, errWrongCredentials)
 }
@@ -234,30 +242,38 @@ func (h *handler) signOut(c echo.Context) error {
 }
 
 // allow spends one unit of a rate limit and tells whether it was available,
-// with the Retry-After value when not.
-func (h *handler) allow(ctx context.Context, key string, l redis_rate.Limit) (bool, string, error) {
-	return h.rate(ctx, key, l, 1)
-}
-
-// peek tells whether a rate limit has room without spending it.
-func (h *handler) peek(ctx context.Context, key string, l redis_rate.Limit) (bool, string, error) {
-	return h.rate(ctx, key, l, 0)
-}
-
-func (h *handler) rate(ctx context.Context, key string, l redis_rate.Limit, n int) (bool, string, error) {
+// with how long until one is when not.
+func (h *handler) allow(ctx context.Context, key string, l redis_rate.Limit) (bool, time.Duration, error) {
 	if l.Rate == 0 {
-		return true, "", nil
+		return true, 0, nil
 	}
-	res, err := h.limiter.AllowN(ctx, h.opts.RedisNamespace+":rl:"+key, l, n)
+	res, err := h.limiter.Allow(ctx, h.opts.RedisNamespace+":rl:"+key, l)
 	if err != nil {
-		return false, "", fmt.Errorf("rate limit: %w", err)
+		return false, 0, fmt.Errorf("rate limit: %w", err)
 	}
-	if n == 0 {
-		// A peek reports no RetryAfter; one unit frees up every interval.
-		interval := l.Period / time.Duration(l.Rate)
-		return res.Remaining > 0, strconv.Itoa(int(interval.Seconds()) + 1), nil
+	// Whole seconds, rounded up: waiting that long is always enough.
+	return res.Allowed > 0, res.RetryAfter.Truncate(time.Second) + time.Second, nil
+}
+
+// resetLimits clears rate-limit counts.
+func (h *handler) resetLimits(ctx context.Context, keys ...string) error {
+	for _, k := range keys {
+		if err := h.limiter.Reset(ctx, h.opts.RedisNamespace+":rl:"+k); err != nil {
+			return fmt.Errorf("rate limit: %w", err)
+		}
 	}
-	return res.Allowed > 0, strconv.Itoa(int(res.RetryAfter.Seconds()) + 1), nil
+	return nil
+}
+
+// waitText says how long to wait, in words.
+func waitText(d time.Duration) string {
+	switch {
+	case d <= time.Minute:
+		return "a minute"
+	case d < time.Hour:
+		return strconv.Itoa(int((d+time.Minute-1)/time.Minute)) + " minutes"
+	}
+	return strconv.Itoa(int((d+time.Hour-1)/time.Hour)) + " hours"
 }
 
 // putFlash stores a message for the next page the user sees.

@@ -3,14 +3,18 @@ package app_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
 
+	"github.com/myaibud/aibud/app"
 	"github.com/myaibud/aibud/db"
 )
 
@@ -355,5 +359,70 @@ func TestOwnerSeesQueues(t *testing.T) {
 	}
 	if r := b.get("/dashboard"); !strings.Contains(r.body, `href="/admin/queues"`) {
 		t.Error("the owner's navigation lacks the queues link")
+	}
+}
+
+// TestSignInLimitsHoldUnderConcurrency: 20 wrong passwords for one account
+// from one address at once get at most the limit of password checks, the
+// wait they are told is the true one, and the owner signing in from
+// elsewhere is not locked out.
+func TestSignInLimitsHoldUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	limits := unlimited()
+	limits.SignInPerAccountIP = redis_rate.Limit{Rate: 5, Burst: 5, Period: 15 * time.Minute}
+	limits.SignInPerAccount = redis_rate.Limit{Rate: 12, Burst: 12, Period: time.Hour}
+	a := newTestApp(t, withLimits(limits), func(o *app.Options) { o.TrustProxy = true })
+	email := uniqueEmail("target")
+	wantRedirect(t, a.newBrowser(t).signUp("Target Co", email, "password123"), "/dashboard")
+
+	attempt := func(password, ip string) *response {
+		b := a.newBrowser(t)
+		tok := b.csrf("/sign-in")
+		return b.post("/sign-in", url.Values{"_csrf": {tok}, "email": {email}, "password": {password}}, "X-Forwarded-For", ip)
+	}
+	var (
+		mu       sync.Mutex
+		statuses = map[int]int{}
+		last     *response
+		wg       sync.WaitGroup
+	)
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := attempt("wrong-password", "203.0.113.7")
+			mu.Lock()
+			statuses[r.StatusCode]++
+			if r.StatusCode == http.StatusTooManyRequests {
+				last = r
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if statuses[http.StatusUnprocessableEntity] != 5 || statuses[http.StatusTooManyRequests] != 15 {
+		t.Fatalf("statuses %v, want 5 checked (422) and 15 refused (429)", statuses)
+	}
+	// One attempt frees up every 3 minutes: that is what they are told.
+	ra, _ := strconv.Atoi(last.Header.Get("Retry-After"))
+	if msg := testid(last, "form-error").Text(); ra < 170 || ra > 181 || !strings.Contains(msg, "3 minutes") {
+		t.Errorf("Retry-After %q, message %q: want about 180 s and \"3 minutes\"", last.Header.Get("Retry-After"), msg)
+	}
+	// The right password from that address waits too…
+	wantStatus(t, attempt("password123", "203.0.113.7"), http.StatusTooManyRequests)
+	// …but the owner, elsewhere, is not locked out.
+	r := attempt("password123", "198.51.100.20")
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the owner from another address: %d %s", r.StatusCode, testid(r, "form-error").Text())
+	}
+	// Guessing from many addresses meets the account's own limit: 12 in all,
+	// counting from the owner's sign-in, which cleared it.
+	for i := range 12 {
+		wantStatus(t, attempt("wrong-password", fmt.Sprintf("192.0.2.%d", i)), http.StatusUnprocessableEntity)
+	}
+	r = attempt("wrong-password", "192.0.2.200")
+	wantStatus(t, r, http.StatusTooManyRequests)
+	if !strings.Contains(testid(r, "form-error").Text(), "Too many failed attempts for this account.") {
+		t.Errorf("account limit message %q", testid(r, "form-error").Text())
 	}
 }

@@ -53,7 +53,7 @@ func withAdmins(emails ...string) appOption {
 // which have a test of their own.
 func unlimited() app.RateLimits {
 	l := redis_rate.Limit{Rate: 100000, Burst: 100000, Period: time.Second}
-	return app.RateLimits{SignInPerIP: l, SignInPerAccount: l, SignUpPerIP: l}
+	return app.RateLimits{SignInPerIP: l, SignInPerAccountIP: l, SignInPerAccount: l, SignUpPerIP: l}
 }
 
 func newTestApp(t testing.TB, opts ...appOption) *testApp {
