@@ -218,6 +218,7 @@ func (p *process) serve(ctx context.Context) error {
 		InstanceLimits: p.cfg.Plans.InstanceLimits,
 		CostMessage:    p.cfg.Credits.Message,
 		DefaultModel:   p.cfg.AI.Model,
+		SessionSecret:  []byte(p.cfg.Session.Secret.Reveal()),
 	})
 	srv := &http.Server{
 		Handler:           e,

@@ -44,6 +44,9 @@ type Options struct {
 	CostMessage int64
 	// DefaultModel is the Gemini model used when a tenant sets none.
 	DefaultModel string
+	// SessionSecret (SESSION_SECRET) keys the CSRF tokens: a token is an
+	// HMAC of the sign-in session it belongs to.
+	SessionSecret []byte
 }
 
 // RateLimits bounds abuse of the sign-in and sign-up forms.
@@ -112,6 +115,9 @@ type handler struct {
 
 // New returns the configured web server.
 func New(d Deps, o Options) *echo.Echo {
+	if len(o.SessionSecret) < 32 {
+		panic("app: Options.SessionSecret must be at least 32 bytes (SESSION_SECRET)")
+	}
 	if o.RequestTimeout == 0 {
 		o.RequestTimeout = 30 * time.Second
 	}

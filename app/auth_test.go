@@ -426,3 +426,43 @@ func TestSignInLimitsHoldUnderConcurrency(t *testing.T) {
 		t.Errorf("account limit message %q", testid(r, "form-error").Text())
 	}
 }
+
+// TestCSRFTokenIsBoundToTheSession: the token changes at sign-in, and a
+// valid token taken from another browser (with its cookie planted in the
+// victim's browser, as double-submit checks allowed) is refused.
+func TestCSRFTokenIsBoundToTheSession(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	victim := a.newBrowser(t)
+	before := victim.csrf("/sign-in")
+	wantRedirect(t, victim.signUp("Victim Co", uniqueEmail("bound"), "password123"), "/dashboard")
+	after := victim.csrf("/settings")
+	if before == after {
+		t.Error("the CSRF token did not change at sign-in")
+	}
+
+	attacker := a.newBrowser(t)
+	wantRedirect(t, attacker.signUp("Attacker Co", uniqueEmail("attacker"), "password123"), "/dashboard")
+	stolen := attacker.csrf("/settings")
+	anonymous := a.newBrowser(t)
+	anonToken := anonymous.csrf("/sign-in")
+	u, _ := url.Parse(a.URL)
+	for _, tt := range []struct {
+		name  string
+		token string
+		plant *http.Cookie
+	}{
+		{"another session's token", stolen, nil},
+		{"a visitor's token with its cookie planted", anonToken, anonymous.cookie("aibud_csrf")},
+		{"the victim's token from before sign-in", before, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.plant != nil {
+				victim.http.Jar.SetCookies(u, []*http.Cookie{{Name: tt.plant.Name, Value: tt.plant.Value, Path: "/"}})
+			}
+			wantStatus(t, victim.post("/sign-out", url.Values{"_csrf": {tt.token}}), http.StatusForbidden)
+			wantStatus(t, victim.get("/dashboard"), http.StatusOK) // still signed in
+		})
+	}
+	wantRedirect(t, victim.post("/sign-out", url.Values{"_csrf": {victim.csrf("/dashboard")}}), "/sign-in")
+}

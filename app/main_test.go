@@ -113,6 +113,7 @@ func newAppHandlerOn(t testing.TB, e *env, redisURL string, log *slog.Logger, cl
 		InstanceLimits: map[string]int{"starter": 1, "pro": 3, "business": 10},
 		CostMessage:    costMessage,
 		DefaultModel:   "gemini-2.5-flash",
+		SessionSecret:  []byte("test-session-secret-of-32-characters!"),
 	}
 	for _, opt := range opts {
 		opt(&o)

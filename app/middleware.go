@@ -2,7 +2,11 @@ package app
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,7 +19,6 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/views"
@@ -174,33 +177,64 @@ func (h *handler) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // csrf checks the token (or the browser's Sec-Fetch-Site) on every
-// state-changing request and hands the token to the views.
+// state-changing request and hands the token to the views. The token is an
+// HMAC, keyed with SESSION_SECRET, of what the browser is bound to: its
+// sign-in session once there is one (so the token changes at sign-in, and a
+// token or cookie planted by someone else is worth nothing), else a random
+// pre-session cookie. A browser saying the request is cross-site is refused
+// whatever it carries; one saying same-origin needs no token.
 func (h *handler) csrf() echo.MiddlewareFunc {
-	check := middleware.CSRFWithConfig(middleware.CSRFConfig{
-		TokenLookup:    "header:X-CSRF-Token,form:_csrf",
-		CookieName:     cookieName("aibud_csrf", h.opts.Secure),
-		CookiePath:     "/",
-		CookieHTTPOnly: true,
-		CookieSecure:   h.opts.Secure,
-		CookieSameSite: http.SameSiteLaxMode,
-		CookieMaxAge:   30 * 24 * 3600,
-	})
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			passed := false
-			err := check(func(c echo.Context) error {
-				passed = true
-				token, _ := c.Get(middleware.DefaultCSRFConfig.ContextKey).(string)
-				c.SetRequest(c.Request().WithContext(views.WithCSRF(c.Request().Context(), token)))
-				return next(c)
-			})(c)
-			if err != nil && !passed {
-				// Missing, wrong or cross-site: one clear answer for all.
+			token := h.csrfToken(c)
+			if !safeMethod(c.Request().Method) && !csrfOK(c, token) {
 				return Errorf(EForbidden, "This form has expired or came from another site. Reload the page and try again.")
 			}
-			return err
+			c.SetRequest(c.Request().WithContext(views.WithCSRF(c.Request().Context(), token)))
+			return next(c)
 		}
 	}
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+func csrfOK(c echo.Context, token string) bool {
+	switch c.Request().Header.Get("Sec-Fetch-Site") {
+	case "cross-site", "same-site":
+		return false
+	case "same-origin":
+		return true
+	}
+	sent := c.Request().Header.Get("X-CSRF-Token")
+	if sent == "" {
+		sent = c.FormValue("_csrf")
+	}
+	return sent != "" && hmac.Equal([]byte(sent), []byte(token))
+}
+
+// csrfToken is the token of the browser's session, or of its pre-session
+// cookie (set now if it has none).
+func (h *handler) csrfToken(c echo.Context) string {
+	binding := "session:" + h.sessions.Token(c.Request().Context())
+	if binding == "session:" {
+		name := cookieName("aibud_csrf", h.opts.Secure)
+		nonce := ""
+		if ck, err := c.Cookie(name); err == nil && len(ck.Value) == 43 {
+			nonce = ck.Value
+		} else {
+			var b [32]byte
+			_, _ = rand.Read(b[:])
+			nonce = base64.RawURLEncoding.EncodeToString(b[:])
+			c.SetCookie(&http.Cookie{Name: name, Value: nonce, Path: "/", HttpOnly: true, Secure: h.opts.Secure,
+				SameSite: http.SameSiteLaxMode, MaxAge: 30 * 24 * 3600})
+		}
+		binding = "visitor:" + nonce
+	}
+	m := hmac.New(sha256.New, h.opts.SessionSecret)
+	m.Write([]byte("csrf\x00" + binding))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // principal is who is signed in, loaded once per request.
