@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/myaibud/aibud/app/live"
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/views"
 )
@@ -235,8 +236,16 @@ func (h *handler) startSession(c echo.Context, userID int64) error {
 }
 
 func (h *handler) signOut(c echo.Context) error {
-	if err := h.sessions.Destroy(c.Request().Context()); err != nil {
+	ctx := c.Request().Context()
+	key := streamKey(h.sessions.Token(ctx))
+	if err := h.sessions.Destroy(ctx); err != nil {
 		return fmt.Errorf("sign out: %w", err)
+	}
+	// The session's live streams end, in every web process.
+	if p := principalOf(c); p != nil {
+		if err := h.publisher.Publish(ctx, p.tenant.ID, live.SessionEnded, map[string]string{"session": key}); err != nil {
+			h.log.WarnContext(ctx, "end the session's live streams", "err", err)
+		}
 	}
 	return redirect(c, views.PathSignIn)
 }

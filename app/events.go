@@ -2,16 +2,42 @@ package app
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/myaibud/aibud/app/live"
 )
 
 // heartbeatEvery keeps proxies from closing an idle stream and lets us notice
 // browsers that went away.
 const heartbeatEvery = 20 * time.Second
+
+// streamLimits bound the live streams of one web process: a browser session
+// rarely has more than a few tabs open, and every stream holds a goroutine
+// and buffers. Beyond them the oldest stream closes.
+var streamLimits = live.Limits{PerKey: 10, PerTenant: 200}
+
+// streamKey names a browser session in live events without revealing its
+// token.
+func streamKey(sessionToken string) string {
+	sum := sha256.Sum256([]byte("stream\x00" + sessionToken))
+	return hex.EncodeToString(sum[:12])
+}
+
+// endsStream reports whether a session-ended event is for the stream's
+// session.
+func endsStream(data []byte, key string) bool {
+	var d struct {
+		Session string `json:"session"`
+	}
+	return json.Unmarshal(data, &d) == nil && d.Session == key
+}
 
 // events streams the signed-in tenant's live updates as Server-Sent Events.
 // Each event only names what changed; elements re-fetch their partial with
@@ -19,7 +45,8 @@ const heartbeatEvery = 20 * time.Second
 func (h *handler) events(c echo.Context) error {
 	p := mustPrincipal(c)
 	ctx := c.Request().Context()
-	sub, err := h.hub.SubscribeTenant(ctx, p.tenant.ID)
+	key := streamKey(h.sessions.Token(ctx))
+	sub, err := h.hub.SubscribeStream(ctx, p.tenant.ID, key, streamLimits)
 	if err != nil {
 		return err
 	}
@@ -50,7 +77,16 @@ func (h *handler) events(c echo.Context) error {
 			return nil
 		case e, ok := <-sub.Events():
 			if !ok {
-				return nil // the hub is shutting down; the browser reconnects elsewhere
+				// Closed by the hub: it is shutting down (the browser
+				// reconnects elsewhere) or this stream was the oldest of too
+				// many.
+				return nil
+			}
+			if e.Name == live.SessionEnded {
+				if endsStream(e.Data, key) {
+					return nil // signed out, in this or another process
+				}
+				continue
 			}
 			data := e.Data
 			if len(data) == 0 {

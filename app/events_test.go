@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -154,4 +155,67 @@ func mustParseRedis(t *testing.T, u string) *redis.Options {
 		t.Fatal(err)
 	}
 	return o
+}
+
+// ended waits for the server to end a stream.
+func (s *stream) ended(within time.Duration) bool {
+	deadline := time.After(within)
+	for {
+		select {
+		case _, ok := <-s.events:
+			if !ok {
+				return true
+			}
+		case <-deadline:
+			return false
+		}
+	}
+}
+
+// TestStreamsAreBoundedAndEndAtSignOut: one session opening many streams
+// keeps only the newest ten (the oldest close); signing out ends the
+// session's streams, and another session of the tenant keeps its own.
+func TestStreamsAreBoundedAndEndAtSignOut(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	email := uniqueEmail("streams")
+	b := a.newBrowser(t)
+	wantRedirect(t, b.signUp("Stream Shop", email, "password123"), "/dashboard")
+	other := a.newBrowser(t)
+	wantRedirect(t, other.signIn(email, "password123", ""), "/dashboard")
+	otherTab := other.openStream(t)
+
+	var tabs []*stream
+	for range 60 {
+		tabs = append(tabs, b.openStream(t))
+	}
+	for i, tab := range tabs[:50] {
+		if !tab.ended(5 * time.Second) {
+			t.Fatalf("stream %d of 60 is still open: one session keeps at most 10", i+1)
+		}
+	}
+	u, _ := a.store.UserByEmail(context.Background(), email)
+	pub := live.NewPublisher(redis.NewClient(mustParseRedis(t, dbtest.RedisURL(t))), a.namespace)
+	if err := pub.Publish(context.Background(), u.TenantID, live.CreditsUpdated, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, tab := range append(tabs[50:], otherTab) {
+		if e, ok := tab.next(t, 5*time.Second); !ok || e.name != live.CreditsUpdated {
+			t.Fatalf("open stream %d got %+v (ok %v)", i, e, ok)
+		}
+	}
+
+	tok := b.csrf("/dashboard")
+	wantRedirect(t, b.post("/sign-out", url.Values{"_csrf": {tok}}), "/sign-in")
+	for i, tab := range tabs[50:] {
+		if !tab.ended(5 * time.Second) {
+			t.Fatalf("stream %d stayed open after sign-out", i+1)
+		}
+	}
+	if err := pub.Publish(context.Background(), u.TenantID, live.CreditsUpdated, nil); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := otherTab.next(t, 5*time.Second); !ok || e.name != live.CreditsUpdated {
+		t.Errorf("the other session's stream got %+v (ok %v) after the first signed out", e, ok)
+	}
 }

@@ -29,6 +29,9 @@ const (
 	MessageCreated  = "message-created"  // a message was stored in a conversation
 	MessageUpdated  = "message-updated"  // a message's delivery status changed
 	ContactUpdated  = "contact-updated"  // a chat's mode, tags or opt-out changed
+	// SessionEnded tells every web process that a browser session signed
+	// out: its streams end. It is not forwarded to browsers.
+	SessionEnded = "session-ended"
 )
 
 // Event is one live update.
@@ -84,12 +87,30 @@ type Hub struct {
 	mu       sync.Mutex
 	channels map[string]*channelState
 	closed   bool
+	seq      uint64
 }
 
 type channelState struct {
 	subs      map[*Subscription]struct{}
 	confirmed bool
 	waiters   []chan struct{}
+}
+
+// oldest returns the channel's longest-open subscription among those match
+// accepts.
+func (cs *channelState) oldest(match func(*Subscription) bool) (*Subscription, int) {
+	var o *Subscription
+	n := 0
+	for s := range cs.subs {
+		if !match(s) {
+			continue
+		}
+		n++
+		if o == nil || s.seq < o.seq {
+			o = s
+		}
+	}
+	return o, n
 }
 
 // NewHub returns a Hub; call Run to start delivering.
@@ -186,6 +207,10 @@ type Subscription struct {
 	c       chan Event
 	once    sync.Once
 	dropped int
+	// key names the browser session of a stream ("" for others); seq
+	// orders subscriptions by age.
+	key string
+	seq uint64
 }
 
 // Events returns the channel events arrive on. It is closed when the
@@ -228,8 +253,50 @@ var ErrHubClosed = errors.New("live: hub closed")
 // SubscribeTenant subscribes to a tenant's events and returns once Redis has
 // confirmed the subscription, so nothing published afterwards is missed.
 func (h *Hub) SubscribeTenant(ctx context.Context, tenantID int64) (*Subscription, error) {
+	return h.subscribe(ctx, tenantID, "", Limits{})
+}
+
+// Limits bound the streams a web process keeps open; zero means no bound.
+type Limits struct {
+	// PerKey is the most streams of one browser session, PerTenant of one
+	// tenant. Beyond either, the oldest stream is closed (the browser
+	// reconnects it if it is still wanted).
+	PerKey, PerTenant int
+}
+
+// SubscribeStream subscribes a browser's stream, named by key (its sign-in
+// session), to a tenant's events within the limits.
+func (h *Hub) SubscribeStream(ctx context.Context, tenantID int64, key string, l Limits) (*Subscription, error) {
+	return h.subscribe(ctx, tenantID, key, l)
+}
+
+// evictLocked closes the oldest subscriptions of cs beyond the limits, to
+// make room for one more.
+func (h *Hub) evictLocked(cs *channelState, key string, l Limits) {
+	for _, bound := range []struct {
+		max   int
+		match func(*Subscription) bool
+	}{
+		{l.PerKey, func(s *Subscription) bool { return key != "" && s.key == key }},
+		{l.PerTenant, func(*Subscription) bool { return true }},
+	} {
+		if bound.max <= 0 {
+			continue
+		}
+		for {
+			o, n := cs.oldest(bound.match)
+			if o == nil || n < bound.max {
+				break
+			}
+			delete(cs.subs, o)
+			o.closeLocked()
+		}
+	}
+}
+
+func (h *Hub) subscribe(ctx context.Context, tenantID int64, key string, l Limits) (*Subscription, error) {
 	channel := TenantChannel(h.namespace, tenantID)
-	s := &Subscription{hub: h, channel: channel, c: make(chan Event, 64)}
+	s := &Subscription{hub: h, channel: channel, c: make(chan Event, 64), key: key}
 
 	h.mu.Lock()
 	if h.closed {
@@ -247,6 +314,9 @@ func (h *Hub) SubscribeTenant(ctx context.Context, tenantID int64) (*Subscriptio
 			return nil, fmt.Errorf("live: subscribe: %w", err)
 		}
 	}
+	h.evictLocked(cs, key, l)
+	h.seq++
+	s.seq = h.seq
 	cs.subs[s] = struct{}{}
 	var wait chan struct{}
 	if !cs.confirmed {
