@@ -204,8 +204,18 @@ func TestAIFinalFailureRefunds(t *testing.T) {
 	}
 	msgs, _ := s.ts.Messages(context.Background(), m.ContactID, 10)
 	last := msgs[len(msgs)-1]
-	if last.Sender != db.SenderSystem || !strings.Contains(last.Body, "could not answer") {
+	if last.Sender != db.SenderSystem || !strings.Contains(last.Body, "could not answer: the AI service had a problem") {
 		t.Errorf("the tenant is not told why: %+v", last)
+	}
+	// In plain words: the provider's raw error stays in the log and the
+	// owner's cost view.
+	for _, raw := range []string{"gemini", "Error 500", "INTERNAL", "simulated"} {
+		if strings.Contains(last.Body, raw) {
+			t.Errorf("the conversation shows the raw error (%q): %q", raw, last.Body)
+		}
+	}
+	if runs, _ := s.ts.AIRuns(context.Background(), 1); len(runs) != 1 || !strings.Contains(runs[0].Error, "Error 500") {
+		t.Errorf("the owner's detail is lost: %+v", runs)
 	}
 }
 

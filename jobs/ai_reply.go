@@ -172,7 +172,8 @@ func (w *Worker) generate(ctx context.Context, ts *db.TenantStore, s *db.AISetti
 		if ai.Retryable(err) && !lastAttempt(ctx) {
 			return fmt.Errorf("ai reply: %w", err)
 		}
-		return w.giveUp(ctx, ts, c, r, "The AI could not answer ("+aiFailure(err)+"). The credits were refunded.", true)
+		w.log.WarnContext(ctx, "the AI could not answer", "tenant_id", ts.TenantID(), "contact_id", c.ID, "err", err)
+		return w.giveUp(ctx, ts, c, r, "The AI could not answer: "+ai.FailureReason(err)+". The credits were refunded.", true)
 	}
 	r.ReplyText, r.Handoff, r.Status = whatsapp.CleanText(out.Text), out.Handoff, db.ReplyGenerated
 	if err := ts.UpdateReply(ctx, r); err != nil {
@@ -304,17 +305,12 @@ func (w *Worker) recordRun(ctx context.Context, ts *db.TenantStore, c *db.Contac
 	w.metrics.Count("ai_run_" + run.Outcome)
 }
 
-// aiFailure describes a model error for the tenant and the cost view.
+// aiFailure is the technical detail of a model error, for the owner's cost
+// view (tenants read ai.FailureReason).
 func aiFailure(err error) string {
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return "the model took too long"
-	case errors.Is(err, ai.ErrEmpty):
-		return "the model returned nothing"
-	}
-	msg := err.Error()
-	if len(msg) > 200 {
-		msg = msg[:200]
+	msg := whatsapp.CleanText(err.Error())
+	if r := []rune(msg); len(r) > 300 {
+		msg = string(r[:300])
 	}
 	return msg
 }

@@ -178,6 +178,27 @@ func withRetryHint(err error) error {
 	return err
 }
 
+// FailureReason says in plain words why a model call failed, for the
+// tenant; the technical detail is for the log and the owner's console.
+func FailureReason(err error) string {
+	var apiErr genai.APIError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "the AI service took too long to answer"
+	case errors.Is(err, ErrEmpty):
+		return "the AI service returned no answer (it may have judged the conversation unsafe)"
+	case errors.As(err, &apiErr) && apiErr.Code == http.StatusTooManyRequests:
+		return "the AI service is busy"
+	case errors.As(err, &apiErr) && (apiErr.Code == http.StatusUnauthorized || apiErr.Code == http.StatusForbidden):
+		return "the AI service refused this server's key; the platform owner has been told"
+	case errors.As(err, &apiErr) && apiErr.Code >= 500:
+		return "the AI service had a problem"
+	case errors.As(err, &apiErr):
+		return "the AI service refused the request"
+	}
+	return "the AI service could not be reached"
+}
+
 // ErrEmpty is returned when the model answered nothing (e.g. blocked).
 var ErrEmpty = errors.New("the model returned no answer")
 

@@ -3,6 +3,7 @@ package ai_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -139,5 +140,24 @@ func TestContentsBoundAndAlternate(t *testing.T) {
 	last := cs[len(cs)-1]
 	if last.Role != "user" || len(last.Parts) < 2 || last.Parts[len(last.Parts)-1].Text != "part two" {
 		t.Errorf("the burst is not the last user turn: %+v", last)
+	}
+}
+
+func TestFailureReasonIsPlain(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{genai.APIError{Code: 429, Message: "Resource has been exhausted", Status: "RESOURCE_EXHAUSTED"}, "the AI service is busy"},
+		{genai.APIError{Code: 400, Message: "Invalid JSON payload", Status: "INVALID_ARGUMENT"}, "the AI service refused the request"},
+		{genai.APIError{Code: 403, Status: "PERMISSION_DENIED"}, "the AI service refused this server's key; the platform owner has been told"},
+		{genai.APIError{Code: 503, Status: "UNAVAILABLE"}, "the AI service had a problem"},
+		{fmt.Errorf("gemini: %w", context.DeadlineExceeded), "the AI service took too long to answer"},
+		{fmt.Errorf("gemini: %w", ai.ErrEmpty), "the AI service returned no answer (it may have judged the conversation unsafe)"},
+		{errors.New("dial tcp: connection refused"), "the AI service could not be reached"},
+	} {
+		if got := ai.FailureReason(tt.err); got != tt.want {
+			t.Errorf("FailureReason(%v) = %q, want %q", tt.err, got, tt.want)
+		}
 	}
 }
