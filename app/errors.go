@@ -85,11 +85,27 @@ func describe(err error) (int, string, string) {
 	return http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. It has been logged; please try again."
 }
 
+// StatusClientClosedRequest (nginx's 499) records a request whose client
+// went away before the answer.
+const StatusClientClosedRequest = 499
+
+// clientGone reports whether err only says the browser cancelled the
+// request (closed the tab, navigated away).
+func clientGone(r *http.Request, err error) bool {
+	return errors.Is(err, context.Canceled) && errors.Is(r.Context().Err(), context.Canceled)
+}
+
 // handleError is the only HTTPErrorHandler. It writes the error as a full
 // page, a flash partial for htmx, or JSON for API clients. Logging happens
 // once, in requestLog.
 func (h *handler) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
+		return
+	}
+	if clientGone(c.Request(), err) {
+		// Nobody is left to answer: recorded as what it is, not as a
+		// server error.
+		c.Response().Status = StatusClientClosedRequest
 		return
 	}
 	status, title, msg := describe(err)

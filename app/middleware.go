@@ -75,6 +75,8 @@ func (h *handler) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 
 		level := slog.LevelInfo
 		switch {
+		case res.Status == StatusClientClosedRequest:
+			// The browser went away: not a fault of ours or theirs.
 		case res.Status >= 500:
 			level = slog.LevelError
 		case res.Status >= 400:
