@@ -175,6 +175,7 @@ func (h *handler) replyForm(c echo.Context, ct *db.Contact, f views.ReplyForm) (
 	if !validReplyKey(f.Key) {
 		f.Key = newReplyKey()
 	}
+	f.Cost = h.opts.CostMessage
 	return f, nil
 }
 

@@ -167,6 +167,10 @@ func TestManualReply(t *testing.T) {
 	before, _ := ts.CreditBalance(context.Background())
 	page := fmt.Sprintf("/contacts/%d", c.ID)
 	tok := b.csrf(page)
+	// The reply box says what a reply costs.
+	if got := testid(b.get(page), "reply-cost").Text(); got != "1 credit per message sent." {
+		t.Errorf("reply cost hint %q", got)
+	}
 	wantStatus(t, b.post(page+"/reply", url.Values{"_csrf": {tok}, "body": {"   "}}, "HX-Request", "true"), http.StatusUnprocessableEntity)
 	wantStatus(t, b.post(page+"/reply", url.Values{"_csrf": {tok}, "body": {strings.Repeat("a", 4097)}}, "HX-Request", "true"), http.StatusUnprocessableEntity)
 	r := b.post(page+"/reply", url.Values{"_csrf": {tok}, "body": {"Hi Kim, how can I help?"}}, "HX-Request", "true")
