@@ -214,6 +214,21 @@ func TestSettingsAndKnowledge(t *testing.T) {
 	ts := a.store.Tenant(tenantID)
 	r := b.get("/settings")
 	wantStatus(t, r, http.StatusOK)
+	// Creativity takes any step of 0.1 from 0 to 2; the model is chosen
+	// from the ones offered.
+	temp := r.doc.Find(`input[name="temperature"]`)
+	if lo, _ := temp.Attr("min"); lo != "0" {
+		t.Errorf("temperature min %q", lo)
+	}
+	if hi, _ := temp.Attr("max"); hi != "2" {
+		t.Errorf("temperature max %q", hi)
+	}
+	if step, _ := temp.Attr("step"); step != "0.1" {
+		t.Errorf("temperature step %q", step)
+	}
+	if n := testid(r, "model-select").Find("option").Length(); n < 3 {
+		t.Errorf("%d model choices", n)
+	}
 	tok := b.csrf("/settings")
 	form := url.Values{"_csrf": {tok}, "enabled": {"on"}, "persona": {"You are Bo."}, "instructions": {"Be brief."}, "model": {""},
 		"temperature": {"0.7"}, "timezone": {"Europe/Madrid"}, "country": {"es"}, "hours_enabled": {"on"},
@@ -226,9 +241,10 @@ func TestSettingsAndKnowledge(t *testing.T) {
 	bad.Set("timezone", "Mars/Base")
 	bad.Set("temperature", "9")
 	bad.Set("close0", "08:00")
+	bad.Set("model", "gpt-4o")
 	r = b.post("/settings", bad, "HX-Request", "true")
 	wantStatus(t, r, http.StatusUnprocessableEntity)
-	for _, field := range []string{"timezone", "temperature", "hours"} {
+	for _, field := range []string{"timezone", "temperature", "hours", "model"} {
 		if testid(r, "error-"+field).Length() != 1 {
 			t.Errorf("no error shown for %s", field)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/myaibud/aibud/app/ai"
 	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/views"
@@ -35,7 +36,7 @@ func (h *handler) settingsForm(st *db.AISettings, t *db.Tenant) views.SettingsFo
 		HoursEnabled: st.HoursEnabled, AfterHoursReply: st.AfterHoursReply, HandoffKeywords: strings.Join(st.HandoffKeywords, ", "),
 		BurstWaitSeconds: strconv.FormatFloat(float64(st.BurstWaitMS)/1000, 'f', -1, 64), HourlyLimit: strconv.Itoa(st.HourlyLimit),
 		AnswerGroups: st.AnswerGroups, HumanQuietMinutes: strconv.Itoa(st.HumanQuietMinutes),
-		OptOutReply: st.OptOutReply, OptInReply: st.OptInReply, HandoffReply: st.HandoffReply,
+		OptOutReply: st.OptOutReply, OptInReply: st.OptInReply, HandoffReply: st.HandoffReply, Models: modelChoices(),
 	}
 	for i := range f.Days {
 		f.Days[i] = views.DayForm{OpenTime: "09:00", CloseTime: "18:00"}
@@ -81,11 +82,18 @@ func (h *handler) showSettings(c echo.Context) error {
 	return render(c, http.StatusOK, views.SettingsPage(h.shell(c, "AI settings", views.NavSettings), vm), nil)
 }
 
-var modelName = regexp.MustCompile(`^[a-z0-9][a-z0-9.\-]{0,99}$`)
+// modelChoices are the models the settings offer.
+func modelChoices() []views.Choice {
+	out := make([]views.Choice, len(ai.Models))
+	for i, m := range ai.Models {
+		out[i] = views.Choice{Value: m.ID, Label: m.Label}
+	}
+	return out
+}
 
 // parseSettings reads the posted form into settings, collecting problems by
 // field.
-func parseSettings(c echo.Context, st *db.AISettings) (views.SettingsForm, string, string, map[string]string) {
+func parseSettings(c echo.Context, st *db.AISettings, defaultModel string) (views.SettingsForm, string, string, map[string]string) {
 	errs := map[string]string{}
 	// Text typed by the tenant is sent on WhatsApp and stored: NUL and
 	// invalid UTF-8 are cleaned as in messages.
@@ -115,8 +123,9 @@ func parseSettings(c echo.Context, st *db.AISettings) (views.SettingsForm, strin
 		HandoffReply: text("handoff_reply", 1000),
 	}
 	st.Enabled, st.Persona, st.Instructions = f.Enabled, f.Persona, f.Instructions
-	if f.Model != "" && !modelName.MatchString(f.Model) {
-		errs["model"] = "Use a Gemini model name such as gemini-2.5-flash, or leave it empty."
+	f.DefaultModel, f.Models = defaultModel, modelChoices()
+	if f.Model != "" && !ai.KnownModel(f.Model, defaultModel) {
+		errs["model"] = "Choose one of the models offered."
 	}
 	st.Model = f.Model
 	st.Temperature = float32(number("temperature", 0, 2))
@@ -166,8 +175,7 @@ func (h *handler) saveSettings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f, tz, country, errs := parseSettings(c, st)
-	f.DefaultModel = h.opts.DefaultModel
+	f, tz, country, errs := parseSettings(c, st, h.opts.DefaultModel)
 	if len(errs) == 0 {
 		err := ts.RunInTx(ctx, func(ctx context.Context, tx *db.TenantStore) error {
 			if err := tx.SaveAISettings(ctx, st); err != nil {

@@ -58,6 +58,32 @@ type Turn struct {
 	Text         string
 }
 
+// Model is a Gemini model a tenant may choose.
+type Model struct {
+	ID    string
+	Label string
+}
+
+// Models are the Gemini models offered in the settings, cheapest first.
+var Models = []Model{
+	{"gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite: fastest and cheapest"},
+	{"gemini-2.5-flash", "Gemini 2.5 Flash: fast, good answers"},
+	{"gemini-2.5-pro", "Gemini 2.5 Pro: best answers, slower"},
+}
+
+// KnownModel reports whether id is offered (or is the server's default).
+func KnownModel(id, serverDefault string) bool {
+	if id == serverDefault {
+		return true
+	}
+	for _, m := range Models {
+		if m.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
 // Request is what the assistant knows when it answers.
 type Request struct {
 	Model        string
