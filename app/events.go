@@ -23,6 +23,10 @@ const heartbeatEvery = 20 * time.Second
 // and buffers. Beyond them the oldest stream closes.
 var streamLimits = live.Limits{PerKey: 10, PerTenant: 200}
 
+// signOutGrace is how long a signed-out session's stream stays open,
+// silent, before it is closed.
+const signOutGrace = 2 * time.Second
+
 // streamKey names a browser session in live events without revealing its
 // token.
 func streamKey(sessionToken string) string {
@@ -69,11 +73,16 @@ func (h *handler) events(c echo.Context) error {
 
 	heartbeat := time.NewTicker(heartbeatEvery)
 	defer heartbeat.Stop()
-	var buf bytes.Buffer
+	var (
+		buf    bytes.Buffer
+		ending <-chan time.Time // set once the session signed out
+	)
 	for {
 		buf.Reset()
 		select {
 		case <-ctx.Done():
+			return nil
+		case <-ending:
 			return nil
 		case e, ok := <-sub.Events():
 			if !ok {
@@ -83,9 +92,17 @@ func (h *handler) events(c echo.Context) error {
 				return nil
 			}
 			if e.Name == live.SessionEnded {
-				if endsStream(e.Data, key) {
-					return nil // signed out, in this or another process
+				if ending == nil && endsStream(e.Data, key) {
+					// Signed out, in this or another process: nothing more
+					// is delivered, and the stream closes shortly, once the
+					// page has had the time to leave by itself (a stream cut
+					// under a page that is leaving shows as a connection
+					// error in the browser).
+					ending = time.After(signOutGrace)
 				}
+				continue
+			}
+			if ending != nil {
 				continue
 			}
 			data := e.Data

@@ -318,13 +318,17 @@ func aiFailure(err error) string {
 // giveUp ends a reply without sending it and refunds the reservation; with
 // tell, the tenant sees why in the conversation.
 func (w *Worker) giveUp(ctx context.Context, ts *db.TenantStore, c *db.Contact, r *db.AIReply, why string, tell bool) error {
-	if err := ts.FailReply(ctx, r, why, true); err != nil {
-		return err
-	}
+	// The note first (it is keyed by the reply, so a retry writes it
+	// once), then the reply's end: whoever sees the reply ended sees why.
 	if tell {
 		if _, err := ts.AddNote(ctx, c.ID, "reply:"+strconv.FormatInt(r.ID, 10), why); err != nil {
 			return err
 		}
+	}
+	if err := ts.FailReply(ctx, r, why, true); err != nil {
+		return err
+	}
+	if tell {
 		w.publish(ctx, ts.TenantID(), live.MessageCreated, map[string]int64{"contact_id": c.ID})
 	}
 	w.publish(ctx, ts.TenantID(), live.CreditsUpdated, nil)
