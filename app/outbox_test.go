@@ -205,6 +205,10 @@ func TestAMessageMarkedFailedThatWentOutIsSentAfterAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	m = s.settles(t, m.ID, 10*time.Second)
+	waitFor(t, 10*time.Second, "the delivery ack", func() bool {
+		cur, err := s.ts.Message(ctx, m.ID)
+		return err == nil && cur.Status == db.MessageDelivered
+	})
 	before := s.balance(t)
 	// Pretend our attempts had concluded it failed.
 	if _, err := dbtest.DB(t).ExecContext(ctx, "UPDATE messages SET status = 'pending', due_at = NULL WHERE id = ?", m.ID); err != nil {
