@@ -40,6 +40,7 @@ func TestContactListSearchAndFilters(t *testing.T) {
 	maria := seedConversation(t, a, tenantID, "+15550101001", "Maria Lopez", "hola")
 	john := seedConversation(t, a, tenantID, "+15550101002", "John Smith", "hi")
 	seedConversation(t, a, tenantID, "+15550101003", "Ana", "oi")
+	seedConversation(t, a, tenantID, "+15550101004", "Lucía", "hola")
 	until := time.Now().Add(time.Hour)
 	if _, err := ts.SetChatMode(ctx, john.ID, db.ModeHuman, &until, "test"); err != nil {
 		t.Fatal(err)
@@ -58,8 +59,10 @@ func TestContactListSearchAndFilters(t *testing.T) {
 		query string
 		want  []string
 	}{
-		{"", []string{"Ana", "John Smith", "Maria Lopez"}},
+		{"", []string{"Ana", "John Smith", "Lucía", "Maria Lopez"}},
 		{"?q=mar", []string{"Maria Lopez"}},
+		{"?q=lopéz", []string{"Maria Lopez"}},
+		{"?q=LUCIA", []string{"Lucía"}},
 		{"?q=0101002", []string{"John Smith"}},
 		{"?mode=human", []string{"John Smith"}},
 		{"?opted_out=yes", []string{"Maria Lopez"}},

@@ -272,7 +272,7 @@ func (ts *TenantStore) Contacts(ctx context.Context, f ContactFilter) ([]Convers
 			return -1
 		}, s)
 		q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-			q = q.Where("c.name ILIKE ?", like)
+			q = q.Where("unaccent(c.name) ILIKE unaccent(?)", like)
 			if len(digits) >= 3 {
 				q = q.WhereOr("c.phone LIKE ?", "%"+digits+"%")
 			}
