@@ -33,5 +33,5 @@ func (h *handler) showAICosts(c echo.Context) error {
 		vm.Runs = append(vm.Runs, views.AIRunRow{At: r.CreatedAt, TenantID: r.TenantID, Model: r.Model, InputTokens: r.InputTokens,
 			OutputTokens: r.OutputTokens, LatencyMS: r.LatencyMS, Outcome: r.Outcome, Error: r.Error})
 	}
-	return render(c, http.StatusOK, views.AICostsPage(h.shell(c, "AI use and cost", views.NavAdmin), vm), nil)
+	return render(c, http.StatusOK, views.AICostsPage(h.shell(c, "AI use and cost", views.NavAdminAI), vm), nil)
 }

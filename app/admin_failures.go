@@ -33,5 +33,5 @@ func (h *handler) showFailures(c echo.Context) error {
 		}
 		vm.Jobs = append(vm.Jobs, row)
 	}
-	return render(c, http.StatusOK, views.FailuresPage(h.shell(c, "Failures", views.NavAdmin), vm), nil)
+	return render(c, http.StatusOK, views.FailuresPage(h.shell(c, "Failures", views.NavFailures), vm), nil)
 }

@@ -309,6 +309,12 @@ func TestOwnerConsole(t *testing.T) {
 	if !strings.Contains(testid(r, "ai-usage").Text(), "Platform") || !strings.Contains(testid(r, "ai-usage").Text(), "1,200") {
 		t.Errorf("usage table: %q", testid(r, "ai-usage").Text())
 	}
+	// The nav marks the page the owner is on.
+	for path, want := range map[string]string{"/admin/ai": "AI costs", "/admin/nodes": "Servers", "/admin/failures": "Failures"} {
+		if got := strings.TrimSpace(b.get(path).doc.Find(`nav a[aria-current="page"]`).Text()); got != want {
+			t.Errorf("%s: the nav marks %q, want %q", path, got, want)
+		}
+	}
 
 	// Servers: add with validation, refuse duplicates, change capacity.
 	tok := b.csrf("/admin/nodes")
