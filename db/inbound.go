@@ -37,14 +37,12 @@ type Inbound struct {
 	ReturnToAI bool
 }
 
-// InboundFacts is what a decision about an incoming message reads besides
-// the contact.
+// InboundFacts is what a decision about an incoming message reads from the
+// database besides the contact.
 type InboundFacts struct {
 	// AIRepliesLastHour counts the AI's answers to the contact in the last
 	// hour. It is read on demand: only the rule that needs it asks.
 	AIRepliesLastHour func() int
-	// Location is the tenant's time zone.
-	Location *time.Location
 }
 
 // InboundState is what an incoming message set off, as stored.
@@ -91,8 +89,8 @@ func (ts *TenantStore) readInbound(ctx context.Context, m *Message, lock bool) (
 
 // inboundFacts reads the facts of a decision on demand; the first read error
 // is kept in *errp.
-func (ts *TenantStore) inboundFacts(ctx context.Context, contactID int64, loc *time.Location, errp *error) InboundFacts {
-	return InboundFacts{Location: loc, AIRepliesLastHour: func() int {
+func (ts *TenantStore) inboundFacts(ctx context.Context, contactID int64, errp *error) InboundFacts {
+	return InboundFacts{AIRepliesLastHour: func() int {
 		n, err := ts.AIRepliesSince(ctx, contactID, time.Now().Add(-time.Hour))
 		if err != nil && *errp == nil {
 			*errp = err
@@ -110,8 +108,8 @@ func (ts *TenantStore) inboundFacts(ctx context.Context, contactID int64, loc *t
 // instead of deciding again. c is the message's contact as just read, for a
 // message that was just stored (nil otherwise: it is read). decide must not
 // write. It returns the message's state afterwards and the contact.
-func (ts *TenantStore) DecideInbound(ctx context.Context, m *Message, c *Contact, loc *time.Location, decide func(c *Contact, f InboundFacts) Inbound) (InboundState, *Contact, error) {
-	st, c, err := ts.decideOptimistically(ctx, m, c, loc, decide)
+func (ts *TenantStore) DecideInbound(ctx context.Context, m *Message, c *Contact, decide func(c *Contact, f InboundFacts) Inbound) (InboundState, *Contact, error) {
+	st, c, err := ts.decideOptimistically(ctx, m, c, decide)
 	if err != nil || st.Action != "" {
 		return st, c, err
 	}
@@ -125,7 +123,7 @@ func (ts *TenantStore) DecideInbound(ctx context.Context, m *Message, c *Contact
 			return nil
 		}
 		var factErr error
-		d := decide(c, tx.inboundFacts(ctx, c.ID, loc, &factErr))
+		d := decide(c, tx.inboundFacts(ctx, c.ID, &factErr))
 		if factErr != nil {
 			return factErr
 		}
@@ -145,7 +143,7 @@ func (ts *TenantStore) DecideInbound(ctx context.Context, m *Message, c *Contact
 // decideOptimistically decides without a lock and stores a decision that
 // leaves the chat as it is. An empty action in the result means the decision
 // must be made under the lock.
-func (ts *TenantStore) decideOptimistically(ctx context.Context, m *Message, c *Contact, loc *time.Location, decide func(c *Contact, f InboundFacts) Inbound) (InboundState, *Contact, error) {
+func (ts *TenantStore) decideOptimistically(ctx context.Context, m *Message, c *Contact, decide func(c *Contact, f InboundFacts) Inbound) (InboundState, *Contact, error) {
 	if c == nil || !m.Inserted {
 		row, err := ts.readInbound(ctx, m, false)
 		if err != nil {
@@ -157,7 +155,7 @@ func (ts *TenantStore) decideOptimistically(ctx context.Context, m *Message, c *
 		c = &row.Contact
 	}
 	var factErr error
-	d := decide(c, ts.inboundFacts(ctx, c.ID, loc, &factErr))
+	d := decide(c, ts.inboundFacts(ctx, c.ID, &factErr))
 	if factErr != nil {
 		return InboundState{}, nil, fmt.Errorf("decide on message %d: %w", m.ID, factErr)
 	}

@@ -40,6 +40,22 @@ func TestTenantScope(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An outgoing message in the outbox, and an incoming one waiting for
+	// its AI answer.
+	key := "alice-out"
+	queued, err := aliceStore.QueueMessage(ctx, &db.Message{InstanceID: &inst.ID, ContactID: contact.ID, OutboxKey: &key,
+		Sender: db.SenderApp, ChatKind: db.ContactDirect, Type: "text", Body: "queued", ChargeRef: "alice-charge"}, "", 0, "", time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	incoming, err := aliceStore.SaveMessage(ctx, &db.Message{InstanceID: &inst.ID, ContactID: contact.ID, WaID: "alice-in", Direction: db.DirectionIn,
+		Sender: db.SenderLead, ChatKind: db.ContactDirect, Type: "text", Body: "hi", Status: db.MessageReceived, SentAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dbtest.DB(t).ExecContext(ctx, "UPDATE messages SET due_at = now() + interval '1 hour' WHERE id = ?", incoming.ID); err != nil {
+		t.Fatal(err)
+	}
 
 	notFound := []struct {
 		name string
@@ -62,6 +78,22 @@ func TestTenantScope(t *testing.T) {
 		{"MessageByWaID", func() error { _, err := mallory.MessageByWaID(ctx, "alice-msg"); return err }},
 		{"ApplyAck", func() error { _, err := mallory.ApplyAck(ctx, "alice-msg", 3); return err }},
 		{"WebhookEvent", func() error { _, err := mallory.WebhookEvent(ctx, ev.ID); return err }},
+		{"MarkWebhookEvent", func() error { _, err := mallory.MarkWebhookEvent(ctx, ev.ID, nil, false); return err }},
+		{"ApplyAck failure", func() error { _, err := mallory.ApplyAck(ctx, "alice-msg", -1); return err }},
+		{"ClaimSend", func() error { _, err := mallory.ClaimSend(ctx, queued.ID, 0, time.Minute); return err }},
+		{"RetryMessageLater", func() error { _, err := mallory.RetryMessageLater(ctx, queued.ID, 0, time.Now()); return err }},
+		{"MarkMessageSent", func() error { _, err := mallory.MarkMessageSent(ctx, queued.ID, ""); return err }},
+		{"FailMessage", func() error { _, err := mallory.FailMessage(ctx, queued.ID, "stolen"); return err }},
+		{"ClaimAIWork", func() error { _, err := mallory.ClaimAIWork(ctx, incoming.ID, 0, time.Minute); return err }},
+		{"DecideInbound", func() error {
+			_, _, err := mallory.DecideInbound(ctx, incoming, nil, func(*db.Contact, db.InboundFacts) db.Inbound {
+				return db.Inbound{Action: db.InboundOptOut}
+			})
+			return err
+		}},
+		{"HandReplyToOutbox", func() error {
+			return mallory.HandReplyToOutbox(ctx, &db.AIReply{ID: 1, TriggerMessageID: incoming.ID}, queued)
+		}},
 	}
 	for _, tt := range notFound {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,7 +125,6 @@ func TestTenantScope(t *testing.T) {
 		if changed, _ := mallory.SetInstanceQR(ctx, inst.ID, []byte("x"), "h"); changed {
 			t.Error("SetInstanceQR changed another tenant's instance")
 		}
-		_, _ = mallory.MarkWebhookEvent(ctx, ev.ID, nil, false)
 		if got, _ := aliceStore.WebhookEvent(ctx, ev.ID); got.Attempts != 0 {
 			t.Error("MarkWebhookEvent touched another tenant's event")
 		}
@@ -106,8 +137,24 @@ func TestTenantScope(t *testing.T) {
 	if got, err := aliceStore.Instance(ctx, inst.ID); err != nil || got.Name != "Test number" || got.Status != db.InstanceScanQR || got.QRPNG != nil {
 		t.Errorf("alice's instance changed: %+v %v", got, err)
 	}
-	if m, _ := aliceStore.MessageByWaID(ctx, "alice-msg"); m.Ack != 1 {
-		t.Errorf("alice's message ack changed to %d", m.Ack)
+	if m, _ := aliceStore.MessageByWaID(ctx, "alice-msg"); m.Ack != 1 || m.Status != db.MessageSent {
+		t.Errorf("alice's message changed: ack %d, status %s", m.Ack, m.Status)
+	}
+	// Writes that answer nothing must not have touched alice's work either.
+	_ = mallory.MarkMessageSending(ctx, queued.ID, "stolen-id")
+	_ = mallory.FinishWork(ctx, incoming.ID)
+	_ = mallory.MarkInboundHandled(ctx, incoming.ID)
+	if m, _ := aliceStore.Message(ctx, queued.ID); m.Status != db.MessagePending || m.DueAt == nil || m.WaID != db.PlaceholderWaID(key) || m.LeaseUntil != nil {
+		t.Errorf("alice's queued message changed: %+v", m)
+	}
+	if m, _ := aliceStore.Message(ctx, incoming.ID); m.DueAt == nil || m.HandledAt != nil || m.Action != "" || m.LeaseUntil != nil {
+		t.Errorf("alice's incoming message changed: %+v", m)
+	}
+	if c, _ := aliceStore.Contact(ctx, contact.ID); c.OptedOutAt != nil {
+		t.Error("another tenant's decision opted alice's contact out")
+	}
+	if b, _ := aliceStore.CreditBalance(ctx); b != 399 {
+		t.Errorf("alice's balance %d, want 399 (nothing refunded by another tenant)", b)
 	}
 
 	t.Run("Users", func(t *testing.T) {

@@ -27,8 +27,8 @@ func (w *Worker) handleIncoming(ctx context.Context, ts *db.TenantStore, c *db.C
 		return err
 	}
 	var decided db.Inbound
-	st, c, err := ts.DecideInbound(ctx, m, c, loc, func(c *db.Contact, f db.InboundFacts) db.Inbound {
-		decided = ai.Decide(s, c, ai.Incoming{Type: m.Type, Body: m.Body}, f, f.Location, time.Now())
+	st, c, err := ts.DecideInbound(ctx, m, c, func(c *db.Contact, f db.InboundFacts) db.Inbound {
+		decided = ai.Decide(s, c, ai.Incoming{Type: m.Type, Body: m.Body}, f, loc, time.Now())
 		return decided
 	})
 	if err != nil {

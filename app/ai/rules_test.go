@@ -112,7 +112,7 @@ func TestDecide(t *testing.T) {
 			if now.IsZero() {
 				now = monday10
 			}
-			d := ai.Decide(s, c, tt.m, db.InboundFacts{AIRepliesLastHour: func() int { return tt.replies }, Location: utc}, utc, now)
+			d := ai.Decide(s, c, tt.m, db.InboundFacts{AIRepliesLastHour: func() int { return tt.replies }}, utc, now)
 			if d.Action != tt.action || d.Why != tt.why || d.ReturnToAI != tt.back {
 				t.Fatalf("Decide = %+v, want action %q why %q back %v", d, tt.action, tt.why, tt.back)
 			}

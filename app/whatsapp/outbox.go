@@ -176,6 +176,10 @@ func (o *Outbox) Send(ctx context.Context, ts *db.TenantStore, id int64, attempt
 		return Attempted{}, err
 	}
 	sendErr := o.deliver(ctx, ts, prov, *claim.Session, claim.ChatID, m)
+	// What the gateway answered is recorded even if the attempt's time ran
+	// out meanwhile: otherwise a send that went out would be asked about,
+	// or resent, for nothing.
+	ctx = context.WithoutCancel(ctx)
 	switch {
 	case sendErr == nil:
 		sent, err := ts.MarkMessageSent(ctx, m.ID, "")
