@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -385,6 +386,14 @@ func TestAISilenceRules(t *testing.T) {
 		}
 		if _, err := s.ts.ReplyFor(ctx, m1.ID); err == nil {
 			t.Error("the AI answered outside business hours")
+		}
+		// The conversation says an automatic reply went out, not the AI or the owner.
+		ms, err := s.ts.Messages(ctx, m1.ContactID, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := slices.IndexFunc(ms, func(m db.Message) bool { return m.Direction == db.DirectionOut }); i < 0 || ms[i].Sender != db.SenderAuto {
+			t.Errorf("the after-hours reply is not stored as an automatic reply: %+v", ms)
 		}
 		s.staysSilent(t, s.says(t, lead, "hello??"), lead, 1) // once per closed period
 	})

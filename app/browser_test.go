@@ -61,7 +61,10 @@ func TestBrowserSignUpLiveCreditsSignOut(t *testing.T) {
 		});
 		return true;
 	})()`)
-	if _, err := a.store.Tenant(u.TenantID).Grant(context.Background(), 100, "Top-up", "test-topup"); err != nil {
+	if _, err := a.store.Tenant(u.TenantID).Grant(context.Background(), 103, "Top-up", "test-topup"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.store.Tenant(u.TenantID).Charge(context.Background(), 3, "AI reply", "test-charge"); err != nil {
 		t.Fatal(err)
 	}
 	worker := redis.NewClient(mustParseRedis(t, dbtest.RedisURL(t)))
@@ -71,8 +74,9 @@ func TestBrowserSignUpLiveCreditsSignOut(t *testing.T) {
 	}
 	c.waitText(`[data-testid="credit-balance"]`, 10*time.Second, func(s string) bool { return s == "500" })
 	c.waitText(`[data-testid="credit-badge"]`, 10*time.Second, func(s string) bool { return s == "500 credits" })
+	c.waitText(`[data-testid="used-today"]`, 10*time.Second, func(s string) bool { return s == "3" })
 	swapped := eval[[]string](c, `window.__swapped`)
-	if !slices.Contains(swapped, "credit-balance:listening") || slices.ContainsFunc(swapped, func(s string) bool { return strings.HasSuffix(s, ":deaf") }) {
+	if !slices.Contains(swapped, "dash-credits:listening") || slices.ContainsFunc(swapped, func(s string) bool { return strings.HasSuffix(s, ":deaf") }) {
 		t.Errorf("swapped-in live regions: %v, want every one listening to the stream at once", swapped)
 	}
 	if !eval[bool](c, `window.__noReload === true`) {
@@ -85,6 +89,16 @@ func TestBrowserSignUpLiveCreditsSignOut(t *testing.T) {
 	if rows := c.text(`[data-testid="ledger"]`); !strings.Contains(rows, "Welcome credits") || !strings.Contains(rows, "Top-up") {
 		t.Errorf("ledger shows %q", rows)
 	}
+	// Every figure on the page follows the ledger live.
+	c.waitLive()
+	if _, err := a.store.Tenant(u.TenantID).Charge(context.Background(), 2, "AI reply", "test-charge-2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := live.NewPublisher(worker, a.namespace).Publish(context.Background(), u.TenantID, live.CreditsUpdated, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.waitText(`[data-testid="used-30"]`, 10*time.Second, func(s string) bool { return s == "5" })
+	c.waitText(`[data-testid="credit-balance"]`, 10*time.Second, func(s string) bool { return s == "498" })
 	c.shot("credits")
 
 	// Sign out through the account menu.
@@ -105,7 +119,7 @@ func TestBrowserSignUpLiveCreditsSignOut(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid="sign-in-submit"]`)),
 	)
 	c.waitPath("/dashboard")
-	c.waitText(`[data-testid="credit-balance"]`, 10*time.Second, func(s string) bool { return s == "500" })
+	c.waitText(`[data-testid="credit-balance"]`, 10*time.Second, func(s string) bool { return s == "498" })
 }
 
 // TestBrowserWrongPasswordAndPhoneLayout checks the failed sign-in message in

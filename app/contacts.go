@@ -57,7 +57,7 @@ func (h *handler) listContacts(c echo.Context) error {
 	for _, r := range rows {
 		vm.Rows = append(vm.Rows, views.ContactRow{
 			ID: r.ID, Name: r.DisplayName(), Phone: deref(r.Phone), Tags: r.Tags, Mode: r.AIMode, OptedOut: r.OptedOutAt != nil,
-			LastBody: r.LastBody, Outgoing: r.LastDirection == db.DirectionOut, LastAt: r.LastMessageAt, HandoffReason: r.HandoffReason,
+			LastBody: r.LastBody, LastSender: r.LastSender, LastAt: r.LastMessageAt, HandoffReason: r.HandoffReason,
 		})
 	}
 	return render(c, http.StatusOK, views.ContactsPage(h.shell(c, "Contacts", views.NavContacts), vm), views.ContactList(vm))

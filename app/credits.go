@@ -28,10 +28,30 @@ func (h *handler) showCredits(c echo.Context) error {
 		return render(c, http.StatusOK, nil, views.LedgerTable(ledger))
 	}
 
-	now := time.Now()
-	days, err := ts.CreditUsageByDay(ctx, now.AddDate(0, 0, -29), now, loc)
+	vm, err := creditsSummary(c)
 	if err != nil {
 		return err
+	}
+	vm.Ledger, vm.Location = ledger, loc
+	return render(c, http.StatusOK, views.CreditsPage(h.shell(c, "Credits", views.NavCredits), vm), views.LedgerTable(ledger))
+}
+
+// creditsSummaryPart is the live-refreshed balance, month's use and chart.
+func (h *handler) creditsSummaryPart(c echo.Context) error {
+	vm, err := creditsSummary(c)
+	if err != nil {
+		return err
+	}
+	return renderComponent(c, http.StatusOK, views.CreditsSummary(vm))
+}
+
+// creditsSummary reads the balance and the last 30 days' use.
+func creditsSummary(c echo.Context) (views.Credits, error) {
+	ctx, ts := c.Request().Context(), tenantStore(c)
+	now := time.Now()
+	days, err := ts.CreditUsageByDay(ctx, now.AddDate(0, 0, -29), now, mustPrincipal(c).tenant.Location())
+	if err != nil {
+		return views.Credits{}, err
 	}
 	dates := make([]time.Time, len(days))
 	values := make([]int64, len(days))
@@ -42,16 +62,9 @@ func (h *handler) showCredits(c echo.Context) error {
 	}
 	bal, err := ts.CreditBalance(ctx)
 	if err != nil {
-		return err
+		return views.Credits{}, err
 	}
-	vm := views.Credits{
-		Balance:  bal,
-		Used30:   used,
-		Chart:    views.DailyBars("Credits used per day, last 30 days", dates, values, 7),
-		Ledger:   ledger,
-		Location: loc,
-	}
-	return render(c, http.StatusOK, views.CreditsPage(h.shell(c, "Credits", views.NavCredits), vm), views.LedgerTable(ledger))
+	return views.Credits{Balance: bal, Used30: used, Chart: views.DailyBars("Credits used per day, last 30 days", dates, values, 7)}, nil
 }
 
 func ledgerView(entries []db.LedgerEntry, total int, page db.Page, loc *time.Location) views.Ledger {

@@ -10,9 +10,7 @@ import (
 )
 
 func (h *handler) showDashboard(c echo.Context) error {
-	ts, p := tenantStore(c), mustPrincipal(c)
-	now := time.Now()
-	days, err := ts.CreditUsageByDay(c.Request().Context(), now, now, p.tenant.Location())
+	usedToday, err := h.usedToday(c)
 	if err != nil {
 		return err
 	}
@@ -28,7 +26,7 @@ func (h *handler) showDashboard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	vm := views.Dashboard{Credits: p.tenant.CreditBalance, UsedToday: days[0].Net(), Numbers: numbers, Activity: activity, Handoffs: handoffs}
+	vm := views.Dashboard{Credits: mustPrincipal(c).tenant.CreditBalance, UsedToday: usedToday, Numbers: numbers, Activity: activity, Handoffs: handoffs}
 	return render(c, http.StatusOK, views.DashboardPage(h.shell(c, "Dashboard", views.NavDashboard), vm), nil)
 }
 
@@ -61,7 +59,7 @@ func (h *handler) activityView(c echo.Context) (views.Activity, error) {
 	a := views.Activity{MessagesIn: in, MessagesOut: out, Location: loc}
 	for _, cv := range convs {
 		a.Conversations = append(a.Conversations, views.ConversationRow{
-			ContactID: cv.ID, Name: cv.DisplayName(), LastBody: cv.LastBody, Outgoing: cv.LastDirection == "out", At: *cv.LastMessageAt,
+			ContactID: cv.ID, Name: cv.DisplayName(), LastBody: cv.LastBody, LastSender: cv.LastSender, At: *cv.LastMessageAt,
 		})
 	}
 	return a, nil
@@ -85,13 +83,27 @@ func (h *handler) dashboardActivity(c echo.Context) error {
 	return renderComponent(c, http.StatusOK, views.DashboardActivity(a))
 }
 
-// dashboardCredits is the live-refreshed balance figure.
+// usedToday is the net credits used since midnight in the tenant's zone.
+func (h *handler) usedToday(c echo.Context) (int64, error) {
+	now := time.Now()
+	days, err := tenantStore(c).CreditUsageByDay(c.Request().Context(), now, now, mustPrincipal(c).tenant.Location())
+	if err != nil {
+		return 0, err
+	}
+	return days[0].Net(), nil
+}
+
+// dashboardCredits is the live-refreshed balance and today's use.
 func (h *handler) dashboardCredits(c echo.Context) error {
 	bal, err := tenantStore(c).CreditBalance(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	return renderComponent(c, http.StatusOK, views.CreditBalance(bal))
+	used, err := h.usedToday(c)
+	if err != nil {
+		return err
+	}
+	return renderComponent(c, http.StatusOK, views.DashboardCredits(bal, used))
 }
 
 // creditBadge is the live-refreshed balance in the header.

@@ -68,6 +68,7 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.GET(views.PathDashCredits, h.dashboardCredits, tenant...)
 	e.GET(views.PathCreditBadge, h.creditBadge, tenant...)
 	e.GET(views.PathCredits, h.showCredits, tenant...)
+	e.GET(views.PathCreditsSummary, h.creditsSummaryPart, tenant...)
 	e.GET(views.PathDashNumbers, h.dashboardNumbers, tenant...)
 	e.GET(views.PathDashActivity, h.dashboardActivity, tenant...)
 	e.GET(views.PathDashHandoffs, h.dashboardHandoffs, tenant...)

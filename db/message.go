@@ -18,6 +18,7 @@ const (
 const (
 	SenderLead     = "lead"     // the contact
 	SenderAI       = "ai"       // the AI, through the gateway
+	SenderAuto     = "auto"     // an automatic reply: opt-out confirmation, after hours, handoff
 	SenderApp      = "app"      // the tenant, in the app
 	SenderPhone    = "phone"    // the tenant, from their own phone
 	SenderCampaign = "campaign" // a bulk campaign
@@ -166,6 +167,7 @@ type Conversation struct {
 	Contact       `bun:",extend"`
 	LastBody      string `bun:"last_body"`
 	LastDirection string `bun:"last_direction"`
+	LastSender    string `bun:"last_sender"`
 }
 
 // RecentConversations returns the contacts with the latest messages.
@@ -201,9 +203,9 @@ func (ts *TenantStore) AddNote(ctx context.Context, contactID int64, key, text s
 // withLastMessage selects contacts (alias c) with their latest real message
 // (notes from the system left out), ordered as conversations are shown.
 func withLastMessage(q *bun.SelectQuery) *bun.SelectQuery {
-	const latest = `FROM messages m WHERE m.tenant_id = c.tenant_id AND m.contact_id = c.id AND m.sender <> 'system'
-		ORDER BY date_trunc('second', m.sent_at) DESC, m.id DESC LIMIT 1`
 	return q.ColumnExpr("c.*").
-		ColumnExpr("(SELECT m.body " + latest + ") AS last_body").
-		ColumnExpr("(SELECT m.direction " + latest + ") AS last_direction")
+		ColumnExpr("lm.body AS last_body, lm.direction AS last_direction, lm.sender AS last_sender").
+		Join(`LEFT JOIN LATERAL (SELECT m.body, m.direction, m.sender FROM messages m
+			WHERE m.tenant_id = c.tenant_id AND m.contact_id = c.id AND m.sender <> 'system'
+			ORDER BY date_trunc('second', m.sent_at) DESC, m.id DESC LIMIT 1) AS lm ON true`)
 }

@@ -89,7 +89,7 @@ func (w *Worker) autoReply(ctx context.Context, ts *db.TenantStore, c *db.Contac
 	}
 	key := kind + ":" + strconv.FormatInt(trigger.ID, 10)
 	m, err := w.outbox.Queue(ctx, ts, whatsapp.Outgoing{
-		Key: key, InstanceID: *trigger.InstanceID, ContactID: c.ID, ChatKind: c.Kind, Sender: db.SenderAI,
+		Key: key, InstanceID: *trigger.InstanceID, ContactID: c.ID, ChatKind: c.Kind, Sender: db.SenderAuto,
 		Body: text, Cost: w.opts.CostMessage, Reason: "Automatic reply (" + kind + ")",
 	})
 	if errors.Is(err, db.ErrInsufficientCredits) {

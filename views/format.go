@@ -32,9 +32,33 @@ func Signed(n int64) string {
 	return Number(n)
 }
 
-// DateTime formats t in loc for tables.
-func DateTime(t time.Time, loc *time.Location) string {
-	return t.In(loc).Format("2 Jan 2006, 15:04")
+// Relative formats t for people reading it at now, in loc: "14:55" today,
+// "yesterday, 14:55", "tomorrow, 09:00", "Mon, 14:55" within the week, "3
+// Mar, 14:55" this year and "3 Mar 2025" before.
+func Relative(t, now time.Time, loc *time.Location) string {
+	t, now = t.In(loc), now.In(loc)
+	// Calendar days back, counted on UTC dates so DST days count as one.
+	date := func(x time.Time) time.Time { return time.Date(x.Year(), x.Month(), x.Day(), 0, 0, 0, 0, time.UTC) }
+	days := int(date(now).Sub(date(t)).Hours() / 24)
+	clock := t.Format("15:04")
+	switch {
+	case days == 0:
+		return clock
+	case days == 1:
+		return "yesterday, " + clock
+	case days == -1:
+		return "tomorrow, " + clock
+	case days > 1 && days < 7:
+		return t.Format("Mon") + ", " + clock
+	case t.Year() == now.Year():
+		return t.Format("2 Jan") + ", " + clock
+	}
+	return t.Format("2 Jan 2006")
+}
+
+// FullDateTime is the exact time, shown as a tooltip of relative times.
+func FullDateTime(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format("Mon 2 Jan 2006, 15:04 MST")
 }
 
 // ISO formats t for the datetime attribute of <time>.

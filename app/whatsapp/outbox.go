@@ -90,7 +90,7 @@ type Outgoing struct {
 	InstanceID int64
 	ContactID  int64
 	ChatKind   string
-	// Sender is db.SenderApp, db.SenderAI or db.SenderCampaign.
+	// Sender is db.SenderApp, db.SenderAI, db.SenderAuto or db.SenderCampaign.
 	Sender  string
 	Body    string
 	ReplyTo string
