@@ -253,7 +253,7 @@ func (h *handler) replyToContact(c echo.Context) error {
 	if !isHTMX(c) {
 		return c.Redirect(http.StatusSeeOther, views.ContactPath(ct.ID))
 	}
-	return show(http.StatusOK, views.ReplyForm{})
+	return show(http.StatusOK, views.ReplyForm{Sent: true})
 }
 
 // takeOver steps the AI back for the quiet period: the tenant is talking.

@@ -308,17 +308,31 @@ func (h *handler) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		p := principalOf(c)
 		if p == nil {
-			next := ""
-			if c.Request().Method == http.MethodGet && c.Request().URL.Path != views.PathEvents && !isHTMX(c) {
-				next = c.Request().URL.RequestURI()
-			}
-			return redirect(c, views.SignInPath(next))
+			return redirect(c, views.SignInPath(returnPath(c)))
 		}
 		if p.tenant.Status != db.TenantActive {
 			return Errorf(EForbidden, "This account is suspended. Please contact support.")
 		}
 		return next(c)
 	}
+}
+
+// returnPath is where sign-in should lead back to: the page asked for, or
+// for an htmx request the page the browser shows (a form posted after the
+// session ended in another tab), "" when neither is a page.
+func returnPath(c echo.Context) string {
+	r := c.Request()
+	if isHTMX(c) {
+		u, err := url.Parse(r.Header.Get("HX-Current-URL"))
+		if err != nil || u.Host != r.Host || u.Path == views.PathEvents {
+			return ""
+		}
+		return u.RequestURI()
+	}
+	if r.Method != http.MethodGet || r.URL.Path == views.PathEvents {
+		return ""
+	}
+	return r.URL.RequestURI()
 }
 
 // requireOwner lets platform owners through; for anyone else the route does

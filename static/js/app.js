@@ -23,4 +23,90 @@
       if (!d.contains(e.target)) d.removeAttribute("open");
     });
   });
+
+  // Conversations (elements with data-follow) open at the newest message
+  // and follow new ones, unless the reader scrolled up to read older ones;
+  // then a button offers the way down.
+  var follow = {}; // element id -> {pinned, top, last, unseen}
+  function atBottom(el) { return el.scrollHeight - el.scrollTop - el.clientHeight < 48; }
+  document.addEventListener("scroll", function (e) {
+    var el = e.target;
+    if (!el.dataset || el.dataset.follow === undefined || !el.id) return;
+    var st = follow[el.id] || {};
+    st.pinned = atBottom(el);
+    st.top = el.scrollTop;
+    if (st.pinned) {
+      st.unseen = false;
+      var b = el.querySelector(".new-below");
+      if (b) b.remove();
+    }
+    follow[el.id] = st;
+  }, true);
+  function showNewBelow(el) {
+    if (el.querySelector(".new-below")) return;
+    var b = document.createElement("button");
+    b.type = "button";
+    b.className = "new-below";
+    b.textContent = "↓ New messages";
+    b.dataset.testid = "new-below";
+    b.addEventListener("click", function () { el.scrollTop = el.scrollHeight; });
+    el.appendChild(b);
+  }
+  function placeFollow(el) {
+    var st = follow[el.id];
+    if (!st || st.pinned) {
+      el.scrollTop = el.scrollHeight;
+      follow[el.id] = { pinned: true, top: el.scrollTop, last: el.dataset.last };
+      return;
+    }
+    el.scrollTop = st.top;
+    if (st.last !== el.dataset.last) st.unseen = true;
+    st.last = el.dataset.last;
+    if (st.unseen) showNewBelow(el);
+  }
+  htmx.onLoad(function (root) {
+    var els = root.matches && root.matches("[data-follow]") ? [root] : root.querySelectorAll("[data-follow]");
+    els.forEach(placeFollow);
+  });
+  // Writing a reply means reading the newest again.
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var f = e.detail.elt;
+    if (f.matches && f.matches("form[data-draft]")) {
+      var input = f.querySelector("[name=body]");
+      // Kept until the answer says it was sent: the session may have ended.
+      if (input) try { localStorage.setItem(draftKey(f), input.value); } catch (_) { /* ignore */ }
+      document.querySelectorAll("[data-follow]").forEach(function (el) { follow[el.id] = { pinned: true }; });
+    }
+  });
+
+  // What is typed into a reply box (form[data-draft]) survives a reload, a
+  // failed send and a sign-in in between: it is kept in this browser until
+  // the reply is sent.
+  function draftKey(form) { return "draft:" + form.dataset.draft; }
+  document.addEventListener("input", function (e) {
+    var form = e.target.form;
+    if (!form || form.dataset.draft === undefined) return;
+    try { localStorage.setItem(draftKey(form), e.target.value); } catch (_) { /* storage full or off */ }
+  });
+  // Signing out here forgets this browser's drafts.
+  document.addEventListener("submit", function (e) {
+    if (!e.target.matches("form[data-sign-out]")) return;
+    try {
+      Object.keys(localStorage).forEach(function (k) { if (k.indexOf("draft:") === 0) localStorage.removeItem(k); });
+    } catch (_) { /* ignore */ }
+  }, true);
+  htmx.onLoad(function (root) {
+    var forms = root.matches && root.matches("form[data-draft]") ? [root] : root.querySelectorAll("form[data-draft]");
+    forms.forEach(function (form) {
+      var input = form.querySelector("[name=body]");
+      if (!input) return;
+      if (form.dataset.sent !== undefined) {
+        try { localStorage.removeItem(draftKey(form)); } catch (_) { /* ignore */ }
+        return;
+      }
+      var saved = null;
+      try { saved = localStorage.getItem(draftKey(form)); } catch (_) { /* ignore */ }
+      if (saved && !input.value) input.value = saved;
+    });
+  });
 })();
