@@ -210,6 +210,7 @@ func (p *process) serve(ctx context.Context) error {
 		Secure:         p.cfg.HTTP.Secure(),
 		TrustProxy:     p.cfg.HTTP.TrustProxy,
 		AdminEmails:    p.cfg.Admin.Emails,
+		SupportEmail:   p.cfg.Admin.SupportEmail,
 		DefaultCredits: p.cfg.Credits.Default,
 		PasswordCost:   p.cfg.Session.PasswordCost,
 		MetricsToken:   p.cfg.HTTP.MetricsToken.Reveal(),

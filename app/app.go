@@ -26,8 +26,10 @@ type Options struct {
 	Secure bool
 	// TrustProxy takes the client IP from X-Forwarded-For set by a proxy on
 	// a private network; otherwise the connection's address is used.
-	TrustProxy     bool
-	AdminEmails    []string
+	TrustProxy  bool
+	AdminEmails []string
+	// SupportEmail is where tenants ask for help or a bigger plan.
+	SupportEmail   string
 	DefaultCredits int64
 	PasswordCost   int
 	MetricsToken   string

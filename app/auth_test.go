@@ -357,6 +357,9 @@ func TestOwnerSeesQueues(t *testing.T) {
 	if !strings.Contains(r.body, "Asynq") {
 		t.Errorf("queues console: %s", abbreviate(r.body))
 	}
+	if href, _ := testid(r, "back-to-app").Attr("href"); href != "/dashboard" {
+		t.Errorf("the queues console has no way back to the app: %s", abbreviate(r.body))
+	}
 	if r := b.get("/dashboard"); !strings.Contains(r.body, `href="/admin/queues"`) {
 		t.Error("the owner's navigation lacks the queues link")
 	}

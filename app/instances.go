@@ -35,7 +35,7 @@ func (h *handler) instancesView(c echo.Context, form views.InstanceForm) (views.
 	if err != nil {
 		return views.Instances{}, err
 	}
-	vm := views.Instances{Used: len(insts), Limit: h.opts.InstanceLimits[p.tenant.Plan], Plan: p.tenant.Plan, Form: form}
+	vm := views.Instances{Used: len(insts), Limit: h.opts.InstanceLimits[p.tenant.Plan], Plan: p.tenant.Plan, Form: form, SupportEmail: h.opts.SupportEmail}
 	for i := range insts {
 		vm.Cards = append(vm.Cards, instanceCard(&insts[i], p.tenant.Location()))
 	}
@@ -103,8 +103,7 @@ func (h *handler) createInstance(c echo.Context) error {
 	})
 	switch {
 	case errors.Is(err, db.ErrPlanLimit):
-		return showForm(fmt.Sprintf("Your %s plan allows %d %s. Upgrade your plan to connect more.",
-			db.PlanTitle(p.tenant.Plan), limit, map[bool]string{true: "number", false: "numbers"}[limit == 1]))
+		return showForm(views.PlanLimitText(p.tenant.Plan, limit, h.opts.SupportEmail))
 	case errors.Is(err, db.ErrNoCapacity):
 		h.metrics.Count("no_gateway_capacity")
 		h.log.ErrorContext(c.Request().Context(), "no WhatsApp server has room", "tenant_id", p.tenant.ID)

@@ -111,6 +111,7 @@ func newAppHandlerOn(t testing.TB, e *env, redisURL string, log *slog.Logger, cl
 		Limits:         unlimited(),
 		RequestTimeout: 10 * time.Second,
 		InstanceLimits: map[string]int{"starter": 1, "pro": 3, "business": 10},
+		SupportEmail:   "help@aibud.test",
 		CostMessage:    costMessage,
 		DefaultModel:   "gemini-2.5-flash",
 		SessionSecret:  []byte("test-session-secret-of-32-characters!"),

@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/hibiken/asynqmon"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
@@ -104,7 +103,7 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.POST(views.PathWebhookWAHA, h.whatsappWebhook)
 
 	// Platform owners.
-	queues := echo.WrapHandler(asynqmon.New(asynqmon.Options{RootPath: views.PathAdminQueues, RedisConnOpt: d.AsynqOpt}))
+	queues := echo.WrapHandler(queuesConsole(d.AsynqOpt))
 	e.Any(views.PathAdminQueues, queues, admin...)
 	e.Any(views.PathAdminQueues+"/*", queues, admin...)
 	ownerPages := slices.Concat(tenant, []echo.MiddlewareFunc{h.requireOwner})

@@ -491,8 +491,13 @@ func TestInstanceLimitsAndScoping(t *testing.T) {
 	wantStatus(t, b.post("/instances", url.Values{"_csrf": {tok}, "name": {"One"}}), http.StatusSeeOther)
 	r := b.post("/instances", url.Values{"_csrf": {tok}, "name": {"Two"}})
 	wantStatus(t, r, http.StatusUnprocessableEntity)
-	if !strings.Contains(r.body, "Starter plan allows 1 number") {
+	if !strings.Contains(r.body, "Starter plan allows 1 number") || !strings.Contains(r.body, "write to help@aibud.test") {
 		t.Errorf("limit message: %s", abbreviate(r.body))
+	}
+	// The page says how to get more numbers, with a ready-made request.
+	r = b.get("/instances")
+	if href, _ := testid(r, "upgrade-link").Attr("href"); !strings.HasPrefix(href, "mailto:help@aibud.test?subject=") {
+		t.Errorf("upgrade link = %q", href)
 	}
 	r = b.post("/instances", url.Values{"_csrf": {tok}, "name": {"  "}})
 	wantStatus(t, r, http.StatusUnprocessableEntity)

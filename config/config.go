@@ -142,6 +142,9 @@ type Plans struct {
 // Admin lists the platform owners.
 type Admin struct {
 	Emails []string
+	// SupportEmail is where tenants write for help or a bigger plan
+	// (SUPPORT_EMAIL, else the first of ADMIN_EMAILS).
+	SupportEmail string
 }
 
 // IsOwner reports whether email belongs to a platform owner.
@@ -217,6 +220,11 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Plans.InstanceLimits = p.planLimits("PLAN_INSTANCE_LIMITS", map[string]int{"starter": 1, "pro": 3, "business": 10})
 
 	c.Admin.Emails = p.emails("ADMIN_EMAILS")
+	if support := p.emails("SUPPORT_EMAIL"); len(support) > 0 {
+		c.Admin.SupportEmail = support[0]
+	} else if len(c.Admin.Emails) > 0 {
+		c.Admin.SupportEmail = c.Admin.Emails[0]
+	}
 
 	c.Log.Level = p.logLevel("LOG_LEVEL")
 	c.Log.Format = p.oneOf("LOG_FORMAT", "json", "json", "text")

@@ -159,6 +159,10 @@ type SessionState struct {
 	AccountID      string
 	PushName       string
 	Error          string
+	// ErrorAfterLinked, when set, replaces Error for a number that was
+	// linked until now (connected or disconnected): what went wrong
+	// depends on what happened before.
+	ErrorAfterLinked string
 	// OnlyFrom, when set, applies the state only if the instance is in one
 	// of these statuses now, so a poller acting on an old read cannot undo
 	// a newer change.
@@ -175,7 +179,7 @@ func (ts *TenantStore) SetInstanceState(ctx context.Context, id int64, s Session
 	var changed bool
 	err := ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
 		cur := new(Instance)
-		err := tx.db.NewSelect().Model(cur).Column("status", "state_observed_at").ApplyQueryBuilder(tx.scope).Where("i.id = ?", id).For("UPDATE").Scan(ctx)
+		err := tx.db.NewSelect().Model(cur).Column("status", "state_observed_at", "last_error").ApplyQueryBuilder(tx.scope).Where("i.id = ?", id).For("UPDATE").Scan(ctx)
 		if err != nil {
 			return mapErr(err)
 		}
@@ -192,8 +196,9 @@ func (ts *TenantStore) SetInstanceState(ctx context.Context, id int64, s Session
 			return nil // an older event, processed late
 		}
 		changed = cur.Status != s.Status
+		why := stateError(cur, s)
 		return tx.updateInstance(ctx, id, func(q *bun.UpdateQuery) *bun.UpdateQuery {
-			q = q.Set("status = ?", s.Status).Set("provider_status = ?", s.ProviderStatus).Set("last_error = ?", s.Error).
+			q = q.Set("status = ?", s.Status).Set("provider_status = ?", s.ProviderStatus).Set("last_error = ?", why).
 				Set("checked_at = now()").Set("state_observed_at = ?", observed)
 			if changed {
 				q = q.Set("status_changed_at = now()")
@@ -214,6 +219,18 @@ func (ts *TenantStore) SetInstanceState(ctx context.Context, id int64, s Session
 		return false, fmt.Errorf("instance %d state: %w", id, err)
 	}
 	return changed, nil
+}
+
+// stateError is the reason shown for a new state: the one for a number that
+// was linked when it was, and the one already shown when the state repeats.
+func stateError(cur *Instance, s SessionState) string {
+	switch {
+	case cur.Status == s.Status && cur.LastError != "" && s.Error != "":
+		return cur.LastError
+	case s.ErrorAfterLinked != "" && (cur.Status == InstanceConnected || cur.Status == InstanceDisconnected):
+		return s.ErrorAfterLinked
+	}
+	return s.Error
 }
 
 // SetInstanceQR stores the current QR image when it differs from the stored

@@ -162,6 +162,52 @@ func TestInstanceStateAndQR(t *testing.T) {
 	}
 }
 
+// A number that fails says what happened: linking did not finish, or a
+// number that worked stopped; a repeated failure keeps the first reason.
+func TestInstanceFailureReasonFollowsWhatHappened(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := dbtest.Store(t)
+	tenant, _ := dbtest.NewTenant(t, s)
+	ts := s.Tenant(tenant.ID)
+	failed := db.SessionState{Status: db.InstanceFailed, Error: "not scanned", ErrorAfterLinked: "stopped after working"}
+	reason := func(inst *db.Instance) string {
+		got, err := ts.Instance(ctx, inst.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.LastError
+	}
+
+	never := dbtest.NewInstance(t, s, tenant.ID)
+	if _, err := ts.SetInstanceState(ctx, never.ID, db.SessionState{Status: db.InstanceScanQR}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.SetInstanceState(ctx, never.ID, failed); err != nil {
+		t.Fatal(err)
+	}
+	if got := reason(never); got != "not scanned" {
+		t.Errorf("a number never linked failed with %q", got)
+	}
+
+	worked := dbtest.NewInstance(t, s, tenant.ID)
+	if _, err := ts.SetInstanceState(ctx, worked.ID, db.SessionState{Status: db.InstanceConnected, Phone: "+15551230000"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.SetInstanceState(ctx, worked.ID, failed); err != nil {
+		t.Fatal(err)
+	}
+	if got := reason(worked); got != "stopped after working" {
+		t.Errorf("a connected number failed with %q", got)
+	}
+	if _, err := ts.SetInstanceState(ctx, worked.ID, failed); err != nil {
+		t.Fatal(err)
+	}
+	if got := reason(worked); got != "stopped after working" {
+		t.Errorf("a repeated failure changed the reason to %q", got)
+	}
+}
+
 func TestContactLIDThenPhoneIsOnePerson(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

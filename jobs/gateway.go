@@ -19,6 +19,7 @@ func SessionState(info whatsapp.SessionInfo) db.SessionState {
 	case whatsapp.StatusFailed:
 		s.Status = db.InstanceFailed
 		s.Error = "WhatsApp did not link: the QR code was not scanned in time, or the phone refused."
+		s.ErrorAfterLinked = "The WhatsApp server stopped this number's session after it had been working. Reconnect to start it again; if that does not help, link the phone again."
 	default: // STOPPED and anything new
 		s.Status = db.InstanceDisconnected
 		s.Error = "The session stopped on the WhatsApp server."
