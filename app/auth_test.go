@@ -333,11 +333,16 @@ func TestSignedOutRedirects(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
 	b := a.newBrowser(t)
-	wantRedirect(t, b.get("/"), "/sign-in")
+	// The first page says what the product is and leads to sign-up.
+	r := b.get("/")
+	wantStatus(t, r, http.StatusOK)
+	if href, _ := testid(r, "landing-sign-up").Attr("href"); href != "/sign-up" {
+		t.Errorf("the landing page does not lead to sign-up: %s", abbreviate(r.body))
+	}
 	wantRedirect(t, b.get("/dashboard"), "/sign-in")
 	wantRedirect(t, b.get("/credits"), "/sign-in?next=%2Fcredits")
 	wantRedirect(t, b.get("/events"), "/sign-in")
-	r := b.get("/credits", "HX-Request", "true")
+	r = b.get("/credits", "HX-Request", "true")
 	if r.Header.Get("HX-Redirect") != "/sign-in" {
 		t.Errorf("htmx request signed out: HX-Redirect = %q", r.Header.Get("HX-Redirect"))
 	}

@@ -55,7 +55,7 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	admin := slices.Concat(tenant, []echo.MiddlewareFunc{h.requireOwner, h.relaxedCSP})
 
 	// Web: session, CSRF and the signed-in user when there is one.
-	e.GET(views.PathHome, h.home, web...)
+	e.GET(views.PathHome, h.landing, web...)
 	e.GET(views.PathSignUp, h.newSignUp, web...)
 	e.POST(views.PathSignUp, h.createSignUp, web...)
 	e.GET(views.PathSignIn, h.newSignIn, web...)
