@@ -86,6 +86,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	log := newLogger(cfg.Log, stdout)
+	if len(cfg.Unused) > 0 {
+		log.Warn("these variables are set but this version does not use them yet (billing, Evolution API)", "names", cfg.Unused)
+	}
 
 	bdb, err := db.Open(ctx, cfg.DB.URL.Reveal(), log)
 	if err != nil {

@@ -47,11 +47,13 @@ type Config struct {
 	Session  Session
 	WhatsApp WhatsApp
 	AI       AI
-	Stripe   Stripe
 	Credits  Credits
 	Plans    Plans
 	Admin    Admin
 	Log      Log
+	// Unused names variables that are set but that this version does not
+	// use yet (billing), for a warning at start.
+	Unused []string
 }
 
 // HTTP configures the web server.
@@ -94,14 +96,11 @@ type Session struct {
 	PasswordCost int
 }
 
-// WhatsApp configures the WhatsApp provider.
+// WhatsApp configures the WhatsApp gateway (WAHA).
 type WhatsApp struct {
-	Provider      string
 	WAHAURL       string
 	WAHAKey       Secret
 	WebhookSecret Secret
-	EvolutionURL  string
-	EvolutionKey  Secret
 	// NodeCapacity is how many sessions the default node (WAHA_API_URL) holds.
 	NodeCapacity int
 	// Timeout bounds one request to a gateway (WHATSAPP_TIMEOUT).
@@ -115,13 +114,6 @@ type AI struct {
 	Model   string
 	// Timeout bounds one model call (GEMINI_TIMEOUT).
 	Timeout time.Duration
-}
-
-// Stripe configures billing.
-type Stripe struct {
-	SecretKey     Secret
-	WebhookSecret Secret
-	APIBase       string
 }
 
 // Credits holds the credit grant for new tenants and the cost of each action.
@@ -186,7 +178,13 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Session.Lifetime = p.duration("SESSION_LIFETIME", 30*24*time.Hour)
 	c.Session.PasswordCost = p.intRange("PASSWORD_HASH_COST", 12, 4, 16)
 
-	c.WhatsApp.Provider = p.oneOf("WHATSAPP_PROVIDER", "waha", "waha", "evolution")
+	// Evolution API arrives as a second provider later; until then asking
+	// for it must not silently run WAHA.
+	if v := strings.ToLower(p.str("WHATSAPP_PROVIDER", "waha")); v == "evolution" {
+		p.fail("WHATSAPP_PROVIDER=evolution is not available in this version: only waha")
+	} else if v != "waha" {
+		p.fail("WHATSAPP_PROVIDER must be waha")
+	}
 	c.WhatsApp.WAHAURL = p.optionalURL("WAHA_API_URL")
 	c.WhatsApp.WAHAKey = Secret(getenv("WAHA_API_KEY"))
 	c.WhatsApp.WebhookSecret = Secret(getenv("WAHA_WEBHOOK_SECRET"))
@@ -195,11 +193,6 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.WhatsApp.NodeCapacity = p.intRange("WAHA_NODE_CAPACITY", 20, 0, 100000)
 	c.WhatsApp.Timeout = p.duration("WHATSAPP_TIMEOUT", 30*time.Second)
-	c.WhatsApp.EvolutionURL = p.optionalURL("EVOLUTION_API_URL")
-	c.WhatsApp.EvolutionKey = Secret(getenv("EVOLUTION_API_KEY"))
-	if c.WhatsApp.Provider == "evolution" && c.WhatsApp.EvolutionURL == "" {
-		p.fail("EVOLUTION_API_URL is required when WHATSAPP_PROVIDER=evolution")
-	}
 
 	c.AI.APIKey = Secret(getenv("GOOGLE_GENERATIVE_AI_API_KEY"))
 	if c.AI.APIKey == "" {
@@ -209,9 +202,11 @@ func Load(getenv func(string) string) (Config, error) {
 	c.AI.Model = p.str("GEMINI_MODEL", "gemini-2.5-flash")
 	c.AI.Timeout = p.duration("GEMINI_TIMEOUT", time.Minute)
 
-	c.Stripe.SecretKey = Secret(getenv("STRIPE_SECRET_KEY"))
-	c.Stripe.WebhookSecret = Secret(getenv("STRIPE_WEBHOOK_SECRET"))
-	c.Stripe.APIBase = p.optionalURL("STRIPE_API_BASE")
+	for _, name := range []string{"STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE", "EVOLUTION_API_URL", "EVOLUTION_API_KEY"} {
+		if strings.TrimSpace(getenv(name)) != "" {
+			c.Unused = append(c.Unused, name)
+		}
+	}
 
 	c.Credits.Default = int64(p.intRange("DEFAULT_CREDITS", 400, 0, 1_000_000_000))
 	c.Credits.AIReply = int64(p.intRange("CREDIT_COST_AI_REPLY", 1, 0, 1_000_000))

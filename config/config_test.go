@@ -36,7 +36,6 @@ func TestLoadDefaults(t *testing.T) {
 		{"default credits", c.Credits.Default, int64(400)},
 		{"ai reply cost", c.Credits.AIReply, int64(1)},
 		{"message cost", c.Credits.Message, int64(1)},
-		{"provider", c.WhatsApp.Provider, "waha"},
 		{"model", c.AI.Model, "gemini-2.5-flash"},
 		{"starter limit", c.Plans.InstanceLimits["starter"], 1},
 		{"business limit", c.Plans.InstanceLimits["business"], 10},
@@ -69,7 +68,8 @@ func TestLoadErrors(t *testing.T) {
 		{"wrong database scheme", func(m map[string]string) { m["DATABASE_URL"] = "mysql://x@h/db" }, []string{"DATABASE_URL must start with postgres://"}},
 		{"short session secret", func(m map[string]string) { m["SESSION_SECRET"] = "short" }, []string{"SESSION_SECRET must be at least 32 characters"}},
 		{"bad base url", func(m map[string]string) { m["APP_BASE_URL"] = "app.example.com" }, []string{"APP_BASE_URL must be an http(s) URL"}},
-		{"unknown provider", func(m map[string]string) { m["WHATSAPP_PROVIDER"] = "twilio" }, []string{"WHATSAPP_PROVIDER must be one of waha, evolution"}},
+		{"unknown provider", func(m map[string]string) { m["WHATSAPP_PROVIDER"] = "twilio" }, []string{"WHATSAPP_PROVIDER must be waha"}},
+		{"provider not built yet", func(m map[string]string) { m["WHATSAPP_PROVIDER"] = "evolution" }, []string{"WHATSAPP_PROVIDER=evolution is not available in this version"}},
 		{"waha without webhook secret", func(m map[string]string) { m["WAHA_API_URL"] = "http://127.0.0.1:3000" }, []string{"WAHA_WEBHOOK_SECRET is required"}},
 		{"negative credits", func(m map[string]string) { m["DEFAULT_CREDITS"] = "-5" }, []string{"DEFAULT_CREDITS must be a whole number"}},
 		{"bad admin email", func(m map[string]string) { m["ADMIN_EMAILS"] = "owner@example.com, not-an-email" }, []string{`ADMIN_EMAILS has an invalid email address "not-an-email"`}},
@@ -141,5 +141,18 @@ func TestSecretsNeverPrint(t *testing.T) {
 	slog.New(slog.NewTextHandler(&b, nil)).Info("cfg", "db", c.DB.URL, "secret", c.Session.Secret)
 	if strings.Contains(b.String(), "hunter2") {
 		t.Errorf("secret logged: %s", b.String())
+	}
+}
+
+func TestUnusedVariablesAreNamed(t *testing.T) {
+	m := valid()
+	m["STRIPE_SECRET_KEY"] = "sk_test_x"
+	m["EVOLUTION_API_URL"] = "http://evo:8080"
+	c, err := Load(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.Unused, ",") != "STRIPE_SECRET_KEY,EVOLUTION_API_URL" {
+		t.Errorf("unused = %v", c.Unused)
 	}
 }
