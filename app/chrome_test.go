@@ -77,6 +77,11 @@ func newChrome(t *testing.T, width, height int) *chrome {
 	if err := chromedp.Do(ctx, traceLive); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
+	// Headless windows are at least 500px wide: a phone's width must be
+	// emulated.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height))); err != nil {
+		t.Fatalf("viewport: %v", err)
+	}
 	console := chromedp.Events(ctx, runtime.ConsoleAPICalled)
 	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
 	go func() {
