@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/myaibud/aibud/app/live"
+	"github.com/myaibud/aibud/app/locale"
 	"github.com/myaibud/aibud/app/metrics"
 	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
@@ -105,6 +106,7 @@ type handler struct {
 	outbox    *whatsapp.Outbox
 	webhooks  whatsapp.WebhookParser
 	limiter   *redis_rate.Limiter
+	locale    *locale.Lists
 	metrics   *metrics.Metrics
 	log       *slog.Logger
 	opts      Options
@@ -135,6 +137,7 @@ func New(d Deps, o Options) *echo.Echo {
 		outbox:    d.Outbox,
 		webhooks:  d.Webhooks,
 		limiter:   redis_rate.NewLimiter(d.Redis),
+		locale:    locale.Load(),
 		metrics:   d.Metrics,
 		log:       d.Log,
 		opts:      o,

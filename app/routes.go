@@ -99,6 +99,10 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.POST(views.PathSettings+"/knowledge/:id/update", h.updateKnowledge, tenant...)
 	e.POST(views.PathSettings+"/knowledge/:id/delete", h.deleteKnowledge, tenant...)
 
+	e.GET(views.PathAccount, h.showAccount, tenant...)
+	e.POST(views.PathAccountProfile, h.updateProfile, tenant...)
+	e.POST(views.PathAccountLogin, h.updateLogin, tenant...)
+
 	// Gateway webhooks: no session, no CSRF; the HMAC signature is the check.
 	e.POST(views.PathWebhookWAHA, h.whatsappWebhook)
 

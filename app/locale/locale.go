@@ -28,6 +28,18 @@ type Zone struct {
 	Name string
 	// Country is the ISO 3166 region the zone is in, "" for UTC.
 	Country string
+	loc     *time.Location
+}
+
+// Label is how the zone shows in a list: its name made readable, with its
+// offset from UTC at t, e.g. "America/Sao Paulo (UTC−03:00)".
+func (z Zone) Label(t time.Time) string {
+	readable := strings.ReplaceAll(z.Name, "_", " ")
+	if z.loc == nil {
+		return readable
+	}
+	_, off := t.In(z.loc).Zone()
+	return fmt.Sprintf("%s (%s)", readable, offsetText(off))
 }
 
 // Country is a region whose phone numbers can be read.
@@ -55,7 +67,8 @@ type Lists struct {
 	names     map[string]string
 }
 
-// Load parses the embedded tables.
+// Load parses the embedded tables and loads every zone (once: a zone's
+// offset is then cheap to show on every page).
 func Load() *Lists {
 	l := &Lists{zoneIndex: map[string]int{}, links: map[string]string{}, names: map[string]string{}}
 	l.zones = append(l.zones, Zone{Name: UTC})
@@ -65,6 +78,7 @@ func Load() *Lists {
 	sort.Slice(l.zones[1:], func(i, j int) bool { return l.zones[i+1].Name < l.zones[j+1].Name })
 	for i, z := range l.zones {
 		l.zoneIndex[z.Name] = i
+		l.zones[i].loc, _ = time.LoadLocation(z.Name)
 	}
 	for _, f := range rows(linksTSV) {
 		l.links[f[0]] = f[1]
@@ -112,18 +126,6 @@ func (l *Lists) CountryName(code string) string { return l.names[code] }
 
 // KnownCountry reports whether code is a listed country.
 func (l *Lists) KnownCountry(code string) bool { return l.names[code] != "" }
-
-// ZoneLabel is how a zone shows in a list: its name made readable, with its
-// offset from UTC at t, e.g. "America/Sao Paulo (UTC−03:00)".
-func ZoneLabel(name string, t time.Time) string {
-	readable := strings.ReplaceAll(name, "_", " ")
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return readable
-	}
-	_, off := t.In(loc).Zone()
-	return fmt.Sprintf("%s (%s)", readable, offsetText(off))
-}
 
 // offsetText writes an offset in seconds as UTC±hh:mm, with a true minus.
 func offsetText(seconds int) string {

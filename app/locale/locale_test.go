@@ -17,7 +17,7 @@ func TestEveryZoneLoads(t *testing.T) {
 		t.Errorf("first zone %q, want UTC", l.Zones()[0].Name)
 	}
 	for _, z := range l.Zones() {
-		if _, err := time.LoadLocation(z.Name); err != nil {
+		if _, err := time.LoadLocation(z.Name); err != nil || z.loc == nil {
 			t.Errorf("zone %s: %v", z.Name, err)
 		}
 		if z.Name != UTC && len(z.Country) != 2 {
@@ -96,16 +96,24 @@ func TestKnownCountry(t *testing.T) {
 
 func TestZoneLabel(t *testing.T) {
 	winter := time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
-	tests := []struct{ zone, want string }{
-		{"UTC", "UTC (UTC+00:00)"},
-		{"Europe/Madrid", "Europe/Madrid (UTC+01:00)"},
-		{"America/Sao_Paulo", "America/Sao Paulo (UTC−03:00)"},
-		{"Asia/Kolkata", "Asia/Kolkata (UTC+05:30)"},
-		{"Nowhere/Else", "Nowhere/Else"},
+	summer := time.Date(2026, 7, 15, 12, 0, 0, 0, time.UTC)
+	l := Load()
+	zone := func(name string) Zone { return l.zones[l.zoneIndex[name]] }
+	tests := []struct {
+		zone Zone
+		at   time.Time
+		want string
+	}{
+		{zone("UTC"), winter, "UTC (UTC+00:00)"},
+		{zone("Europe/Madrid"), winter, "Europe/Madrid (UTC+01:00)"},
+		{zone("Europe/Madrid"), summer, "Europe/Madrid (UTC+02:00)"},
+		{zone("America/Sao_Paulo"), winter, "America/Sao Paulo (UTC−03:00)"},
+		{zone("Asia/Kolkata"), winter, "Asia/Kolkata (UTC+05:30)"},
+		{Zone{Name: "Nowhere/Else"}, winter, "Nowhere/Else"},
 	}
 	for _, tt := range tests {
-		if got := ZoneLabel(tt.zone, winter); got != tt.want {
-			t.Errorf("ZoneLabel(%q) = %q, want %q", tt.zone, got, tt.want)
+		if got := tt.zone.Label(tt.at); got != tt.want {
+			t.Errorf("%s at %s = %q, want %q", tt.zone.Name, tt.at.Format("Jan"), got, tt.want)
 		}
 	}
 }
