@@ -6,6 +6,7 @@
 //	aibud migrate    apply database migrations and exit
 //	aibud sim gemini stand-in for the Gemini API (development and tests)
 //	aibud sim waha   stand-in for a WAHA server with a "phone" page
+//	aibud sim mail   stand-in mailbox: SMTP in, a web page to read
 //
 // Configuration comes from the environment; see README.md.
 package main
@@ -23,6 +24,7 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	_ "time/tzdata" // tenants' time zones load without the system's zoneinfo
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -60,6 +62,8 @@ commands:
             stand-in for the Gemini API (development and tests)
   sim waha [-addr 127.0.0.1:3000] [-key KEY]
             stand-in for a WAHA server, with a "phone" page at /phone
+  sim mail [-smtp 127.0.0.1:1025] [-http 127.0.0.1:8025]
+            stand-in mailbox: accepts SMTP, shows the messages on a web page
 `
 
 // run is the whole program; main only wires in the process's environment.
@@ -320,7 +324,7 @@ const sweepEvery = 2 * time.Second
 // runSim runs one of the development stand-ins until ctx ends.
 func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("sim needs a name: gemini or waha\n%s", usage)
+		return fmt.Errorf("sim needs a name: gemini, waha or mail\n%s", usage)
 	}
 	fs := flag.NewFlagSet("sim "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stdout)
@@ -335,8 +339,10 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 		return gemini.Run(ctx, *addr, gemini.Options{APIKey: *key}, log)
 	case "waha":
 		return runWAHASim(ctx, fs, args[1:], log)
+	case "mail":
+		return runMailSim(ctx, fs, args[1:], log)
 	}
-	return fmt.Errorf("unknown simulator %q: use gemini or waha", args[0])
+	return fmt.Errorf("unknown simulator %q: use gemini, waha or mail", args[0])
 }
 
 // parseEvent reads a stored webhook body by provider.
