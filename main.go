@@ -34,12 +34,14 @@ import (
 	"github.com/myaibud/aibud/app"
 	"github.com/myaibud/aibud/app/ai"
 	"github.com/myaibud/aibud/app/live"
+	"github.com/myaibud/aibud/app/mailer"
 	"github.com/myaibud/aibud/app/metrics"
 	"github.com/myaibud/aibud/app/sim/gemini"
 	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/config"
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/jobs"
+	"github.com/myaibud/aibud/views"
 )
 
 func main() {
@@ -143,6 +145,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		log.Warn("no Gemini API key: AI replies are off (set GOOGLE_GENERATIVE_AI_API_KEY)")
 	}
 
+	mail, err := newMailer(cfg.Mail, log)
+	if err != nil {
+		return err
+	}
+
 	queue := asynq.NewClient(asynqOpt)
 	defer queue.Close()
 	// An attempt makes up to three gateway requests (reserve an id, ask
@@ -163,6 +170,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		gateways:  gateways,
 		outbox:    outbox,
 		ai:        aiClient,
+		mail:      mail,
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	if cmd == "all" || cmd == "serve" {
@@ -194,6 +202,7 @@ type process struct {
 	gateways  *whatsapp.Gateways
 	outbox    *whatsapp.Outbox
 	ai        *ai.Client
+	mail      mailer.Sender
 }
 
 // serve runs the web server until ctx ends, then drains it: live streams are
@@ -277,8 +286,11 @@ func (p *process) work(ctx context.Context) error {
 	gatewayTimeout := p.cfg.WhatsApp.Timeout
 	w := jobs.NewWorker(jobs.Deps{
 		Store: p.store, Queue: p.queue, Publisher: p.publisher, Gateways: p.gateways, Outbox: p.outbox,
-		AI: p.ai, Metrics: p.metrics, Log: p.log,
+		AI: p.ai, Mail: p.mail, Metrics: p.metrics, Log: p.log,
 	}, jobs.Options{
+		ResetLink: func(token string) string {
+			return p.cfg.HTTP.BaseURL.String() + views.PasswordResetPath(token)
+		},
 		ParseEvent:  parseEvent,
 		CostAIReply: p.cfg.Credits.AIReply,
 		CostMessage: p.cfg.Credits.Message,
@@ -343,6 +355,20 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 		return runMailSim(ctx, fs, args[1:], log)
 	}
 	return fmt.Errorf("unknown simulator %q: use gemini, waha or mail", args[0])
+}
+
+// newMailer returns the SMTP sender, or nil (and a warning) when SMTP_URL
+// is not set: password reset emails are then not sent.
+func newMailer(c config.Mail, log *slog.Logger) (mailer.Sender, error) {
+	if !c.Enabled() {
+		log.Warn("no SMTP_URL: password reset emails are not sent")
+		return nil, nil
+	}
+	m, err := mailer.NewSMTP(mailer.Config{Host: c.Host, Port: c.Port, Username: c.Username, Password: c.Password.Reveal(), TLS: c.TLS, From: c.From})
+	if err != nil {
+		return nil, fmt.Errorf("SMTP_URL: %w", err)
+	}
+	return m, nil
 }
 
 // parseEvent reads a stored webhook body by provider.

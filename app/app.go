@@ -64,6 +64,10 @@ type RateLimits struct {
 	// many addresses, not one.
 	SignInPerAccount redis_rate.Limit
 	SignUpPerIP      redis_rate.Limit
+	// ResetPerIP and ResetPerEmail bound password reset emails: from one
+	// address, and to one address (whether or not it has an account).
+	ResetPerIP    redis_rate.Limit
+	ResetPerEmail redis_rate.Limit
 }
 
 // DefaultRateLimits are the production limits.
@@ -73,6 +77,8 @@ func DefaultRateLimits() RateLimits {
 		SignInPerAccountIP: redis_rate.Limit{Rate: 5, Burst: 5, Period: 15 * time.Minute},
 		SignInPerAccount:   redis_rate.Limit{Rate: 30, Burst: 30, Period: time.Hour},
 		SignUpPerIP:        redis_rate.Limit{Rate: 10, Burst: 10, Period: time.Hour},
+		ResetPerIP:         redis_rate.Limit{Rate: 10, Burst: 10, Period: time.Hour},
+		ResetPerEmail:      redis_rate.Limit{Rate: 3, Burst: 3, Period: time.Hour},
 	}
 }
 

@@ -62,6 +62,10 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.GET(views.PathSignIn, h.newSignIn, web...)
 	e.POST(views.PathSignIn, h.createSignIn, web...)
 	e.POST(views.PathSignOut, h.signOut, web...)
+	e.GET(views.PathPasswordForgot, h.newPasswordReset, web...)
+	e.POST(views.PathPasswordForgot, h.createPasswordReset, web...)
+	e.GET(views.PathPasswordReset, h.editPassword, web...)
+	e.POST(views.PathPasswordReset, h.updatePassword, web...)
 
 	// Tenant: a signed-in user of an active tenant.
 	e.GET(views.PathDashboard, h.showDashboard, tenant...)
