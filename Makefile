@@ -28,11 +28,14 @@ services:
 	@.ci/services.sh > $(DEV)/services.env
 
 # Runs the whole product locally: services, migrations, the app (web and
-# workers in one process), the WAHA stand-in with its phone page, and the
-# Gemini stand-in unless GOOGLE_GENERATIVE_AI_API_KEY (or GEMINI_API_KEY) is
-# set, in which case the real Gemini API answers. Ctrl-C stops everything.
+# workers in one process), the WAHA stand-in with its phone page, the mailbox
+# stand-in (password reset emails land there), and the Gemini stand-in unless
+# GOOGLE_GENERATIVE_AI_API_KEY (or GEMINI_API_KEY) is set, in which case the
+# real Gemini API answers. Ctrl-C stops everything.
 WAHA_SIM_PORT ?= 3000
 GEMINI_SIM_PORT ?= 8091
+MAIL_SIM_SMTP_PORT ?= 1025
+MAIL_SIM_HTTP_PORT ?= 8025
 dev: build services
 	@set -a; . $(DEV)/services.env; set +a; \
 	"$(PSQL)" "$$PG_URL/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = 'aibud_dev'" | grep -q 1 || \
@@ -41,9 +44,11 @@ dev: build services
 	export DATABASE_URL="$$PG_URL/aibud_dev?sslmode=disable" REDIS_URL="$$REDIS_URL_BASE/1" \
 		SESSION_SECRET="$$(cat $(DEV)/session_secret)" APP_BASE_URL="$(APP_BASE_URL)" PORT="$(PORT)" \
 		LOG_FORMAT="$${LOG_FORMAT:-text}" ADMIN_EMAILS="$${ADMIN_EMAILS:-admin@example.com}" \
-		WAHA_API_URL="http://127.0.0.1:$(WAHA_SIM_PORT)" WAHA_API_KEY="dev-waha-key" WAHA_WEBHOOK_SECRET="dev-webhook-secret"; \
+		WAHA_API_URL="http://127.0.0.1:$(WAHA_SIM_PORT)" WAHA_API_KEY="dev-waha-key" WAHA_WEBHOOK_SECRET="dev-webhook-secret" \
+		SMTP_URL="smtp://127.0.0.1:$(MAIL_SIM_SMTP_PORT)?starttls=off"; \
 	pids=""; trap 'kill $$pids 2>/dev/null; wait' EXIT INT TERM; \
 	bin/aibud sim waha -addr 127.0.0.1:$(WAHA_SIM_PORT) -key dev-waha-key & pids="$$pids $$!"; \
+	bin/aibud sim mail -smtp 127.0.0.1:$(MAIL_SIM_SMTP_PORT) -http 127.0.0.1:$(MAIL_SIM_HTTP_PORT) & pids="$$pids $$!"; \
 	if [ -z "$${GOOGLE_GENERATIVE_AI_API_KEY:-}$${GEMINI_API_KEY:-}" ]; then \
 		bin/aibud sim gemini -addr 127.0.0.1:$(GEMINI_SIM_PORT) -key dev-gemini-key & pids="$$pids $$!"; \
 		export GEMINI_BASE_URL="http://127.0.0.1:$(GEMINI_SIM_PORT)" GOOGLE_GENERATIVE_AI_API_KEY="dev-gemini-key"; \
@@ -52,6 +57,7 @@ dev: build services
 	echo; \
 	echo "  My Aibud:      $(APP_BASE_URL)   (sign up; admin@example.com is a platform owner)"; \
 	echo "  Phone (WAHA):  http://127.0.0.1:$(WAHA_SIM_PORT)/phone   (scan QR codes, write as a customer)"; \
+	echo "  Mail:          http://127.0.0.1:$(MAIL_SIM_HTTP_PORT)   (password reset emails)"; \
 	echo; \
 	bin/aibud all
 

@@ -6,6 +6,7 @@
 //	aibud migrate    apply database migrations and exit
 //	aibud sim gemini stand-in for the Gemini API (development and tests)
 //	aibud sim waha   stand-in for a WAHA server with a "phone" page
+//	aibud sim mail   stand-in mailbox: SMTP in, a web page to read
 //
 // Configuration comes from the environment; see README.md.
 package main
@@ -23,6 +24,7 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	_ "time/tzdata" // tenants' time zones load without the system's zoneinfo
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -32,12 +34,14 @@ import (
 	"github.com/myaibud/aibud/app"
 	"github.com/myaibud/aibud/app/ai"
 	"github.com/myaibud/aibud/app/live"
+	"github.com/myaibud/aibud/app/mailer"
 	"github.com/myaibud/aibud/app/metrics"
 	"github.com/myaibud/aibud/app/sim/gemini"
 	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/config"
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/jobs"
+	"github.com/myaibud/aibud/views"
 )
 
 func main() {
@@ -60,6 +64,8 @@ commands:
             stand-in for the Gemini API (development and tests)
   sim waha [-addr 127.0.0.1:3000] [-key KEY]
             stand-in for a WAHA server, with a "phone" page at /phone
+  sim mail [-smtp 127.0.0.1:1025] [-http 127.0.0.1:8025]
+            stand-in mailbox: accepts SMTP, shows the messages on a web page
 `
 
 // run is the whole program; main only wires in the process's environment.
@@ -142,6 +148,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		log.Warn("no Gemini API key: AI replies are off (set GOOGLE_GENERATIVE_AI_API_KEY)")
 	}
 
+	mail, err := newMailer(cfg.Mail, log)
+	if err != nil {
+		return err
+	}
+
 	queue := asynq.NewClient(asynqOpt)
 	defer queue.Close()
 	// An attempt makes up to three gateway requests (reserve an id, ask
@@ -162,6 +173,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		gateways:  gateways,
 		outbox:    outbox,
 		ai:        aiClient,
+		mail:      mail,
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	if cmd == "all" || cmd == "serve" {
@@ -193,6 +205,7 @@ type process struct {
 	gateways  *whatsapp.Gateways
 	outbox    *whatsapp.Outbox
 	ai        *ai.Client
+	mail      mailer.Sender
 }
 
 // serve runs the web server until ctx ends, then drains it: live streams are
@@ -277,8 +290,11 @@ func (p *process) work(ctx context.Context) error {
 	gatewayTimeout := p.cfg.WhatsApp.Timeout
 	w := jobs.NewWorker(jobs.Deps{
 		Store: p.store, Queue: p.queue, Publisher: p.publisher, Gateways: p.gateways, Outbox: p.outbox,
-		AI: p.ai, Metrics: p.metrics, Log: p.log,
+		AI: p.ai, Mail: p.mail, Metrics: p.metrics, Log: p.log,
 	}, jobs.Options{
+		ResetLink: func(token string) string {
+			return p.cfg.HTTP.BaseURL.String() + views.PasswordResetPath(token)
+		},
 		ParseEvent:  parseEvent,
 		CostAIReply: p.cfg.Credits.AIReply,
 		CostMessage: p.cfg.Credits.Message,
@@ -324,7 +340,7 @@ const sweepEvery = 2 * time.Second
 // runSim runs one of the development stand-ins until ctx ends.
 func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("sim needs a name: gemini or waha\n%s", usage)
+		return fmt.Errorf("sim needs a name: gemini, waha or mail\n%s", usage)
 	}
 	fs := flag.NewFlagSet("sim "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stdout)
@@ -339,8 +355,24 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 		return gemini.Run(ctx, *addr, gemini.Options{APIKey: *key}, log)
 	case "waha":
 		return runWAHASim(ctx, fs, args[1:], log)
+	case "mail":
+		return runMailSim(ctx, fs, args[1:], log)
 	}
-	return fmt.Errorf("unknown simulator %q: use gemini or waha", args[0])
+	return fmt.Errorf("unknown simulator %q: use gemini, waha or mail", args[0])
+}
+
+// newMailer returns the SMTP sender, or nil (and a warning) when SMTP_URL
+// is not set: password reset emails are then not sent.
+func newMailer(c config.Mail, log *slog.Logger) (mailer.Sender, error) {
+	if !c.Enabled() {
+		log.Warn("no SMTP_URL: password reset emails are not sent")
+		return nil, nil
+	}
+	m, err := mailer.NewSMTP(mailer.Config{Host: c.Host, Port: c.Port, Username: c.Username, Password: c.Password.Reveal(), TLS: c.TLS, From: c.From})
+	if err != nil {
+		return nil, fmt.Errorf("SMTP_URL: %w", err)
+	}
+	return m, nil
 }
 
 // parseEvent reads a stored webhook body by provider.

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/myaibud/aibud/app/live"
+	"github.com/myaibud/aibud/app/locale"
 	"github.com/myaibud/aibud/app/metrics"
 	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
@@ -65,6 +66,10 @@ type RateLimits struct {
 	// many addresses, not one.
 	SignInPerAccount redis_rate.Limit
 	SignUpPerIP      redis_rate.Limit
+	// ResetPerIP and ResetPerEmail bound password reset emails: from one
+	// address, and to one address (whether or not it has an account).
+	ResetPerIP    redis_rate.Limit
+	ResetPerEmail redis_rate.Limit
 }
 
 // DefaultRateLimits are the production limits.
@@ -74,6 +79,8 @@ func DefaultRateLimits() RateLimits {
 		SignInPerAccountIP: redis_rate.Limit{Rate: 5, Burst: 5, Period: 15 * time.Minute},
 		SignInPerAccount:   redis_rate.Limit{Rate: 30, Burst: 30, Period: time.Hour},
 		SignUpPerIP:        redis_rate.Limit{Rate: 10, Burst: 10, Period: time.Hour},
+		ResetPerIP:         redis_rate.Limit{Rate: 10, Burst: 10, Period: time.Hour},
+		ResetPerEmail:      redis_rate.Limit{Rate: 3, Burst: 3, Period: time.Hour},
 	}
 }
 
@@ -107,6 +114,7 @@ type handler struct {
 	outbox    *whatsapp.Outbox
 	webhooks  whatsapp.WebhookParser
 	limiter   *redis_rate.Limiter
+	locale    *locale.Lists
 	metrics   *metrics.Metrics
 	log       *slog.Logger
 	opts      Options
@@ -137,6 +145,7 @@ func New(d Deps, o Options) *echo.Echo {
 		outbox:    d.Outbox,
 		webhooks:  d.Webhooks,
 		limiter:   redis_rate.NewLimiter(d.Redis),
+		locale:    locale.Load(),
 		metrics:   d.Metrics,
 		log:       d.Log,
 		opts:      o,

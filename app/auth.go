@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/myaibud/aibud/app/live"
+	"github.com/myaibud/aibud/app/locale"
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/views"
 )
@@ -35,45 +36,93 @@ func mustHash(password string, cost int) []byte {
 	return h
 }
 
-func (h *handler) home(c echo.Context) error {
-	if principalOf(c) != nil {
-		return c.Redirect(http.StatusSeeOther, views.PathDashboard)
-	}
-	return c.Redirect(http.StatusSeeOther, views.PathSignIn)
-}
-
 // signUpForm is the posted sign-up form.
 type signUpForm struct {
 	BusinessName string `form:"business_name"`
 	Email        string `form:"email"`
 	Password     string `form:"password"`
+	Timezone     string `form:"timezone"`
+	Country      string `form:"country"`
 }
 
-// Validate returns the problems of each field by field name.
-func (f *signUpForm) Validate() map[string]string {
+// Validate returns the problems of each field by field name; it puts the
+// time zone in its listed form.
+func (f *signUpForm) Validate(l *locale.Lists) map[string]string {
 	errs := map[string]string{}
 	f.BusinessName = strings.TrimSpace(f.BusinessName)
 	f.Email = strings.TrimSpace(f.Email)
-	switch n := utf8.RuneCountInString(f.BusinessName); {
-	case n == 0:
-		errs["business_name"] = "Enter the name of your business."
-	case n > 100:
-		errs["business_name"] = "Keep the name under 100 characters."
+	if msg := businessNameProblem(f.BusinessName); msg != "" {
+		errs["business_name"] = msg
 	}
 	if !validEmail(f.Email) {
 		errs["email"] = "Enter a valid email address, like you@business.com."
 	}
+	if msg := passwordProblem(f.Password); msg != "" {
+		errs["password"] = msg
+	}
+	f.Timezone, f.Country = checkLocale(l, f.Timezone, f.Country, errs)
+	return errs
+}
+
+// businessNameProblem says what is wrong with a business name, "" if
+// nothing.
+func businessNameProblem(name string) string {
+	switch n := utf8.RuneCountInString(name); {
+	case n == 0:
+		return "Enter the name of your business."
+	case n > 100:
+		return "Keep the name under 100 characters."
+	}
+	return ""
+}
+
+// passwordProblem says what is wrong with a new password, "" if nothing.
+func passwordProblem(pw string) string {
 	switch {
-	case utf8.RuneCountInString(f.Password) < minPasswordLen:
-		errs["password"] = fmt.Sprintf("Use at least %d characters.", minPasswordLen)
-	case utf8.RuneCountInString(f.Password) > maxPasswordBytes:
-		errs["password"] = fmt.Sprintf("Use at most %d characters.", maxPasswordBytes)
-	case len(f.Password) > maxPasswordBytes:
+	case utf8.RuneCountInString(pw) < minPasswordLen:
+		return fmt.Sprintf("Use at least %d characters.", minPasswordLen)
+	case utf8.RuneCountInString(pw) > maxPasswordBytes:
+		return fmt.Sprintf("Use at most %d characters.", maxPasswordBytes)
+	case len(pw) > maxPasswordBytes:
 		// Within 72 characters, but accented letters and emoji take more
 		// than one of bcrypt's 72 bytes each.
-		errs["password"] = fmt.Sprintf("This password is too long: accented letters and emoji count double or more, and the limit is %d plain letters.", maxPasswordBytes)
+		return fmt.Sprintf("This password is too long: accented letters and emoji count double or more, and the limit is %d plain letters.", maxPasswordBytes)
 	}
-	return errs
+	return ""
+}
+
+// checkLocale validates a posted time zone and country: an empty time zone
+// is UTC, an old name becomes the listed one, an empty country stays unset.
+// Problems go into errs under "timezone" and "country".
+func checkLocale(l *locale.Lists, tz, country string, errs map[string]string) (string, string) {
+	tz, country = strings.TrimSpace(tz), strings.ToUpper(strings.TrimSpace(country))
+	if tz == "" {
+		tz = locale.UTC
+	}
+	if zone, ok := l.Timezone(tz); ok {
+		tz = zone
+	} else {
+		errs["timezone"] = "Choose a time zone from the list."
+	}
+	if country != "" && !l.KnownCountry(country) {
+		errs["country"] = "Choose a country from the list."
+	}
+	return tz, country
+}
+
+// localeChoices lists the time zones, with their offsets now, and the
+// countries.
+func (h *handler) localeChoices() views.LocaleChoices {
+	now := time.Now()
+	zones := h.locale.Zones()
+	out := views.LocaleChoices{Zones: make([]views.ZoneChoice, len(zones))}
+	for i, z := range zones {
+		out.Zones[i] = views.ZoneChoice{Value: z.Name, Label: z.Label(now), Country: z.Country}
+	}
+	for _, c := range h.locale.Countries() {
+		out.Countries = append(out.Countries, views.Choice{Value: c.Code, Label: c.Name})
+	}
+	return out
 }
 
 func validEmail(s string) bool {
@@ -92,7 +141,8 @@ func (h *handler) newSignUp(c echo.Context) error {
 	if principalOf(c) != nil {
 		return c.Redirect(http.StatusSeeOther, views.PathDashboard)
 	}
-	return render(c, http.StatusOK, views.SignUpPage(views.SignUpForm{}), nil)
+	vm := views.SignUpForm{Timezone: locale.UTC, Choices: h.localeChoices(), Prefill: true}
+	return render(c, http.StatusOK, views.SignUpPage(vm), nil)
 }
 
 func (h *handler) createSignUp(c echo.Context) error {
@@ -100,12 +150,13 @@ func (h *handler) createSignUp(c echo.Context) error {
 	if err := c.Bind(&f); err != nil {
 		return Errorf(EInvalid, "The form could not be read.")
 	}
-	vm := views.SignUpForm{BusinessName: f.BusinessName, Email: f.Email}
+	errs := f.Validate(h.locale)
+	vm := views.SignUpForm{BusinessName: f.BusinessName, Email: f.Email, Timezone: f.Timezone, Country: f.Country,
+		Choices: h.localeChoices(), Errors: errs}
 	show := func(status int) error {
 		return render(c, status, views.SignUpPage(vm), views.SignUpFormView(vm))
 	}
-	if vm.Errors = f.Validate(); len(vm.Errors) > 0 {
-		vm.BusinessName, vm.Email = f.BusinessName, f.Email
+	if len(errs) > 0 {
 		return show(http.StatusUnprocessableEntity)
 	}
 	if ok, retry, err := h.allow(c.Request().Context(), "signup:ip:"+c.RealIP(), h.opts.Limits.SignUpPerIP); err != nil {
@@ -121,6 +172,7 @@ func (h *handler) createSignUp(c echo.Context) error {
 	}
 	_, u, err := h.store.CreateTenantWithOwner(c.Request().Context(), db.SignUp{
 		BusinessName: f.BusinessName, Email: f.Email, PasswordHash: string(hash), Credits: h.opts.DefaultCredits,
+		Timezone: f.Timezone, Country: f.Country,
 	})
 	if errors.Is(err, db.ErrConflict) {
 		vm.Errors = map[string]string{"email": "An account with this email already exists. Sign in instead."}

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,12 +16,15 @@ import (
 
 	"github.com/myaibud/aibud/app/ai"
 	"github.com/myaibud/aibud/app/live"
+	"github.com/myaibud/aibud/app/mailer"
 	"github.com/myaibud/aibud/app/metrics"
 	"github.com/myaibud/aibud/app/sim/gemini"
+	mailsim "github.com/myaibud/aibud/app/sim/mail"
 	wahasim "github.com/myaibud/aibud/app/sim/waha"
 	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db/dbtest"
 	"github.com/myaibud/aibud/jobs"
+	"github.com/myaibud/aibud/views"
 )
 
 // Test constants shared by the app, the simulator and the signed requests.
@@ -51,7 +55,14 @@ type env struct {
 	webhookURL string
 	namespace  string
 	metrics    *metrics.Metrics
+	// mailbox receives the worker's email over SMTP; mailboxURL serves its
+	// JSON API.
+	mailbox    *mailsim.Server
+	mailboxURL string
 }
+
+// resetLinkBase is the APP_BASE_URL of the shared worker's reset links.
+const resetLinkBase = "http://aibud.test"
 
 var (
 	envOnce sync.Once
@@ -108,11 +119,16 @@ func sharedEnv(t testing.TB) *env {
 		shared = e
 		receiver.Config.Handler = newAppHandler(t, e, log.With("process", "webhooks"), func(func()) {}, nil)
 
+		var mail *mailer.SMTP
+		if mail, envErr = startMailbox(e); envErr != nil {
+			return
+		}
 		log = log.With("process", "worker")
 		w := jobs.NewWorker(jobs.Deps{
 			Store: store, Queue: e.queue, Publisher: live.NewPublisher(redis.NewClient(dbtest.RedisOptions(t)), e.namespace),
-			Gateways: e.gateways, Outbox: e.outbox, AI: e.ai, Metrics: e.metrics, Log: log,
+			Gateways: e.gateways, Outbox: e.outbox, AI: e.ai, Mail: mail, Metrics: e.metrics, Log: log,
 		}, jobs.Options{
+			ResetLink: func(token string) string { return resetLinkBase + views.PasswordResetPath(token) },
 			ParseEvent: func(provider string, body []byte) (whatsapp.Event, error) {
 				return whatsapp.ParseWAHAEvent(body)
 			},
@@ -134,4 +150,18 @@ func sharedEnv(t testing.TB) *env {
 		t.Fatalf("test environment: %v", envErr)
 	}
 	return shared
+}
+
+// startMailbox starts the mailbox stand-in on loopback and returns the real
+// SMTP sender that delivers to it.
+func startMailbox(e *env) (*mailer.SMTP, error) {
+	e.mailbox = mailsim.New(nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	go func() { _ = e.mailbox.ServeSMTP(ln) }()
+	e.mailboxURL = httptest.NewServer(e.mailbox.Handler()).URL
+	return mailer.NewSMTP(mailer.Config{Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, TLS: mailer.TLSOff,
+		From: "My Aibud <no-reply@aibud.test>", Timeout: 5 * time.Second})
 }

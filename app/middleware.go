@@ -43,7 +43,7 @@ func cookieName(name string, secure bool) string {
 // PostgreSQL.
 func NewSessions(store *db.Store, secure bool, lifetime time.Duration) *scs.SessionManager {
 	sm := scs.New()
-	sm.Store = store.Sessions()
+	sm.Store = userSessions{SessionStore: store.Sessions(), codec: sm.Codec}
 	sm.Lifetime = lifetime
 	sm.IdleTimeout = min(lifetime, 14*24*time.Hour)
 	sm.Cookie.Name = cookieName("aibud_session", secure)
@@ -53,6 +53,28 @@ func NewSessions(store *db.Store, secure bool, lifetime time.Duration) *scs.Sess
 	sm.Cookie.Path = "/"
 	sm.Cookie.Persist = true
 	return sm
+}
+
+// userSessions saves each session with the id of its signed-in user, read
+// from the session's data, so that a password change can end the user's
+// sessions everywhere.
+type userSessions struct {
+	*db.SessionStore
+	codec scs.Codec
+}
+
+// CommitCtx saves a session with its user.
+func (us userSessions) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	var uid int64
+	if _, values, err := us.codec.Decode(b); err == nil {
+		uid, _ = values[sessionUserID].(int64)
+	}
+	return us.CommitUserCtx(ctx, token, b, expiry, uid)
+}
+
+// Commit is CommitCtx without a context, for scs.Store.
+func (us userSessions) Commit(token string, b []byte, expiry time.Time) error {
+	return us.CommitCtx(context.Background(), token, b, expiry)
 }
 
 // requestLog logs every request once, at the edge, and records its metrics.

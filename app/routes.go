@@ -61,6 +61,10 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.GET(views.PathSignIn, h.newSignIn, web...)
 	e.POST(views.PathSignIn, h.createSignIn, web...)
 	e.POST(views.PathSignOut, h.signOut, web...)
+	e.GET(views.PathPasswordForgot, h.newPasswordReset, web...)
+	e.POST(views.PathPasswordForgot, h.createPasswordReset, web...)
+	e.GET(views.PathPasswordReset, h.editPassword, web...)
+	e.POST(views.PathPasswordReset, h.updatePassword, web...)
 
 	// Tenant: a signed-in user of an active tenant.
 	e.GET(views.PathDashboard, h.showDashboard, tenant...)
@@ -98,6 +102,10 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.POST(views.PathSettings+"/knowledge", h.createKnowledge, tenant...)
 	e.POST(views.PathSettings+"/knowledge/:id/update", h.updateKnowledge, tenant...)
 	e.POST(views.PathSettings+"/knowledge/:id/delete", h.deleteKnowledge, tenant...)
+
+	e.GET(views.PathAccount, h.showAccount, tenant...)
+	e.POST(views.PathAccountProfile, h.updateProfile, tenant...)
+	e.POST(views.PathAccountLogin, h.updateLogin, tenant...)
 
 	// Gateway webhooks: no session, no CSRF; the HMAC signature is the check.
 	e.POST(views.PathWebhookWAHA, h.whatsappWebhook)

@@ -132,7 +132,8 @@ func parseSettings(c echo.Context, st *db.AISettings, defaultModel string) (view
 	if _, err := time.LoadLocation(f.Timezone); err != nil || f.Timezone == "" {
 		errs["timezone"] = "Use a time zone name such as Europe/Madrid."
 	}
-	if !regexp.MustCompile(`^[A-Z]{2}$`).MatchString(f.Country) {
+	// Empty: not set yet (sign-up without the browser's hint).
+	if f.Country != "" && !regexp.MustCompile(`^[A-Z]{2}$`).MatchString(f.Country) {
 		errs["country"] = "Use the two-letter country code, such as ES."
 	}
 	st.HoursEnabled, st.AfterHoursReply, st.AnswerGroups = f.HoursEnabled, f.AfterHoursReply, f.AnswerGroups

@@ -50,6 +50,7 @@ type Config struct {
 	Credits  Credits
 	Plans    Plans
 	Admin    Admin
+	Mail     Mail
 	Log      Log
 	// Unused names variables that are set but that this version does not
 	// use yet (billing), for a warning at start.
@@ -149,6 +150,24 @@ func (a Admin) IsOwner(email string) bool {
 	return false
 }
 
+// Mail configures outgoing email (password reset links), from SMTP_URL and
+// SMTP_FROM. Without SMTP_URL, Host is empty and no email is sent.
+type Mail struct {
+	Host     string
+	Port     int
+	Username string
+	Password Secret
+	// TLS is "implicit" (smtps://), "starttls" (required, the default for
+	// smtp://), "opportunistic" or "off" (?starttls=…).
+	TLS string
+	// From is the sender, "My Aibud <no-reply@host of APP_BASE_URL>" unless
+	// SMTP_FROM says otherwise.
+	From string
+}
+
+// Enabled reports whether email can be sent.
+func (m Mail) Enabled() bool { return m.Host != "" }
+
 // Log configures the slog logger.
 type Log struct {
 	Level  slog.Level
@@ -220,6 +239,9 @@ func Load(getenv func(string) string) (Config, error) {
 	} else if len(c.Admin.Emails) > 0 {
 		c.Admin.SupportEmail = c.Admin.Emails[0]
 	}
+
+	c.Mail = p.smtp("SMTP_URL")
+	c.Mail.From = p.sender("SMTP_FROM", c.HTTP.BaseURL)
 
 	c.Log.Level = p.logLevel("LOG_LEVEL")
 	c.Log.Format = p.oneOf("LOG_FORMAT", "json", "json", "text")
@@ -410,4 +432,60 @@ func (p *parser) logLevel(name string) slog.Level {
 		return slog.LevelInfo
 	}
 	return l
+}
+
+// smtp reads smtp://user:pass@host:port (STARTTLS required unless
+// ?starttls=opportunistic or off) or smtps://… (TLS from the first byte).
+// Problems never echo the value: it carries a password.
+func (p *parser) smtp(name string) Mail {
+	raw := strings.TrimSpace(p.getenv(name))
+	if raw == "" {
+		return Mail{}
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Hostname() == "" || (u.Scheme != "smtp" && u.Scheme != "smtps") {
+		p.fail("%s must look like smtp://user:password@host:587 or smtps://user:password@host:465", name)
+		return Mail{}
+	}
+	m := Mail{Host: u.Hostname(), Port: 587, TLS: "starttls"}
+	if u.Scheme == "smtps" {
+		m.Port, m.TLS = 465, "implicit"
+	}
+	if port := u.Port(); port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			p.fail("%s has an invalid port", name)
+			return Mail{}
+		}
+		m.Port = n
+	}
+	if u.User != nil {
+		m.Username = u.User.Username()
+		pw, _ := u.User.Password()
+		m.Password = Secret(pw)
+	}
+	switch st := u.Query().Get("starttls"); {
+	case st == "" || u.Scheme == "smtps":
+	case st == "required" || st == "opportunistic" || st == "off":
+		m.TLS = map[string]string{"required": "starttls", "opportunistic": "opportunistic", "off": "off"}[st]
+	default:
+		p.fail("%s: starttls must be required, opportunistic or off", name)
+	}
+	return m
+}
+
+// sender reads the From address, defaulting to no-reply at the app's host.
+func (p *parser) sender(name string, base *url.URL) string {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		host := "localhost"
+		if base != nil {
+			host = base.Hostname()
+		}
+		return "My Aibud <no-reply@" + host + ">"
+	}
+	if _, err := mail.ParseAddress(v); err != nil {
+		p.fail("%s must be an address such as \"My Aibud <no-reply@example.com>\"", name)
+	}
+	return v
 }

@@ -156,3 +156,47 @@ func TestUnusedVariablesAreNamed(t *testing.T) {
 		t.Errorf("unused = %v", c.Unused)
 	}
 }
+
+func TestMail(t *testing.T) {
+	tests := []struct {
+		name, url, from string
+		want            Mail
+		wantErr         string
+	}{
+		{name: "off", want: Mail{From: "My Aibud <no-reply@app.example.com>"}},
+		{name: "submission with STARTTLS", url: "smtp://mailer:hunter2@smtp.example.com",
+			want: Mail{Host: "smtp.example.com", Port: 587, Username: "mailer", Password: "hunter2", TLS: "starttls", From: "My Aibud <no-reply@app.example.com>"}},
+		{name: "implicit TLS", url: "smtps://mailer:hunter2@smtp.example.com", from: "Shop <hi@example.com>",
+			want: Mail{Host: "smtp.example.com", Port: 465, Username: "mailer", Password: "hunter2", TLS: "implicit", From: "Shop <hi@example.com>"}},
+		{name: "local stand-in without TLS", url: "smtp://127.0.0.1:1025?starttls=off",
+			want: Mail{Host: "127.0.0.1", Port: 1025, TLS: "off", From: "My Aibud <no-reply@app.example.com>"}},
+		{name: "opportunistic", url: "smtp://h.example.com:2525?starttls=opportunistic",
+			want: Mail{Host: "h.example.com", Port: 2525, TLS: "opportunistic", From: "My Aibud <no-reply@app.example.com>"}},
+		{name: "wrong scheme", url: "https://user:hunter2@smtp.example.com", wantErr: "SMTP_URL must look like"},
+		{name: "bad port", url: "smtp://user:hunter2@smtp.example.com:99999", wantErr: "SMTP_URL has an invalid port"},
+		{name: "bad starttls", url: "smtp://user:hunter2@smtp.example.com?starttls=maybe", wantErr: "starttls must be"},
+		{name: "bad from", from: "nobody", wantErr: "SMTP_FROM must be an address"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := valid()
+			m["SMTP_URL"], m["SMTP_FROM"] = tt.url, tt.from
+			c, err := Load(env(m))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "hunter2") {
+					t.Fatalf("err = %v, want %q without the password", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Mail != tt.want {
+				t.Errorf("got %+v, want %+v", c.Mail, tt.want)
+			}
+			if out := fmt.Sprintf("%v %+v %#v", c, c.Mail, c.Mail); strings.Contains(out, "hunter2") {
+				t.Errorf("the SMTP password printed: %s", out)
+			}
+		})
+	}
+}

@@ -221,11 +221,13 @@ func (ts *TenantStore) SetInstanceState(ctx context.Context, id int64, s Session
 	return changed, nil
 }
 
-// stateError is the reason shown for a new state: the one for a number that
-// was linked when it was, and the one already shown when the state repeats.
+// stateError is the reason shown for a new state. A state whose reason
+// depends on the past (ErrorAfterLinked set) keeps the reason already shown
+// when it repeats, and otherwise takes the one for a number that was linked
+// when it was.
 func stateError(cur *Instance, s SessionState) string {
 	switch {
-	case cur.Status == s.Status && cur.LastError != "" && s.Error != "":
+	case s.ErrorAfterLinked != "" && cur.Status == s.Status && cur.LastError != "":
 		return cur.LastError
 	case s.ErrorAfterLinked != "" && (cur.Status == InstanceConnected || cur.Status == InstanceDisconnected):
 		return s.ErrorAfterLinked

@@ -62,6 +62,8 @@ func TestTenantScope(t *testing.T) {
 		call func() error
 	}{
 		{"User", func() error { _, err := mallory.User(ctx, aliceUser.ID); return err }},
+		{"SetUserEmail", func() error { return mallory.SetUserEmail(ctx, aliceUser.ID, "mallory@example.com") }},
+		{"SetUserPassword", func() error { _, err := mallory.SetUserPassword(ctx, aliceUser.ID, "stolen"); return err }},
 		{"LedgerEntry", func() error { _, err := mallory.LedgerEntry(ctx, "alice-charge"); return err }},
 		{"Refund", func() error { _, err := mallory.Refund(ctx, "alice-charge", "steal"); return err }},
 		{"Instance", func() error { _, err := mallory.Instance(ctx, inst.ID); return err }},
@@ -190,5 +192,15 @@ func TestTenantScope(t *testing.T) {
 	})
 	if bal, _ := s.Tenant(alice.ID).CreditBalance(ctx); bal != 399 {
 		t.Errorf("alice's balance = %d, want 399 (untouched by bob)", bal)
+	}
+	if u, _ := s.UserByID(ctx, aliceUser.ID); u.Email != aliceUser.Email || u.PasswordHash != aliceUser.PasswordHash {
+		t.Errorf("alice's user changed: %+v", u)
+	}
+	// SetProfile writes the store's own tenant, whatever it is given.
+	if err := mallory.SetProfile(ctx, db.Profile{Name: "Bob's", Timezone: "UTC", Country: "ES"}); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := s.TenantByID(ctx, alice.ID); a.Name != alice.Name || a.DefaultCountry != alice.DefaultCountry {
+		t.Errorf("alice's tenant changed: %+v", a)
 	}
 }

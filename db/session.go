@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/uptrace/bun"
 )
 
 // SessionStore keeps sign-in sessions server-side, in the sessions table, for
@@ -32,12 +34,23 @@ func (ss *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool
 	return b, true, nil
 }
 
-// CommitCtx saves a session.
+// CommitCtx saves a session that belongs to no user.
 func (ss *SessionStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
-	_, err := ss.s.db.NewRaw(`INSERT INTO sessions (token, data, expiry) VALUES (?, ?, ?)
-		ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry`, token, b, expiry).Exec(ctx)
+	return ss.CommitUserCtx(ctx, token, b, expiry, 0)
+}
+
+// CommitUserCtx saves a session and records whose it is (0: nobody's), so
+// that the user's sessions can be ended together.
+func (ss *SessionStore) CommitUserCtx(ctx context.Context, token string, b []byte, expiry time.Time, userID int64) error {
+	var uid *int64
+	if userID != 0 {
+		uid = &userID
+	}
+	_, err := ss.s.db.NewRaw(`INSERT INTO sessions (token, data, expiry, user_id) VALUES (?, ?, ?, ?)
+		ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry, user_id = EXCLUDED.user_id`,
+		token, b, expiry, uid).Exec(ctx)
 	if err != nil {
-		return fmt.Errorf("save session: %w", err)
+		return fmt.Errorf("save session: %w", mapErr(err))
 	}
 	return nil
 }
@@ -73,4 +86,15 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("delete expired sessions: %w", err)
 	}
 	return res.RowsAffected()
+}
+
+// deleteUserSessions ends every session of a user and returns their tokens
+// (to close their live streams).
+func deleteUserSessions(ctx context.Context, idb bun.IDB, userID int64) ([]string, error) {
+	var tokens []string
+	err := idb.NewRaw("DELETE FROM sessions WHERE user_id = ? RETURNING token", userID).Scan(ctx, &tokens)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("delete sessions of user %d: %w", userID, err)
+	}
+	return tokens, nil
 }

@@ -91,13 +91,21 @@ type SignUp struct {
 	Email        string
 	PasswordHash string
 	Credits      int64
+	// Timezone is an IANA name; empty means UTC.
+	Timezone string
+	// Country is the ISO 3166 code local phone numbers are read in; empty
+	// when not known (numbers then need their country code).
+	Country string
 }
 
 // CreateTenantWithOwner creates a tenant on the Starter plan with its owner
 // user and default AI settings, and grants the sign-up credits through the
 // ledger, all in one transaction. A taken email gives ErrConflict.
 func (s *Store) CreateTenantWithOwner(ctx context.Context, in SignUp) (*Tenant, *User, error) {
-	t := &Tenant{Name: in.BusinessName, Plan: PlanStarter, Status: TenantActive, DefaultCountry: "US", Timezone: "UTC"}
+	t := &Tenant{Name: in.BusinessName, Plan: PlanStarter, Status: TenantActive, DefaultCountry: in.Country, Timezone: in.Timezone}
+	if t.Timezone == "" {
+		t.Timezone = "UTC"
+	}
 	u := &User{Email: NormalizeEmail(in.Email), PasswordHash: in.PasswordHash, Role: RoleOwner}
 	err := s.RunInTx(ctx, func(ctx context.Context, tx *TxStore) error {
 		if _, err := tx.tx.NewInsert().Model(t).Returning("*").Exec(ctx); err != nil {
@@ -132,6 +140,23 @@ func (ts *TenantStore) SetLocale(ctx context.Context, timezone, country string) 
 		Set("updated_at = now()").Where("id = ?", ts.tenantID).Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("set locale: %w", mapErr(err))
+	}
+	return nil
+}
+
+// Profile is what a tenant says about itself on the account page.
+type Profile struct {
+	Name     string
+	Timezone string
+	Country  string
+}
+
+// SetProfile sets the tenant's business name, time zone and default country.
+func (ts *TenantStore) SetProfile(ctx context.Context, p Profile) error {
+	_, err := ts.db.NewUpdate().Model((*Tenant)(nil)).Set("name = ?", p.Name).Set("timezone = ?", p.Timezone).
+		Set("default_country = ?", p.Country).Set("updated_at = now()").Where("id = ?", ts.tenantID).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("set profile: %w", mapErr(err))
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -81,4 +82,52 @@ func (ts *TenantStore) User(ctx context.Context, id int64) (*User, error) {
 		return nil, fmt.Errorf("user %d: %w", id, mapErr(err))
 	}
 	return u, nil
+}
+
+// SetUserEmail changes the sign-in email of one of the tenant's users. An
+// email another user has gives ErrConflict.
+func (ts *TenantStore) SetUserEmail(ctx context.Context, userID int64, email string) error {
+	res, err := ts.db.NewUpdate().Model((*User)(nil)).ApplyQueryBuilder(ts.scope).
+		Set("email = ?", NormalizeEmail(email)).Where("u.id = ?", userID).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("set email of user %d: %w", userID, mapErr(err))
+	}
+	return oneRow(res, "set email of user %d", userID)
+}
+
+// SetUserPassword changes the password hash of one of the tenant's users,
+// and, in the same transaction, ends every session of theirs and voids their
+// unused password reset links: whoever knew the old password (or holds an
+// old link) is out. It returns the tokens of the ended sessions.
+func (ts *TenantStore) SetUserPassword(ctx context.Context, userID int64, hash string) ([]string, error) {
+	var tokens []string
+	err := ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
+		res, err := tx.db.NewUpdate().Model((*User)(nil)).ApplyQueryBuilder(tx.scope).
+			Set("password_hash = ?", hash).Where("u.id = ?", userID).Exec(ctx)
+		if err != nil {
+			return mapErr(err)
+		}
+		if err := oneRow(res, "user %d", userID); err != nil {
+			return err
+		}
+		if err := voidPasswordResets(ctx, tx.db, userID); err != nil {
+			return err
+		}
+		tokens, err = deleteUserSessions(ctx, tx.db, userID)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set password: %w", err)
+	}
+	return tokens, nil
+}
+
+// oneRow turns an update that matched no row into ErrNotFound.
+func oneRow(res sql.Result, format string, args ...any) error {
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf(format+": %w", append(args, ErrNotFound)...)
+	}
+	return nil
 }

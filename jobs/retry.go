@@ -16,6 +16,9 @@ var retryBackoff = map[string]struct{ first, max time.Duration }{
 	TypeAIReply:           {500 * time.Millisecond, 10 * time.Second},
 	TypeSendMessage:       {500 * time.Millisecond, 10 * time.Second},
 	TypeProvisionInstance: {time.Second, 30 * time.Second},
+	// Someone waits for the email; a mail server that is down for long
+	// gets retries every few minutes up to the link's hour.
+	TypeSendPasswordReset: {2 * time.Second, 10 * time.Minute},
 }
 
 // retryDelay is the asynq RetryDelayFunc: a short exponential backoff per

@@ -17,6 +17,7 @@ import (
 
 	"github.com/myaibud/aibud/app/ai"
 	"github.com/myaibud/aibud/app/live"
+	"github.com/myaibud/aibud/app/mailer"
 	"github.com/myaibud/aibud/app/metrics"
 	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
@@ -37,6 +38,7 @@ type Worker struct {
 	gateways  *whatsapp.Gateways
 	outbox    *whatsapp.Outbox
 	ai        *ai.Client
+	mail      mailer.Sender
 	metrics   *metrics.Metrics
 	log       *slog.Logger
 	opts      Options
@@ -65,6 +67,9 @@ type Options struct {
 	EventLease time.Duration
 	// AITimeout bounds one model call (default 60 s).
 	AITimeout time.Duration
+	// ResetLink turns a password reset token into the link emailed
+	// (APP_BASE_URL/password/reset?token=…).
+	ResetLink func(token string) string
 }
 
 // Deps are the services the workers use.
@@ -75,8 +80,10 @@ type Deps struct {
 	Gateways  *whatsapp.Gateways
 	Outbox    *whatsapp.Outbox
 	AI        *ai.Client
-	Metrics   *metrics.Metrics
-	Log       *slog.Logger
+	// Mail sends email; nil when SMTP_URL is not set.
+	Mail    mailer.Sender
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
 }
 
 // NewWorker returns a Worker.
@@ -97,7 +104,7 @@ func NewWorker(d Deps, o Options) *Worker {
 		o.EventLease = 20 * time.Second
 	}
 	return &Worker{store: d.Store, queue: d.Queue, publisher: d.Publisher, gateways: d.Gateways, outbox: d.Outbox,
-		ai: d.AI, metrics: d.Metrics, log: d.Log, opts: o, zones: make(map[int64]cachedZone)}
+		ai: d.AI, mail: d.Mail, metrics: d.Metrics, log: d.Log, opts: o, zones: make(map[int64]cachedZone)}
 }
 
 // publish sends a live update; a failure is logged, not returned: the change
@@ -144,6 +151,7 @@ func Register(mux *asynq.ServeMux, w *Worker) {
 	mux.HandleFunc(TypeAIReply, w.aiReply)
 	mux.HandleFunc(TypeSendMessage, w.sendMessage)
 	mux.HandleFunc(TypeReturnHandoffs, w.returnHandoffs)
+	mux.HandleFunc(TypeSendPasswordReset, w.sendPasswordReset)
 }
 
 // ServerOptions tune the asynq server; zero values take the defaults.

@@ -36,6 +36,21 @@ const (
 	PathStaticPrefix   = "/static/"
 )
 
+// Paths of the account page and of password resets.
+const (
+	PathAccount        = "/account"
+	PathAccountProfile = "/account/profile"
+	PathAccountLogin   = "/account/login"
+	PathPasswordForgot = "/password/forgot"
+	PathPasswordReset  = "/password/reset"
+)
+
+// Element ids of the account page's forms.
+const (
+	IDProfileForm = "profile-form"
+	IDLoginForm   = "login-form"
+)
+
 // Element ids that htmx swaps target.
 const (
 	IDFlash          = "flash"
@@ -67,6 +82,12 @@ func SignInPath(next string) string {
 		return PathSignIn
 	}
 	return PathSignIn + "?next=" + url.QueryEscape(next)
+}
+
+// PasswordResetPath is the link a reset email carries. The token is in the
+// query, which the request log leaves out (it logs the path only).
+func PasswordResetPath(token string) string {
+	return PathPasswordReset + "?token=" + url.QueryEscape(token)
 }
 
 // CreditsPagePath returns the URL of one page of the ledger.

@@ -193,6 +193,7 @@ func NewTenant(tb testing.TB, s *db.Store, opts ...TenantOption) (*db.Tenant, *d
 		Email:        fmt.Sprintf("owner-%d-%s@example.com", n, randomHex(3)),
 		PasswordHash: "x",
 		Credits:      400,
+		Country:      "US",
 	}
 	for _, o := range opts {
 		o(&in)
