@@ -74,6 +74,7 @@ func TestBrowserEveryPageFitsAPhone(t *testing.T) {
 	check("/", `[data-testid="landing-sign-up"]`)
 	check("/sign-up", `[data-testid="sign-up-form"]`)
 	check("/sign-in", `[data-testid="sign-in-form"]`)
+	check("/password/forgot", `[data-testid="forgot-form"]`)
 	check("/no-such-page", `body`)
 
 	c.do(
@@ -99,6 +100,7 @@ func TestBrowserEveryPageFitsAPhone(t *testing.T) {
 	check("/instances", `[data-testid="instance-form"], [data-testid="instance-limit"]`)
 	check(fmt.Sprintf("/instances/%d", inst.ID), `[data-testid="instance-connected"]`)
 	// /settings joins once its layout is fixed (next commit).
+	check("/account", `[data-testid="profile-form"]`)
 
 	// The owner's pages.
 	check("/admin/nodes", `[data-testid="node-list"]`)
