@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/myaibud/aibud/app/ai"
 	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/jobs"
@@ -544,5 +545,43 @@ func TestOptOutAndResubscribe(t *testing.T) {
 				t.Errorf("no answer after re-subscribing: %+v", r)
 			}
 		})
+	}
+}
+
+// TestAIPromptFitsTheBudgetWithOversizeKnowledge: knowledge saved before
+// the caps existed (100 entries of 19,500 characters, written straight into
+// the database) no longer makes a multi-megabyte request: the request the
+// Gemini stand-in receives fits the input budget, and the entry the customer
+// asks about is in it.
+func TestAIPromptFitsTheBudgetWithOversizeKnowledge(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	persona := "You are Maxi from the Oversize Shop " + newLead() + "."
+	s := newAIShop(t, a, func(st *db.AISettings) { st.Persona = persona })
+	ctx := context.Background()
+	filler := strings.Repeat("Our catalogue lists many things in great detail. ", 400)[:19_500]
+	_, err := a.store.DB().NewRaw(`INSERT INTO knowledge_entries (tenant_id, title, body, position)
+		SELECT ?, 'Catalogue part ' || n, ?, n FROM generate_series(1, 100) AS n`, s.ts.TenantID(), filler).Exec(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ts.SaveKnowledgeEntry(ctx, &db.KnowledgeEntry{Title: "Parking", Body: "Free parking behind the shop."}); err != nil {
+		t.Fatal(err)
+	}
+	lead := newLead()
+	r := s.reply(t, s.says(t, lead, "is there parking?"))
+	if r.Status != db.ReplySent || !strings.Contains(r.ReplyText, "Free parking behind the shop") {
+		t.Errorf("reply = %+v", r)
+	}
+	var size int
+	for _, req := range a.env.gemini.Requests() {
+		if strings.Contains(req.SystemInstruction, persona) {
+			size = len(req.Raw)
+		}
+	}
+	t.Logf("request of %d bytes with %d characters of knowledge", size, 100*len(filler))
+	if size == 0 || size > 3*ai.DefaultInputTokenBudget {
+		t.Errorf("request of %d bytes, want at most %d (the budget of %d tokens at three bytes a token)",
+			size, 3*ai.DefaultInputTokenBudget, ai.DefaultInputTokenBudget)
 	}
 }
