@@ -561,11 +561,9 @@ func TestAIPromptFitsTheBudgetWithOversizeKnowledge(t *testing.T) {
 	ctx := context.Background()
 	filler := strings.Repeat("Our catalogue lists many things in great detail. ", 400)[:19_500]
 	_, err := a.store.DB().NewRaw(`INSERT INTO knowledge_entries (tenant_id, title, body, position)
-		SELECT ?, 'Catalogue part ' || n, ?, n FROM generate_series(1, 100) AS n`, s.ts.TenantID(), filler).Exec(ctx)
+		SELECT ?, 'Catalogue part ' || n, ?, n FROM generate_series(1, 100) AS n
+		UNION ALL SELECT ?, 'Parking', 'Free parking behind the shop.', 101`, s.ts.TenantID(), filler, s.ts.TenantID()).Exec(ctx)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.ts.SaveKnowledgeEntry(ctx, &db.KnowledgeEntry{Title: "Parking", Body: "Free parking behind the shop."}); err != nil {
 		t.Fatal(err)
 	}
 	lead := newLead()

@@ -86,19 +86,19 @@ func TestFit(t *testing.T) {
 		},
 		{
 			name: "knowledge over the budget: the least related entries go, history keeps the room left, newest first", budget: 16_000,
-			knowledge: []ai.Entry{entry("Prices", 30_000), entry("Opening hours", 30_000), entry("Delivery to Madrid", 30_000), entry("Returns", 100)},
+			knowledge:   []ai.Entry{entry("Prices", 30_000), entry("Opening hours", 30_000), entry("Delivery to Madrid", 30_000), entry("Returns", 100)},
 			turns:       conversation,
 			wantEntries: []string{"Delivery to Madrid", "Returns"}, wantTurns: texts(conversation[1:]),
 		},
 		{
 			name: "knowledge filling the budget: all history goes before the related entry", budget: 16_000,
-			knowledge: []ai.Entry{entry("Prices", 44_000), entry("Delivery to Madrid", 44_000)},
+			knowledge:   []ai.Entry{entry("Prices", 44_000), entry("Delivery to Madrid", 44_000)},
 			turns:       []ai.Turn{conversation[0], conversation[1], conversation[2], conversation[4]},
 			wantEntries: []string{"Delivery to Madrid"}, wantTurns: []string{"do you deliver to Madrid?"},
 		},
 		{
 			name: "on a tie the earlier entry stays", budget: 16_000,
-			knowledge: []ai.Entry{entry("Prices", 30_000), entry("Opening hours", 30_000), entry("Team", 30_000)},
+			knowledge:   []ai.Entry{entry("Prices", 30_000), entry("Opening hours", 30_000), entry("Team", 30_000)},
 			turns:       []ai.Turn{{FromCustomer: true, Text: "hello"}},
 			wantEntries: []string{"Prices"}, wantTurns: []string{"hello"},
 		},
