@@ -448,8 +448,9 @@ func TestHandoffs(t *testing.T) {
 		// The customer is told a person will answer, once; the AI says
 		// nothing more.
 		waitFor(t, 10*time.Second, "the handoff acknowledgement", func() bool { return len(s.sentTo(lead)) == 1 })
-		if got := s.sentTo(lead); got[0] != db.DefaultAISettings(0, "").HandoffReply {
-			t.Errorf("sent %q, want the handoff acknowledgement", got)
+		// The keyword is Portuguese: so is the default acknowledgement.
+		if got := s.sentTo(lead); got[0] != ai.DefaultReply(ai.ReplyHandoff, ai.LangPortuguese) {
+			t.Errorf("sent %q, want the handoff acknowledgement in Portuguese", got)
 		}
 		s.staysSilent(t, m, lead, 1)
 		s.staysSilent(t, s.says(t, lead, "hello?"), lead, 1)
@@ -581,5 +582,31 @@ func TestAIPromptFitsTheBudgetWithOversizeKnowledge(t *testing.T) {
 	if size == 0 || size > 3*ai.DefaultInputTokenBudget {
 		t.Errorf("request of %d bytes, want at most %d (the budget of %d tokens at three bytes a token)",
 			size, 3*ai.DefaultInputTokenBudget, ai.DefaultInputTokenBudget)
+	}
+}
+
+// TestAutomaticMessagesSpeakTheCustomersLanguage: with the default texts
+// kept, a lead who writes "baja" is answered in Spanish, "alta" too, and a
+// handoff asked for in Spanish is acknowledged in Spanish.
+func TestAutomaticMessagesSpeakTheCustomersLanguage(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	s := newAIShop(t, a, nil)
+	lead := newLead()
+	s.says(t, lead, "baja")
+	waitFor(t, 10*time.Second, "the confirmation", func() bool { return len(s.sentTo(lead)) == 1 })
+	if got := s.sentTo(lead)[0]; got != ai.DefaultReply(ai.ReplyOptOut, ai.LangSpanish) {
+		t.Errorf("opt-out confirmation %q, want the Spanish one", got)
+	}
+	s.says(t, lead, "Alta")
+	waitFor(t, 10*time.Second, "the welcome back", func() bool { return len(s.sentTo(lead)) == 2 })
+	if got := s.sentTo(lead)[1]; got != ai.DefaultReply(ai.ReplyOptIn, ai.LangSpanish) {
+		t.Errorf("opt-in confirmation %q, want the Spanish one", got)
+	}
+	other := newLead()
+	s.says(t, other, "quiero hablar con un humano")
+	waitFor(t, 10*time.Second, "the handoff acknowledgement", func() bool { return len(s.sentTo(other)) == 1 })
+	if got := s.sentTo(other)[0]; got != ai.DefaultReply(ai.ReplyHandoff, ai.LangSpanish) {
+		t.Errorf("handoff acknowledgement %q, want the Spanish one", got)
 	}
 }
