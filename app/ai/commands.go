@@ -73,10 +73,14 @@ func HasKeyword(text string, keywords []string) bool {
 // fold lowercases, strips accents and Arabic diacritics, and turns
 // punctuation into single spaces.
 func fold(s string) string {
-	tr := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	s, _, _ = transform.String(tr, strings.ToLower(s))
-	s = strings.NewReplacer("أ", "ا", "إ", "ا", "آ", "ا", "ى", "ي", "ة", "ه").Replace(s)
+	s = strings.ToLower(s)
+	if !isASCII(s) {
+		tr := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+		s, _, _ = transform.String(tr, s)
+		s = arabicLetters.Replace(s)
+	}
 	var b strings.Builder
+	b.Grow(len(s))
 	space := true
 	for _, r := range s {
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {
@@ -94,6 +98,20 @@ func fold(s string) string {
 
 // commandWords maps each folded word to its language; each list starts
 // with the language.
+// arabicLetters folds Arabic letter variants (hamza forms, alef maqsura,
+// taa marbuta) to their plain letters.
+var arabicLetters = strings.NewReplacer("أ", "ا", "إ", "ا", "آ", "ا", "ى", "ي", "ة", "ه")
+
+// isASCII reports whether s has only ASCII bytes: nothing to unaccent.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 func commandWords(lists ...[]string) map[string]string {
 	m := map[string]string{}
 	for _, l := range lists {
