@@ -140,7 +140,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	})
 	var aiClient *ai.Client
 	if cfg.AI.APIKey != "" {
-		aiClient, err = ai.New(ctx, ai.Config{APIKey: cfg.AI.APIKey.Reveal(), BaseURL: cfg.AI.BaseURL, DefaultModel: cfg.AI.Model})
+		aiClient, err = ai.New(ctx, ai.Config{APIKey: cfg.AI.APIKey.Reveal(), BaseURL: cfg.AI.BaseURL, DefaultModel: cfg.AI.Model,
+			InputTokenBudget: cfg.AI.InputTokenBudget})
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/myaibud/aibud/app/ai"
 	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/jobs"
@@ -456,8 +457,9 @@ func TestHandoffs(t *testing.T) {
 		// The customer is told a person will answer, once; the AI says
 		// nothing more.
 		waitFor(t, 10*time.Second, "the handoff acknowledgement", func() bool { return len(s.sentTo(lead)) == 1 })
-		if got := s.sentTo(lead); got[0] != db.DefaultAISettings(0, "").HandoffReply {
-			t.Errorf("sent %q, want the handoff acknowledgement", got)
+		// The keyword is Portuguese: so is the default acknowledgement.
+		if got := s.sentTo(lead); got[0] != ai.DefaultReply(ai.ReplyHandoff, ai.LangPortuguese) {
+			t.Errorf("sent %q, want the handoff acknowledgement in Portuguese", got)
 		}
 		s.staysSilent(t, m, lead, 1)
 		s.staysSilent(t, s.says(t, lead, "hello?"), lead, 1)
@@ -553,5 +555,75 @@ func TestOptOutAndResubscribe(t *testing.T) {
 				t.Errorf("no answer after re-subscribing: %+v", r)
 			}
 		})
+	}
+}
+
+// TestAIPromptFitsTheBudgetWithOversizeKnowledge: knowledge saved before
+// the caps existed (100 entries of 19,500 characters, written straight into
+// the database) no longer makes a multi-megabyte request: the request the
+// Gemini stand-in receives fits the input budget, and the entry the customer
+// asks about is in it.
+func TestAIPromptFitsTheBudgetWithOversizeKnowledge(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	persona := "You are Maxi from the Oversize Shop " + newLead() + "."
+	s := newAIShop(t, a, func(st *db.AISettings) { st.Persona = persona })
+	ctx := context.Background()
+	filler := strings.Repeat("Our catalogue lists many things in great detail. ", 400)[:19_500]
+	_, err := a.store.DB().NewRaw(`INSERT INTO knowledge_entries (tenant_id, title, body, position)
+		SELECT ?, 'Catalogue part ' || n, ?, n FROM generate_series(1, 100) AS n
+		UNION ALL SELECT ?, 'Parking', 'Free parking behind the shop.', 101`, s.ts.TenantID(), filler, s.ts.TenantID()).Exec(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lead := newLead()
+	m := s.says(t, lead, "is there parking?")
+	// Two megabytes of knowledge to read and rank: slower than a usual
+	// answer on a busy machine.
+	var r *db.AIReply
+	waitFor(t, 60*time.Second, "the AI reply to end", func() bool {
+		var err error
+		r, err = s.ts.ReplyFor(ctx, m.ID)
+		return err == nil && (r.Status == db.ReplySent || r.Status == db.ReplyRefunded || r.Status == db.ReplyFailed)
+	})
+	if r.Status != db.ReplySent || !strings.Contains(r.ReplyText, "Free parking behind the shop") {
+		t.Errorf("reply = %+v", r)
+	}
+	var size int
+	for _, req := range a.env.gemini.Requests() {
+		if strings.Contains(req.SystemInstruction, persona) {
+			size = len(req.Raw)
+		}
+	}
+	t.Logf("request of %d bytes with %d characters of knowledge", size, 100*len(filler))
+	if size == 0 || size > 3*ai.DefaultInputTokenBudget {
+		t.Errorf("request of %d bytes, want at most %d (the budget of %d tokens at three bytes a token)",
+			size, 3*ai.DefaultInputTokenBudget, ai.DefaultInputTokenBudget)
+	}
+}
+
+// TestAutomaticMessagesSpeakTheCustomersLanguage: with the default texts
+// kept, a lead who writes "baja" is answered in Spanish, "alta" too, and a
+// handoff asked for in Spanish is acknowledged in Spanish.
+func TestAutomaticMessagesSpeakTheCustomersLanguage(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	s := newAIShop(t, a, nil)
+	lead := newLead()
+	s.says(t, lead, "baja")
+	waitFor(t, 10*time.Second, "the confirmation", func() bool { return len(s.sentTo(lead)) == 1 })
+	if got := s.sentTo(lead)[0]; got != ai.DefaultReply(ai.ReplyOptOut, ai.LangSpanish) {
+		t.Errorf("opt-out confirmation %q, want the Spanish one", got)
+	}
+	s.says(t, lead, "Alta")
+	waitFor(t, 10*time.Second, "the welcome back", func() bool { return len(s.sentTo(lead)) == 2 })
+	if got := s.sentTo(lead)[1]; got != ai.DefaultReply(ai.ReplyOptIn, ai.LangSpanish) {
+		t.Errorf("opt-in confirmation %q, want the Spanish one", got)
+	}
+	other := newLead()
+	s.says(t, other, "quiero hablar con un humano")
+	waitFor(t, 10*time.Second, "the handoff acknowledgement", func() bool { return len(s.sentTo(other)) == 1 })
+	if got := s.sentTo(other)[0]; got != ai.DefaultReply(ai.ReplyHandoff, ai.LangSpanish) {
+		t.Errorf("handoff acknowledgement %q, want the Spanish one", got)
 	}
 }

@@ -99,7 +99,7 @@ func TestBrowserEveryPageFitsAPhone(t *testing.T) {
 	check(fmt.Sprintf("/contacts/%d", ct.ID), `[data-testid="messages"]`)
 	check("/instances", `[data-testid="instance-form"], [data-testid="instance-limit"]`)
 	check(fmt.Sprintf("/instances/%d", inst.ID), `[data-testid="instance-connected"]`)
-	// /settings joins once its layout is fixed (next commit).
+	check("/settings", `[data-testid="knowledge-form"]`)
 	check("/account", `[data-testid="profile-form"]`)
 
 	// The owner's pages.

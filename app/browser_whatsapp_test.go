@@ -136,8 +136,8 @@ func TestBrowserAIReplyAndTakeover(t *testing.T) {
 	c.do(
 		chromedp.Navigate(a.URL+"/settings"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="knowledge-form"]`)),
-		chromedp.SendKeys(chromedp.CSS(`[data-testid="knowledge-form"] #f-title`), "Opening hours"),
-		chromedp.SendKeys(chromedp.CSS(`[data-testid="knowledge-form"] #f-body`), "Monday to Saturday 7:30-19:00, closed on Sundays."),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="knowledge-form"] #knowledge-new-title`), "Opening hours"),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="knowledge-form"] #knowledge-new-body`), "Monday to Saturday 7:30-19:00, closed on Sundays."),
 		chromedp.Click(chromedp.CSS(`[data-testid="knowledge-add"]`)),
 	)
 	c.waitText(`[data-testid="knowledge"]`, 10*time.Second, func(s string) bool { return strings.Contains(s, "Monday to Saturday") })

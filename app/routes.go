@@ -99,6 +99,7 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 
 	e.GET(views.PathSettings, h.showSettings, tenant...)
 	e.POST(views.PathSettings, h.saveSettings, tenant...)
+	e.POST(views.PathSettingsReset, h.resetSettings, tenant...)
 	e.POST(views.PathSettings+"/knowledge", h.createKnowledge, tenant...)
 	e.POST(views.PathSettings+"/knowledge/:id/update", h.updateKnowledge, tenant...)
 	e.POST(views.PathSettings+"/knowledge/:id/delete", h.deleteKnowledge, tenant...)

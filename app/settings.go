@@ -47,10 +47,13 @@ func (h *handler) settingsForm(st *db.AISettings, t *db.Tenant) views.SettingsFo
 	return f
 }
 
-func (h *handler) settingsView(c echo.Context, form *views.SettingsForm, newEntry views.KnowledgeRow) (views.Settings, error) {
+// settingsView is the settings page's view model: form nil shows the saved
+// settings; edit is a knowledge entry as posted (ID 0: the new entry) shown
+// instead of the stored one.
+func (h *handler) settingsView(c echo.Context, form *views.SettingsForm, edit views.KnowledgeRow) (views.Settings, error) {
 	ctx := c.Request().Context()
 	ts := tenantStore(c)
-	vm := views.Settings{New: newEntry}
+	vm := views.Settings{}
 	if form == nil {
 		st, err := ts.AISettings(ctx)
 		if err != nil {
@@ -64,14 +67,9 @@ func (h *handler) settingsView(c echo.Context, form *views.SettingsForm, newEntr
 		form = &f
 	}
 	vm.Form = *form
-	ks, err := ts.Knowledge(ctx)
-	if err != nil {
-		return vm, err
-	}
-	for _, k := range ks {
-		vm.Knowledge = append(vm.Knowledge, views.KnowledgeRow{ID: k.ID, Title: k.Title, Body: k.Body})
-	}
-	return vm, nil
+	var err error
+	vm.Knowledge, err = knowledgeView(ctx, ts, edit)
+	return vm, err
 }
 
 func (h *handler) showSettings(c echo.Context) error {
@@ -169,6 +167,10 @@ func parseSettings(c echo.Context, st *db.AISettings, defaultModel string) (view
 	return f, f.Timezone, f.Country, errs
 }
 
+// savedMessage is what a save tells a browser without htmx, at the top of
+// the page it lands on.
+const savedMessage = "AI settings saved. They apply from the next message."
+
 func (h *handler) saveSettings(c echo.Context) error {
 	ctx := c.Request().Context()
 	ts := tenantStore(c)
@@ -177,22 +179,29 @@ func (h *handler) saveSettings(c echo.Context) error {
 		return err
 	}
 	f, tz, country, errs := parseSettings(c, st, h.opts.DefaultModel)
-	if len(errs) == 0 {
-		err := ts.RunInTx(ctx, func(ctx context.Context, tx *db.TenantStore) error {
-			if err := tx.SaveAISettings(ctx, st); err != nil {
-				return err
-			}
-			return tx.SetLocale(ctx, tz, country)
-		})
-		if err != nil {
+	if len(errs) > 0 {
+		return h.settingsAnswer(c, http.StatusUnprocessableEntity, f)
+	}
+	err = ts.RunInTx(ctx, func(ctx context.Context, tx *db.TenantStore) error {
+		if err := tx.SaveAISettings(ctx, st); err != nil {
 			return err
 		}
-		f.Saved = true
+		return tx.SetLocale(ctx, tz, country)
+	})
+	if err != nil {
+		return err
 	}
-	status := http.StatusOK
-	if len(errs) > 0 {
-		status = http.StatusUnprocessableEntity
+	f.Saved = true
+	if !wantsPartial(c) {
+		h.putFlash(c, "success", savedMessage)
+		return c.Redirect(http.StatusSeeOther, views.PathSettings)
 	}
+	return h.settingsAnswer(c, http.StatusOK, f)
+}
+
+// settingsAnswer shows the settings form as posted: the form alone for
+// htmx, else the whole page.
+func (h *handler) settingsAnswer(c echo.Context, status int, f views.SettingsForm) error {
 	if wantsPartial(c) {
 		return renderComponent(c, status, views.SettingsFormView(f))
 	}
@@ -203,79 +212,30 @@ func (h *handler) saveSettings(c echo.Context) error {
 	return render(c, status, views.SettingsPage(h.shell(c, "AI settings", views.NavSettings), vm), nil)
 }
 
-// knowledgeForm is a posted knowledge entry.
-type knowledgeForm struct {
-	Title string `form:"title"`
-	Body  string `form:"body"`
-}
-
-func (f *knowledgeForm) Validate() string {
-	f.Title, f.Body = strings.TrimSpace(f.Title), strings.TrimSpace(f.Body)
-	switch {
-	case f.Title == "" || utf8.RuneCountInString(f.Title) > 200:
-		return "Give the entry a title of up to 200 characters."
-	case f.Body == "":
-		return "Write what the AI should know."
-	case utf8.RuneCountInString(f.Body) > 20000:
-		return "Keep one entry under 20,000 characters; split long topics."
+// resetSettings puts the AI settings back to the defaults a new tenant
+// gets; the knowledge and the tenant's time zone and country stay. Without
+// confirm=yes (a browser without script, which hx-confirm cannot ask) it
+// asks first.
+func (h *handler) resetSettings(c echo.Context) error {
+	if c.FormValue("confirm") != "yes" {
+		return render(c, http.StatusOK, views.SettingsResetPage(h.shell(c, "AI settings", views.NavSettings)), nil)
 	}
-	return ""
-}
-
-// knowledgeAnswer shows the knowledge section after a change.
-func (h *handler) knowledgeAnswer(c echo.Context, status int, newEntry views.KnowledgeRow) error {
-	vm, err := h.settingsView(c, nil, newEntry)
+	ctx := c.Request().Context()
+	ts := tenantStore(c)
+	t, err := ts.Tenant(ctx)
 	if err != nil {
 		return err
 	}
-	if wantsPartial(c) {
-		return renderComponent(c, status, views.KnowledgeView(vm.Knowledge, vm.New))
-	}
-	if status >= 400 {
-		return render(c, status, views.SettingsPage(h.shell(c, "AI settings", views.NavSettings), vm), nil)
-	}
-	return c.Redirect(http.StatusSeeOther, views.PathSettings)
-}
-
-func (h *handler) createKnowledge(c echo.Context) error {
-	var f knowledgeForm
-	if err := c.Bind(&f); err != nil {
-		return Errorf(EInvalid, "The form could not be read.")
-	}
-	if msg := f.Validate(); msg != "" {
-		return h.knowledgeAnswer(c, http.StatusUnprocessableEntity, views.KnowledgeRow{Title: f.Title, Body: f.Body, Error: msg})
-	}
-	if err := tenantStore(c).SaveKnowledgeEntry(c.Request().Context(), &db.KnowledgeEntry{Title: f.Title, Body: f.Body}); err != nil {
+	st := db.DefaultAISettings(ts.TenantID(), t.Name)
+	if err := ts.SaveAISettings(ctx, st); err != nil {
 		return err
 	}
-	return h.knowledgeAnswer(c, http.StatusOK, views.KnowledgeRow{})
-}
-
-func (h *handler) updateKnowledge(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
+	const msg = "AI settings reset to the defaults. Your business knowledge is unchanged."
+	if !wantsPartial(c) {
+		h.putFlash(c, "success", msg)
+		return c.Redirect(http.StatusSeeOther, views.PathSettings)
 	}
-	var f knowledgeForm
-	if err := c.Bind(&f); err != nil {
-		return Errorf(EInvalid, "The form could not be read.")
-	}
-	if msg := f.Validate(); msg != "" {
-		return Errorf(EInvalid, "%s", msg)
-	}
-	if err := tenantStore(c).SaveKnowledgeEntry(c.Request().Context(), &db.KnowledgeEntry{ID: id, Title: f.Title, Body: f.Body}); err != nil {
-		return err
-	}
-	return h.knowledgeAnswer(c, http.StatusOK, views.KnowledgeRow{})
-}
-
-func (h *handler) deleteKnowledge(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	if err := tenantStore(c).DeleteKnowledgeEntry(c.Request().Context(), id); err != nil {
-		return err
-	}
-	return h.knowledgeAnswer(c, http.StatusOK, views.KnowledgeRow{})
+	f := h.settingsForm(st, t)
+	f.Saved, f.SavedText = true, msg
+	return h.settingsAnswer(c, http.StatusOK, f)
 }

@@ -115,6 +115,9 @@ type AI struct {
 	Model   string
 	// Timeout bounds one model call (GEMINI_TIMEOUT).
 	Timeout time.Duration
+	// InputTokenBudget bounds the estimated input tokens of one model call
+	// (GEMINI_INPUT_TOKEN_BUDGET): the prompt is fitted into it.
+	InputTokenBudget int
 }
 
 // Credits holds the credit grant for new tenants and the cost of each action.
@@ -220,6 +223,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.AI.BaseURL = p.optionalURL("GEMINI_BASE_URL")
 	c.AI.Model = p.str("GEMINI_MODEL", "gemini-2.5-flash")
 	c.AI.Timeout = p.duration("GEMINI_TIMEOUT", time.Minute)
+	c.AI.InputTokenBudget = p.intRange("GEMINI_INPUT_TOKEN_BUDGET", 50_000, 16_000, 1_000_000)
 
 	for _, name := range []string{"STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE", "EVOLUTION_API_URL", "EVOLUTION_API_KEY"} {
 		if strings.TrimSpace(getenv(name)) != "" {

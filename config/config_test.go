@@ -37,6 +37,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"ai reply cost", c.Credits.AIReply, int64(1)},
 		{"message cost", c.Credits.Message, int64(1)},
 		{"model", c.AI.Model, "gemini-2.5-flash"},
+		{"input token budget", c.AI.InputTokenBudget, 50_000},
 		{"starter limit", c.Plans.InstanceLimits["starter"], 1},
 		{"business limit", c.Plans.InstanceLimits["business"], 10},
 		{"log level", c.Log.Level, slog.LevelInfo},

@@ -142,9 +142,27 @@ func (ts *TenantStore) KnowledgeEntry(ctx context.Context, id int64) (*Knowledge
 	return k, nil
 }
 
-// SaveKnowledgeEntry creates the entry (ID 0) or updates it.
+// SaveKnowledgeEntry creates the entry (ID 0) or updates it, within the
+// knowledge caps: a *KnowledgeLimitError says which one it would break.
+// The check and the write are one transaction with the tenant's knowledge
+// locked, so concurrent writes cannot together pass a cap.
 func (ts *TenantStore) SaveKnowledgeEntry(ctx context.Context, k *KnowledgeEntry) error {
 	k.TenantID = ts.tenantID
+	if err := checkEntrySize(k); err != nil {
+		return err
+	}
+	return ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
+		if err := tx.lockKnowledge(ctx); err != nil {
+			return err
+		}
+		if err := tx.checkKnowledgeRoom(ctx, k); err != nil {
+			return err
+		}
+		return tx.writeKnowledgeEntry(ctx, k)
+	})
+}
+
+func (ts *TenantStore) writeKnowledgeEntry(ctx context.Context, k *KnowledgeEntry) error {
 	if k.ID == 0 {
 		_, err := ts.db.NewInsert().Model(k).
 			Value("position", "(SELECT coalesce(max(position), 0) + 1 FROM knowledge_entries WHERE tenant_id = ?)", ts.tenantID).

@@ -302,6 +302,12 @@ func (w *Worker) recordRun(ctx context.Context, ts *db.TenantStore, c *db.Contac
 	if err := ts.RecordAIRun(ctx, run); err != nil {
 		w.log.WarnContext(ctx, "record ai run", "err", err)
 	}
+	if f := out.Fitted; f.DroppedEntries > 0 || f.Truncated {
+		// The knowledge (older than its caps) or the message did not fit.
+		w.metrics.Count("ai_prompt_trimmed")
+		w.log.InfoContext(ctx, "prompt trimmed to the input budget", "tenant_id", ts.TenantID(), "contact_id", c.ID,
+			"dropped_entries", f.DroppedEntries, "dropped_turns", f.DroppedTurns, "truncated", f.Truncated, "tokens", f.Tokens)
+	}
 	w.metrics.Count("ai_run_" + run.Outcome)
 }
 

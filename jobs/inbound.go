@@ -53,14 +53,20 @@ func (w *Worker) followUp(ctx context.Context, ts *db.TenantStore, s *db.AISetti
 	case db.InboundOptOut:
 		w.metrics.Count("opt_out")
 		w.publish(ctx, ts.TenantID(), live.ContactUpdated, map[string]int64{"contact_id": c.ID})
-		return w.autoReply(ctx, ts, c, m, "opt-out", s.OptOutReply)
+		_, lang := ai.ParseCommand(m.Body)
+		return w.autoReply(ctx, ts, c, m, ai.ReplyOptOut, ai.AutoReplyText(ai.ReplyOptOut, s.OptOutReply, lang))
 	case db.InboundOptIn:
 		w.publish(ctx, ts.TenantID(), live.ContactUpdated, map[string]int64{"contact_id": c.ID})
-		return w.autoReply(ctx, ts, c, m, "opt-in", s.OptInReply)
+		_, lang := ai.ParseCommand(m.Body)
+		return w.autoReply(ctx, ts, c, m, ai.ReplyOptIn, ai.AutoReplyText(ai.ReplyOptIn, s.OptInReply, lang))
 	case db.InboundHandoff:
 		w.metrics.Count("handoff")
 		w.publish(ctx, ts.TenantID(), live.ContactUpdated, map[string]int64{"contact_id": c.ID})
-		return w.autoReply(ctx, ts, c, m, "handoff", s.HandoffReply)
+		text, err := w.handoffReply(ctx, ts, s, c, m)
+		if err != nil {
+			return err
+		}
+		return w.autoReply(ctx, ts, c, m, ai.ReplyHandoff, text)
 	case db.InboundAfterHours:
 		return w.autoReply(ctx, ts, c, m, "after-hours", s.AfterHoursReply)
 	case db.InboundAnswer:
@@ -72,6 +78,27 @@ func (w *Worker) followUp(ctx context.Context, ts *db.TenantStore, s *db.AISetti
 		return w.enqueue(ctx, t, err)
 	}
 	return nil
+}
+
+// handoffReply is the handoff acknowledgement to send: the tenant's own
+// text, or the default in the customer's language, told by the keyword
+// they wrote or else by their recent messages.
+func (w *Worker) handoffReply(ctx context.Context, ts *db.TenantStore, s *db.AISettings, c *db.Contact, m *db.Message) (string, error) {
+	if !ai.IsDefaultReply(ai.ReplyHandoff, s.HandoffReply) {
+		return s.HandoffReply, nil
+	}
+	history, err := ts.Messages(ctx, c.ID, 10)
+	if err != nil {
+		return "", err
+	}
+	var recent []string
+	for _, h := range history {
+		if h.Direction == db.DirectionIn && h.ID != m.ID {
+			recent = append(recent, h.Body)
+		}
+	}
+	lang := ai.HandoffLanguage(m.Body, s.HandoffKeywords, recent)
+	return ai.AutoReplyText(ai.ReplyHandoff, s.HandoffReply, lang), nil
 }
 
 // autoReply queues a fixed reply to a customer's message (opt-out

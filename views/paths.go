@@ -29,6 +29,8 @@ const (
 	PathInstances      = "/instances"
 	PathContacts       = "/contacts"
 	PathSettings       = "/settings"
+	PathSettingsReset  = "/settings/reset"
+	PathKnowledge      = "/settings/knowledge"
 	PathWebhookWAHA    = "/api/webhooks/whatsapp"
 	PathHealthz        = "/healthz"
 	PathReadyz         = "/readyz"
@@ -71,6 +73,7 @@ const (
 	IDMessageList    = "messages"
 	IDReplyForm      = "reply-form"
 	IDKnowledge      = "knowledge"
+	IDSettingsForm   = "settings-form"
 )
 
 // Target returns the CSS selector of an element id, for hx-target.
@@ -120,7 +123,20 @@ func ContactActionPath(id int64, action string) string { return ContactPath(id) 
 
 // KnowledgePath is an action on a knowledge entry.
 func KnowledgePath(id int64, action string) string {
-	return PathSettings + "/knowledge/" + strconv.FormatInt(id, 10) + "/" + action
+	return PathKnowledge + "/" + strconv.FormatInt(id, 10) + "/" + action
+}
+
+// KnowledgeEntryID is the element id of a knowledge entry.
+func KnowledgeEntryID(id int64) string { return "knowledge-" + strconv.FormatInt(id, 10) }
+
+// KnowledgeFieldID is the id of a field of a knowledge entry's form (id 0:
+// the form adding one), unique on the page so each label focuses its own
+// field.
+func KnowledgeFieldID(id int64, field string) string {
+	if id == 0 {
+		return "knowledge-new-" + field
+	}
+	return KnowledgeEntryID(id) + "-" + field
 }
 
 // live is the hx-trigger of a region kept current by live updates: it is

@@ -20,6 +20,7 @@ import (
 type Client struct {
 	genai        *genai.Client
 	defaultModel string
+	inputBudget  int
 }
 
 // Config configures the client.
@@ -28,7 +29,10 @@ type Config struct {
 	// BaseURL overrides Google's endpoint (tests and the dev stand-in).
 	BaseURL      string
 	DefaultModel string
-	HTTPClient   *http.Client
+	// InputTokenBudget bounds the estimated input of one call (see Fit);
+	// 0 is DefaultInputTokenBudget.
+	InputTokenBudget int
+	HTTPClient       *http.Client
 }
 
 // New returns a client. It makes no request.
@@ -41,7 +45,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gemini client: %w", err)
 	}
-	return &Client{genai: c, defaultModel: cfg.DefaultModel}, nil
+	budget := cfg.InputTokenBudget
+	if budget <= 0 {
+		budget = DefaultInputTokenBudget
+	}
+	return &Client{genai: c, defaultModel: cfg.DefaultModel, inputBudget: budget}, nil
 }
 
 // Entry is one piece of business knowledge.
@@ -110,13 +118,18 @@ type Reply struct {
 	InputTokens  int
 	OutputTokens int
 	Latency      time.Duration
+	// Fitted says what was left out to keep the request within the input
+	// budget.
+	Fitted Fitted
 }
 
 // historyTokenBudget bounds the conversation sent with each request.
 const historyTokenBudget = 3000
 
-// Reply asks the model for the next message of the conversation.
+// Reply asks the model for the next message of the conversation, with the
+// request fitted into the client's input budget.
 func (c *Client) Reply(ctx context.Context, req Request) (Reply, error) {
+	req, fitted := Fit(req, c.inputBudget)
 	model := req.Model
 	if model == "" {
 		model = c.defaultModel
@@ -138,13 +151,14 @@ func (c *Client) Reply(ctx context.Context, req Request) (Reply, error) {
 			PropertyOrdering: []string{"reply", "handoff", "reason"},
 		},
 	}
-	contents := Contents(req.Turns, historyTokenBudget)
+	// Fit chose the turns; Contents only shapes them.
+	contents := Contents(req.Turns, c.inputBudget)
 	if len(contents) == 0 {
 		return Reply{}, errors.New("ai: nothing to answer")
 	}
 	start := time.Now()
 	resp, err := c.genai.Models.GenerateContent(ctx, model, contents, cfg)
-	out := Reply{Model: model, Latency: time.Since(start)}
+	out := Reply{Model: model, Latency: time.Since(start), Fitted: fitted}
 	if err != nil {
 		return out, fmt.Errorf("gemini: %w", withRetryHint(err))
 	}
@@ -281,7 +295,7 @@ func SystemPrompt(req Request) string {
 }
 
 // Contents turns the conversation into model turns, newest kept first
-// within budget tokens (about four characters a token), and merges
+// within budget tokens (as EstimateTokens counts them), and merges
 // consecutive turns of one side as the API expects alternation.
 func Contents(turns []Turn, budget int) []*genai.Content {
 	var kept []Turn
@@ -291,7 +305,7 @@ func Contents(turns []Turn, budget int) []*genai.Content {
 		if strings.TrimSpace(t.Text) == "" {
 			continue
 		}
-		cost := len(t.Text)/4 + 4
+		cost := turnCost(t)
 		if used+cost > budget && len(kept) > 0 {
 			break
 		}

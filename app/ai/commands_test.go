@@ -6,33 +6,37 @@ func TestParseCommand(t *testing.T) {
 	tests := []struct {
 		text string
 		want Command
+		lang string
 	}{
-		{"STOP", OptOut},
-		{"  stop! ", OptOut},
-		{"Unsubscribe", OptOut},
-		{"BAJA", OptOut},           // Spanish
-		{"No más", OptOut},         // Spanish, with accent
-		{"Sair", OptOut},           // Portuguese
-		{"Não quero mais", OptOut}, // Portuguese
-		{"ARRÊT", OptOut},          // French
-		{"Désabonner", OptOut},     // French
-		{"Stopp", OptOut},          // German
-		{"Abmelden", OptOut},       // German
-		{"Berhenti", OptOut},       // Indonesian
-		{"توقف", OptOut},           // Arabic
-		{"إلغاء الاشتراك", OptOut}, // Arabic, hamza folded
-		{"START", OptIn},
-		{"Alta", OptIn},
-		{"Voltar", OptIn},
-		{"Mulai", OptIn},
-		{"ابدأ", OptIn},
-		{"please don't stop the delivery", NoCommand},
-		{"what time do you stop serving?", NoCommand},
-		{"", NoCommand},
+		{"STOP", OptOut, "en"},
+		{"  stop! ", OptOut, "en"},
+		{"Unsubscribe", OptOut, "en"},
+		{"BAJA", OptOut, "es"},
+		{"No más", OptOut, "es"}, // with accent
+		{"Cancelar", OptOut, "es"},
+		{"Sair", OptOut, "pt"},
+		{"Não quero mais", OptOut, "pt"},
+		{"ARRÊT", OptOut, "fr"},
+		{"Désabonner", OptOut, "fr"},
+		{"Stopp", OptOut, "de"},
+		{"Abmelden", OptOut, "de"},
+		{"Berhenti", OptOut, "id"},
+		{"توقف", OptOut, "ar"},
+		{"إلغاء الاشتراك", OptOut, "ar"}, // hamza folded
+		{"START", OptIn, "en"},
+		{"Alta", OptIn, "es"},
+		{"Voltar", OptIn, "pt"},
+		{"Reprendre", OptIn, "fr"},
+		{"Wieder anmelden", OptIn, "de"},
+		{"Mulai", OptIn, "id"},
+		{"ابدأ", OptIn, "ar"},
+		{"please don't stop the delivery", NoCommand, ""},
+		{"what time do you stop serving?", NoCommand, ""},
+		{"", NoCommand, ""},
 	}
 	for _, tt := range tests {
-		if got := ParseCommand(tt.text); got != tt.want {
-			t.Errorf("ParseCommand(%q) = %v, want %v", tt.text, got, tt.want)
+		if got, lang := ParseCommand(tt.text); got != tt.want || lang != tt.lang {
+			t.Errorf("ParseCommand(%q) = %v, %q, want %v, %q", tt.text, got, lang, tt.want, tt.lang)
 		}
 	}
 }

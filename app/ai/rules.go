@@ -27,7 +27,7 @@ type Incoming struct {
 // reply (once per closed period); else an AI answer after the burst wait.
 func Decide(s *db.AISettings, c *db.Contact, m Incoming, f db.InboundFacts, loc *time.Location, now time.Time) db.Inbound {
 	if c.Kind == db.ContactDirect && !IsMedia(m.Type) {
-		switch ParseCommand(m.Body) {
+		switch cmd, _ := ParseCommand(m.Body); cmd {
 		case OptOut:
 			return db.Inbound{Action: db.InboundOptOut}
 		case OptIn:
