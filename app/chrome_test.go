@@ -289,7 +289,14 @@ func (c *chrome) location() string {
 func (c *chrome) waitPath(path string) {
 	c.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for c.location() != path {
+	for {
+		// A page that is navigating cannot answer; ask again.
+		ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+		at, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname + location.search`))
+		cancel()
+		if err == nil && at == path {
+			return
+		}
 		if time.Now().After(deadline) {
 			c.shot("wrong-page")
 			c.t.Fatalf("browser on %s, want %s", c.location(), path)

@@ -1,11 +1,9 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +30,7 @@ func clockToMinutes(s string) (int, bool) {
 func (h *handler) settingsForm(st *db.AISettings, t *db.Tenant) views.SettingsForm {
 	f := views.SettingsForm{
 		Enabled: st.Enabled, Persona: st.Persona, Instructions: st.Instructions, Model: st.Model, DefaultModel: h.opts.DefaultModel,
-		Temperature: strconv.FormatFloat(float64(st.Temperature), 'f', -1, 32), Timezone: t.Timezone, Country: t.DefaultCountry,
+		Temperature: strconv.FormatFloat(float64(st.Temperature), 'f', -1, 32), Timezone: t.Timezone,
 		HoursEnabled: st.HoursEnabled, AfterHoursReply: st.AfterHoursReply, HandoffKeywords: strings.Join(st.HandoffKeywords, ", "),
 		BurstWaitSeconds: strconv.FormatFloat(float64(st.BurstWaitMS)/1000, 'f', -1, 64), HourlyLimit: strconv.Itoa(st.HourlyLimit),
 		AnswerGroups: st.AnswerGroups, HumanQuietMinutes: strconv.Itoa(st.HumanQuietMinutes),
@@ -91,7 +89,7 @@ func modelChoices() []views.Choice {
 
 // parseSettings reads the posted form into settings, collecting problems by
 // field.
-func parseSettings(c echo.Context, st *db.AISettings, defaultModel string) (views.SettingsForm, string, string, map[string]string) {
+func parseSettings(c echo.Context, st *db.AISettings, defaultModel string) (views.SettingsForm, map[string]string) {
 	errs := map[string]string{}
 	// Text typed by the tenant is sent on WhatsApp and stored: NUL and
 	// invalid UTF-8 are cleaned as in messages.
@@ -113,7 +111,7 @@ func parseSettings(c echo.Context, st *db.AISettings, defaultModel string) (view
 	}
 	f := views.SettingsForm{
 		Enabled: v("enabled") == "on", Persona: text("persona", 2000), Instructions: text("instructions", 4000),
-		Model: v("model"), Temperature: v("temperature"), Timezone: v("timezone"), Country: strings.ToUpper(v("country")),
+		Model: v("model"), Temperature: v("temperature"),
 		HoursEnabled: v("hours_enabled") == "on", AfterHoursReply: text("after_hours_reply", 1000),
 		HandoffKeywords: v("handoff_keywords"), BurstWaitSeconds: v("burst_wait_seconds"), HourlyLimit: v("hourly_limit"),
 		AnswerGroups: v("answer_groups") == "on", HumanQuietMinutes: v("human_quiet_minutes"),
@@ -127,13 +125,6 @@ func parseSettings(c echo.Context, st *db.AISettings, defaultModel string) (view
 	}
 	st.Model = f.Model
 	st.Temperature = float32(number("temperature", 0, 2))
-	if _, err := time.LoadLocation(f.Timezone); err != nil || f.Timezone == "" {
-		errs["timezone"] = "Use a time zone name such as Europe/Madrid."
-	}
-	// Empty: not set yet (sign-up without the browser's hint).
-	if f.Country != "" && !regexp.MustCompile(`^[A-Z]{2}$`).MatchString(f.Country) {
-		errs["country"] = "Use the two-letter country code, such as ES."
-	}
 	st.HoursEnabled, st.AfterHoursReply, st.AnswerGroups = f.HoursEnabled, f.AfterHoursReply, f.AnswerGroups
 	st.Hours = make([]*db.DayHours, 7)
 	for i := range f.Days {
@@ -164,7 +155,7 @@ func parseSettings(c echo.Context, st *db.AISettings, defaultModel string) (view
 	st.HumanQuietMinutes = int(number("human_quiet_minutes", 1, 100000))
 	st.OptOutReply, st.OptInReply, st.HandoffReply = f.OptOutReply, f.OptInReply, f.HandoffReply
 	f.Errors = errs
-	return f, f.Timezone, f.Country, errs
+	return f, errs
 }
 
 // savedMessage is what a save tells a browser without htmx, at the top of
@@ -178,17 +169,12 @@ func (h *handler) saveSettings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f, tz, country, errs := parseSettings(c, st, h.opts.DefaultModel)
+	f, errs := parseSettings(c, st, h.opts.DefaultModel)
+	f.Timezone = mustPrincipal(c).tenant.Timezone
 	if len(errs) > 0 {
 		return h.settingsAnswer(c, http.StatusUnprocessableEntity, f)
 	}
-	err = ts.RunInTx(ctx, func(ctx context.Context, tx *db.TenantStore) error {
-		if err := tx.SaveAISettings(ctx, st); err != nil {
-			return err
-		}
-		return tx.SetLocale(ctx, tz, country)
-	})
-	if err != nil {
+	if err := ts.SaveAISettings(ctx, st); err != nil {
 		return err
 	}
 	f.Saved = true

@@ -120,9 +120,12 @@ func TestSettingsSavedAndReset(t *testing.T) {
 	if err := ts.SaveKnowledgeEntry(ctx, &db.KnowledgeEntry{Title: "Prices", Body: "Coffee 2 EUR"}); err != nil {
 		t.Fatal(err)
 	}
+	if err := ts.SetProfile(ctx, db.Profile{Name: "Reset Shop", Timezone: "Europe/Madrid", Country: "ES"}); err != nil {
+		t.Fatal(err)
+	}
 	tok := b.csrf("/settings")
 	form := url.Values{"_csrf": {tok}, "persona": {"You are Bo."}, "instructions": {"Be brief."}, "model": {""},
-		"temperature": {"1.5"}, "timezone": {"Europe/Madrid"}, "country": {"ES"}, "after_hours_reply": {""},
+		"temperature": {"1.5"}, "after_hours_reply": {""},
 		"handoff_keywords": {"jefe"}, "burst_wait_seconds": {"1"}, "hourly_limit": {"3"}, "human_quiet_minutes": {"10"},
 		"opt_out_reply": {"Bye."}, "opt_in_reply": {"Hi."}, "handoff_reply": {"Wait."}}
 	r := b.post("/settings", form, "HX-Request", "true")

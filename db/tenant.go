@@ -133,17 +133,6 @@ func (s *Store) CreateTenantWithOwner(ctx context.Context, in SignUp) (*Tenant, 
 	return t, u, nil
 }
 
-// SetLocale sets the tenant's time zone (IANA name) and default country (ISO
-// 3166 two letters), which phone numbers without a country code use.
-func (ts *TenantStore) SetLocale(ctx context.Context, timezone, country string) error {
-	_, err := ts.db.NewUpdate().Model((*Tenant)(nil)).Set("timezone = ?", timezone).Set("default_country = ?", country).
-		Set("updated_at = now()").Where("id = ?", ts.tenantID).Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("set locale: %w", mapErr(err))
-	}
-	return nil
-}
-
 // Profile is what a tenant says about itself on the account page.
 type Profile struct {
 	Name     string
