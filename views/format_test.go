@@ -57,3 +57,21 @@ func TestSenderLabels(t *testing.T) {
 		}
 	}
 }
+
+func TestProblemWords(t *testing.T) {
+	for _, tc := range []struct {
+		status, phone, title, action string
+	}{
+		{statusFailed, "", "Linking did not finish.", "Try again"},
+		{statusFailed, "+15551230000", "This number stopped working.", "Reconnect"},
+		{statusDisconnected, "+15551230000", "This number got disconnected.", "Reconnect"},
+		{statusLoggedOut, "+15551230000", "The phone is unlinked.", "Reconnect"},
+	} {
+		if got := problemTitle(tc.status, tc.phone); got != tc.title {
+			t.Errorf("problemTitle(%s, %q) = %q, want %q", tc.status, tc.phone, got, tc.title)
+		}
+		if got := problemAction(tc.status, tc.phone); got != tc.action {
+			t.Errorf("problemAction(%s, %q) = %q, want %q", tc.status, tc.phone, got, tc.action)
+		}
+	}
+}
