@@ -57,6 +57,15 @@ func TestTenantScope(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	campaign, err := aliceStore.CreateCampaign(ctx, "Alice's sale")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := aliceStore.ReplaceRecipients(ctx, campaign.ID, []db.Recipient{{RowNumber: 2, Phone: "+15559990001"}},
+		[]db.DroppedRow{{RowNumber: 3, Reason: "invalid"}}); err != nil {
+		t.Fatal(err)
+	}
+
 	notFound := []struct {
 		name string
 		call func() error
@@ -93,6 +102,10 @@ func TestTenantScope(t *testing.T) {
 			})
 			return err
 		}},
+		{"Campaign", func() error { _, err := mallory.Campaign(ctx, campaign.ID); return err }},
+		{"SaveCampaignDraft", func() error { return mallory.SaveCampaignDraft(ctx, &db.Campaign{ID: campaign.ID, Name: "mine"}) }},
+		{"DeleteCampaignDraft", func() error { return mallory.DeleteCampaignDraft(ctx, campaign.ID) }},
+		{"ReplaceRecipients", func() error { return mallory.ReplaceRecipients(ctx, campaign.ID, nil, nil) }},
 		{"HandReplyToOutbox", func() error {
 			return mallory.HandReplyToOutbox(ctx, &db.AIReply{ID: 1, TriggerMessageID: incoming.ID}, queued)
 		}},
@@ -117,6 +130,18 @@ func TestTenantScope(t *testing.T) {
 		}
 		if cs, _ := mallory.RecentConversations(ctx, 10); len(cs) != 0 {
 			t.Errorf("RecentConversations saw %d", len(cs))
+		}
+		if rs, n, _ := mallory.Recipients(ctx, campaign.ID, db.Page{}); n+len(rs) != 0 {
+			t.Errorf("Recipients saw %d", n)
+		}
+		if ds, _ := mallory.DroppedRows(ctx, campaign.ID); len(ds) != 0 {
+			t.Errorf("DroppedRows saw %d", len(ds))
+		}
+		if c, _ := mallory.CampaignCounts(ctx, campaign.ID); c.Recipients+c.Dropped != 0 {
+			t.Errorf("CampaignCounts saw %+v", c)
+		}
+		if cs, n, _ := mallory.Campaigns(ctx, db.Page{}); n+len(cs) != 0 {
+			t.Errorf("Campaigns saw %d", n)
 		}
 		if n, _ := mallory.ContactCount(ctx); n != 0 {
 			t.Errorf("ContactCount = %d", n)

@@ -1,0 +1,97 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/myaibud/aibud/db"
+	"github.com/myaibud/aibud/db/dbtest"
+)
+
+func TestCampaignDraftAndRecipients(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := dbtest.Store(t)
+	tenant, _ := dbtest.NewTenant(t, s)
+	ts := s.Tenant(tenant.ID)
+
+	c, err := ts.CreateCampaign(ctx, "Spring sale")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State != db.CampaignDraft || c.Step != "upload" || c.Kind != db.CampaignText {
+		t.Fatalf("new campaign = %+v", c)
+	}
+	c.Kind, c.Step, c.FileName, c.Columns = db.CampaignPoll, "message", "leads.xlsx", []string{"Phone", "Name", "City"}
+	c.Poll = &db.CampaignPollSpec{Question: "Which day suits you?", Options: []string{"Monday", "Friday"}}
+	c.Variants = []string{"Hi {{name}}", "Hello {{name}}"}
+	if err := ts.SaveCampaignDraft(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ts.Campaign(ctx, c.ID)
+	if err != nil || got.Kind != db.CampaignPoll || got.Poll == nil || got.Poll.Options[1] != "Friday" ||
+		len(got.Columns) != 3 || len(got.Variants) != 2 || got.FileName != "leads.xlsx" {
+		t.Fatalf("saved draft = %+v (%v)", got, err)
+	}
+
+	// 2,500 recipients go in batches; a second upload replaces the first.
+	rs := make([]db.Recipient, 2500)
+	for i := range rs {
+		rs[i] = db.Recipient{RowNumber: i + 2, Phone: fmt.Sprintf("+3460%07d", i), Name: fmt.Sprintf("Lead %d", i), Vars: map[string]string{"city": "Madrid"}}
+	}
+	dropped := []db.DroppedRow{{RowNumber: 2600, Value: "12", Reason: "too short"}}
+	if err := ts.ReplaceRecipients(ctx, c.ID, rs[:10], nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.ReplaceRecipients(ctx, c.ID, rs, dropped); err != nil {
+		t.Fatal(err)
+	}
+	counts, err := ts.CampaignCounts(ctx, c.ID)
+	if err != nil || counts.Recipients != 2500 || counts.Pending != 2500 || counts.Dropped != 1 {
+		t.Errorf("counts = %+v (%v)", counts, err)
+	}
+	page, total, err := ts.Recipients(ctx, c.ID, db.Page{Number: 2, PerPage: 100})
+	if err != nil || total != 2500 || len(page) != 100 || page[0].RowNumber != 102 || page[0].Vars["city"] != "Madrid" {
+		t.Errorf("page 2: %d of %d, first %+v (%v)", len(page), total, page[0], err)
+	}
+	if ds, _ := ts.DroppedRows(ctx, c.ID); len(ds) != 1 || ds[0].Reason != "too short" {
+		t.Errorf("dropped = %+v", ds)
+	}
+	// A number twice in one campaign is a mistake of the caller.
+	if err := ts.ReplaceRecipients(ctx, c.ID, []db.Recipient{rs[0], rs[0]}, nil); !errors.Is(err, db.ErrConflict) {
+		t.Errorf("duplicate number: %v", err)
+	}
+	if counts, _ := ts.CampaignCounts(ctx, c.ID); counts.Recipients != 2500 {
+		t.Errorf("a failed replace changed the recipients: %d", counts.Recipients)
+	}
+	if cs, n, _ := ts.Campaigns(ctx, db.Page{}); n != 1 || cs[0].ID != c.ID {
+		t.Errorf("campaigns = %d", n)
+	}
+
+	// Launched, the campaign is no longer edited or deleted as a draft.
+	if _, err := dbtest.DB(t).ExecContext(ctx, "UPDATE campaigns SET state = 'sending' WHERE id = ?", c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.SaveCampaignDraft(ctx, c); !errors.Is(err, db.ErrNotDraft) {
+		t.Errorf("save launched: %v", err)
+	}
+	if err := ts.ReplaceRecipients(ctx, c.ID, rs[:1], nil); !errors.Is(err, db.ErrNotDraft) {
+		t.Errorf("replace recipients of launched: %v", err)
+	}
+	if err := ts.DeleteCampaignDraft(ctx, c.ID); !errors.Is(err, db.ErrNotDraft) {
+		t.Errorf("delete launched: %v", err)
+	}
+
+	draft, _ := ts.CreateCampaign(ctx, "Drop me")
+	if err := ts.ReplaceRecipients(ctx, draft.ID, rs[:3], dropped); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.DeleteCampaignDraft(ctx, draft.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Campaign(ctx, draft.ID); !errors.Is(err, db.ErrNotFound) {
+		t.Errorf("deleted draft: %v", err)
+	}
+}
