@@ -217,6 +217,11 @@ func (p *process) serve(ctx context.Context) error {
 	hub := live.NewHub(p.rdb, p.cfg.Redis.Namespace, p.log)
 	go hub.Run(hubCtx)
 	sessions := app.NewSessions(p.store, p.cfg.HTTP.Secure(), p.cfg.Session.Lifetime)
+	if n, err := app.AttributeSessions(ctx, p.store, sessions); err != nil {
+		p.log.Warn("record the users of older sessions", "err", err)
+	} else if n > 0 {
+		p.log.Info("recorded the users of older sessions", "sessions", n)
+	}
 
 	e := app.New(app.Deps{
 		Store: p.store, Queue: p.queue, Redis: p.rdb, AsynqOpt: p.asynqOpt, Hub: hub,

@@ -6,8 +6,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/myaibud/aibud/app"
 	"github.com/myaibud/aibud/db"
+	"github.com/myaibud/aibud/db/dbtest"
 )
 
 // signUpAt signs up through the form with a time zone and country.
@@ -224,4 +227,36 @@ func TestAccountPasswordChangeSignsOutElsewhere(t *testing.T) {
 
 	wantStatus(t, a.newBrowser(t).signIn(email, "password123", ""), http.StatusUnprocessableEntity)
 	wantRedirect(t, a.newBrowser(t).signIn(email, "a brand new password", ""), "/dashboard")
+}
+
+// TestOlderSessionsEndOnPasswordChange: a session saved before sessions
+// recorded their user gets its user recorded at start, so a password change
+// ends it like the others.
+func TestOlderSessionsEndOnPasswordChange(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	ctx := context.Background()
+	b := a.newBrowser(t)
+	email := uniqueEmail("oldsession")
+	wantRedirect(t, b.signUp("Old Session Co", email, "password123"), "/dashboard")
+	old := a.newBrowser(t)
+	wantRedirect(t, old.signIn(email, "password123", ""), "/dashboard")
+	u, err := a.store.UserByEmail(ctx, email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As saved before the upgrade: no user recorded.
+	if _, err := dbtest.DB(t).ExecContext(ctx, "UPDATE sessions SET user_id = NULL WHERE user_id = ?", u.ID); err != nil {
+		t.Fatal(err)
+	}
+	n, err := app.AttributeSessions(ctx, a.store, app.NewSessions(a.store, false, time.Hour))
+	if err != nil || n < 2 {
+		t.Fatalf("attributed %d sessions (%v), want at least 2", n, err)
+	}
+	tok := b.csrf("/account")
+	r := b.post("/account/login", url.Values{"_csrf": {tok}, "email": {email}, "new_password": {"another new password"}, "current_password": {"password123"}},
+		"HX-Request", "true")
+	wantStatus(t, r, http.StatusOK)
+	wantRedirect(t, old.get("/dashboard"), "/sign-in")
+	wantStatus(t, b.get("/dashboard"), http.StatusOK)
 }

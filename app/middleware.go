@@ -72,6 +72,31 @@ func (us userSessions) CommitCtx(ctx context.Context, token string, b []byte, ex
 	return us.CommitUserCtx(ctx, token, b, expiry, uid)
 }
 
+// AttributeSessions records the user of every live session saved before
+// sessions recorded their user, so that a password change ends those too.
+// It reads the user from each session's data and returns how many it
+// attributed. It runs once at start; sessions saved since record their user.
+func AttributeSessions(ctx context.Context, store *db.Store, sm *scs.SessionManager) (int, error) {
+	ss, n, after := store.Sessions(), 0, ""
+	for {
+		batch, err := ss.UnattributedSessions(ctx, after, 500)
+		if err != nil || len(batch) == 0 {
+			return n, err
+		}
+		for _, s := range batch {
+			after = s.Token
+			_, values, err := sm.Codec.Decode(s.Data)
+			if uid, _ := values[sessionUserID].(int64); err != nil || uid == 0 {
+				continue
+			}
+			if err := ss.AttributeSession(ctx, s.Token, values[sessionUserID].(int64)); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+}
+
 // Commit is CommitCtx without a context, for scs.Store.
 func (us userSessions) Commit(token string, b []byte, expiry time.Time) error {
 	return us.CommitCtx(context.Background(), token, b, expiry)

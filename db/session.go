@@ -98,3 +98,32 @@ func deleteUserSessions(ctx context.Context, idb bun.IDB, userID int64) ([]strin
 	}
 	return tokens, nil
 }
+
+// SessionData is a stored session's token and encoded data.
+type SessionData struct {
+	Token string `bun:"token"`
+	Data  []byte `bun:"data"`
+}
+
+// UnattributedSessions returns live sessions that record no user, after the
+// token after (in token order), at most limit: sessions saved before
+// sessions recorded their user, for AttributeSession.
+func (ss *SessionStore) UnattributedSessions(ctx context.Context, after string, limit int) ([]SessionData, error) {
+	var out []SessionData
+	err := ss.s.db.NewRaw(`SELECT token, data FROM sessions WHERE user_id IS NULL AND expiry > now() AND token > ?
+		ORDER BY token LIMIT ?`, after, limit).Scan(ctx, &out)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("unattributed sessions: %w", err)
+	}
+	return out, nil
+}
+
+// AttributeSession records whose a session is, unless it records someone
+// already.
+func (ss *SessionStore) AttributeSession(ctx context.Context, token string, userID int64) error {
+	_, err := ss.s.db.NewRaw("UPDATE sessions SET user_id = ? WHERE token = ? AND user_id IS NULL", userID, token).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("attribute session: %w", mapErr(err))
+	}
+	return nil
+}
