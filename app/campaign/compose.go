@@ -35,12 +35,12 @@ var (
 // Template is a parsed message text with {{column}} variables. Parse it
 // once per campaign with ParseTemplate and Render it for every recipient.
 type Template struct {
-	parts []part
+	parts []tplPart
 	vars  []string
 }
 
-// part is a piece of literal text, or a variable when key is set.
-type part struct {
+// tplPart is a piece of literal text, or a variable when key is set.
+type tplPart struct {
 	text     string
 	key      string
 	fallback string
@@ -61,23 +61,23 @@ func ParseTemplate(s string) (*Template, error) {
 	for pos < len(s) {
 		open, shut := strings.Index(s[pos:], "{{"), strings.Index(s[pos:], "}}")
 		if shut >= 0 && (open < 0 || shut < open) {
-			return nil, fmt.Errorf("character %d: %w", charPos(s, pos+shut), ErrUnopened)
+			return nil, fmt.Errorf("character %d: %w", tplCharPos(s, pos+shut), ErrUnopened)
 		}
 		if open < 0 {
-			t.parts = append(t.parts, part{text: s[pos:]})
+			t.parts = append(t.parts, tplPart{text: s[pos:]})
 			break
 		}
 		start := pos + open
 		if open > 0 {
-			t.parts = append(t.parts, part{text: s[pos:start]})
+			t.parts = append(t.parts, tplPart{text: s[pos:start]})
 		}
 		end := strings.Index(s[start+2:], "}}")
 		if end < 0 || strings.Contains(s[start+2:start+2+end], "{{") {
-			return nil, fmt.Errorf("character %d: %w", charPos(s, start), ErrUnclosed)
+			return nil, fmt.Errorf("character %d: %w", tplCharPos(s, start), ErrUnclosed)
 		}
 		p, err := parseVariable(s[start+2 : start+2+end])
 		if err != nil {
-			return nil, fmt.Errorf("character %d: %w", charPos(s, start), err)
+			return nil, fmt.Errorf("character %d: %w", tplCharPos(s, start), err)
 		}
 		t.parts = append(t.parts, p)
 		if !seen[p.key] {
@@ -90,17 +90,17 @@ func ParseTemplate(s string) (*Template, error) {
 }
 
 // parseVariable reads what is between "{{" and "}}".
-func parseVariable(inner string) (part, error) {
+func parseVariable(inner string) (tplPart, error) {
 	name, fallback, _ := strings.Cut(inner, "|")
 	key := VariableKey(name)
 	if key == "" {
-		return part{}, ErrEmptyName
+		return tplPart{}, ErrEmptyName
 	}
-	return part{key: key, fallback: strings.TrimSpace(fallback)}, nil
+	return tplPart{key: key, fallback: strings.TrimSpace(fallback)}, nil
 }
 
-// charPos turns a byte offset into a character position counted from 1.
-func charPos(s string, offset int) int { return utf8.RuneCountInString(s[:offset]) + 1 }
+// tplCharPos turns a byte offset into a character position counted from 1.
+func tplCharPos(s string, offset int) int { return utf8.RuneCountInString(s[:offset]) + 1 }
 
 // VariableKey is the key a column name is matched by: lowercase, accents
 // stripped, and every run of spaces and punctuation turned into one "_",
@@ -226,7 +226,7 @@ const gapMark = 0
 // tidyGaps removes the gap marks, with the spaces and punctuation that an
 // empty variable leaves stranded around them: "Hi , welcome" → "Hi,
 // welcome", "Hello, !" → "Hello!", ", welcome" at a line start →
-// "welcome", "()" → nothing. Text away from a gap is left as written.
+// "welcome", "Hello, " at a line end → "Hello", "()" → nothing. Text away from a gap is left as written.
 func tidyGaps(s string) string {
 	for {
 		i := strings.IndexByte(s, gapMark)
@@ -247,6 +247,8 @@ func tidyGaps(s string) string {
 			} else if !lineStart && strings.IndexByte(",;:", s[lo-1]) >= 0 {
 				lo, _ = widenGap(s, lo-1, lo-1)
 			}
+		case lineEnd && !lineStart && strings.IndexByte(",;:", s[lo-1]) >= 0:
+			lo, _ = widenGap(s, lo-1, lo-1)
 		case lineStart || lineEnd || s[lo-1] == '(':
 		case hadSpace:
 			repl = " "
@@ -393,18 +395,18 @@ func markerEnd(rs []rune, i int) int {
 	if c != '*' && c != '_' && c != '~' {
 		return -1
 	}
-	if (i > 0 && alnum(rs[i-1])) || i+1 >= len(rs) || unicode.IsSpace(rs[i+1]) || rs[i+1] == c {
+	if (i > 0 && wordRune(rs[i-1])) || i+1 >= len(rs) || unicode.IsSpace(rs[i+1]) || rs[i+1] == c {
 		return -1
 	}
 	for j := i + 2; j < len(rs) && rs[j] != '\n'; j++ {
-		if rs[j] == c && !unicode.IsSpace(rs[j-1]) && (j+1 == len(rs) || !alnum(rs[j+1])) {
+		if rs[j] == c && !unicode.IsSpace(rs[j-1]) && (j+1 == len(rs) || !wordRune(rs[j+1])) {
 			return j
 		}
 	}
 	return -1
 }
 
-func alnum(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+func wordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
 func styled(st Span, marker rune) bool {
 	return marker == '*' && st.Bold || marker == '_' && st.Italic || marker == '~' && st.Strike

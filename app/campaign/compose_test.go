@@ -86,6 +86,8 @@ func TestRender(t *testing.T) {
 		{"two missing in a row", "Dear {{title}} {{name}}, hi", none, "Dear, hi"},
 		{"missing at the start", "{{name}}, your order is ready", none, "your order is ready"},
 		{"missing at the end", "Thanks {{name}}", none, "Thanks"},
+		{"missing after a comma at the end", "Hello, {{name}}\nBye, {{name}} ", none, "Hello\nBye"},
+		{"author's comma before the line end stays", "Dear {{name}},\nthanks", none, "Dear,\nthanks"},
 		{"missing in brackets", "Call us (ref {{ref}}) today", none, "Call us (ref) today"},
 		{"missing alone in brackets", "Call us ({{ref}}) today", none, "Call us today"},
 		{"missing at a line start", "Hi\n{{name}}, see you", none, "Hi\nsee you"},

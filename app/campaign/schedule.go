@@ -100,8 +100,10 @@ type NumberPlan struct {
 // Estimate is when a campaign of recipients, starting at now, should
 // finish: recipients are spread with Assign and each number's share is
 // played out with the average gap (NextSendAt with rnd 0.5), its pauses,
-// its daily cap and the quiet hours, in the tenant's zone loc. With no
-// recipients it is now; with no numbers, the zero time.
+// its daily cap and the quiet hours, in the tenant's zone loc. Each pace
+// is taken as it is at now: a new number's ramp is not sped up over the
+// days, so the estimate errs late. With no recipients it is now; with no
+// numbers, the zero time.
 func Estimate(recipients int, numbers []NumberPlan, now time.Time, loc *time.Location) time.Time {
 	if recipients <= 0 {
 		return now
