@@ -259,3 +259,27 @@ func TestFormatPreview(t *testing.T) {
 		})
 	}
 }
+
+// FuzzTemplate checks that no text or value makes parsing or rendering
+// panic, and that a rendered message never carries a NUL.
+func FuzzTemplate(f *testing.F) {
+	f.Add("Hi {{name|there}}, welcome (ref {{ref}})!", "Ana")
+	f.Add("{{a}} {{b}}, {{c}}\n*{{d}}*", "")
+	f.Add("}}{{", "{{x}}")
+	f.Fuzz(func(t *testing.T, text, value string) {
+		tpl, err := campaign.ParseTemplate(text)
+		if err != nil {
+			return
+		}
+		vars := map[string]string{}
+		for _, k := range tpl.Vars() {
+			vars[k] = value
+		}
+		for _, got := range []string{tpl.Render(vars), tpl.Render(nil)} {
+			if strings.ContainsRune(got, 0) {
+				t.Fatalf("Render(%q) left a NUL: %q", text, got)
+			}
+			campaign.FormatPreview(got)
+		}
+	})
+}
