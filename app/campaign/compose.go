@@ -133,6 +133,23 @@ func VariableKey(name string) string {
 // without repeats, so the UI can warn about columns the file lacks.
 func (t *Template) Vars() []string { return append([]string(nil), t.vars...) }
 
+// Missing lists the variables the template uses that are none of
+// columns (column names as in the file, matched by VariableKey), in order
+// of first use: the UI warns that they will render as their fallback.
+func (t *Template) Missing(columns []string) []string {
+	have := make(map[string]bool, len(columns))
+	for _, c := range columns {
+		have[VariableKey(c)] = true
+	}
+	var out []string
+	for _, v := range t.vars {
+		if !have[v] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // Render fills in the variables from vars (keyed by VariableKey). A value
 // is trimmed; a missing or blank one gives the fallback, or nothing. Where
 // nothing is left, the spaces and punctuation it strands are tidied: "Hi

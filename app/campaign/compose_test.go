@@ -65,6 +65,29 @@ func TestTemplateVars(t *testing.T) {
 	}
 }
 
+func TestTemplateMissing(t *testing.T) {
+	tpl, err := campaign.ParseTemplate("Hi {{name|there}}, your code {{Código}} expires {{date}}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		columns []string
+		want    []string
+	}{
+		{"all there", []string{"Name", "CÓDIGO", "Date", "Phone"}, nil},
+		{"some missing", []string{"Phone", "Name"}, []string{"codigo", "date"}},
+		{"no columns", nil, []string{"name", "codigo", "date"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, tpl.Missing(tt.columns)); diff != "" {
+				t.Errorf("Missing (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestRender(t *testing.T) {
 	ana := map[string]string{"name": "Ana", "city": "Madrid"}
 	none := map[string]string{}
