@@ -91,7 +91,7 @@ func TestRealClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Vote(name, "15550100200", poll.ID, []string{"No"}); err != nil {
+	if _, err := s.LeadVotes(name, "15550100200", poll.ID, "No"); err != nil {
 		t.Fatal(err)
 	}
 	if err := client.SendSeen(ctx, name, "15550100200@c.us"); err != nil {
