@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db/dbtest"
 )
 
@@ -78,6 +79,56 @@ func TestPollVotesAreIgnoredForNow(t *testing.T) {
 	for _, table := range []string{"contacts", "messages"} {
 		if n := countRows(t, "SELECT count(*) FROM "+table+" WHERE tenant_id = ?", tenantID); n != 0 {
 			t.Errorf("%d %s from votes, want none", n, table)
+		}
+	}
+}
+
+// TestPollThroughTheSimulator: a poll sent with the real client reaches the
+// simulated lead; their vote, delivered twice with the same event id, is
+// stored and processed once.
+func TestPollThroughTheSimulator(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	b, tenantID := a.tenantOf(t, "Poll Sim Shop")
+	inst := a.connect(t, b, tenantID)
+	ctx := context.Background()
+	prov, err := whatsapp.ProviderFor(ctx, a.store, a.env.gateways, inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chat := newLead() + "@c.us"
+	id, err := prov.NewMessageID(ctx, inst.SessionName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, err := prov.SendPoll(ctx, whatsapp.Poll{Session: inst.SessionName, ChatID: chat, ID: id, Name: "Which size?", Options: []string{"S", "M", "L"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if whatsapp.MessageKey(sent.ID) != id {
+		t.Fatalf("sent poll id %q, reserved %q", sent.ID, id)
+	}
+	evt, err := a.env.sim.LeadVotes(inst.SessionName, "", id, "M")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.env.sim.Redeliver(evt); err != nil {
+		t.Fatal(err)
+	}
+	flush, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := a.env.sim.Flush(flush); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the vote to be processed", func() bool {
+		return countRows(t, "SELECT count(*) FROM webhook_events WHERE event_id = ? AND processed_at IS NOT NULL", evt) == 1
+	})
+	if n := countRows(t, "SELECT count(*) FROM webhook_events WHERE event_id = ?", evt); n != 1 {
+		t.Errorf("%d stored copies of the vote, want 1", n)
+	}
+	for _, e := range a.env.sim.Events() {
+		if e.ID == evt && (len(e.Deliveries) != 2 || !e.Deliveries[0].Delivered || !e.Deliveries[1].Delivered) {
+			t.Errorf("deliveries of the vote: %+v", e.Deliveries)
 		}
 	}
 }
