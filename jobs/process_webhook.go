@@ -119,8 +119,12 @@ func (w *Worker) applyEvent(ctx context.Context, ts *db.TenantStore, ev *db.Webh
 		}
 		state.ObservedAt = e.Timestamp
 		return w.applyState(ctx, inst, state)
+	case whatsapp.EventPollVote, whatsapp.EventPollVoteFailed:
+		// Votes will tag contacts through campaigns (#10); until then a
+		// vote is done with once stored, and never retried.
+		return nil
 	}
-	// Poll votes are recorded with campaigns; other kinds are not used.
+	// Other kinds are not used.
 	return nil
 }
 

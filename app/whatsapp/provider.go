@@ -92,15 +92,26 @@ type Text struct {
 	ReplyTo string
 }
 
-// Poll is a poll to send.
+// Poll is a poll to send. It is sent like a Text: with an id reserved by
+// NewMessageID, and the Sent id is the poll's message id that votes name
+// (PollVote.PollID, PollVote.PollKey).
 type Poll struct {
-	Session         string
-	ChatID          string
-	ID              string
-	Question        string
-	Options         []string
+	Session string
+	ChatID  string
+	// ID is the pre-generated message id from NewMessageID.
+	ID string
+	// Name is the question.
+	Name string
+	// Options are the answers to pick from: 2 to MaxPollOptions, different
+	// and not empty.
+	Options []string
+	// MultipleAnswers lets a voter pick more than one option.
 	MultipleAnswers bool
+	ReplyTo         string
 }
+
+// MaxPollOptions is the most options WhatsApp allows in a poll.
+const MaxPollOptions = 12
 
 // Sent is what the gateway answered to a send.
 type Sent struct {
@@ -275,13 +286,22 @@ type StatusChange struct {
 	Status string
 }
 
-// PollVote is a vote in a poll.
+// PollVote is a vote in a poll. A voter's later vote replaces the earlier
+// one: order votes by Timestamp, and deduplicate by VoteID (and Event.ID).
 type PollVote struct {
-	// PollID is the message id of the poll.
+	// PollID is the message id of the poll, as the provider gave it.
 	PollID string
+	// PollKey is MessageKey(PollID): the key a sent poll is stored by.
+	PollKey string
+	// VoteID is the vote's own message id.
+	VoteID string
 	ChatID string
 	Voter  Party
-	// Selected are the chosen options' texts; empty when a vote is removed.
+	// Selected are the chosen options' texts; empty when the vote is
+	// withdrawn, and when Failed.
 	Selected  []string
 	Timestamp time.Time
+	// Failed: the vote arrived but could not be decrypted, so the choice is
+	// unknown (EventPollVoteFailed).
+	Failed bool
 }

@@ -38,7 +38,7 @@ func (e *Event) clean() {
 		s.Status = CleanText(s.Status)
 	}
 	if v := e.Vote; v != nil {
-		v.PollID, v.ChatID = CleanText(v.PollID), CleanText(v.ChatID)
+		v.PollID, v.PollKey, v.VoteID, v.ChatID = CleanText(v.PollID), CleanText(v.PollKey), CleanText(v.VoteID), CleanText(v.ChatID)
 		v.Voter.clean()
 		for i := range v.Selected {
 			v.Selected[i] = CleanText(v.Selected[i])

@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -760,31 +761,47 @@ func (w *WAHA) SendText(ctx context.Context, m Text) (Sent, error) {
 	return sent(r, m.ChatID, m.ID), nil
 }
 
-// SendPoll sends a poll, once: it is never retried here.
+// SendPoll sends a poll, once: it is never retried here (see the package
+// comment). The answer's id is read as SendText's is.
 func (w *WAHA) SendPoll(ctx context.Context, p Poll) (Sent, error) {
 	const op = "send poll"
 	if err := checkSession(op, p.Session); err != nil {
 		return Sent{}, err
 	}
-	if err := errors.Join(required(op, "chat id", p.ChatID), required(op, "question", p.Question)); err != nil {
+	if err := errors.Join(required(op, "chat id", p.ChatID), required(op, "poll name", p.Name), pollOptions(op, p.Options)); err != nil {
 		return Sent{}, err
 	}
-	if len(p.Options) < 2 {
-		return Sent{}, &GatewayError{Op: op, Message: "a poll needs at least 2 options", kind: ErrBadRequest}
-	}
-	body := map[string]any{
-		"session": p.Session,
-		"chatId":  p.ChatID,
-		"poll":    map[string]any{"name": p.Question, "options": p.Options, "multipleAnswers": p.MultipleAnswers},
-	}
+	poll := map[string]any{"name": p.Name, "options": p.Options, "multipleAnswers": p.MultipleAnswers}
+	body := map[string]any{"session": p.Session, "chatId": p.ChatID, "poll": poll}
 	if p.ID != "" {
 		body["id"] = p.ID
+	}
+	if p.ReplyTo != "" {
+		body["reply_to"] = p.ReplyTo
 	}
 	r, err := w.do(ctx, call{op: op, method: http.MethodPost, path: "/api/sendPoll", body: body, sessionPath: true})
 	if err != nil {
 		return Sent{}, err
 	}
 	return sent(r, p.ChatID, p.ID), nil
+}
+
+// pollOptions checks a poll's options as WhatsApp does: 2 to
+// MaxPollOptions, none empty, no two the same.
+func pollOptions(op string, options []string) error {
+	bad := func(msg string) error { return &GatewayError{Op: op, Message: msg, kind: ErrBadRequest} }
+	if len(options) < 2 || len(options) > MaxPollOptions {
+		return bad(fmt.Sprintf("a poll needs 2 to %d options, not %d", MaxPollOptions, len(options)))
+	}
+	for i, o := range options {
+		if strings.TrimSpace(o) == "" {
+			return bad("a poll option is empty")
+		}
+		if slices.Contains(options[:i], o) {
+			return bad(fmt.Sprintf("the poll option %q is there twice", o))
+		}
+	}
+	return nil
 }
 
 // sent reads a send answer. Its shape depends on the engine: the id is a

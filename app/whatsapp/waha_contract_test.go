@@ -635,7 +635,7 @@ func TestWAHAContract(t *testing.T) {
 			return s.ID, err
 		}, []string{"ChattingController_sendText"}, "true_15551234567@c.us_3EB0AAA"},
 		{"SendPoll", func() (any, error) {
-			s, err := p.SendPoll(ctx, whatsapp.Poll{Session: session, ChatID: "120363000000000001@g.us", ID: "3EB0BBB", Question: "Which day?", Options: []string{"Mon", "Tue"}, MultipleAnswers: true})
+			s, err := p.SendPoll(ctx, whatsapp.Poll{Session: session, ChatID: "120363000000000001@g.us", ID: "3EB0BBB", Name: "Which day?", Options: []string{"Mon", "Tue"}, MultipleAnswers: true, ReplyTo: "false_120363000000000001@g.us_CCCC_15551234567@c.us"})
 			return s.ID, err
 		}, []string{"ChattingController_sendPoll"}, "true_120363000000000001@g.us_3EB0BBB"},
 		{"SendSeen", func() (any, error) {
@@ -702,6 +702,17 @@ func TestWAHAContract(t *testing.T) {
 		}
 	})
 
+	t.Run("poll body", func(t *testing.T) {
+		want := map[string]any{
+			"session": session, "chatId": "120363000000000001@g.us", "id": "3EB0BBB",
+			"reply_to": "false_120363000000000001@g.us_CCCC_15551234567@c.us",
+			"poll":     map[string]any{"name": "Which day?", "options": []any{"Mon", "Tue"}, "multipleAnswers": true},
+		}
+		if diff := cmp.Diff(want, seenBody(t, cs, "ChattingController_sendPoll")); diff != "" {
+			t.Errorf("sendPoll body (-want +got):\n%s", diff)
+		}
+	})
+
 	t.Run("session create body", func(t *testing.T) {
 		var create []byte
 		for _, s := range cs.Seen() {
@@ -730,6 +741,22 @@ func TestWAHAContract(t *testing.T) {
 			t.Errorf("create body (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// seenBody is the JSON body of the last request of the operation.
+func seenBody(t *testing.T, cs *contractServer, op string) map[string]any {
+	t.Helper()
+	var body []byte
+	for _, s := range cs.Seen() {
+		if s.op == op {
+			body = s.body
+		}
+	}
+	var got map[string]any
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatalf("%s body: %v", op, err)
+	}
+	return got
 }
 
 // TestWAHAContractCreateExisting: a retried create of a session that exists
@@ -830,7 +857,7 @@ func TestWAHAContractRejects(t *testing.T) {
 		to31(spec)
 		raw := newContractServer(t, loadSpec(t, spec, false))
 		w := newTestWAHA(raw.URL)
-		_, err := w.SendPoll(context.Background(), whatsapp.Poll{Session: "s1", ChatID: "1@c.us", Question: "Q", Options: []string{"a", "b"}})
+		_, err := w.SendPoll(context.Background(), whatsapp.Poll{Session: "s1", ChatID: "1@c.us", Name: "Q", Options: []string{"a", "b"}})
 		if err == nil {
 			t.Fatal("SendPoll passed the uncorrected spec")
 		}

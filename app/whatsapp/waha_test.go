@@ -186,7 +186,7 @@ func TestWAHARetries(t *testing.T) {
 			name:   "SendPoll is never retried",
 			status: []int{503, 201},
 			call: func(w *whatsapp.WAHA) error {
-				_, err := w.SendPoll(ctx, whatsapp.Poll{Session: "t1_i2", ChatID: "1@c.us", Question: "Q", Options: []string{"a", "b"}})
+				_, err := w.SendPoll(ctx, whatsapp.Poll{Session: "t1_i2", ChatID: "1@c.us", Name: "Q", Options: []string{"a", "b"}})
 				return err
 			},
 			wantCalls: 1,
@@ -504,6 +504,51 @@ func TestWAHASentID(t *testing.T) {
 				t.Error("no timestamp")
 			}
 		})
+	}
+}
+
+// TestWAHAPollRefusedBeforeSending: a poll WhatsApp would refuse is refused
+// without a request; the poll's id is read like a text's.
+func TestWAHAPollRefusedBeforeSending(t *testing.T) {
+	f := newFakeWAHA(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		answer(w, 201, `{"id":{"fromMe":true,"remote":"1@c.us","id":"P","_serialized":"true_1@c.us_P"}}`)
+	})
+	w := newTestWAHA(f.URL)
+	ctx := context.Background()
+	thirteen := make([]string, 13)
+	for i := range thirteen {
+		thirteen[i] = "option " + strconv.Itoa(i)
+	}
+	tests := []struct {
+		name string
+		poll whatsapp.Poll
+	}{
+		{"no name", whatsapp.Poll{Options: []string{"a", "b"}}},
+		{"one option", whatsapp.Poll{Name: "Q", Options: []string{"a"}}},
+		{"thirteen options", whatsapp.Poll{Name: "Q", Options: thirteen}},
+		{"an empty option", whatsapp.Poll{Name: "Q", Options: []string{"a", " "}}},
+		{"the same option twice", whatsapp.Poll{Name: "Q", Options: []string{"a", "b", "a"}}},
+		{"no chat", whatsapp.Poll{Name: "Q", Options: []string{"a", "b"}, ChatID: "-"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.poll.Session = "t1_i2"
+			if tc.poll.ChatID == "" {
+				tc.poll.ChatID = "1@c.us"
+			} else if tc.poll.ChatID == "-" {
+				tc.poll.ChatID = ""
+			}
+			if _, err := w.SendPoll(ctx, tc.poll); !errors.Is(err, whatsapp.ErrBadRequest) {
+				t.Errorf("err = %v, want ErrBadRequest", err)
+			}
+		})
+	}
+	if n := f.calls.Load(); n != 0 {
+		t.Errorf("%d requests for refused polls", n)
+	}
+	got, err := w.SendPoll(ctx, whatsapp.Poll{Session: "t1_i2", ChatID: "1@c.us", Name: "Q", Options: thirteen[:12]})
+	if err != nil || got.ID != "true_1@c.us_P" {
+		t.Errorf("twelve options: %+v, %v", got, err)
 	}
 }
 

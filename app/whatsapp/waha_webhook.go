@@ -168,7 +168,7 @@ func ParseWAHAEvent(body []byte) (Event, error) {
 		}
 		e.Status = &StatusChange{Status: s.Status}
 	case EventPollVote, EventPollVoteFailed:
-		e.Vote, err = parseVote(env.Payload, e.Me)
+		e.Vote, err = parseVote(env.Payload, e.Me, kind == EventPollVoteFailed)
 	}
 	if err != nil {
 		return Event{}, fmt.Errorf("waha webhook %s: %v: %w", env.Event, err, ErrMalformed)
@@ -271,7 +271,9 @@ func parseAck(payload json.RawMessage) (*Ack, error) {
 	return a, nil
 }
 
-func parseVote(payload json.RawMessage, me *Account) (*PollVote, error) {
+// parseVote reads poll.vote and poll.vote.failed. An empty or missing
+// selectedOptions is a withdrawn vote (or, when failed, an unknown one).
+func parseVote(payload json.RawMessage, me *Account, failed bool) (*PollVote, error) {
 	var p wahaPollVote
 	if err := json.Unmarshal(payload, &p); err != nil {
 		return nil, err
@@ -279,8 +281,9 @@ func parseVote(payload json.RawMessage, me *Account) (*PollVote, error) {
 	if p.Poll.ID == "" {
 		return nil, fmt.Errorf("vote has no poll id")
 	}
-	v := &PollVote{PollID: p.Poll.ID, Selected: p.Vote.SelectedOptions}
-	if v.Selected == nil {
+	v := &PollVote{PollID: p.Poll.ID, PollKey: MessageKey(p.Poll.ID), VoteID: p.Vote.ID,
+		Selected: p.Vote.SelectedOptions, Failed: failed}
+	if v.Selected == nil || failed {
 		v.Selected = []string{}
 	}
 	// The chat is the vote's sender (a person or a group); "me" stands for

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -192,6 +193,8 @@ func TestWAHAWebhookEvents(t *testing.T) {
 			Metadata: meta, Me: me, Timestamp: time.UnixMilli(1692861427123).UTC(),
 			Vote: &whatsapp.PollVote{
 				PollID:    "true_1111111111@c.us_BAE5F2EF5C69001E",
+				PollKey:   "BAE5F2EF5C69001E",
+				VoteID:    "false_1111111111@c.us_83ACBE602A05C79B234B54415E95EE8A",
 				ChatID:    "1111111111@c.us",
 				Voter:     whatsapp.Party{ChatID: "1111111111@c.us", Phone: "+1111111111"},
 				Selected:  []string{"Awesome!"},
@@ -203,10 +206,13 @@ func TestWAHAWebhookEvents(t *testing.T) {
 			Metadata: meta, Me: me, Timestamp: time.UnixMilli(1692956972123).UTC(),
 			Vote: &whatsapp.PollVote{
 				PollID:    "true_1111111111@c.us_BAE595F4E0A2042C",
+				PollKey:   "BAE595F4E0A2042C",
+				VoteID:    "false_11111111111@c.us_2E8C4CDA89EDE3BC0BC7F605364B8451",
 				ChatID:    "111111111@c.us",
 				Voter:     whatsapp.Party{ChatID: "111111111@c.us", Phone: "+111111111"},
 				Selected:  []string{},
 				Timestamp: time.Unix(1692956972, 0).UTC(),
+				Failed:    true,
 			},
 		}},
 	}
@@ -345,12 +351,89 @@ func TestWAHAWebhookGroupVote(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &whatsapp.PollVote{
-		PollID: "true_1111111111@c.us_BAE5F2EF5C69001E", ChatID: "120363000000000001@g.us",
+		PollID: "true_1111111111@c.us_BAE5F2EF5C69001E", PollKey: "BAE5F2EF5C69001E", ChatID: "120363000000000001@g.us",
+		VoteID:   "false_1111111111@c.us_83ACBE602A05C79B234B54415E95EE8A",
 		Voter:    whatsapp.Party{ChatID: "153219082764294@lid", LID: "153219082764294@lid"},
 		Selected: []string{"Mon", "Tue"}, Timestamp: time.Unix(1692861427, 0).UTC(),
 	}
 	if diff := cmp.Diff(want, got.Vote); diff != "" {
 		t.Errorf("vote (-want +got):\n%s", diff)
+	}
+}
+
+// TestWAHAWebhookVotes: edge cases of poll.vote and poll.vote.failed, each
+// an edit of WAHA's example.
+func TestWAHAWebhookVotes(t *testing.T) {
+	base := whatsapp.PollVote{
+		PollID: "true_1111111111@c.us_BAE5F2EF5C69001E", PollKey: "BAE5F2EF5C69001E",
+		VoteID: "false_1111111111@c.us_83ACBE602A05C79B234B54415E95EE8A", ChatID: "1111111111@c.us",
+		Voter:    whatsapp.Party{ChatID: "1111111111@c.us", Phone: "+1111111111"},
+		Selected: []string{"Awesome!"}, Timestamp: time.Unix(1692861427, 0).UTC(),
+	}
+	tests := []struct {
+		name string
+		file string
+		edit func(env, vote, poll map[string]any)
+		want func(v *whatsapp.PollVote)
+	}{
+		{"the example", "poll.vote.json", func(_, _, _ map[string]any) {}, func(*whatsapp.PollVote) {}},
+		{"withdrawn: empty selection", "poll.vote.json",
+			func(_, vote, _ map[string]any) { vote["selectedOptions"] = []any{} },
+			func(v *whatsapp.PollVote) { v.Selected = []string{} }},
+		{"withdrawn: null selection", "poll.vote.json",
+			func(_, vote, _ map[string]any) { vote["selectedOptions"] = nil },
+			func(v *whatsapp.PollVote) { v.Selected = []string{} }},
+		{"several options", "poll.vote.json",
+			func(_, vote, _ map[string]any) { vote["selectedOptions"] = []any{"Good!", "Not bad!"} },
+			func(v *whatsapp.PollVote) { v.Selected = []string{"Good!", "Not bad!"} }},
+		{"a voter known by linked id", "poll.vote.json",
+			func(_, vote, poll map[string]any) {
+				vote["from"], vote["id"], poll["to"] = "153219082764294@lid", "false_153219082764294@lid_AAAA", "153219082764294@lid"
+			},
+			func(v *whatsapp.PollVote) {
+				v.ChatID, v.VoteID = "153219082764294@lid", "false_153219082764294@lid_AAAA"
+				v.Voter = whatsapp.Party{ChatID: "153219082764294@lid", LID: "153219082764294@lid"}
+			}},
+		{"a bare poll id (GOWS)", "poll.vote.json",
+			func(_, _, poll map[string]any) { poll["id"] = "BAE5F2EF5C69001E" },
+			func(v *whatsapp.PollVote) { v.PollID = "BAE5F2EF5C69001E" }},
+		{"unknown fields are ignored", "poll.vote.json",
+			func(env, vote, poll map[string]any) {
+				env["extra"], vote["ack"], poll["participant"] = map[string]any{"x": 1}, 2, nil
+				vote["_data"] = map[string]any{"pollUpdateMessage": map[string]any{}}
+			},
+			func(*whatsapp.PollVote) {}},
+		{"a timestamp in milliseconds", "poll.vote.json",
+			func(_, vote, _ map[string]any) { vote["timestamp"] = 1692861427500 },
+			func(v *whatsapp.PollVote) { v.Timestamp = time.UnixMilli(1692861427500).UTC() }},
+		{"failed: options unknown even if sent", "poll.vote.failed.json",
+			func(_, vote, _ map[string]any) { vote["selectedOptions"] = []any{"Awesome!"} },
+			func(v *whatsapp.PollVote) {
+				*v = whatsapp.PollVote{PollID: "true_1111111111@c.us_BAE595F4E0A2042C", PollKey: "BAE595F4E0A2042C",
+					VoteID: "false_11111111111@c.us_2E8C4CDA89EDE3BC0BC7F605364B8451", ChatID: "111111111@c.us",
+					Voter:    whatsapp.Party{ChatID: "111111111@c.us", Phone: "+111111111"},
+					Selected: []string{}, Timestamp: time.Unix(1692956972, 0).UTC(), Failed: true}
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body := edit(t, tc.file, func(env, p map[string]any) {
+				tc.edit(env, p["vote"].(map[string]any), p["poll"].(map[string]any))
+			})
+			got, err := whatsapp.ParseWAHAEvent(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := base
+			want.Selected = slices.Clone(base.Selected)
+			tc.want(&want)
+			if diff := cmp.Diff(&want, got.Vote); diff != "" {
+				t.Errorf("vote (-want +got):\n%s", diff)
+			}
+			if got.Vote.PollKey != whatsapp.MessageKey(got.Vote.PollID) {
+				t.Errorf("PollKey %q is not MessageKey(%q)", got.Vote.PollKey, got.Vote.PollID)
+			}
+		})
 	}
 }
 

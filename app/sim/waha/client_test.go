@@ -87,11 +87,11 @@ func TestRealClient(t *testing.T) {
 			t.Errorf("MessageExists(%s) = %v, %v; want %v", tt.id, got, err, tt.want)
 		}
 	}
-	poll, err := client.SendPoll(ctx, whatsapp.Poll{Session: name, ChatID: "15550100200@c.us", Question: "Coming?", Options: []string{"Yes", "No"}})
+	poll, err := client.SendPoll(ctx, whatsapp.Poll{Session: name, ChatID: "15550100200@c.us", Name: "Coming?", Options: []string{"Yes", "No"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Vote(name, "15550100200", poll.ID, []string{"No"}); err != nil {
+	if _, err := s.LeadVotes(name, "15550100200", poll.ID, "No"); err != nil {
 		t.Fatal(err)
 	}
 	if err := client.SendSeen(ctx, name, "15550100200@c.us"); err != nil {

@@ -526,54 +526,75 @@ func (s *Server) OwnerSaysFromPhone(session, toPhone, text string) (string, erro
 	return s.sendLocked(ss, chat, "", "app", text, nil, "").id, nil
 }
 
-// Vote is voterPhone (digits, + allowed, or a chat id; empty for the
-// poll's chat) voting in the poll with the id (serialized or bare): the
-// session emits poll.vote. An empty options removes the vote.
-func (s *Server) Vote(session, voterPhone, pollMessageID string, options []string) error {
-	return s.vote(session, voterPhone, pollMessageID, options, false)
+// LeadVotes is a lead (leadPhone: digits, + allowed, or a chat id; empty
+// for the poll's chat) voting in the poll with the id (serialized or bare),
+// as WhatsApp does: the new choice replaces the lead's earlier one, and no
+// options withdraws the vote. The session emits poll.vote, with a new event
+// id each time, and LeadVotes returns that id (see Redeliver).
+func (s *Server) LeadVotes(session, leadPhone, pollMessageID string, options ...string) (string, error) {
+	return s.vote(session, leadPhone, pollMessageID, options, false)
 }
 
-// VoteFailed emits poll.vote.failed, as WAHA does when it cannot decrypt a
-// vote: the poll and the voter are known, the options are not.
-func (s *Server) VoteFailed(session, voterPhone, pollMessageID string) error {
-	return s.vote(session, voterPhone, pollMessageID, nil, true)
+// LeadVoteFails emits poll.vote.failed, as WAHA does when it cannot decrypt
+// a vote: the poll and the voter are known, the options are not. It returns
+// the event id.
+func (s *Server) LeadVoteFails(session, leadPhone, pollMessageID string) (string, error) {
+	return s.vote(session, leadPhone, pollMessageID, nil, true)
 }
 
-func (s *Server) vote(session, voterPhone, pollMessageID string, options []string, failed bool) error {
+func (s *Server) vote(session, voterPhone, pollMessageID string, options []string, failed bool) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ss, err := s.workingLocked("vote", session)
 	if err != nil {
-		return err
+		return "", err
 	}
 	m := ss.find(pollMessageID)
 	if m == nil || m.poll == nil || !m.fromMe {
-		return fmt.Errorf("vote: poll %q: %w", pollMessageID, ErrUnknownMessage)
+		return "", fmt.Errorf("vote: poll %q: %w", pollMessageID, ErrUnknownMessage)
 	}
 	voter := m.chatID
 	if voterPhone != "" {
 		if voter = chatFor(voterPhone); voter == "" {
-			return fmt.Errorf("vote: voter %q: %w", voterPhone, ErrInvalid)
+			return "", fmt.Errorf("vote: voter %q: %w", voterPhone, ErrInvalid)
 		}
 	}
 	selected := []string{}
 	if !failed {
-		for _, o := range options {
-			if !slices.Contains(m.poll.Options, o) {
-				return fmt.Errorf("vote: %q is not an option of the poll: %w", o, ErrInvalid)
-			}
-			if !slices.Contains(selected, o) {
-				selected = append(selected, o)
-			}
-		}
-		if len(selected) > 1 && !m.poll.MultipleAnswers {
-			return fmt.Errorf("vote: the poll takes one answer: %w", ErrInvalid)
+		if selected, err = m.poll.choice(options); err != nil {
+			return "", err
 		}
 		if m.votes == nil {
 			m.votes = make(map[string][]string)
 		}
 		m.votes[voter] = selected
 	}
+	event := "poll.vote"
+	if failed {
+		event = "poll.vote.failed"
+	}
+	return s.emitLocked(ss, event, m.votePayload(voter, selected)), nil
+}
+
+// choice checks a vote's options against the poll and drops repeats.
+func (p *Poll) choice(options []string) ([]string, error) {
+	selected := []string{}
+	for _, o := range options {
+		if !slices.Contains(p.Options, o) {
+			return nil, fmt.Errorf("vote: %q is not an option of the poll: %w", o, ErrInvalid)
+		}
+		if !slices.Contains(selected, o) {
+			selected = append(selected, o)
+		}
+	}
+	if len(selected) > 1 && !p.MultipleAnswers {
+		return nil, fmt.Errorf("vote: the poll takes one answer: %w", ErrInvalid)
+	}
+	return selected, nil
+}
+
+// votePayload is the poll.vote payload of voter's choice in the poll m.
+func (m *message) votePayload(voter string, selected []string) votePayload {
 	var p votePayload
 	p.Vote.ID = "false_" + voter + "_" + newIncomingKey()
 	p.Vote.To = "me"
@@ -584,12 +605,7 @@ func (s *Server) vote(session, voterPhone, pollMessageID string, options []strin
 	p.Poll.To = m.chatID
 	p.Poll.From = "me"
 	p.Poll.FromMe = true
-	event := "poll.vote"
-	if failed {
-		event = "poll.vote.failed"
-	}
-	s.emitLocked(ss, event, p)
-	return nil
+	return p
 }
 
 // Read is the lead reading a message the session sent (id serialized or

@@ -122,6 +122,8 @@ type pollView struct {
 	Name      string
 	InputType string
 	Options   []optionView
+	// Voted: the lead has a vote in, which they may change or withdraw.
+	Voted bool
 }
 
 type optionView struct {
@@ -379,7 +381,7 @@ func messageViewOf(m *message) messageView {
 					if c == o {
 						ov.Votes++
 						if voter == m.chatID {
-							ov.Chosen = true
+							ov.Chosen, pv.Voted = true, true
 						}
 					}
 				}
@@ -447,16 +449,27 @@ func (pp *phonePage) act(w http.ResponseWriter, r *http.Request) {
 	case "read":
 		err = pp.readChat(session, chat)
 	case "vote":
-		if f.Get("failed") != "" {
-			err = pp.s.VoteFailed(session, "", f.Get("poll"))
-		} else {
-			err = pp.s.Vote(session, "", f.Get("poll"), f["option"])
-		}
+		err = pp.vote(session, f)
 	default:
 		http.NotFound(w, r)
 		return
 	}
 	pp.done(w, r, session, chat, err)
+}
+
+// vote sends the lead's vote in a poll: the options ticked, none to
+// withdraw the vote, or a vote WAHA cannot decrypt.
+func (pp *phonePage) vote(session string, f url.Values) error {
+	var err error
+	switch {
+	case f.Get("failed") != "":
+		_, err = pp.s.LeadVoteFails(session, "", f.Get("poll"))
+	case f.Get("withdraw") != "":
+		_, err = pp.s.LeadVotes(session, "", f.Get("poll"))
+	default:
+		_, err = pp.s.LeadVotes(session, "", f.Get("poll"), f["option"]...)
+	}
+	return err
 }
 
 func (pp *phonePage) done(w http.ResponseWriter, r *http.Request, session, chat string, err error) {

@@ -105,6 +105,32 @@ func TestPhoneInBrowser(t *testing.T) {
 	}
 	s.mustCall(t, http.MethodPost, "/api/sendText", map[string]any{"session": "t8_i8", "chatId": "447911123456@c.us", "text": "Yes, every day."}, http.StatusCreated)
 	waitText(`[data-testid=conversation]`, "Yes, every day.")
+
+	// A poll comes in; the lead votes, then withdraws the vote.
+	s.mustCall(t, http.MethodPost, "/api/sendPoll", map[string]any{"session": "t8_i8", "chatId": "447911123456@c.us",
+		"poll": map[string]any{"name": "When shall we deliver?", "multipleAnswers": false,
+			"options": []string{"Tomorrow morning, between eight and twelve o'clock", "Tomorrow afternoon"}}}, http.StatusCreated)
+	waitText(`[data-testid=conversation]`, "When shall we deliver?")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`[data-testid=poll-option]:nth-of-type(2) input`)),
+		chromedp.Click(chromedp.CSS(`[data-testid=poll-vote]`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitText(`[data-testid=poll-withdraw]`, "Withdraw vote")
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid=poll-withdraw]`))); err != nil {
+		t.Fatal(err)
+	}
+	waitText(`[data-testid=poll-vote]`, "Vote")
+	var votes []string
+	for _, e := range s.Events() {
+		if e.Type == "poll.vote" {
+			votes = append(votes, string(e.Body))
+		}
+	}
+	if len(votes) != 2 || !strings.Contains(votes[0], `"selectedOptions":["Tomorrow afternoon"]`) || !strings.Contains(votes[1], `"selectedOptions":[]`) {
+		t.Errorf("poll.vote events from the page: %q", votes)
+	}
 	if over := js(`String(document.documentElement.scrollWidth - window.innerWidth)`); over != "0" {
 		t.Errorf("the page is %spx wider than a phone", over)
 	}

@@ -28,13 +28,15 @@
 //
 // Tests and the phone page drive the other side of WhatsApp through methods
 // of Server: Scan, SetAccount, LeadSays, LeadSaysAsLID, OwnerSaysFromPhone,
-// Vote, VoteFailed, Read, RotateQR, DropSession; they read what happened
-// through Sent, Sessions, Events and Calls, wait for webhooks with Flush,
-// and inject faults with FailNext and Delay.
+// LeadVotes, LeadVoteFails, Read, RotateQR, DropSession; they read what
+// happened through Sent, Sessions, Events and Calls, wait for webhooks with
+// Flush, post an event again with Redeliver, and inject faults with FailNext
+// and Delay.
 //
 // GET /phone is a small web page for a person using make dev: it shows the
 // QR codes with a "Scan with phone" button, then a chat where the person
-// writes as a lead, sees what the app answered, votes in polls and writes as
+// writes as a lead, sees what the app answered, votes in polls (and changes
+// or withdraws the vote) and writes as
 // the owner from the phone. It needs no API key: bind the stand-in to
 // loopback.
 package waha

@@ -755,7 +755,7 @@ func TestPollVotes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := s.Vote("v1", tt.voter, tt.poll, tt.options); !errors.Is(err, tt.want) {
+			if _, err := s.LeadVotes("v1", tt.voter, tt.poll, tt.options...); !errors.Is(err, tt.want) {
 				t.Errorf("err %v, want %v", err, tt.want)
 			}
 		})
@@ -781,7 +781,7 @@ func TestPollVotes(t *testing.T) {
 		t.Errorf("poll.vote differs from WAHA's example: %v\n%s", problems, vote.body)
 	}
 
-	if err := s.VoteFailed("v1", "", m.ID); err != nil {
+	if _, err := s.LeadVoteFails("v1", "", m.ID); err != nil {
 		t.Fatal(err)
 	}
 	failed := h.waitFor(t, "poll.vote.failed", func(r hookRequest) bool { return r.env.Event == "poll.vote.failed" })

@@ -273,8 +273,9 @@ func (s *Server) Flush(ctx context.Context) error {
 }
 
 // emitLocked builds an event of the session and queues it for the
-// session's webhooks that take it.
-func (s *Server) emitLocked(ss *session, event string, payload any) {
+// session's webhooks that take it. It returns the event id, "" when the
+// event could not be encoded.
+func (s *Server) emitLocked(ss *session, event string, payload any) string {
 	s.notifyLocked()
 	now := time.Now()
 	env := envelope{
@@ -293,21 +294,50 @@ func (s *Server) emitLocked(ss *session, event string, payload any) {
 	body, err := marshal(env)
 	if err != nil {
 		s.log.Error("waha stand-in: encode event", "event", event, "session", ss.name, "err", err)
-		return
+		return ""
 	}
 	rec := &eventRecord{Event: Event{ID: env.ID, Type: event, Session: ss.name, Time: now, Body: body}}
 	s.events = append(s.events, rec)
 	if len(s.events) > maxLog {
 		s.events = slices.Clone(s.events[len(s.events)-maxLog:])
 	}
+	s.fanOutLocked(ss, rec)
+	return rec.ID
+}
+
+// fanOutLocked queues a delivery of the event to each of the session's
+// webhooks that take it.
+func (s *Server) fanOutLocked(ss *session, rec *eventRecord) {
 	for i, h := range ss.hooks {
-		if !h.wants(event) || ss.muted[event] {
+		if !h.wants(rec.Type) || ss.muted[rec.Type] {
 			continue
 		}
 		d := &Delivery{URL: h.URL, RequestID: newRequestID()}
 		rec.deliveries = append(rec.deliveries, d)
 		s.enqueueLocked(ss.name+"\x00"+strconv.Itoa(i)+"\x00"+h.URL, job{event: rec, delivery: d, hook: h})
 	}
+}
+
+// Redeliver posts an event already emitted again, byte for byte with the
+// same event id, to the session's webhooks that take it: a duplicate
+// delivery, as WAHA makes after a restart or a lost answer, for tests of
+// deduplication. Each new delivery has its own X-Webhook-Request-Id and is
+// added to the event's Deliveries.
+func (s *Server) Redeliver(eventID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.IndexFunc(s.events, func(e *eventRecord) bool { return e.ID == eventID })
+	if i < 0 {
+		return fmt.Errorf("redeliver %q: no such event: %w", eventID, ErrInvalid)
+	}
+	rec := s.events[i]
+	ss, ok := s.sessions[rec.Session]
+	if !ok {
+		return fmt.Errorf("redeliver %q: session %q: %w", eventID, rec.Session, ErrUnknownSession)
+	}
+	s.notifyLocked()
+	s.fanOutLocked(ss, rec)
+	return nil
 }
 
 // queue is the ordered deliveries to one webhook of one session.
