@@ -89,6 +89,9 @@ func (h *handler) messageRows(c echo.Context, contactID int64) ([]views.MessageR
 			ID: m.ID, Outgoing: m.Direction == db.DirectionOut, Sender: m.Sender, Author: m.Author, Body: m.Body,
 			Type: m.Type, Status: m.Status, Error: m.Error, At: m.SentAt, MediaType: m.MediaType,
 		}
+		if m.Poll != nil {
+			rows[i].PollOptions = m.Poll.Options
+		}
 	}
 	return rows, nil
 }

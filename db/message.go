@@ -38,6 +38,12 @@ const (
 	MessageFailed    = "failed"
 )
 
+// MessagePoll is the options of a poll message.
+type MessagePoll struct {
+	Options  []string `json:"options"`
+	Multiple bool     `json:"multiple"`
+}
+
 // Message is one WhatsApp message in a tenant's chat with a contact. It
 // belongs to its tenant and is stored once per provider message: WaID is the
 // message's own id, unique per tenant, so duplicate webhook deliveries and the
@@ -67,6 +73,8 @@ type Message struct {
 	SentAt     time.Time `bun:"sent_at,notnull"`
 	CreatedAt  time.Time `bun:"created_at,notnull,default:current_timestamp"`
 	UpdatedAt  time.Time `bun:"updated_at,notnull,default:current_timestamp"`
+	// Poll is the poll a message of type "poll" asks (Body is its question).
+	Poll *MessagePoll `bun:"poll,type:jsonb"`
 	// OutboxKey names an outgoing message queued through the outbox, unique
 	// per tenant, so queueing it again finds it (see QueueMessage).
 	OutboxKey *string `bun:"outbox_key"`

@@ -94,6 +94,8 @@ type Outgoing struct {
 	Sender  string
 	Body    string
 	ReplyTo string
+	// Poll, when set, makes the message a poll asking Body.
+	Poll *db.MessagePoll
 	// Cost is charged now, with the reference "msg:" + Key and Reason as
 	// the ledger line. Alternatively PaidBy is the reference of an earlier
 	// charge that pays for it (an AI answer's reservation). Either is
@@ -122,6 +124,9 @@ func (o *Outbox) Queue(ctx context.Context, ts *db.TenantStore, out Outgoing) (*
 	m := &db.Message{
 		InstanceID: &out.InstanceID, ContactID: out.ContactID, OutboxKey: &key, Sender: out.Sender,
 		ChatKind: out.ChatKind, Type: "text", Body: CleanText(out.Body), ReplyTo: out.ReplyTo, ChargeRef: out.PaidBy,
+	}
+	if out.Poll != nil {
+		m.Type, m.Poll = "poll", out.Poll
 	}
 	if m.ChatKind == "" {
 		m.ChatKind = db.ContactDirect
@@ -232,6 +237,11 @@ func (o *Outbox) deliver(ctx context.Context, ts *db.TenantStore, prov Provider,
 	}
 	if err := ts.MarkMessageSending(ctx, m.ID, m.WaID); err != nil {
 		return fmt.Errorf("%w: %w", errDBFailed, err)
+	}
+	if m.Poll != nil {
+		_, err := prov.SendPoll(ctx, Poll{Session: session, ChatID: chatID, ID: m.WaID, Name: m.Body,
+			Options: m.Poll.Options, MultipleAnswers: m.Poll.Multiple, ReplyTo: m.ReplyTo})
+		return err
 	}
 	_, err := prov.SendText(ctx, Text{Session: session, ChatID: chatID, ID: m.WaID, Body: m.Body, ReplyTo: m.ReplyTo})
 	return err
