@@ -1,0 +1,111 @@
+package campaign
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// unzipLimit caps the unpacked size of a workbook, against zip bombs: a
+// 20 MB workbook of 100,000 rows unpacks to far less.
+const unzipLimit = 1 << 30
+
+// readXLSX streams the chosen sheet of a workbook into a Sheet. The zip
+// format needs random access, so the (size-limited) file is held in memory;
+// the rows are read with excelize's iterator, as raw values, never the
+// display format (a phone number shown as 5.51E+12 is read in full).
+func readXLSX(br *bufio.Reader, opt ReadOptions) (*Sheet, error) {
+	b, err := io.ReadAll(br)
+	if err != nil {
+		return nil, err
+	}
+	f, err := excelize.OpenReader(bytes.NewReader(b), excelize.Options{RawCellValue: true, UnzipSizeLimit: unzipLimit})
+	if err != nil {
+		return nil, workbookError(err)
+	}
+	defer f.Close()
+	names := f.GetSheetList()
+	name, err := chooseSheet(names, opt.Sheet)
+	if err != nil {
+		return nil, err
+	}
+	s, err := readRows(f, name, opt.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	s.Format, s.Sheets, s.Name = FormatXLSX, names, name
+	return s, nil
+}
+
+// workbookError words excelize's open errors for the tenant.
+func workbookError(err error) error {
+	msg := strings.ToLower(err.Error())
+	switch {
+	case errors.Is(err, excelize.ErrWorkbookPassword), strings.Contains(msg, "encrypt"), strings.Contains(msg, "password"):
+		return ErrPasswordProtected
+	case strings.Contains(msg, "unzip size"):
+		return ErrTooLarge
+	}
+	return ErrNotSpreadsheet
+}
+
+// chooseSheet is want if the workbook has it, else the first sheet when
+// want is "".
+func chooseSheet(names []string, want string) (string, error) {
+	if len(names) == 0 {
+		return "", ErrNotSpreadsheet
+	}
+	if want == "" {
+		return names[0], nil
+	}
+	for _, n := range names {
+		if n == want {
+			return n, nil
+		}
+	}
+	return "", noSheet(want)
+}
+
+// readRows iterates over a sheet's rows, numbering them as Excel does.
+func readRows(f *excelize.File, name string, maxRows int) (*Sheet, error) {
+	rows, err := f.Rows(name)
+	if err != nil {
+		return nil, ErrUnreadable
+	}
+	defer rows.Close()
+	c := newCollector(maxRows)
+	for n := 1; rows.Next(); n++ {
+		cells, err := rows.Columns(excelize.Options{RawCellValue: true})
+		if err != nil {
+			return nil, ErrUnreadable
+		}
+		if err := c.add(n, cells); err != nil {
+			return nil, err
+		}
+	}
+	if rows.Error() != nil {
+		return nil, ErrUnreadable
+	}
+	return c.sheet()
+}
+
+// encryptedPackage is the stream name ("EncryptedPackage" in UTF-16LE) of
+// an encrypted Office file inside its OLE compound document.
+var encryptedPackage = []byte("E\x00n\x00c\x00r\x00y\x00p\x00t\x00e\x00d\x00P\x00a\x00c\x00k\x00a\x00g\x00e\x00")
+
+// readOLE reports what an OLE compound document is: an encrypted workbook
+// (Office wraps those in OLE), or a legacy .xls.
+func readOLE(br *bufio.Reader) error {
+	b, err := io.ReadAll(br)
+	if err != nil {
+		return err
+	}
+	if bytes.Contains(b, encryptedPackage) {
+		return ErrPasswordProtected
+	}
+	return ErrOldExcel
+}
