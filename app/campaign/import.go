@@ -176,7 +176,7 @@ func sniff(head []byte) kind {
 	}
 	lower := bytes.ToLower(bytes.TrimSpace(head))
 	for _, m := range binaryMagic {
-		if bytes.HasPrefix(lower, []byte(m)) {
+		if bytes.HasPrefix(lower, bytes.ToLower([]byte(m))) {
 			return kindBinary
 		}
 	}
@@ -187,7 +187,7 @@ func sniff(head []byte) kind {
 }
 
 // looksText reports whether the start of a file reads as text in one of the
-// encodings CSV files come in: few control characters once decoded.
+// encodings CSV files come in: under 5 % control characters once decoded.
 func looksText(head []byte) bool {
 	enc := detectEncoding(head)
 	text := decodeHead(head, enc)
@@ -204,11 +204,12 @@ func looksText(head []byte) bool {
 			control++
 		}
 	}
-	return control*50 <= total
+	return control*20 <= total
 }
 
 // decodeHead decodes the start of a file as readCSV will.
 func decodeHead(head []byte, enc string) string {
-	b, _ := io.ReadAll(decoder(bytes.NewReader(head), enc))
+	fixer := &lineFixer{r: bufio.NewReader(decoder(bytes.NewReader(head), enc))}
+	b, _ := io.ReadAll(fixer)
 	return strings.TrimRight(string(b), "\uFFFD")
 }
