@@ -79,12 +79,19 @@ func cleanCells(cells []string) []string {
 // headerIndex picks the header among the first non-empty rows: the first
 // row whose cells are mostly text (not numbers or phone numbers) and at
 // least half as many as the next row's, so that a title above the table is
-// skipped. It returns -1 when no row looks like a header.
+// skipped, unless a wider row of names follows. It returns -1 when no row looks like a header.
 func headerIndex(rows []Row) int {
 	for i := 0; i < len(rows) && i < headerWindow; i++ {
-		if looksHeader(rows[i].Cells, next(rows, i)) {
-			return i
+		if !looksHeader(rows[i].Cells, next(rows, i)) {
+			continue
 		}
+		// A short title above a wider row of names ("Leads", "Madrid" over
+		// "Name", "Phone", "City") is not the header.
+		below := next(rows, i)
+		if nonEmpty(below) > nonEmpty(rows[i].Cells) && looksHeader(below, next(rows, i+1)) {
+			continue
+		}
+		return i
 	}
 	return -1
 }

@@ -101,6 +101,14 @@ func TestReadLayout(t *testing.T) {
 			[]campaign.Row{{Number: 2, Cells: []string{"Ana Jiménez", "34600112233"}}, {Number: 4, Cells: []string{"Luis", "5.5119987654321E+12"}}},
 		},
 		{
+			"two-cell title over a wider header", []byte("Leads,Madrid\nName,Phone,City\nAna,600112233,Madrid\n"), campaign.ReadOptions{}, 2,
+			[]string{"Name", "Phone", "City"}, []campaign.Row{{Number: 3, Cells: []string{"Ana", "600112233", "Madrid"}}},
+		},
+		{
+			"one-column list with a header", []byte("WhatsApp\n+34600112233\n"), campaign.ReadOptions{}, 1,
+			[]string{"WhatsApp"}, []campaign.Row{{Number: 2, Cells: []string{"+34600112233"}}},
+		},
+		{
 			"no header row", []byte("+34600112233\n600112244\n"), campaign.ReadOptions{}, 0,
 			[]string{"Column A"}, []campaign.Row{{Number: 1, Cells: []string{"+34600112233"}}, {Number: 2, Cells: []string{"600112244"}}},
 		},

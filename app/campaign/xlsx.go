@@ -11,8 +11,10 @@ import (
 )
 
 // unzipLimit caps the unpacked size of a workbook, against zip bombs: a
-// 20 MB workbook of 100,000 rows unpacks to far less.
-const unzipLimit = 1 << 30
+// 20 MB workbook of 100,000 rows unpacks to far less. Worksheets over
+// excelize's UnzipXMLSizeLimit (16 MB) are unpacked to a temporary file,
+// removed on Close, rather than held in memory.
+const unzipLimit = 512 << 20
 
 // readXLSX streams the chosen sheet of a workbook into a Sheet. The zip
 // format needs random access, so the (size-limited) file is held in memory;
