@@ -1,6 +1,9 @@
 package campaign
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Error is a problem with the tenant's file, worded for the tenant: its
 // Message can be shown as is. Errors with the same Code match with
@@ -59,7 +62,7 @@ func thousands(n int) string {
 	return s
 }
 
-// noSheet is ErrNoSheet naming the sheet.
-func noSheet(name string) error {
-	return &Error{ErrNoSheet.Code, fmt.Sprintf("The workbook has no sheet named %q.", name)}
+// noSheet is ErrNoSheet naming the sheet and those the workbook has.
+func noSheet(name string, names []string) error {
+	return &Error{ErrNoSheet.Code, fmt.Sprintf("The workbook has no sheet named %q. Its sheets are: %s.", name, strings.Join(names, ", "))}
 }

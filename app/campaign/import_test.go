@@ -145,6 +145,21 @@ func TestReadSheets(t *testing.T) {
 	if diff := cmp.Diff([]string{"Ene", "Feb"}, s.Sheets); diff != "" || s.Name != "Ene" || s.Format != campaign.FormatXLSX {
 		t.Errorf("sheets %v, read %q as %s", s.Sheets, s.Name, s.Format)
 	}
+	// An empty first sheet gives way to the first with data, unless the
+	// tenant chose it.
+	data = mustXLSX(t, map[string][][]any{"Cover": nil, "Blank": {nil, {""}}, "Data": {{"Phone"}, {"600112233"}}}, "Cover", "Blank", "Data")
+	s, err = campaign.Read(bytes.NewReader(data), "leads.xlsx", campaign.ReadOptions{})
+	if err != nil || s.Name != "Data" || len(s.Rows) != 1 {
+		t.Errorf("read %+v, %v; want the sheet Data", s, err)
+	}
+	_, err = campaign.Read(bytes.NewReader(data), "leads.xlsx", campaign.ReadOptions{Sheet: "Cover"})
+	if !errors.Is(err, campaign.ErrEmpty) {
+		t.Errorf("err %v, want ErrEmpty", err)
+	}
+	_, err = campaign.Read(bytes.NewReader(data), "leads.xlsx", campaign.ReadOptions{Sheet: "Nope"})
+	if want := `The workbook has no sheet named "Nope". Its sheets are: Cover, Blank, Data.`; err == nil || err.Error() != want {
+		t.Errorf("err %v, want %q", err, want)
+	}
 }
 
 func TestReadErrors(t *testing.T) {

@@ -31,16 +31,22 @@ func readXLSX(br *bufio.Reader, opt ReadOptions) (*Sheet, error) {
 	}
 	defer f.Close()
 	names := f.GetSheetList()
-	name, err := chooseSheet(names, opt.Sheet)
+	candidates, err := chooseSheets(names, opt.Sheet)
 	if err != nil {
 		return nil, err
 	}
-	s, err := readRows(f, name, opt.MaxRows)
-	if err != nil {
-		return nil, err
+	for _, name := range candidates {
+		s, err := readRows(f, name, opt.MaxRows)
+		if errors.Is(err, ErrEmpty) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.Format, s.Sheets, s.Name = FormatXLSX, names, name
+		return s, nil
 	}
-	s.Format, s.Sheets, s.Name = FormatXLSX, names, name
-	return s, nil
+	return nil, ErrEmpty
 }
 
 // workbookError words excelize's open errors for the tenant.
@@ -55,21 +61,22 @@ func workbookError(err error) error {
 	return ErrNotSpreadsheet
 }
 
-// chooseSheet is want if the workbook has it, else the first sheet when
-// want is "".
-func chooseSheet(names []string, want string) (string, error) {
+// chooseSheets lists the sheets to try in order: want alone if the
+// workbook has it; with want "", every sheet, so that an empty first sheet
+// gives way to the first one with data.
+func chooseSheets(names []string, want string) ([]string, error) {
 	if len(names) == 0 {
-		return "", ErrNotSpreadsheet
+		return nil, ErrNotSpreadsheet
 	}
 	if want == "" {
-		return names[0], nil
+		return names, nil
 	}
 	for _, n := range names {
 		if n == want {
-			return n, nil
+			return []string{n}, nil
 		}
 	}
-	return "", noSheet(want)
+	return nil, noSheet(want, names)
 }
 
 // readRows iterates over a sheet's rows, numbering them as Excel does.
