@@ -31,6 +31,8 @@ var (
 	ErrNotSpreadsheet = &Error{"not_spreadsheet", "This is not a spreadsheet. Upload an Excel workbook (.xlsx) or a CSV file."}
 	// ErrOldExcel: a legacy .xls (binary Excel 97-2003) workbook.
 	ErrOldExcel = &Error{"old_excel", "This is an old Excel file (.xls). Open it in Excel and save it as .xlsx or CSV, then upload it again."}
+	// ErrOpenDocument: a LibreOffice / OpenOffice .ods spreadsheet.
+	ErrOpenDocument = &Error{"open_document", "This is an OpenDocument spreadsheet (.ods). Save it as .xlsx or CSV in LibreOffice (File › Save As), then upload it again."}
 	// ErrPasswordProtected: an encrypted workbook.
 	ErrPasswordProtected = &Error{"password_protected", "This workbook is password-protected. Remove the password in Excel (File › Info › Protect Workbook), save, and upload it again."}
 	// ErrEmpty: no rows with data, or a header row and nothing under it.

@@ -178,6 +178,7 @@ func TestReadErrors(t *testing.T) {
 		{"html", strings.NewReader("<!DOCTYPE html><html><table><tr><td>a</td></tr></table></html>"), campaign.ReadOptions{}, campaign.ErrNotSpreadsheet},
 		{"binary", bytes.NewReader([]byte{1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 9, 14, 15, 16, 17, 18, 19, 20}), campaign.ReadOptions{}, campaign.ErrNotSpreadsheet},
 		{"zip that is no workbook", bytes.NewReader(zipOf(t, "word/document.xml", "<w/>")), campaign.ReadOptions{}, campaign.ErrNotSpreadsheet},
+		{"ods", bytes.NewReader(odsOf(t)), campaign.ReadOptions{}, campaign.ErrOpenDocument},
 		{"truncated workbook", bytes.NewReader(mustXLSX(t, map[string][][]any{"S": {{"a"}}}, "S")[:300]), campaign.ReadOptions{}, campaign.ErrNotSpreadsheet},
 		{"encrypted workbook", bytes.NewReader(encryptedXLSX(t)), campaign.ReadOptions{}, campaign.ErrPasswordProtected},
 		{"ole with encrypted package", bytes.NewReader(oleWith(encryptedPackageName)), campaign.ReadOptions{}, campaign.ErrPasswordProtected},
@@ -252,6 +253,21 @@ func zipOf(tb testing.TB, name, body string) []byte {
 	zw := zip.NewWriter(&b)
 	w, _ := zw.Create(name)
 	_, _ = w.Write([]byte(body))
+	if err := zw.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// odsOf is the start of an .ods file: its mimetype stored first.
+func odsOf(tb testing.TB) []byte {
+	tb.Helper()
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	w, _ := zw.CreateHeader(&zip.FileHeader{Name: "mimetype", Method: zip.Store})
+	_, _ = w.Write([]byte("application/vnd.oasis.opendocument.spreadsheet"))
+	w, _ = zw.Create("content.xml")
+	_, _ = w.Write([]byte("<office:document-content/>"))
 	if err := zw.Close(); err != nil {
 		tb.Fatal(err)
 	}

@@ -16,6 +16,9 @@ import (
 // removed on Close, rather than held in memory.
 const unzipLimit = 512 << 20
 
+// odsMimetype is stored uncompressed at the start of an .ods zip.
+var odsMimetype = []byte("application/vnd.oasis.opendocument.spreadsheet")
+
 // readXLSX streams the chosen sheet of a workbook into a Sheet. The zip
 // format needs random access, so the (size-limited) file is held in memory;
 // the rows are read with excelize's iterator, as raw values, never the
@@ -24,6 +27,9 @@ func readXLSX(br *bufio.Reader, opt ReadOptions) (*Sheet, error) {
 	b, err := io.ReadAll(br)
 	if err != nil {
 		return nil, err
+	}
+	if bytes.Contains(b[:min(len(b), 200)], odsMimetype) {
+		return nil, ErrOpenDocument
 	}
 	f, err := excelize.OpenReader(bytes.NewReader(b), excelize.Options{RawCellValue: true, UnzipSizeLimit: unzipLimit})
 	if err != nil {
