@@ -8,10 +8,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
-	"golang.org/x/text/unicode/norm"
-
 	"github.com/myaibud/aibud/app/whatsapp"
 )
 
@@ -102,32 +98,9 @@ func parseVariable(inner string) (tplPart, error) {
 // tplCharPos turns a byte offset into a character position counted from 1.
 func tplCharPos(s string, offset int) int { return utf8.RuneCountInString(s[:offset]) + 1 }
 
-// VariableKey is the key a column name is matched by: lowercase, accents
-// stripped, and every run of spaces and punctuation turned into one "_",
-// with none at either end ("Teléfono móvil" → "telefono_movil",
-// "E-mail" → "e_mail"). The recipients' values passed to Render are keyed
-// the same way.
-func VariableKey(name string) string {
-	name = strings.ToLower(name)
-	tr := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	if folded, _, err := transform.String(tr, name); err == nil {
-		name = folded
-	}
-	var b strings.Builder
-	gap := false
-	for _, r := range name {
-		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
-			gap = b.Len() > 0
-			continue
-		}
-		if gap {
-			b.WriteByte('_')
-			gap = false
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+// Variable names are matched by VariableKey (columns.go), the key the
+// import gives each column: "{{Teléfono móvil}}" is the column
+// "telefono_movil".
 
 // Vars lists the column keys the template uses, in order of first use and
 // without repeats, so the UI can warn about columns the file lacks.

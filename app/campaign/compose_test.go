@@ -11,7 +11,7 @@ import (
 	"github.com/myaibud/aibud/app/campaign"
 )
 
-func TestVariableKey(t *testing.T) {
+func TestTemplateNamesMatchColumnKeys(t *testing.T) {
 	tests := []struct{ name, got, want string }{
 		{"plain", "name", "name"},
 		{"case and spaces", " First Name ", "first_name"},
