@@ -22,8 +22,30 @@ import (
 // the outcome of their message. Every re-drive is
 // idempotent, so any number of workers may sweep at once.
 func (w *Worker) Sweep(ctx context.Context) error {
-	return errors.Join(w.sweepMessages(ctx), w.sweepWebhookEvents(ctx), w.sweepCreatingInstances(ctx), w.settleReplies(ctx))
+	return errors.Join(w.sweepMessages(ctx), w.sweepWebhookEvents(ctx), w.sweepCreatingInstances(ctx), w.settleReplies(ctx),
+		w.sweepCampaigns(ctx))
 }
+
+// sweepCampaigns starts scheduled campaigns whose time came and asks for
+// the dispatch of every connected number whose next campaign message is
+// overdue: the chain of dispatch tasks is lost when a worker dies between
+// two, or a number comes back after being disconnected.
+func (w *Worker) sweepCampaigns(ctx context.Context) error {
+	due, err := w.store.DueDispatchesAllTenants(ctx, time.Now().Add(-dispatchSlack), 500)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, d := range due {
+		t, err := NewDispatchCampaignTask(DispatchCampaignPayload{TenantID: d.TenantID, InstanceID: d.InstanceID}, d.NextAt)
+		errs = append(errs, w.enqueue(ctx, t, err))
+	}
+	return errors.Join(errs...)
+}
+
+// dispatchSlack is how late a number's dispatch may be before the sweeper
+// asks for it: longer than a worker takes to pick a due task up.
+const dispatchSlack = 3 * time.Second
 
 // settleReplies settles AI replies whose message was settled without them.
 func (w *Worker) settleReplies(ctx context.Context) error {

@@ -150,6 +150,7 @@ func Register(mux *asynq.ServeMux, w *Worker) {
 	mux.HandleFunc(TypeCheckInstance, w.checkInstance)
 	mux.HandleFunc(TypeAIReply, w.aiReply)
 	mux.HandleFunc(TypeSendMessage, w.sendMessage)
+	mux.HandleFunc(TypeDispatchCampaign, w.dispatchCampaign)
 	mux.HandleFunc(TypeReturnHandoffs, w.returnHandoffs)
 	mux.HandleFunc(TypeSendPasswordReset, w.sendPasswordReset)
 }

@@ -29,6 +29,7 @@ const (
 	MessageCreated  = "message-created"  // a message was stored in a conversation
 	MessageUpdated  = "message-updated"  // a message's delivery status changed
 	ContactUpdated  = "contact-updated"  // a chat's mode, tags or opt-out changed
+	CampaignUpdated = "campaign-updated" // a campaign's progress or state changed
 	// SessionEnded tells every web process that a browser session signed
 	// out: its streams end. It is not forwarded to browsers.
 	SessionEnded = "session-ended"

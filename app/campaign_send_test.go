@@ -1,0 +1,194 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/myaibud/aibud/app/campaign"
+	wahasim "github.com/myaibud/aibud/app/sim/waha"
+	"github.com/myaibud/aibud/db"
+	"github.com/myaibud/aibud/db/dbtest"
+	"github.com/myaibud/aibud/jobs"
+)
+
+// campaignShop is a tenant with a connected number and a draft campaign of
+// n recipients (+1555000000i, named "Lead i" except the first).
+type campaignShop struct {
+	ts   *db.TenantStore
+	inst *db.Instance
+	c    *db.Campaign
+	rs   []db.Recipient
+}
+
+func newCampaignShop(t *testing.T, a *testApp, n int) *campaignShop {
+	t.Helper()
+	ctx := context.Background()
+	b, tenantID := a.tenantOf(t, "Campaign Shop")
+	s := &campaignShop{ts: a.store.Tenant(tenantID), inst: a.connect(t, b, tenantID)}
+	c, err := s.ts.CreateCampaign(ctx, "Spring sale")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Body = "Hi {{name|there}}, our spring sale starts today!"
+	if err := s.ts.SaveCampaignDraft(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		r := db.Recipient{RowNumber: i + 2, Phone: fmt.Sprintf("+1555%07d", 1000+i+int(tenantID%1000)*100), Vars: map[string]string{}}
+		if i > 0 {
+			r.Name, r.Vars["name"] = fmt.Sprintf("Lead %d", i), fmt.Sprintf("Lead %d", i)
+		}
+		s.rs = append(s.rs, r)
+	}
+	if err := s.ts.ReplaceRecipients(ctx, c.ID, s.rs, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.c = c
+	// A number connected long ago: no gentler ramp.
+	if _, err := dbtest.DB(t).ExecContext(ctx, "UPDATE instances SET status_changed_at = now() - interval '30 days' WHERE id = ?", s.inst.ID); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// launch sends the campaign now at pace p, one credit a message, and asks
+// for the number's first dispatch.
+func (s *campaignShop) launch(t *testing.T, a *testApp, p campaign.Pace) {
+	t.Helper()
+	raw, _ := json.Marshal(p)
+	if _, err := s.ts.LaunchCampaign(context.Background(), s.c.ID, db.Launch{InstanceIDs: []int64{s.inst.ID}, Pace: raw, Price: 1}); err != nil {
+		t.Fatal(err)
+	}
+	task, err := jobs.NewDispatchCampaignTask(jobs.DispatchCampaignPayload{TenantID: s.ts.TenantID(), InstanceID: s.inst.ID}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.env.queue.Enqueue(task); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sent is what the gateway received per chat for the campaign's number.
+func (s *campaignShop) sent(a *testApp) map[string][]wahasim.SentMessage {
+	out := map[string][]wahasim.SentMessage{}
+	for _, m := range a.env.sim.Sent(s.inst.SessionName) {
+		out[m.ChatID] = append(out[m.ChatID], m)
+	}
+	return out
+}
+
+func (s *campaignShop) state(t *testing.T) string {
+	t.Helper()
+	c, err := s.ts.Campaign(context.Background(), s.c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.State
+}
+
+// TestCampaignSendsEveryoneOnceAtThePace: every recipient gets the message
+// once, with their row's values, charged once; an opted-out contact is
+// skipped; the gaps between sends follow the pace; the campaign ends done.
+func TestCampaignSendsEveryoneOnceAtThePace(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	ctx := context.Background()
+	s := newCampaignShop(t, a, 8)
+	// The fourth recipient opted out before the campaign.
+	ct, _, err := s.ts.UpsertContact(ctx, db.ContactIdentity{Phone: s.rs[3].Phone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ts.SetOptOut(ctx, ct.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.ts.CreditBalance(ctx)
+	s.launch(t, a, campaign.Pace{PerMinute: 60}) // one a second, no jitter
+	waitFor(t, 30*time.Second, "the campaign to finish", func() bool { return s.state(t) == db.CampaignDone })
+
+	sent := s.sent(a)
+	var times []time.Time
+	for i, r := range s.rs {
+		got := sent[r.Phone[1:]+"@c.us"]
+		if i == 3 {
+			if len(got) != 0 {
+				t.Errorf("the opted-out contact got %d messages", len(got))
+			}
+			continue
+		}
+		want := fmt.Sprintf("Hi Lead %d, our spring sale starts today!", i)
+		if i == 0 {
+			want = "Hi there, our spring sale starts today!"
+		}
+		if len(got) != 1 || got[0].Text != want || got[0].Requests != 1 {
+			t.Errorf("recipient %d got %+v, want %q once", i, got, want)
+			continue
+		}
+		times = append(times, got[0].Time)
+	}
+	if after, _ := s.ts.CreditBalance(ctx); after != before-7 {
+		t.Errorf("balance %d → %d, want 7 credits charged", before, after)
+	}
+	counts, _ := s.ts.CampaignCounts(ctx, s.c.ID)
+	if counts.Queued != 7 || counts.Skipped != 1 || counts.Pending != 0 {
+		t.Errorf("counts = %+v", counts)
+	}
+	// Never faster than the pace (the gateway's clock sees each send a
+	// little after it leaves); the mean is reported by the benchmark.
+	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
+	for i := 1; i < len(times); i++ {
+		if gap := times[i].Sub(times[i-1]); gap < 900*time.Millisecond {
+			t.Errorf("gap %s between sends %d and %d, faster than one a second", gap, i-1, i)
+		}
+	}
+	if len(times) == 7 {
+		t.Logf("mean gap %s for a pace of 1s", times[6].Sub(times[0])/6)
+	}
+}
+
+// TestCampaignPausesAtZeroCreditsAndResumes: at zero credits the campaign
+// pauses with a reason (nothing is lost or sent unpaid), and after a
+// top-up and a resume it sends the rest, each once.
+func TestCampaignPausesAtZeroCreditsAndResumes(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	ctx := context.Background()
+	s := newCampaignShop(t, a, 6)
+	bal, _ := s.ts.CreditBalance(ctx)
+	if _, err := s.ts.Charge(ctx, bal-3, "test", "drain"); err != nil {
+		t.Fatal(err)
+	}
+	s.launch(t, a, campaign.Pace{PerMinute: 60})
+	waitFor(t, 30*time.Second, "the campaign to pause", func() bool { return s.state(t) == db.CampaignPaused })
+	c, _ := s.ts.Campaign(ctx, s.c.ID)
+	if c.PauseReason == "" {
+		t.Error("paused without a reason")
+	}
+	if bal, _ := s.ts.CreditBalance(ctx); bal != 0 {
+		t.Errorf("balance %d after pausing, want 0", bal)
+	}
+	counts, _ := s.ts.CampaignCounts(ctx, s.c.ID)
+	if counts.Queued != 3 || counts.Pending != 3 {
+		t.Errorf("counts at the pause = %+v", counts)
+	}
+
+	if _, err := s.ts.Grant(ctx, 10, "Top-up", "topup"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.ts.ResumeCampaign(ctx, s.c.ID); !ok || err != nil {
+		t.Fatalf("resume: %v %v", ok, err)
+	}
+	waitFor(t, 30*time.Second, "the campaign to finish", func() bool { return s.state(t) == db.CampaignDone })
+	for i, r := range s.rs {
+		if got := s.sent(a)[r.Phone[1:]+"@c.us"]; len(got) != 1 {
+			t.Errorf("recipient %d got %d messages", i, len(got))
+		}
+	}
+	if bal, _ := s.ts.CreditBalance(ctx); bal != 7 {
+		t.Errorf("balance %d, want 7 (10 granted, 3 sent after)", bal)
+	}
+}
