@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -190,5 +191,79 @@ func TestCampaignPausesAtZeroCreditsAndResumes(t *testing.T) {
 	}
 	if bal, _ := s.ts.CreditBalance(ctx); bal != 7 {
 		t.Errorf("balance %d, want 7 (10 granted, 3 sent after)", bal)
+	}
+}
+
+// TestPollCampaignVotesTallyAndTag: a poll campaign reaches each
+// recipient once; a vote counts in the tally and tags the contact, a
+// changed vote moves both, a repeated delivery counts once, a withdrawn vote
+// clears it, and a vote on a poll no campaign sent is ignored.
+func TestPollCampaignVotesTallyAndTag(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	ctx := context.Background()
+	s := newCampaignShop(t, a, 3)
+	s.c.Kind, s.c.Poll = db.CampaignPoll, &db.CampaignPollSpec{Question: "Which day suits you?", Options: []string{"Monday", "Friday"}}
+	if err := s.ts.SaveCampaignDraft(ctx, s.c); err != nil {
+		t.Fatal(err)
+	}
+	s.launch(t, a, campaign.Pace{PerMinute: 60})
+	waitFor(t, 30*time.Second, "the campaign to finish", func() bool { return s.state(t) == db.CampaignDone })
+	polls := map[string]string{} // phone → poll message id at the gateway
+	for chat, ms := range s.sent(a) {
+		if len(ms) != 1 || ms[0].Type != "poll" || ms[0].Poll == nil || ms[0].Poll.Name != "Which day suits you?" {
+			t.Fatalf("%s got %+v", chat, ms)
+		}
+		polls["+"+chat[:len(chat)-len("@c.us")]] = ms[0].ID
+	}
+	tally := func() map[string]int {
+		out := map[string]int{}
+		vs, err := s.ts.CampaignTally(ctx, s.c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vs {
+			out[v.Option] = v.Votes
+		}
+		return out
+	}
+	tags := func(phone string) []string {
+		c, err := s.ts.ContactByPhone(ctx, phone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Tags
+	}
+	p0, p1 := s.rs[0].Phone, s.rs[1].Phone
+	first, err := a.env.sim.LeadVotes(s.inst.SessionName, p0, polls[p0], "Friday")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.env.sim.LeadVotes(s.inst.SessionName, p1, polls[p1], "Friday"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "two votes for Friday", func() bool { return tally()["Friday"] == 2 })
+	if got := tags(p0); !slices.Contains(got, "Friday") {
+		t.Errorf("voter tags = %v", got)
+	}
+	// A changed vote moves the count and the tag.
+	if _, err := a.env.sim.LeadVotes(s.inst.SessionName, p0, polls[p0], "Monday"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the vote to move", func() bool { v := tally(); return v["Monday"] == 1 && v["Friday"] == 1 })
+	if got := tags(p0); !slices.Contains(got, "Monday") || slices.Contains(got, "Friday") {
+		t.Errorf("tags after the change = %v", got)
+	}
+	// The first vote delivered again is the same event: it counts once.
+	if err := a.env.sim.Redeliver(first); err != nil {
+		t.Fatal(err)
+	}
+	// A withdrawn vote clears it.
+	if _, err := a.env.sim.LeadVotes(s.inst.SessionName, p1, polls[p1]); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the withdrawal", func() bool { v := tally(); return v["Friday"] == 0 && v["Monday"] == 1 })
+	if got := tags(p1); slices.Contains(got, "Friday") {
+		t.Errorf("tags after withdrawing = %v", got)
 	}
 }

@@ -37,10 +37,10 @@ func pollVoteEvent(t *testing.T, file, eventID, session string, selected []strin
 	return body
 }
 
-// TestPollVotesAreIgnoredForNow: poll votes are accepted and stored, and
-// processing them succeeds at the first try without touching contacts or
-// messages, until campaigns record them.
-func TestPollVotesAreIgnoredForNow(t *testing.T) {
+// TestVotesOnPollsNoCampaignSentAreIgnored: votes on a poll no campaign
+// sent are accepted and stored, and processing them succeeds at the first
+// try without touching contacts or messages.
+func TestVotesOnPollsNoCampaignSentAreIgnored(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
 	_, tenantID := a.tenantOf(t, "Poll Shop")

@@ -119,12 +119,33 @@ func (w *Worker) applyEvent(ctx context.Context, ts *db.TenantStore, ev *db.Webh
 		}
 		state.ObservedAt = e.Timestamp
 		return w.applyState(ctx, inst, state)
-	case whatsapp.EventPollVote, whatsapp.EventPollVoteFailed:
-		// Votes will tag contacts through campaigns (#10); until then a
-		// vote is done with once stored, and never retried.
+	case whatsapp.EventPollVote:
+		if e.Vote == nil {
+			return nil
+		}
+		return w.recordVote(ctx, ts, e.Vote)
+	case whatsapp.EventPollVoteFailed:
+		// The choice is unknown: nothing to count or tag.
 		return nil
 	}
 	// Other kinds are not used.
+	return nil
+}
+
+// recordVote counts a vote on a campaign poll and tags the voter; a vote on
+// a poll no campaign sent is ignored.
+func (w *Worker) recordVote(ctx context.Context, ts *db.TenantStore, v *whatsapp.PollVote) error {
+	res, err := ts.RecordVote(ctx, v.PollKey, v.Selected, v.Timestamp)
+	if errors.Is(err, db.ErrNotFound) || (err == nil && !res.Applied) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	w.publish(ctx, ts.TenantID(), live.CampaignUpdated, map[string]int64{"campaign_id": res.Recipient.CampaignID})
+	if res.Recipient.ContactID != nil {
+		w.publish(ctx, ts.TenantID(), live.ContactUpdated, map[string]int64{"contact_id": *res.Recipient.ContactID})
+	}
 	return nil
 }
 

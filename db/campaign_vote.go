@@ -1,0 +1,95 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/uptrace/bun/dialect/pgdialect"
+)
+
+// VoteResult is what recording a vote did.
+type VoteResult struct {
+	Recipient *Recipient
+	// Applied is false for a vote older than (or the same as) the one
+	// recorded: a repeated or late delivery.
+	Applied bool
+}
+
+// RecordVote records a vote on a campaign poll the tenant sent (pollWaID is
+// the poll message's id): the recipient's latest choice, by the vote's
+// time, and the contact tagged with the chosen options instead of the ones
+// chosen before. Options that the poll does not have are ignored. A poll
+// the tenant did not send through a campaign gives ErrNotFound.
+func (ts *TenantStore) RecordVote(ctx context.Context, pollWaID string, selected []string, at time.Time) (VoteResult, error) {
+	var res VoteResult
+	err := ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
+		r := new(Recipient)
+		err := tx.db.NewSelect().Model(r).ApplyQueryBuilder(tx.scope).
+			Join("JOIN messages AS m ON m.tenant_id = cr.tenant_id AND m.id = cr.message_id").
+			Where("m.wa_id = ?", pollWaID).For("UPDATE OF cr").Scan(ctx)
+		if err != nil {
+			return fmt.Errorf("vote on %s: %w", pollWaID, mapErr(err))
+		}
+		res.Recipient = r
+		if r.VotedAt != nil && at.Before(*r.VotedAt) {
+			return nil
+		}
+		c, err := tx.Campaign(ctx, r.CampaignID)
+		if err != nil {
+			return err
+		}
+		var options []string
+		if c.Poll != nil {
+			options = c.Poll.Options
+		}
+		vote := []string{}
+		for _, s := range selected {
+			if slices.Contains(options, s) && !slices.Contains(vote, s) {
+				vote = append(vote, s)
+			}
+		}
+		_, err = tx.db.NewUpdate().Model((*Recipient)(nil)).ApplyQueryBuilder(tx.scope).
+			Set("vote = ?", pgdialect.Array(vote)).Set("voted_at = ?", at).Set("updated_at = now()").
+			Where("cr.id = ?", r.ID).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("record vote of recipient %d: %w", r.ID, err)
+		}
+		res.Applied, r.Vote, r.VotedAt = true, vote, &at
+		if r.ContactID == nil {
+			return nil
+		}
+		return tx.retagVoter(ctx, *r.ContactID, options, vote)
+	})
+	return res, err
+}
+
+// retagVoter gives a contact the options it chose of a poll as tags, in
+// place of the poll's other options.
+func (ts *TenantStore) retagVoter(ctx context.Context, contactID int64, options, chosen []string) error {
+	c, err := ts.Contact(ctx, contactID)
+	if err != nil {
+		return err
+	}
+	tags := slices.DeleteFunc(slices.Clone(c.Tags), func(t string) bool { return slices.Contains(options, t) })
+	return ts.SetContactTags(ctx, contactID, append(tags, chosen...))
+}
+
+// OptionVotes is how many recipients chose an option of a poll campaign.
+type OptionVotes struct {
+	Option string `bun:"option"`
+	Votes  int    `bun:"votes"`
+}
+
+// CampaignTally counts a poll campaign's current votes per option.
+func (ts *TenantStore) CampaignTally(ctx context.Context, campaignID int64) ([]OptionVotes, error) {
+	var out []OptionVotes
+	err := ts.db.NewSelect().Model((*Recipient)(nil)).ApplyQueryBuilder(ts.scope).
+		ColumnExpr("v.option, count(*) AS votes").Join("CROSS JOIN LATERAL unnest(cr.vote) AS v(option)").
+		Where("cr.campaign_id = ?", campaignID).GroupExpr("v.option").OrderExpr("votes DESC, v.option").Scan(ctx, &out)
+	if err != nil {
+		return nil, fmt.Errorf("tally of campaign %d: %w", campaignID, err)
+	}
+	return out, nil
+}
