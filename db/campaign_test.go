@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/db/dbtest"
@@ -94,4 +95,63 @@ func TestCampaignDraftAndRecipients(t *testing.T) {
 	if _, err := ts.Campaign(ctx, draft.ID); !errors.Is(err, db.ErrNotFound) {
 		t.Errorf("deleted draft: %v", err)
 	}
+}
+
+func TestCampaignLaunchPauseResumeCancel(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := dbtest.Store(t)
+	tenant, _ := dbtest.NewTenant(t, s)
+	ts := s.Tenant(tenant.ID)
+	inst := dbtest.NewInstance(t, s, tenant.ID)
+	c, err := ts.CreateCampaign(ctx, "Autumn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	launch := db.Launch{InstanceIDs: []int64{inst.ID}, Pace: []byte(`{}`), Price: 1}
+	if _, err := ts.LaunchCampaign(ctx, c.ID, launch); !errors.Is(err, db.ErrNotDraft) {
+		t.Errorf("a campaign without recipients launched: %v", err)
+	}
+	rs := []db.Recipient{{RowNumber: 2, Phone: "+34600000001"}, {RowNumber: 3, Phone: "+34600000002"}}
+	if err := ts.ReplaceRecipients(ctx, c.ID, rs, nil); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(time.Hour)
+	launch.At = &at
+	got, err := ts.LaunchCampaign(ctx, c.ID, launch)
+	if err != nil || got.State != db.CampaignScheduled || len(got.InstanceIDs) != 1 || got.InstanceIDs[0] != inst.ID {
+		t.Fatalf("scheduled launch = %+v (%v)", got, err)
+	}
+	if _, err := ts.LaunchCampaign(ctx, c.ID, launch); !errors.Is(err, db.ErrNotDraft) {
+		t.Errorf("launched twice: %v", err)
+	}
+	if ok, err := ts.PauseCampaign(ctx, c.ID, "Paused by you."); !ok || err != nil {
+		t.Errorf("pause: %v %v", ok, err)
+	}
+	if ok, _ := ts.PauseCampaign(ctx, c.ID, "again"); ok {
+		t.Error("paused a paused campaign")
+	}
+	if ok, err := ts.ResumeCampaign(ctx, c.ID); !ok || err != nil {
+		t.Errorf("resume: %v %v", ok, err)
+	}
+	if ok, err := ts.CancelCampaign(ctx, c.ID); !ok || err != nil {
+		t.Errorf("cancel: %v %v", ok, err)
+	}
+	counts, _ := ts.CampaignCounts(ctx, c.ID)
+	if counts.Skipped != 2 || counts.Pending != 0 {
+		t.Errorf("after cancelling: %+v", counts)
+	}
+	if ok, _ := ts.ResumeCampaign(ctx, c.ID); ok {
+		t.Error("resumed a cancelled campaign")
+	}
+	other := s.Tenant(dbtestOtherTenant(t, s))
+	if _, err := other.PauseCampaign(ctx, c.ID, "x"); !errors.Is(err, db.ErrNotFound) {
+		t.Errorf("another tenant paused it: %v", err)
+	}
+}
+
+func dbtestOtherTenant(t *testing.T, s *db.Store) int64 {
+	t.Helper()
+	tenant, _ := dbtest.NewTenant(t, s)
+	return tenant.ID
 }

@@ -106,6 +106,18 @@ func TestTenantScope(t *testing.T) {
 		{"SaveCampaignDraft", func() error { return mallory.SaveCampaignDraft(ctx, &db.Campaign{ID: campaign.ID, Name: "mine"}) }},
 		{"DeleteCampaignDraft", func() error { return mallory.DeleteCampaignDraft(ctx, campaign.ID) }},
 		{"ReplaceRecipients", func() error { return mallory.ReplaceRecipients(ctx, campaign.ID, nil, nil) }},
+		{"LaunchCampaign", func() error {
+			_, err := mallory.LaunchCampaign(ctx, campaign.ID, db.Launch{InstanceIDs: []int64{inst.ID}, Pace: []byte("{}")})
+			return err
+		}},
+		{"PauseCampaign", func() error { _, err := mallory.PauseCampaign(ctx, campaign.ID, "x"); return err }},
+		{"ResumeCampaign", func() error { _, err := mallory.ResumeCampaign(ctx, campaign.ID); return err }},
+		{"CancelCampaign", func() error { _, err := mallory.CancelCampaign(ctx, campaign.ID); return err }},
+		{"LockNumberPace", func() error {
+			return mallory.RunInTx(ctx, func(ctx context.Context, tx *db.TenantStore) error { _, err := tx.LockNumberPace(ctx, inst.ID); return err })
+		}},
+		{"NextRecipient", func() error { _, _, err := mallory.NextRecipient(ctx, inst.ID); return err }},
+		{"RecordVote", func() error { _, err := mallory.RecordVote(ctx, "alice-msg", []string{"x"}, time.Now()); return err }},
 		{"HandReplyToOutbox", func() error {
 			return mallory.HandReplyToOutbox(ctx, &db.AIReply{ID: 1, TriggerMessageID: incoming.ID}, queued)
 		}},
@@ -139,6 +151,12 @@ func TestTenantScope(t *testing.T) {
 		}
 		if c, _ := mallory.CampaignCounts(ctx, campaign.ID); c.Recipients+c.Dropped != 0 {
 			t.Errorf("CampaignCounts saw %+v", c)
+		}
+		if vs, _ := mallory.CampaignTally(ctx, campaign.ID); len(vs) != 0 {
+			t.Errorf("CampaignTally saw %d", len(vs))
+		}
+		if ids, _ := mallory.FinishCampaigns(ctx); len(ids) != 0 {
+			t.Errorf("FinishCampaigns finished %v", ids)
 		}
 		if cs, n, _ := mallory.Campaigns(ctx, db.Page{}); n+len(cs) != 0 {
 			t.Errorf("Campaigns saw %d", n)
