@@ -114,7 +114,10 @@ func TestTenantScope(t *testing.T) {
 		{"ResumeCampaign", func() error { _, err := mallory.ResumeCampaign(ctx, campaign.ID); return err }},
 		{"CancelCampaign", func() error { _, err := mallory.CancelCampaign(ctx, campaign.ID); return err }},
 		{"LockNumberPace", func() error {
-			return mallory.RunInTx(ctx, func(ctx context.Context, tx *db.TenantStore) error { _, err := tx.LockNumberPace(ctx, inst.ID); return err })
+			return mallory.RunInTx(ctx, func(ctx context.Context, tx *db.TenantStore) error {
+				_, err := tx.LockNumberPace(ctx, inst.ID)
+				return err
+			})
 		}},
 		{"NextRecipient", func() error { _, _, err := mallory.NextRecipient(ctx, inst.ID); return err }},
 		{"RecordVote", func() error { _, err := mallory.RecordVote(ctx, "alice-msg", []string{"x"}, time.Now()); return err }},
