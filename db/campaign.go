@@ -296,3 +296,19 @@ func (ts *TenantStore) Campaigns(ctx context.Context, page Page) ([]Campaign, in
 	}
 	return cs, int(n), nil
 }
+
+// OptedOutPhones returns the E.164 numbers of the tenant's contacts who
+// opted out of messages, for the clean-up of a campaign's file.
+func (ts *TenantStore) OptedOutPhones(ctx context.Context) (map[string]bool, error) {
+	var phones []string
+	err := ts.db.NewSelect().Model((*Contact)(nil)).Column("phone").ApplyQueryBuilder(ts.scope).
+		Where("c.opted_out_at IS NOT NULL").Where("c.phone IS NOT NULL").Scan(ctx, &phones)
+	if err != nil {
+		return nil, fmt.Errorf("opted-out phones: %w", err)
+	}
+	out := make(map[string]bool, len(phones))
+	for _, p := range phones {
+		out[p] = true
+	}
+	return out, nil
+}
