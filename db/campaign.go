@@ -312,3 +312,16 @@ func (ts *TenantStore) OptedOutPhones(ctx context.Context) (map[string]bool, err
 	}
 	return out, nil
 }
+
+// RecipientsFrom returns up to limit of a campaign's recipients from file
+// row fromRow on, in file order: a walk over every recipient (a download)
+// without the cost of ever-larger offsets.
+func (ts *TenantStore) RecipientsFrom(ctx context.Context, campaignID int64, fromRow, limit int) ([]Recipient, error) {
+	var rs []Recipient
+	err := ts.db.NewSelect().Model(&rs).ApplyQueryBuilder(ts.scope).Where("cr.campaign_id = ?", campaignID).
+		Where("cr.row_number >= ?", fromRow).Order("cr.row_number").Limit(int64(limit)).Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("recipients of campaign %d: %w", campaignID, err)
+	}
+	return rs, nil
+}
