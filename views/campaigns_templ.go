@@ -225,7 +225,7 @@ func CampaignsPage(s Shell, vm CampaignList) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "<div class=\"table-scroll\"><table class=\"striped campaigns\" data-testid=\"campaign-list\"><thead><tr><th>Name</th><th>State</th><th>Recipients</th><th>Created</th><th></th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "<div class=\"table-wrap\"><table class=\"striped campaigns\" data-testid=\"campaign-list\"><thead><tr><th>Name</th><th>State</th><th>Recipients</th><th>Created</th><th></th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -491,7 +491,7 @@ func wizardHead(w Wizard) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 25, "\">← Campaigns</a> · Draft, saved at every step</p></hgroup><ol class=\"steps\" aria-label=\"Steps\" data-testid=\"steps\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 25, "\">← Campaigns</a> · Draft, saved at every step</p></hgroup><ol class=\"wizard-steps\" aria-label=\"Steps\" data-testid=\"steps\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -1187,7 +1187,7 @@ func CampaignMapPage(s Shell, vm MapStep) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 89, "</dd></dl><h3>The first rows, as they will be read</h3><div class=\"table-scroll\"><table class=\"striped rows\" data-testid=\"map-rows\"><thead><tr><th>Row</th><th>WhatsApp number</th><th>Name</th><th>Result</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 89, "</dd></dl><h3>The first rows, as they will be read</h3><div class=\"table-wrap\"><table class=\"striped rows\" data-testid=\"map-rows\"><thead><tr><th>Row</th><th>WhatsApp number</th><th>Name</th><th>Result</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1426,7 +1426,7 @@ func CampaignReviewPage(s Shell, vm ReviewStep) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if vm.DroppedTotal > 0 {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 109, "<h3>Rows left out</h3><div class=\"table-scroll\"><table class=\"striped rows\" data-testid=\"dropped-rows\"><thead><tr><th>Row</th><th>Phone in the file</th><th>Reason</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 109, "<h3>Rows left out</h3><div class=\"table-wrap\"><table class=\"striped rows\" data-testid=\"dropped-rows\"><thead><tr><th>Row</th><th>Phone in the file</th><th>Reason</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -1711,7 +1711,7 @@ func messageForm(vm MessageStep) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 131, "<fieldset class=\"kind\" data-testid=\"message-kind\"><legend>Send</legend> <label><input type=\"radio\" name=\"kind\" value=\"text\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 131, "<fieldset class=\"message-kind\" data-testid=\"message-kind\"><legend>Send</legend> <label><input type=\"radio\" name=\"kind\" value=\"text\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
