@@ -24,7 +24,7 @@ const campaignUploadRoute = views.PathCampaigns + "/:id/" + views.StepUpload
 
 // uploadBodyLimit leaves room around campaign.MaxBytes for the multipart
 // envelope, so a file just over 20 MB gets the package's own message.
-const uploadBodyLimit = "21M"
+const uploadBodyLimit = "21MiB"
 
 // uploadTimeout bounds reading, cleaning and storing a 100,000-row file.
 const uploadTimeout = 2 * time.Minute
