@@ -180,7 +180,7 @@ var errNoFile = &campaign.Error{Code: "no_file", Message: "Choose the file with 
 
 func readUpload(c echo.Context, sheetName string) (*campaign.Sheet, error) {
 	fh, err := c.FormFile("file")
-	if err != nil || fh.Size == 0 && fh.Filename == "" {
+	if err != nil || (fh.Size == 0 && fh.Filename == "") {
 		return nil, errNoFile
 	}
 	file, err := fh.Open()
@@ -228,12 +228,16 @@ func (h *handler) storeUpload(c echo.Context, cp *db.Campaign, s *campaign.Sheet
 	if stepIndex(cp.Step) < stepIndex(views.StepMap) {
 		cp.Step = views.StepMap
 	}
-	return ts.RunInTx(ctx, func(ctx context.Context, tx *db.TenantStore) error {
+	err = ts.RunInTx(ctx, func(ctx context.Context, tx *db.TenantStore) error {
 		if err := tx.ReplaceRecipients(ctx, cp.ID, rs, ds); err != nil {
 			return err
 		}
 		return saveDraft(ctx, tx, cp)
 	})
+	if errors.Is(err, db.ErrNotDraft) {
+		return errLaunched
+	}
+	return err
 }
 
 // uploaded is loadCampaign for the steps after the upload: a draft without
