@@ -87,6 +87,12 @@ func walkWizard(t *testing.T, c *chrome, base, file string) {
 	}
 	c.noHorizontalScroll()
 	c.shot("map")
+	c.click(`[data-testid="other-columns"] summary`)
+	if got := c.text(`[data-testid="upload-why"]`); !strings.Contains(got, "don't keep your file") {
+		t.Errorf("re-upload says %q", got)
+	}
+	c.noHorizontalScroll()
+	screen(c, `[data-testid="other-columns"]`, "map-other-columns")
 	c.click(`[data-testid="map-continue"]`)
 	c.do(chromedp.WaitVisible(chromedp.CSS(`[data-testid="review-counts"]`)))
 	if got := c.text(`[data-testid="count-recipients"]`); got != "3" {
@@ -119,6 +125,20 @@ func walkWizard(t *testing.T, c *chrome, base, file string) {
 	}
 	c.noHorizontalScroll()
 	c.shot("message")
+
+	// A poll instead: the text fields give way, the preview shows it.
+	c.click(`[data-testid="kind-poll"]`)
+	c.do(chromedp.SendKeys(chromedp.CSS(`#f-question`), "Which day suits you?"),
+		chromedp.SendKeys(chromedp.CSS(`#f-options`), "Monday\nFriday"))
+	if got := c.waitText(`[data-testid="preview-text"]`, 10*time.Second, func(s string) bool { return s == "Which day suits you?" }); got != "Which day suits you?" {
+		t.Errorf("poll preview = %q", got)
+	}
+	c.waitText(`[data-testid="preview-bubble"] .poll-options`, 10*time.Second, func(s string) bool { return strings.Contains(s, "Friday") })
+	if eval[string](c, `getComputedStyle(document.querySelector('[data-testid="text-fields"]')).display`) != "none" {
+		t.Error("the text fields show beside the poll")
+	}
+	c.noHorizontalScroll()
+	c.shot("poll")
 	c.click(`[data-testid="message-save"]`)
 	if got := c.waitText(`[data-testid="flash"]`, 10*time.Second, func(s string) bool { return s != "" }); !strings.Contains(got, "Draft saved") {
 		t.Errorf("after saving: %q", got)
