@@ -167,7 +167,8 @@ func (h *handler) uploadCampaignFile(c echo.Context) error {
 	var fileErr *campaign.Error
 	if errors.As(err, &fileErr) {
 		f.Error = fileErr.Message
-		return render(c, http.StatusUnprocessableEntity, views.CampaignUploadPage(h.shell(c, cp.Name, ""), wizardOf(cp, views.StepUpload), f), nil)
+		return render(c, http.StatusUnprocessableEntity, views.CampaignUploadPage(h.shell(c, cp.Name, ""), wizardOf(cp, views.StepUpload), f),
+			views.UploadFormView(f))
 	}
 	if err != nil {
 		return err
