@@ -140,8 +140,12 @@ func walkWizard(t *testing.T, c *chrome, base, file string) {
 	c.noHorizontalScroll()
 	c.shot("poll")
 	c.click(`[data-testid="message-save"]`)
-	if got := c.waitText(`[data-testid="flash"]`, 10*time.Second, func(s string) bool { return s != "" }); !strings.Contains(got, "Draft saved") {
+	if got := c.waitText(`[data-testid="message-saved"]`, 10*time.Second, func(s string) bool { return s != "" }); !strings.Contains(got, "Draft saved") {
 		t.Errorf("after saving: %q", got)
 	}
+	if !eval[bool](c, `window.__sameDocument === true`) {
+		t.Error("saving reloaded the page")
+	}
+	screen(c, `[data-testid="message-saved"]`, "saved")
 	c.noHorizontalScroll()
 }

@@ -163,13 +163,7 @@ func (h *handler) saveCampaignMessage(c echo.Context) error {
 	ctx := c.Request().Context()
 	f := parseMessage(c, cp)
 	if validateMessage(&f); len(f.Errors) > 0 {
-		row, _ := strconv.Atoi(c.FormValue("row"))
-		p, err := messagePreview(ctx, tenantStore(c), cp.ID, f, row)
-		if err != nil {
-			return err
-		}
-		vm := views.MessageStep{W: wizardOf(cp, views.StepMessage), Form: f, Preview: p}
-		return render(c, http.StatusUnprocessableEntity, views.CampaignMessagePage(h.shell(c, cp.Name, ""), vm), nil)
+		return h.messageAnswer(c, cp, f, http.StatusUnprocessableEntity)
 	}
 	all := texts(f)
 	cp.Name, cp.Kind, cp.Body, cp.Variants = f.Name, f.Kind, "", []string{}
@@ -182,8 +176,27 @@ func (h *handler) saveCampaignMessage(c echo.Context) error {
 	if err := saveDraft(ctx, tenantStore(c), cp); err != nil {
 		return err
 	}
+	if wantsPartial(c) {
+		f.Saved = true
+		return h.messageAnswer(c, cp, f, http.StatusOK)
+	}
 	h.putFlash(c, "success", "Draft saved. You can come back to it from Campaigns at any time.")
 	return redirect(c, views.CampaignStepPath(cp.ID, views.StepMessage))
+}
+
+// messageAnswer shows the message form as posted, with its preview: the
+// form alone for htmx, else the whole page.
+func (h *handler) messageAnswer(c echo.Context, cp *db.Campaign, f views.MessageForm, status int) error {
+	row, _ := strconv.Atoi(c.FormValue("row"))
+	p, err := messagePreview(c.Request().Context(), tenantStore(c), cp.ID, f, row)
+	if err != nil {
+		return err
+	}
+	vm := views.MessageStep{W: wizardOf(cp, views.StepMessage), Form: f, Preview: p}
+	if wantsPartial(c) {
+		return renderComponent(c, status, views.MessageFormView(vm))
+	}
+	return render(c, status, views.CampaignMessagePage(h.shell(c, cp.Name, ""), vm), nil)
 }
 
 // campaignPreview is the live preview partial for the form as typed.

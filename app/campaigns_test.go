@@ -332,6 +332,18 @@ func TestCampaignMessageStep(t *testing.T) {
 		t.Errorf("missing = %q", got)
 	}
 
+	// With htmx the form comes back in place, saying so.
+	r = b.post(base+"/message", url.Values{"_csrf": {tok}, "name": {"Spring sale"}, "kind": {"text"}, "text": {text, "", "", "", ""}}, "HX-Request", "true")
+	wantStatus(t, r, http.StatusOK)
+	if strings.Contains(r.body, "<html") || testid(r, "message-saved").Length() != 1 || testid(r, "preview").Length() != 1 {
+		t.Errorf("htmx save: %s", abbreviate(r.body))
+	}
+	r = b.post(base+"/message", url.Values{"_csrf": {tok}, "name": {""}, "kind": {"text"}, "text": {text}}, "HX-Request", "true")
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	if strings.Contains(r.body, "<html") || testid(r, "error-name").Length() != 1 {
+		t.Errorf("htmx save error: %s", abbreviate(r.body))
+	}
+
 	// Errors at their fields, nothing saved.
 	r = b.post(base+"/message", url.Values{"_csrf": {tok}, "name": {"Spring sale"}, "kind": {"text"}, "text": {"Hi {{nombre", "", "", "", ""}})
 	wantStatus(t, r, http.StatusUnprocessableEntity)
