@@ -88,7 +88,7 @@ func reach(c echo.Context, cp *db.Campaign, step string) error {
 }
 
 func wizardOf(cp *db.Campaign, current string) views.Wizard {
-	return views.Wizard{ID: cp.ID, Name: cp.Name, Current: current, Reached: cp.Step}
+	return views.Wizard{ID: cp.ID, Name: cp.Name, Current: current, Reached: cp.Step, Launched: cp.State != db.CampaignDraft}
 }
 
 func (h *handler) listCampaigns(c echo.Context) error {

@@ -383,5 +383,9 @@ func TestCampaignLaunchedRefusesEdits(t *testing.T) {
 			t.Errorf("409 says %s", abbreviate(r.body))
 		}
 	}
-	wantStatus(t, b.get(base+"/review"), http.StatusOK)
+	r := b.get(base + "/review")
+	wantStatus(t, r, http.StatusOK)
+	if testid(r, "campaign-launched").Length() != 1 {
+		t.Error("the launched campaign's steps do not say so")
+	}
 }
