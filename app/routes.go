@@ -115,6 +115,7 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.GET(views.PathCampaignNew, h.newCampaign, tenant...)
 	e.POST(views.PathCampaignNew, h.createCampaign, tenant...)
 	upload := slices.Concat([]echo.MiddlewareFunc{
+		longDeadlines(uploadTimeout),
 		middleware.BodyLimit(uploadBodyLimit),
 		middleware.ContextTimeout(uploadTimeout),
 	}, tenant)
