@@ -30,6 +30,9 @@ func TestBrowserEveryPageFitsAPhone(t *testing.T) {
 	}
 	ts := a.store.Tenant(u.TenantID)
 	inst := a.connect(t, b, u.TenantID)
+	if _, err := ts.CreateCampaign(ctx, "Promoção de Dia das Mães para clientes antigos e novos"); err != nil {
+		t.Fatal(err)
+	}
 	ct, _, err := ts.UpsertContact(ctx, db.ContactIdentity{Phone: "+5511987654321", Name: "Maria Aparecida dos Santos Oliveira"})
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +104,7 @@ func TestBrowserEveryPageFitsAPhone(t *testing.T) {
 	check(fmt.Sprintf("/instances/%d", inst.ID), `[data-testid="instance-connected"]`)
 	check("/settings", `[data-testid="knowledge-form"]`)
 	check("/account", `[data-testid="profile-form"]`)
+	check("/campaigns", `[data-testid="campaign-list"]`)
 
 	// The owner's pages.
 	check("/admin/nodes", `[data-testid="node-list"]`)

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"net/http"
 	"slices"
 	"strings"
 
@@ -17,6 +18,12 @@ func streaming(c echo.Context) bool {
 	return c.Request().URL.Path == views.PathEvents
 }
 
+// uploading reports whether a request is a campaign file upload, which has
+// its own larger body limit and longer timeout on its route.
+func uploading(c echo.Context) bool {
+	return c.Request().Method == http.MethodPost && c.Path() == campaignUploadRoute
+}
+
 // routes registers every route, grouped by the middleware they need.
 func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.Use(
@@ -24,7 +31,7 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 		h.requestLog,
 		middleware.Recover(),
 		h.secureHeaders,
-		middleware.BodyLimit(h.opts.BodyLimit),
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Skipper: uploading, Limit: h.opts.BodyLimit}),
 		// API answers (webhook acknowledgements) are a few bytes: the
 		// middleware sets up a compressor per request even when it then
 		// skips, which cost a quarter of the webhook's CPU.
@@ -35,7 +42,7 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 		}),
 		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
 			Skipper: func(c echo.Context) bool {
-				return streaming(c) || strings.HasPrefix(c.Request().URL.Path, views.PathAdminQueues)
+				return streaming(c) || uploading(c) || strings.HasPrefix(c.Request().URL.Path, views.PathAdminQueues)
 			},
 			Timeout: h.opts.RequestTimeout,
 		}),
@@ -103,6 +110,23 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.POST(views.PathSettings+"/knowledge", h.createKnowledge, tenant...)
 	e.POST(views.PathSettings+"/knowledge/:id/update", h.updateKnowledge, tenant...)
 	e.POST(views.PathSettings+"/knowledge/:id/delete", h.deleteKnowledge, tenant...)
+
+	e.GET(views.PathCampaigns, h.listCampaigns, tenant...)
+	e.GET(views.PathCampaignNew, h.newCampaign, tenant...)
+	e.POST(views.PathCampaignNew, h.createCampaign, tenant...)
+	upload := slices.Concat([]echo.MiddlewareFunc{
+		longDeadlines(uploadTimeout),
+		middleware.BodyLimit(uploadBodyLimit),
+		middleware.ContextTimeout(uploadTimeout),
+	}, tenant)
+	e.GET(campaignUploadRoute, h.showCampaignUpload, tenant...)
+	e.POST(campaignUploadRoute, h.uploadCampaignFile, upload...)
+	e.GET(views.PathCampaigns+"/:id/"+views.StepMap, h.showCampaignMap, tenant...)
+	e.GET(views.PathCampaigns+"/:id/"+views.StepReview, h.showCampaignReview, tenant...)
+	e.GET(views.PathCampaigns+"/:id/report.csv", h.campaignReport, tenant...)
+	e.GET(views.PathCampaigns+"/:id/"+views.StepMessage, h.showCampaignMessage, tenant...)
+	e.POST(views.PathCampaigns+"/:id/"+views.StepMessage, h.saveCampaignMessage, tenant...)
+	e.POST(views.PathCampaigns+"/:id/preview", h.campaignPreview, tenant...)
 
 	e.GET(views.PathAccount, h.showAccount, tenant...)
 	e.POST(views.PathAccountProfile, h.updateProfile, tenant...)

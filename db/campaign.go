@@ -296,3 +296,32 @@ func (ts *TenantStore) Campaigns(ctx context.Context, page Page) ([]Campaign, in
 	}
 	return cs, int(n), nil
 }
+
+// OptedOutPhones returns the E.164 numbers of the tenant's contacts who
+// opted out of messages, for the clean-up of a campaign's file.
+func (ts *TenantStore) OptedOutPhones(ctx context.Context) (map[string]bool, error) {
+	var phones []string
+	err := ts.db.NewSelect().Model((*Contact)(nil)).Column("phone").ApplyQueryBuilder(ts.scope).
+		Where("c.opted_out_at IS NOT NULL").Where("c.phone IS NOT NULL").Scan(ctx, &phones)
+	if err != nil {
+		return nil, fmt.Errorf("opted-out phones: %w", err)
+	}
+	out := make(map[string]bool, len(phones))
+	for _, p := range phones {
+		out[p] = true
+	}
+	return out, nil
+}
+
+// RecipientsFrom returns up to limit of a campaign's recipients from file
+// row fromRow on, in file order: a walk over every recipient (a download)
+// without the cost of ever-larger offsets.
+func (ts *TenantStore) RecipientsFrom(ctx context.Context, campaignID int64, fromRow, limit int) ([]Recipient, error) {
+	var rs []Recipient
+	err := ts.db.NewSelect().Model(&rs).ApplyQueryBuilder(ts.scope).Where("cr.campaign_id = ?", campaignID).
+		Where("cr.row_number >= ?", fromRow).Order("cr.row_number").Limit(int64(limit)).Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("recipients of campaign %d: %w", campaignID, err)
+	}
+	return rs, nil
+}

@@ -155,3 +155,29 @@ func dbtestOtherTenant(t *testing.T, s *db.Store) int64 {
 	tenant, _ := dbtest.NewTenant(t, s)
 	return tenant.ID
 }
+
+func TestOptedOutPhones(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := dbtest.Store(t)
+	alice, _ := dbtest.NewTenant(t, s)
+	mallory, _ := dbtest.NewTenant(t, s)
+	ts := s.Tenant(alice.ID)
+	out, _, err := ts.UpsertContact(ctx, db.ContactIdentity{Phone: "+34600112233"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ts.UpsertContact(ctx, db.ContactIdentity{Phone: "+34600112244"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.SetOptOut(ctx, out.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ts.OptedOutPhones(ctx)
+	if err != nil || len(got) != 1 || !got["+34600112233"] {
+		t.Errorf("OptedOutPhones = %v, %v", got, err)
+	}
+	if got, _ := s.Tenant(mallory.ID).OptedOutPhones(ctx); len(got) != 0 {
+		t.Errorf("another tenant sees %v", got)
+	}
+}

@@ -149,6 +149,9 @@ func TestTenantScope(t *testing.T) {
 		if rs, n, _ := mallory.Recipients(ctx, campaign.ID, db.Page{}); n+len(rs) != 0 {
 			t.Errorf("Recipients saw %d", n)
 		}
+		if rs, _ := mallory.RecipientsFrom(ctx, campaign.ID, 0, 10); len(rs) != 0 {
+			t.Errorf("RecipientsFrom saw %d", len(rs))
+		}
 		if ds, _ := mallory.DroppedRows(ctx, campaign.ID); len(ds) != 0 {
 			t.Errorf("DroppedRows saw %d", len(ds))
 		}

@@ -151,3 +151,39 @@ func live(events string) string {
 	b.WriteString("htmx:sseOpen from:body")
 	return b.String()
 }
+
+// Paths of the campaign wizard: the list, the new draft, and each draft's
+// steps.
+const (
+	PathCampaigns   = "/campaigns"
+	PathCampaignNew = "/campaigns/new"
+)
+
+// The campaign wizard's steps, in order; each is a page under
+// CampaignStepPath.
+const (
+	StepUpload  = "upload"
+	StepMap     = "map"
+	StepReview  = "review"
+	StepMessage = "message"
+)
+
+// CampaignSteps lists the wizard's steps in order.
+var CampaignSteps = []string{StepUpload, StepMap, StepReview, StepMessage}
+
+// CampaignStepPath is the page of one step of a draft.
+func CampaignStepPath(id int64, step string) string {
+	return PathCampaigns + "/" + strconv.FormatInt(id, 10) + "/" + step
+}
+
+// CampaignReportPath is a draft's clean-up report download.
+func CampaignReportPath(id int64) string { return CampaignStepPath(id, "report.csv") }
+
+// CampaignPreviewPath is the message step's live preview partial.
+func CampaignPreviewPath(id int64) string { return CampaignStepPath(id, "preview") }
+
+// Element ids of the campaign wizard.
+const (
+	IDCampaignPreview = "campaign-preview"
+	IDMessageForm     = "message-form"
+)

@@ -163,4 +163,20 @@
   }
   prefillLocale(document);
   document.addEventListener("htmx:load", function (e) { prefillLocale(e.target); });
+  // Campaign message: a variable chip (data-insert) puts its {{column}} at
+  // the cursor of the message field last used, and the preview follows.
+  var lastText = null;
+  document.addEventListener("focusin", function (e) {
+    if (e.target.matches && e.target.matches(".text-fields textarea")) lastText = e.target;
+  });
+  document.addEventListener("click", function (e) {
+    var chip = e.target.closest && e.target.closest("[data-insert]");
+    if (!chip) return;
+    var form = chip.closest("form");
+    var field = lastText && form && form.contains(lastText) ? lastText : form && form.querySelector(".text-fields textarea");
+    if (!field) return;
+    field.setRangeText(chip.dataset.insert, field.selectionStart, field.selectionEnd, "end");
+    field.focus();
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+  });
 })();
