@@ -138,16 +138,22 @@ func TestCampaignSendsEveryoneOnceAtThePace(t *testing.T) {
 	if counts.Queued != 7 || counts.Skipped != 1 || counts.Pending != 0 {
 		t.Errorf("counts = %+v", counts)
 	}
-	// Never faster than the pace (the gateway's clock sees each send a
-	// little after it leaves); the mean is reported by the benchmark.
+	// Never faster than the pace on average, and no burst (a single gap
+	// seen at the gateway also carries how long each send took). How close
+	// to the pace it is, is the benchmark's to measure: timing here depends
+	// on the machine's load.
 	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
 	for i := 1; i < len(times); i++ {
-		if gap := times[i].Sub(times[i-1]); gap < 900*time.Millisecond {
-			t.Errorf("gap %s between sends %d and %d, faster than one a second", gap, i-1, i)
+		if gap := times[i].Sub(times[i-1]); gap < 500*time.Millisecond {
+			t.Errorf("gap %s between sends %d and %d: a burst at a pace of one a second", gap, i-1, i)
 		}
 	}
 	if len(times) == 7 {
-		t.Logf("mean gap %s for a pace of 1s", times[6].Sub(times[0])/6)
+		mean := times[6].Sub(times[0]) / 6
+		t.Logf("mean gap %s for a pace of 1s", mean)
+		if mean < 900*time.Millisecond {
+			t.Errorf("mean gap %s: faster than one a second", mean)
+		}
 	}
 }
 
