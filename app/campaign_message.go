@@ -152,7 +152,7 @@ func (h *handler) showCampaignMessage(c echo.Context) error {
 		return err
 	}
 	vm := views.MessageStep{W: wizardOf(cp, views.StepMessage), Form: f, Preview: p}
-	return render(c, http.StatusOK, views.CampaignMessagePage(h.shell(c, cp.Name, ""), vm), nil)
+	return render(c, http.StatusOK, views.CampaignMessagePage(h.shell(c, cp.Name, views.NavCampaigns), vm), nil)
 }
 
 func (h *handler) saveCampaignMessage(c echo.Context) error {
@@ -176,6 +176,9 @@ func (h *handler) saveCampaignMessage(c echo.Context) error {
 	if err := saveDraft(ctx, tenantStore(c), cp); err != nil {
 		return err
 	}
+	if c.FormValue("next") == views.StepSend {
+		return redirect(c, views.CampaignStepPath(cp.ID, views.StepSend))
+	}
 	if wantsPartial(c) {
 		f.Saved = true
 		return h.messageAnswer(c, cp, f, http.StatusOK)
@@ -196,7 +199,7 @@ func (h *handler) messageAnswer(c echo.Context, cp *db.Campaign, f views.Message
 	if wantsPartial(c) {
 		return renderComponent(c, status, views.MessageFormView(vm))
 	}
-	return render(c, status, views.CampaignMessagePage(h.shell(c, cp.Name, ""), vm), nil)
+	return render(c, status, views.CampaignMessagePage(h.shell(c, cp.Name, views.NavCampaigns), vm), nil)
 }
 
 // campaignPreview is the live preview partial for the form as typed.

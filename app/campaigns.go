@@ -121,14 +121,19 @@ func (h *handler) listCampaigns(c echo.Context) error {
 		if err != nil {
 			return err
 		}
+		leading, err := leadingOption(ctx, ts, &cp)
+		if err != nil {
+			return err
+		}
 		vm.Rows = append(vm.Rows, views.CampaignRow{ID: cp.ID, Name: cp.Name, State: cp.State, Step: cp.Step,
-			Recipients: counts.Recipients, Created: cp.CreatedAt})
+			Recipients: counts.Recipients, Sent: counts.Sent, Failed: counts.Failed, Replied: counts.Replied,
+			Done: statsView(counts).Percent(), Leading: leading, Created: cp.CreatedAt})
 	}
-	return render(c, http.StatusOK, views.CampaignsPage(h.shell(c, "Campaigns", ""), vm), nil)
+	return render(c, http.StatusOK, views.CampaignsPage(h.shell(c, "Campaigns", views.NavCampaigns), vm), nil)
 }
 
 func (h *handler) newCampaign(c echo.Context) error {
-	return render(c, http.StatusOK, views.CampaignNewPage(h.shell(c, "New campaign", "")), nil)
+	return render(c, http.StatusOK, views.CampaignNewPage(h.shell(c, "New campaign", views.NavCampaigns)), nil)
 }
 
 func (h *handler) createCampaign(c echo.Context) error {
@@ -160,7 +165,7 @@ func (h *handler) showCampaignUpload(c echo.Context) error {
 	if cp.FileName != "" {
 		f.Why = "This draft already has " + cp.FileName + ". Uploading a file replaces its list."
 	}
-	return render(c, http.StatusOK, views.CampaignUploadPage(h.shell(c, cp.Name, ""), wizardOf(cp, views.StepUpload), f), nil)
+	return render(c, http.StatusOK, views.CampaignUploadPage(h.shell(c, cp.Name, views.NavCampaigns), wizardOf(cp, views.StepUpload), f), nil)
 }
 
 // uploadCampaignFile reads the file, cleans its numbers and stores the
@@ -181,7 +186,7 @@ func (h *handler) uploadCampaignFile(c echo.Context) error {
 	var fileErr *campaign.Error
 	if errors.As(err, &fileErr) {
 		f.Error = fileErr.Message
-		return render(c, http.StatusUnprocessableEntity, views.CampaignUploadPage(h.shell(c, cp.Name, ""), wizardOf(cp, views.StepUpload), f),
+		return render(c, http.StatusUnprocessableEntity, views.CampaignUploadPage(h.shell(c, cp.Name, views.NavCampaigns), wizardOf(cp, views.StepUpload), f),
 			views.UploadFormView(f))
 	}
 	if err != nil {
@@ -292,7 +297,7 @@ func (h *handler) showCampaignMap(c echo.Context) error {
 	}
 	vm.Form.Why = "We don't keep your file, so choose the columns (or sheet) and the same file again: it is read again with your choice."
 	vm.Form.Submit = "Use these columns"
-	return render(c, http.StatusOK, views.CampaignMapPage(h.shell(c, cp.Name, ""), vm), nil)
+	return render(c, http.StatusOK, views.CampaignMapPage(h.shell(c, cp.Name, views.NavCampaigns), vm), nil)
 }
 
 // firstRows are the file's first n rows as read: recipients and dropped
@@ -361,7 +366,7 @@ func (h *handler) showCampaignReview(c echo.Context) error {
 			vm.Dropped = append(vm.Dropped, views.DroppedView{Row: d.RowNumber, Value: d.Value, Reason: d.Reason})
 		}
 	}
-	return render(c, http.StatusOK, views.CampaignReviewPage(h.shell(c, cp.Name, ""), vm), nil)
+	return render(c, http.StatusOK, views.CampaignReviewPage(h.shell(c, cp.Name, views.NavCampaigns), vm), nil)
 }
 
 // campaignReport downloads the clean-up report, built from the stored

@@ -26,7 +26,12 @@ func (h *handler) showDashboard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	vm := views.Dashboard{Credits: mustPrincipal(c).tenant.CreditBalance, UsedToday: usedToday, Numbers: numbers, Activity: activity, Handoffs: handoffs}
+	campaigns, err := activeCampaignsView(c)
+	if err != nil {
+		return err
+	}
+	vm := views.Dashboard{Credits: mustPrincipal(c).tenant.CreditBalance, UsedToday: usedToday, Numbers: numbers, Activity: activity,
+		Handoffs: handoffs, Campaigns: campaigns}
 	return render(c, http.StatusOK, views.DashboardPage(h.shell(c, "Dashboard", views.NavDashboard), vm), nil)
 }
 
@@ -134,4 +139,31 @@ func (h *handler) dashboardHandoffs(c echo.Context) error {
 		return err
 	}
 	return renderComponent(c, http.StatusOK, views.DashboardHandoffs(v))
+}
+
+// activeCampaignsView is the campaigns under way, for the dashboard.
+func activeCampaignsView(c echo.Context) ([]views.CampaignRow, error) {
+	ctx, ts := c.Request().Context(), tenantStore(c)
+	cs, err := ts.ActiveCampaigns(ctx, 5)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]views.CampaignRow, 0, len(cs))
+	for _, cp := range cs {
+		counts, err := ts.CampaignCounts(ctx, cp.ID)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, views.CampaignRow{ID: cp.ID, Name: cp.Name, State: cp.State, Recipients: counts.Recipients,
+			Sent: counts.Sent, Done: statsView(counts).Percent()})
+	}
+	return rows, nil
+}
+
+func (h *handler) dashboardCampaigns(c echo.Context) error {
+	rows, err := activeCampaignsView(c)
+	if err != nil {
+		return err
+	}
+	return renderComponent(c, http.StatusOK, views.DashboardCampaigns(rows))
 }

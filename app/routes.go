@@ -82,6 +82,7 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.GET(views.PathDashNumbers, h.dashboardNumbers, tenant...)
 	e.GET(views.PathDashActivity, h.dashboardActivity, tenant...)
 	e.GET(views.PathDashHandoffs, h.dashboardHandoffs, tenant...)
+	e.GET(views.PathDashCampaigns, h.dashboardCampaigns, tenant...)
 	e.GET(views.PathEvents, h.events, tenant...)
 
 	e.GET(views.PathInstances, h.listInstances, tenant...)
@@ -127,6 +128,14 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.GET(views.PathCampaigns+"/:id/"+views.StepMessage, h.showCampaignMessage, tenant...)
 	e.POST(views.PathCampaigns+"/:id/"+views.StepMessage, h.saveCampaignMessage, tenant...)
 	e.POST(views.PathCampaigns+"/:id/preview", h.campaignPreview, tenant...)
+	e.GET(views.PathCampaigns+"/:id/"+views.StepSend, h.showCampaignSend, tenant...)
+	e.POST(views.PathCampaigns+"/:id/"+views.StepSend, h.saveCampaignSend, tenant...)
+	e.POST(views.PathCampaigns+"/:id/estimate", h.campaignEstimate, tenant...)
+	e.GET(views.PathCampaigns+"/:id", h.showCampaign, tenant...)
+	e.GET(views.PathCampaigns+"/:id/progress", h.campaignProgress, tenant...)
+	e.GET(views.PathCampaigns+"/:id/recipients", h.campaignRecipients, tenant...)
+	e.GET(views.PathCampaigns+"/:id/results.csv", h.campaignResults, tenant...)
+	e.POST(views.PathCampaigns+"/:id/:action", h.campaignAction, tenant...)
 
 	e.GET(views.PathAccount, h.showAccount, tenant...)
 	e.POST(views.PathAccountProfile, h.updateProfile, tenant...)

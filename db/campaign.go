@@ -253,37 +253,6 @@ func (ts *TenantStore) DroppedRows(ctx context.Context, campaignID int64) ([]Dro
 	return ds, nil
 }
 
-// CampaignCounts is where a campaign's recipients are.
-type CampaignCounts struct {
-	Recipients int `bun:"recipients"`
-	Pending    int `bun:"pending"`
-	Queued     int `bun:"queued"`
-	Sent       int `bun:"sent"`
-	Failed     int `bun:"failed"`
-	Skipped    int `bun:"skipped"`
-	Dropped    int `bun:"dropped"`
-}
-
-// CampaignCounts counts a campaign's recipients by state, and its dropped
-// rows.
-func (ts *TenantStore) CampaignCounts(ctx context.Context, campaignID int64) (CampaignCounts, error) {
-	var c CampaignCounts
-	err := ts.db.NewSelect().Model((*Recipient)(nil)).ApplyQueryBuilder(ts.scope).Where("cr.campaign_id = ?", campaignID).
-		ColumnExpr("count(*) AS recipients").
-		ColumnExpr("count(*) FILTER (WHERE cr.state = 'pending') AS pending").
-		ColumnExpr("count(*) FILTER (WHERE cr.state = 'queued') AS queued").
-		ColumnExpr("count(*) FILTER (WHERE cr.state = 'sent') AS sent").
-		ColumnExpr("count(*) FILTER (WHERE cr.state = 'failed') AS failed").
-		ColumnExpr("count(*) FILTER (WHERE cr.state = 'skipped') AS skipped").
-		ColumnExpr("(SELECT count(*) FROM campaign_dropped AS cd WHERE cd.tenant_id = ? AND cd.campaign_id = ?) AS dropped",
-			ts.tenantID, campaignID).
-		Scan(ctx, &c)
-	if err != nil {
-		return c, fmt.Errorf("counts of campaign %d: %w", campaignID, err)
-	}
-	return c, nil
-}
-
 // Campaigns returns one page of the tenant's campaigns, newest first, and
 // how many there are.
 func (ts *TenantStore) Campaigns(ctx context.Context, page Page) ([]Campaign, int, error) {

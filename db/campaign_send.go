@@ -23,12 +23,27 @@ type Launch struct {
 	Price int64
 	// At schedules the campaign; nil sends it now.
 	At *time.Time
+	// Tag is added to every recipient's contact ("" for none).
+	Tag string
 }
 
 // LaunchCampaign turns a draft with recipients into a sending (or
-// scheduled) campaign. A campaign launched already refuses with
+// scheduled) campaign, and makes its recipients contacts tagged with
+// l.Tag, in one transaction. A campaign launched already refuses with
 // ErrNotDraft.
 func (ts *TenantStore) LaunchCampaign(ctx context.Context, id int64, l Launch) (*Campaign, error) {
+	var c *Campaign
+	err := ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
+		var err error
+		if c, err = tx.launch(ctx, id, l); err != nil {
+			return err
+		}
+		return tx.TagCampaignContacts(ctx, id, l.Tag)
+	})
+	return c, err
+}
+
+func (ts *TenantStore) launch(ctx context.Context, id int64, l Launch) (*Campaign, error) {
 	c := new(Campaign)
 	state := CampaignSending
 	if l.At != nil && l.At.After(time.Now()) {
@@ -60,9 +75,22 @@ func (ts *TenantStore) PauseCampaign(ctx context.Context, id int64, reason strin
 	return ts.setCampaignState(ctx, id, CampaignPaused, reason, CampaignSending, CampaignScheduled)
 }
 
-// ResumeCampaign sends a paused campaign again.
+// ResumeCampaign sends a paused campaign again; one paused before its
+// scheduled time is scheduled again.
 func (ts *TenantStore) ResumeCampaign(ctx context.Context, id int64) (bool, error) {
-	return ts.setCampaignState(ctx, id, CampaignSending, "", CampaignPaused)
+	ok, err := ts.setCampaignState(ctx, id, CampaignSending, "", CampaignPaused)
+	if !ok || err != nil {
+		return ok, err
+	}
+	_, err = ts.db.NewUpdate().Model((*Campaign)(nil)).ApplyQueryBuilder(ts.scope).
+		Set("state = 'scheduled'").Set("started_at = NULL").
+		Where("cp.id = ? AND cp.state = 'sending' AND cp.scheduled_at > now()", id).
+		Where("NOT EXISTS (SELECT 1 FROM campaign_recipients AS cr WHERE cr.tenant_id = cp.tenant_id AND cr.campaign_id = cp.id AND cr.state <> 'pending')").
+		Exec(ctx)
+	if err != nil {
+		return false, fmt.Errorf("resume campaign %d: %w", id, err)
+	}
+	return true, nil
 }
 
 // CancelCampaign stops a campaign for good: recipients not yet handed to

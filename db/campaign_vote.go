@@ -80,13 +80,20 @@ func (ts *TenantStore) retagVoter(ctx context.Context, contactID int64, options,
 type OptionVotes struct {
 	Option string `bun:"option"`
 	Votes  int    `bun:"votes"`
+	// Voters are the latest voters' names (or numbers), at most
+	// TallyVoters of them.
+	Voters []string `bun:"voters,array"`
 }
+
+// TallyVoters is how many voters CampaignTally names per option.
+const TallyVoters = 8
 
 // CampaignTally counts a poll campaign's current votes per option.
 func (ts *TenantStore) CampaignTally(ctx context.Context, campaignID int64) ([]OptionVotes, error) {
 	var out []OptionVotes
 	err := ts.db.NewSelect().Model((*Recipient)(nil)).ApplyQueryBuilder(ts.scope).
-		ColumnExpr("v.option, count(*) AS votes").Join("CROSS JOIN LATERAL unnest(cr.vote) AS v(option)").
+		ColumnExpr("v.option, count(*) AS votes").
+		ColumnExpr("(array_agg(coalesce(nullif(cr.name, ''), cr.phone) ORDER BY cr.voted_at DESC, cr.id))[1:?] AS voters", TallyVoters).Join("CROSS JOIN LATERAL unnest(cr.vote) AS v(option)").
 		Where("cr.campaign_id = ?", campaignID).GroupExpr("v.option").OrderExpr("votes DESC, v.option").Scan(ctx, &out)
 	if err != nil {
 		return nil, fmt.Errorf("tally of campaign %d: %w", campaignID, err)

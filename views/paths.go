@@ -21,6 +21,7 @@ const (
 	PathDashNumbers    = "/dashboard/numbers"
 	PathDashActivity   = "/dashboard/activity"
 	PathDashHandoffs   = "/dashboard/handoffs"
+	PathDashCampaigns  = "/dashboard/campaigns"
 	PathEvents         = "/events"
 	PathAdminQueues    = "/admin/queues"
 	PathAdminNodes     = "/admin/nodes"
@@ -166,10 +167,20 @@ const (
 	StepMap     = "map"
 	StepReview  = "review"
 	StepMessage = "message"
+	StepSend    = "send"
 )
 
 // CampaignSteps lists the wizard's steps in order.
-var CampaignSteps = []string{StepUpload, StepMap, StepReview, StepMessage}
+var CampaignSteps = []string{StepUpload, StepMap, StepReview, StepMessage, StepSend}
+
+// CampaignPath is a launched campaign's page (a draft's redirects to its
+// step).
+func CampaignPath(id int64) string { return PathCampaigns + "/" + strconv.FormatInt(id, 10) }
+
+// CampaignActionPath is a campaign's sub-path: an action (pause, resume,
+// cancel, retry), a partial (progress, tally, recipients, estimate) or a
+// download (results.csv).
+func CampaignActionPath(id int64, action string) string { return CampaignPath(id) + "/" + action }
 
 // CampaignStepPath is the page of one step of a draft.
 func CampaignStepPath(id int64, step string) string {
@@ -184,6 +195,11 @@ func CampaignPreviewPath(id int64) string { return CampaignStepPath(id, "preview
 
 // Element ids of the campaign wizard.
 const (
-	IDCampaignPreview = "campaign-preview"
-	IDMessageForm     = "message-form"
+	IDCampaignPreview    = "campaign-preview"
+	IDMessageForm        = "message-form"
+	IDSendEstimate       = "send-estimate"
+	IDCampaignProgress   = "campaign-progress"
+	IDCampaignTally      = "campaign-tally"
+	IDCampaignRecipients = "campaign-recipients"
+	IDDashboardCampaigns = "dashboard-campaigns"
 )

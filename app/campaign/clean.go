@@ -152,3 +152,41 @@ func safeCell(v string) string {
 	}
 	return v
 }
+
+// CSVWriter writes a download meant for Excel, like the clean-up report:
+// a UTF-8 byte-order mark first, then records with every cell neutralised
+// (safeCell).
+type CSVWriter struct {
+	cw  *csv.Writer
+	err error
+}
+
+// NewCSVWriter starts a download on w.
+func NewCSVWriter(w io.Writer) *CSVWriter {
+	_, err := io.WriteString(w, "\uFEFF")
+	return &CSVWriter{cw: csv.NewWriter(w), err: err}
+}
+
+// Write writes one record; the first error is kept for Close.
+func (w *CSVWriter) Write(rec []string) {
+	if w.err != nil {
+		return
+	}
+	safe := make([]string, len(rec))
+	for i, v := range rec {
+		safe[i] = safeCell(v)
+	}
+	w.err = w.cw.Write(safe)
+}
+
+// Close flushes the records and returns the first error.
+func (w *CSVWriter) Close() error {
+	w.cw.Flush()
+	if w.err == nil {
+		w.err = w.cw.Error()
+	}
+	if w.err != nil {
+		return fmt.Errorf("write csv: %w", w.err)
+	}
+	return nil
+}
