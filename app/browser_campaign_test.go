@@ -16,9 +16,12 @@ import (
 	"github.com/myaibud/aibud/db/dbtest"
 )
 
-// TestCampaignWizardBrowser walks the draft wizard in Chromium at desktop
-// and phone width: the CSV goes in through the file input, then columns,
-// clean-up and message, where typing updates the preview without a reload.
+// TestCampaignWizardBrowser walks the wizard in Chromium at desktop and
+// phone width: the CSV goes in through the file input, then columns,
+// clean-up and message, where typing updates the preview without a reload;
+// then the poll is launched from the number, the bar moves to done without
+// a reload, a vote from the simulator phone moves the tally, and the
+// results download.
 func TestCampaignWizardBrowser(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
@@ -32,7 +35,8 @@ func TestCampaignWizardBrowser(t *testing.T) {
 			email := uniqueEmail("wizard-browser")
 			b := a.newBrowser(t)
 			wantRedirect(t, b.signUp("Wizard Browser Shop", email, "password123"), "/dashboard")
-			optOut(t, a, email)
+			tenantID := optOut(t, a, email)
+			inst := a.connect(t, b, tenantID)
 			c := newChrome(t, size.w, size.h)
 			c.do(
 				chromedp.Navigate(a.URL+"/sign-in"),
@@ -43,13 +47,14 @@ func TestCampaignWizardBrowser(t *testing.T) {
 			)
 			c.waitPath("/dashboard")
 			walkWizard(t, c, a.URL, file)
+			launchAndWatch(t, a, c, inst)
 		})
 	}
 }
 
 // optOut puts the signed-up tenant in Spain with the leads' opted-out
 // contact.
-func optOut(t *testing.T, a *testApp, email string) {
+func optOut(t *testing.T, a *testApp, email string) int64 {
 	t.Helper()
 	ctx := context.Background()
 	u, err := a.store.UserByEmail(ctx, email)
@@ -67,6 +72,7 @@ func optOut(t *testing.T, a *testApp, email string) {
 	if _, err := ts.SetOptOut(ctx, ct.ID, true); err != nil {
 		t.Fatal(err)
 	}
+	return u.TenantID
 }
 
 func walkWizard(t *testing.T, c *chrome, base, file string) {
@@ -148,4 +154,69 @@ func walkWizard(t *testing.T, c *chrome, base, file string) {
 	}
 	screen(c, `[data-testid="message-saved"]`, "saved")
 	c.noHorizontalScroll()
+}
+
+// launchAndWatch goes on from the saved poll: the sending step at a fast
+// pace, the launch, the campaign page following the sends to done, a vote
+// from the simulator phone moving the tally, and the results download.
+func launchAndWatch(t *testing.T, a *testApp, c *chrome, inst *db.Instance) {
+	c.click(`[data-testid="message-next"]`)
+	c.do(chromedp.WaitVisible(chromedp.CSS(`[data-testid="send-form"]`)))
+	if got := c.text(`[data-testid="estimate-cost"]`); !strings.Contains(got, "3 credits") {
+		t.Errorf("cost = %q", got)
+	}
+	c.do(chromedp.SetValue(chromedp.CSS(`#f-per_minute`), ""), chromedp.SendKeys(chromedp.CSS(`#f-per_minute`), "60"),
+		chromedp.SetValue(chromedp.CSS(`#f-pause_every`), ""), chromedp.SendKeys(chromedp.CSS(`#f-pause_every`), "0"))
+	if !eval[bool](c, `document.querySelector('[data-testid="send-quiet"]').checked`) {
+		t.Error("quiet hours are not on by default")
+	}
+	c.click(`[data-testid="send-quiet"]`) // off: the test runs at any hour
+	c.waitText(`[data-testid="estimate-finish"]`, 10*time.Second, func(s string) bool { return strings.Contains(s, "today at") })
+	c.noHorizontalScroll()
+	c.shot("send")
+	c.click(`[data-testid="campaign-launch"]`)
+	c.do(chromedp.WaitVisible(chromedp.CSS(`[data-testid="campaign-progress"]`)))
+	if !regexp.MustCompile(`^/campaigns/\d+$`).MatchString(c.location()) {
+		t.Fatalf("launched to %s", c.location())
+	}
+	c.waitLive()
+	eval[bool](c, `(window.__sameDocument = true)`)
+	c.shot("campaign-sending")
+	done := c.waitText(`[data-testid="campaign-done"]`, 30*time.Second, func(s string) bool { return strings.HasPrefix(s, "3 of 3") })
+	if !strings.HasPrefix(done, "3 of 3") {
+		t.Fatalf("progress = %q", done)
+	}
+	c.waitText(`[data-testid="campaign-state"]`, 10*time.Second, func(s string) bool { return s == "Done" })
+
+	// A lead votes on the simulator phone: the tally moves live.
+	sent := a.env.sim.Sent(inst.SessionName)
+	if len(sent) != 3 {
+		t.Fatalf("the gateway got %d messages", len(sent))
+	}
+	if _, err := a.env.sim.LeadVotes(inst.SessionName, sent[0].ChatID, sent[0].ID, "Friday"); err != nil {
+		t.Fatal(err)
+	}
+	got := c.waitText(`[data-testid="campaign-tally"]`, 10*time.Second, func(s string) bool { return strings.Contains(s, "1 of 3 answered") })
+	if !strings.Contains(got, "1 of 3 answered") {
+		t.Errorf("tally = %q", got)
+	}
+	if leading := c.text(`[data-testid="tally-option"].leading [data-testid="tally-name"]`); leading != "Friday" {
+		t.Errorf("leading = %q", leading)
+	}
+	if !eval[bool](c, `window.__sameDocument === true`) {
+		t.Error("the campaign page reloaded")
+	}
+	c.noHorizontalScroll()
+	c.shot("campaign-done")
+
+	// The results download, as the link gets it.
+	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+	defer cancel()
+	csv, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch(document.querySelector('[data-testid="campaign-results"]').href).then(r => r.text())`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(csv), "\n"); len(lines) != 4 || !strings.Contains(csv, "Friday") {
+		t.Errorf("results = %q", csv)
+	}
 }

@@ -88,8 +88,8 @@ func sendNumbers(insts []db.Instance, chosen []int64, all bool) []views.SendNumb
 	for _, in := range insts {
 		n := views.SendNumber{ID: in.ID, Label: instanceLabel(&in), Status: in.Status, Connected: in.Status == db.InstanceConnected}
 		n.Checked = n.Connected && (all || slices.Contains(chosen, in.ID))
-		if r := campaign.RampFor(in.StatusChangedAt, now); n.Connected && r != campaign.DefaultPace() {
-			n.Ramp = fmt.Sprintf("Connected recently: it starts gently, at most %d a minute and %d a day, rising over its first week.", r.PerMinute, r.DailyCap)
+		if pct := campaign.Ramp(campaign.Pace{PerMinute: 100, DailyCap: 100}, in.StatusChangedAt, now).PerMinute; n.Connected && pct < 100 {
+			n.Ramp = fmt.Sprintf("Connected recently: it sends at %d %% of the pace and daily cap below until it is a week old, so that WhatsApp gets used to it.", pct)
 		}
 		out = append(out, n)
 	}
@@ -241,11 +241,11 @@ func (h *handler) showCampaignSend(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	loc := mustPrincipal(c).tenant.Location()
+	f := sendFormOf(cp, insts, loc) // before reach: a first visit gets the defaults
 	if err := reach(c, cp, views.StepSend); err != nil {
 		return err
 	}
-	loc := mustPrincipal(c).tenant.Location()
-	f := sendFormOf(cp, insts, loc)
 	_, s := parseSendForm(f, insts, loc)
 	est, err := h.estimate(ctx, c, cp, s)
 	if err != nil {
