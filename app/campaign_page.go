@@ -284,4 +284,3 @@ func (h *handler) afterCampaignAction(c echo.Context, id int64, changed bool, do
 	}
 	return renderComponent(c, http.StatusOK, views.CampaignProgressView(p))
 }
-
