@@ -105,9 +105,36 @@ func TestBrowserEveryPageFitsAPhone(t *testing.T) {
 	check("/settings", `[data-testid="knowledge-form"]`)
 	check("/account", `[data-testid="profile-form"]`)
 	check("/campaigns", `[data-testid="campaign-list"]`)
+	poll := phonePoll(t, ts)
+	check(fmt.Sprintf("/campaigns/%d/send", poll.ID), `[data-testid="send-form"]`)
+	tomorrow := time.Now().Add(24 * time.Hour)
+	if _, err := ts.LaunchCampaign(ctx, poll.ID, db.Launch{InstanceIDs: []int64{inst.ID}, Pace: []byte("{}"), Price: 1, At: &tomorrow, Tag: "enquete"}); err != nil {
+		t.Fatal(err)
+	}
+	check(fmt.Sprintf("/campaigns/%d", poll.ID), `[data-testid="campaign-tally"]`)
 
 	// The owner's pages.
 	check("/admin/nodes", `[data-testid="node-list"]`)
 	check("/admin/ai", `main`)
 	check("/admin/failures", `main`)
+}
+
+// phonePoll is a poll campaign with long words, ready for its sending step.
+func phonePoll(t *testing.T, ts *db.TenantStore) *db.Campaign {
+	t.Helper()
+	ctx := context.Background()
+	cp, err := ts.CreateCampaign(ctx, "Enquete: qual o melhor dia para a entrega das flores de Dia das Mães?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp.Kind, cp.Step, cp.FileName, cp.Columns = db.CampaignPoll, "message", "clientes.xlsx", []string{"Telefone", "Nome"}
+	cp.Poll = &db.CampaignPollSpec{Question: "Qual o melhor dia?", Options: []string{"Sexta-feira-de-manhã-bem-cedinho-antes-do-almoço", "Sábado"}}
+	if err := ts.SaveCampaignDraft(ctx, cp); err != nil {
+		t.Fatal(err)
+	}
+	rs := []db.Recipient{{RowNumber: 2, Phone: "+5511987654321", Name: "Maria Aparecida dos Santos Oliveira"}, {RowNumber: 3, Phone: "+5511912345678"}}
+	if err := ts.ReplaceRecipients(ctx, cp.ID, rs, nil); err != nil {
+		t.Fatal(err)
+	}
+	return cp
 }
