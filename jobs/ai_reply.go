@@ -285,7 +285,11 @@ func (w *Worker) aiRequest(ctx context.Context, ts *db.TenantStore, s *db.AISett
 		if m.Sender == db.SenderSystem || m.Status == db.MessageFailed || m.Body == "" {
 			continue
 		}
-		req.Turns = append(req.Turns, ai.Turn{FromCustomer: m.Direction == db.DirectionIn, Text: m.Body})
+		text := m.Body
+		if m.Poll != nil {
+			text += "\n(Poll; options: " + strings.Join(m.Poll.Options, " / ") + ")"
+		}
+		req.Turns = append(req.Turns, ai.Turn{FromCustomer: m.Direction == db.DirectionIn, Text: text})
 	}
 	return req, nil
 }

@@ -294,9 +294,14 @@ func SystemPrompt(req Request) string {
 	return b.String()
 }
 
+// OpeningNote introduces the business's messages that came before the
+// customer's first one in the conversation sent to the model.
+const OpeningNote = "[Earlier, the business sent the customer this message:]\n"
+
 // Contents turns the conversation into model turns, newest kept first
 // within budget tokens (as EstimateTokens counts them), and merges
 // consecutive turns of one side as the API expects alternation.
+
 func Contents(turns []Turn, budget int) []*genai.Content {
 	var kept []Turn
 	used := 0
@@ -312,11 +317,18 @@ func Contents(turns []Turn, budget int) []*genai.Content {
 		used += cost
 		kept = append(kept, t)
 	}
-	// The model must start with the customer.
+	// The model must start with the customer: what the business wrote
+	// first (a campaign's message, say) opens the first customer turn as
+	// context, so that a reply to it is understood.
+	var opening []string
 	for len(kept) > 0 && !kept[len(kept)-1].FromCustomer {
+		opening = append(opening, kept[len(kept)-1].Text)
 		kept = kept[:len(kept)-1]
 	}
 	var out []*genai.Content
+	if len(opening) > 0 && len(kept) > 0 {
+		out = append(out, genai.NewContentFromText(OpeningNote+strings.Join(opening, "\n\n"), genai.RoleUser))
+	}
 	for i := len(kept) - 1; i >= 0; i-- {
 		t := kept[i]
 		role := genai.Role(genai.RoleModel)

@@ -143,6 +143,37 @@ func TestContentsBoundAndAlternate(t *testing.T) {
 	}
 }
 
+func TestContentsOpenWithTheBusinessMessage(t *testing.T) {
+	biz := func(s string) ai.Turn { return ai.Turn{Text: s} }
+	lead := func(s string) ai.Turn { return ai.Turn{FromCustomer: true, Text: s} }
+	for _, tt := range []struct {
+		name  string
+		turns []ai.Turn
+		want  []string // role: text of each content, parts joined by |
+	}{
+		{"campaign then reply", []ai.Turn{biz("Sale today!"), lead("On shoes?")},
+			[]string{"user: " + ai.OpeningNote + "Sale today!|On shoes?"}},
+		{"two openers", []ai.Turn{biz("Sale today!"), biz("Which day?"), lead("Friday"), biz("Great")},
+			[]string{"user: " + ai.OpeningNote + "Sale today!\n\nWhich day?|Friday", "model: Great"}},
+		{"customer first", []ai.Turn{lead("Hi"), biz("Hello")}, []string{"user: Hi", "model: Hello"}},
+		{"business only", []ai.Turn{biz("Sale today!")}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, c := range ai.Contents(tt.turns, 10000) {
+				var parts []string
+				for _, p := range c.Parts {
+					parts = append(parts, p.Text)
+				}
+				got = append(got, c.Role+": "+strings.Join(parts, "|"))
+			}
+			if strings.Join(got, " / ") != strings.Join(tt.want, " / ") {
+				t.Errorf("got %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestFailureReasonIsPlain(t *testing.T) {
 	for _, tt := range []struct {
 		err  error
