@@ -154,6 +154,9 @@ func TestCampaignActionsAndScope(t *testing.T) {
 	if cp.State != db.CampaignScheduled || cp.ScheduledAt == nil || cp.QuietStart == nil || *cp.QuietStart != 21*60 {
 		t.Fatalf("scheduled = %s %v %v", cp.State, cp.ScheduledAt, cp.QuietStart)
 	}
+	if got := testid(b.get("/dashboard"), "dash-campaign").Text(); !strings.Contains(got, "Spring Sale") || !strings.Contains(got, "Scheduled") {
+		t.Errorf("dashboard card = %q", got)
+	}
 	r := b.get(base)
 	if !strings.HasPrefix(testid(r, "campaign-when").Text(), "Starts") {
 		t.Errorf("when = %q", testid(r, "campaign-when").Text())
@@ -188,6 +191,9 @@ func TestCampaignActionsAndScope(t *testing.T) {
 		t.Errorf("resume of a cancelled campaign: %s", abbreviate(r.body))
 	}
 	wantStatus(t, b.post(base+"/explode", url.Values{"_csrf": {tok}}), http.StatusNotFound)
+	if n := testid(b.get("/dashboard"), "dash-campaign").Length(); n != 0 {
+		t.Errorf("a cancelled campaign is on the dashboard (%d)", n)
+	}
 	if got := len(a.env.sim.Sent(inst.SessionName)); got != 0 {
 		t.Errorf("a cancelled scheduled campaign sent %d messages", got)
 	}
