@@ -18,6 +18,9 @@ import (
 // so it has a larger body limit than the app's (see routes).
 const campaignMessageRoute = views.PathCampaigns + "/:id/" + views.StepMessage
 
+// campaignImageRoute serves a draft's image to its preview.
+const campaignImageRoute = views.PathCampaigns + "/:id/image"
+
 // messageBodyLimit leaves room around maxImageBytes for the multipart
 // envelope and the texts, so an image just over 5 MB gets its own message.
 const messageBodyLimit = "6MiB"

@@ -30,6 +30,12 @@ func ownBodyLimit(c echo.Context) bool {
 	return uploading(c) || (c.Request().Method == http.MethodPost && c.Path() == campaignMessageRoute)
 }
 
+// servingMedia reports whether a request is for a stored image, which is
+// compressed already: gzip would spend CPU for nothing.
+func servingMedia(c echo.Context) bool {
+	return c.Path() == views.PathMedia+"/:id" || c.Path() == campaignImageRoute
+}
+
 // routes registers every route, grouped by the middleware they need.
 func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.Use(
@@ -43,7 +49,7 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 		// skips, which cost a quarter of the webhook's CPU.
 		middleware.GzipWithConfig(middleware.GzipConfig{
 			Skipper: func(c echo.Context) bool {
-				return streaming(c) || strings.HasPrefix(c.Request().URL.Path, "/api/")
+				return streaming(c) || servingMedia(c) || strings.HasPrefix(c.Request().URL.Path, "/api/")
 			},
 		}),
 		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
@@ -133,7 +139,7 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.GET(views.PathCampaigns+"/:id/"+views.StepMessage, h.showCampaignMessage, tenant...)
 	e.POST(campaignMessageRoute, h.saveCampaignMessage, slices.Concat([]echo.MiddlewareFunc{middleware.BodyLimit(messageBodyLimit)}, tenant)...)
 	e.POST(views.PathCampaigns+"/:id/preview", h.campaignPreview, tenant...)
-	e.GET(views.PathCampaigns+"/:id/image", h.campaignImage, tenant...)
+	e.GET(campaignImageRoute, h.campaignImage, tenant...)
 	e.GET(views.PathMedia+"/:id", h.showMedia, tenant...)
 
 	e.GET(views.PathAccount, h.showAccount, tenant...)

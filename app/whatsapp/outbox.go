@@ -246,19 +246,33 @@ func (o *Outbox) deliver(ctx context.Context, ts *db.TenantStore, prov Provider,
 				"tenant_id", m.TenantID, "message_id", m.ID, "err", err)
 		}
 	}
-	var media *db.Media
-	if m.MediaID != nil {
-		var err error
-		if media, err = ts.Media(ctx, *m.MediaID); errors.Is(err, db.ErrNotFound) {
-			return errMediaGone
-		} else if err != nil {
-			return fmt.Errorf("%w: %w", errDBFailed, err)
-		}
+	media, err := messageMedia(ctx, ts, m)
+	if err != nil {
+		return err
 	}
 	if err := ts.MarkMessageSending(ctx, m.ID, m.WaID); err != nil {
 		return fmt.Errorf("%w: %w", errDBFailed, err)
 	}
 	return send(ctx, prov, session, chatID, m, media)
+}
+
+// messageMedia is the file an image message sends (nil for other types);
+// errMediaGone when it was deleted.
+func messageMedia(ctx context.Context, ts *db.TenantStore, m *db.Message) (*db.Media, error) {
+	if m.Type != "image" {
+		return nil, nil
+	}
+	if m.MediaID == nil {
+		return nil, errMediaGone
+	}
+	media, err := ts.Media(ctx, *m.MediaID)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, errMediaGone
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errDBFailed, err)
+	}
+	return media, nil
 }
 
 // send makes the gateway call of the message's type: a poll, an image

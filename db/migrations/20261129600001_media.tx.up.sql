@@ -16,10 +16,12 @@ CREATE TABLE media (
 );
 CREATE INDEX media_tenant_sha_idx ON media (tenant_id, sha256);
 
--- A text campaign's image; its text is the caption.
+-- A text campaign's image; its text is the caption. A file a campaign
+-- uses cannot be deleted: the campaign would go out without it.
 ALTER TABLE campaigns ADD COLUMN media_id bigint,
-    ADD FOREIGN KEY (tenant_id, media_id) REFERENCES media (tenant_id, id) ON DELETE SET NULL (media_id);
+    ADD FOREIGN KEY (tenant_id, media_id) REFERENCES media (tenant_id, id);
 
--- The file an outgoing media message sends (type 'image').
+-- The file an outgoing media message sends (type 'image'). Deleting the
+-- file keeps the message in the conversation; one still to send then fails.
 ALTER TABLE messages ADD COLUMN media_id bigint,
     ADD FOREIGN KEY (tenant_id, media_id) REFERENCES media (tenant_id, id) ON DELETE SET NULL (media_id);
