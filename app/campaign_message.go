@@ -176,6 +176,9 @@ func (h *handler) saveCampaignMessage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if f.Kind == db.CampaignPoll {
+		img, problem = nil, "" // a poll has no image; its field is hidden
+	}
 	f.NewImage = img != nil
 	if validateMessage(&f); problem != "" {
 		f.Errors["image"] = problem
