@@ -132,6 +132,24 @@ func walkWizard(t *testing.T, c *chrome, base, file string) {
 	c.noHorizontalScroll()
 	c.shot("message")
 
+	// An image, saved with htmx as a multipart form: the form comes back
+	// in place, and the preview shows the image above the caption.
+	img := filepath.Join(t.TempDir(), "sale.png")
+	if err := os.WriteFile(img, testPNG(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.do(chromedp.SetUploadFiles(chromedp.CSS(`#f-image`), []string{img}))
+	c.click(`[data-testid="message-save"]`)
+	c.waitText(`[data-testid="message-saved"]`, 10*time.Second, func(s string) bool { return strings.Contains(s, "Draft saved") })
+	// The image loads from its route: the 4-pixel-wide PNG.
+	c.do(chromedp.Poll[chromedp.Void](`document.querySelector('[data-testid="preview-image"]')?.naturalWidth === 4`,
+		chromedp.WithPollingTimeout(10*time.Second)))
+	if !eval[bool](c, `window.__sameDocument === true`) {
+		t.Error("saving the image reloaded the page")
+	}
+	c.noHorizontalScroll()
+	c.shot("message-image")
+
 	// A poll instead: the text fields give way, the preview shows it.
 	c.click(`[data-testid="kind-poll"]`)
 	c.do(chromedp.SendKeys(chromedp.CSS(`#f-question`), "Which day suits you?"),

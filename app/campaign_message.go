@@ -21,6 +21,9 @@ import (
 // is sent (both are kept while the tenant switches).
 func messageFormOf(cp *db.Campaign) views.MessageForm {
 	f := views.MessageForm{Name: cp.Name, Kind: cp.Kind, Texts: append([]string{cp.Body}, cp.Variants...)}
+	if cp.MediaID != nil {
+		f.ImageID = *cp.MediaID
+	}
 	if cp.Poll != nil {
 		f.Question, f.Options, f.Multiple = cp.Poll.Question, strings.Join(cp.Poll.Options, "\n"), cp.Poll.Multiple
 	}
@@ -58,7 +61,10 @@ func withVars(f views.MessageForm, cp *db.Campaign) views.MessageForm {
 func parseMessage(c echo.Context, cp *db.Campaign) views.MessageForm {
 	v := func(name string) string { return whatsapp.CleanText(c.FormValue(name)) }
 	f := views.MessageForm{Name: strings.TrimSpace(v("name")), Kind: v("kind"), Question: strings.TrimSpace(v("question")),
-		Options: v("options"), Multiple: v("multiple") == "on", Errors: map[string]string{}}
+		Options: v("options"), Multiple: v("multiple") == "on", RemoveImage: v("remove_image") == "on", Errors: map[string]string{}}
+	if cp.MediaID != nil {
+		f.ImageID = *cp.MediaID
+	}
 	if f.Kind != db.CampaignPoll {
 		f.Kind = db.CampaignText
 	}
@@ -105,14 +111,18 @@ func validateMessage(f *views.MessageForm) {
 	if strings.TrimSpace(f.Texts[0]) == "" {
 		f.Errors["text1"] = "Write the message."
 	}
+	limit, what := campaign.MaxTextLength, "WhatsApp allows 4,096 characters"
+	if f.HasImage() {
+		limit, what = whatsapp.MaxCaption, "With an image the message is its caption, and WhatsApp allows 1,024 characters"
+	}
 	for i, text := range f.Texts {
 		if strings.TrimSpace(text) == "" {
 			continue
 		}
 		if _, err := campaign.ParseTemplate(text); err != nil {
 			f.Errors["text"+strconv.Itoa(i+1)] = sentence(err.Error())
-		} else if n := utf8.RuneCountInString(text); n > campaign.MaxTextLength {
-			f.Errors["text"+strconv.Itoa(i+1)] = "WhatsApp allows 4,096 characters; this has " + strconv.Itoa(n) + "."
+		} else if n := utf8.RuneCountInString(text); n > limit {
+			f.Errors["text"+strconv.Itoa(i+1)] = what + "; this has " + strconv.Itoa(n) + "."
 		}
 	}
 }
@@ -162,7 +172,18 @@ func (h *handler) saveCampaignMessage(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	f := parseMessage(c, cp)
-	if validateMessage(&f); len(f.Errors) > 0 {
+	img, problem, err := postedImage(c)
+	if err != nil {
+		return err
+	}
+	if f.Kind == db.CampaignPoll {
+		img, problem = nil, "" // a poll has no image; its field is hidden
+	}
+	f.NewImage = img != nil
+	if validateMessage(&f); problem != "" {
+		f.Errors["image"] = problem
+	}
+	if len(f.Errors) > 0 {
 		return h.messageAnswer(c, cp, f, http.StatusUnprocessableEntity)
 	}
 	all := texts(f)
@@ -173,8 +194,12 @@ func (h *handler) saveCampaignMessage(c echo.Context) error {
 	if f.Question != "" || f.Options != "" {
 		cp.Poll = &db.CampaignPollSpec{Question: f.Question, Options: pollOptions(f.Options), Multiple: f.Multiple}
 	}
-	if err := saveDraft(ctx, tenantStore(c), cp); err != nil {
+	if err := saveMessageDraft(ctx, tenantStore(c), cp, f, img); err != nil {
 		return err
+	}
+	f.ImageID, f.RemoveImage, f.NewImage = 0, false, false
+	if cp.MediaID != nil {
+		f.ImageID = *cp.MediaID
 	}
 	if c.FormValue("next") == views.StepSend {
 		return redirect(c, views.CampaignStepPath(cp.ID, views.StepSend))
@@ -234,6 +259,9 @@ func messagePreview(ctx context.Context, ts *db.TenantStore, campaignID int64, f
 	if f.Kind == db.CampaignPoll {
 		p.Poll, p.Question, p.Options, p.Multiple = true, f.Question, pollOptions(f.Options), f.Multiple
 		return p, nil
+	}
+	if f.ImageID != 0 && !f.RemoveImage {
+		p.ImageURL = views.CampaignImagePath(campaignID, f.ImageID)
 	}
 	all := texts(f)
 	if len(all) == 0 {

@@ -19,6 +19,7 @@ import (
 // campaignShop is a tenant with a connected number and a draft campaign of
 // n recipients (+1555000000i, named "Lead i" except the first).
 type campaignShop struct {
+	b    *browser
 	ts   *db.TenantStore
 	inst *db.Instance
 	c    *db.Campaign
@@ -29,7 +30,7 @@ func newCampaignShop(t *testing.T, a *testApp, n int) *campaignShop {
 	t.Helper()
 	ctx := context.Background()
 	b, tenantID := a.tenantOf(t, "Campaign Shop")
-	s := &campaignShop{ts: a.store.Tenant(tenantID), inst: a.connect(t, b, tenantID)}
+	s := &campaignShop{b: b, ts: a.store.Tenant(tenantID), inst: a.connect(t, b, tenantID)}
 	c, err := s.ts.CreateCampaign(ctx, "Spring sale")
 	if err != nil {
 		t.Fatal(err)

@@ -245,7 +245,8 @@ func TestCampaignUploadRejectsOtherFiles(t *testing.T) {
 		t.Errorf("20.5 MB file: %q", got)
 	}
 	wantStatus(t, b.upload(base+"/upload", tok, "huge.csv", append(big, big[:1<<20]...)), http.StatusRequestEntityTooLarge)
-	wantStatus(t, b.post(base+"/message", url.Values{"_csrf": {tok}, "text": {strings.Repeat("x", 2<<20)}}), http.StatusRequestEntityTooLarge)
+	wantStatus(t, b.post(base+"/message", url.Values{"_csrf": {tok}, "text": {strings.Repeat("x", 7<<20)}}), http.StatusRequestEntityTooLarge)
+	wantStatus(t, b.post(base+"/preview", url.Values{"_csrf": {tok}, "text": {strings.Repeat("x", 2<<20)}}), http.StatusRequestEntityTooLarge)
 
 	ctx := context.Background()
 	cp, _ := a.store.Tenant(tenantID).Campaign(ctx, id)

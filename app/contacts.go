@@ -92,6 +92,9 @@ func (h *handler) messageRows(c echo.Context, contactID int64) ([]views.MessageR
 		if m.Poll != nil {
 			rows[i].PollOptions = m.Poll.Options
 		}
+		if m.MediaID != nil {
+			rows[i].ImageURL = views.MediaPath(*m.MediaID)
+		}
 	}
 	return rows, nil
 }

@@ -24,6 +24,18 @@ func uploading(c echo.Context) bool {
 	return c.Request().Method == http.MethodPost && c.Path() == campaignUploadRoute
 }
 
+// ownBodyLimit reports whether a request's route sets its own, larger,
+// body limit: the campaign file upload and the message step (an image).
+func ownBodyLimit(c echo.Context) bool {
+	return uploading(c) || (c.Request().Method == http.MethodPost && c.Path() == campaignMessageRoute)
+}
+
+// servingMedia reports whether a request is for a stored image, which is
+// compressed already: gzip would spend CPU for nothing.
+func servingMedia(c echo.Context) bool {
+	return c.Path() == views.PathMedia+"/:id" || c.Path() == campaignImageRoute
+}
+
 // routes registers every route, grouped by the middleware they need.
 func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.Use(
@@ -31,13 +43,13 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 		h.requestLog,
 		middleware.Recover(),
 		h.secureHeaders,
-		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Skipper: uploading, Limit: h.opts.BodyLimit}),
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Skipper: ownBodyLimit, Limit: h.opts.BodyLimit}),
 		// API answers (webhook acknowledgements) are a few bytes: the
 		// middleware sets up a compressor per request even when it then
 		// skips, which cost a quarter of the webhook's CPU.
 		middleware.GzipWithConfig(middleware.GzipConfig{
 			Skipper: func(c echo.Context) bool {
-				return streaming(c) || strings.HasPrefix(c.Request().URL.Path, "/api/")
+				return streaming(c) || servingMedia(c) || strings.HasPrefix(c.Request().URL.Path, "/api/")
 			},
 		}),
 		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
@@ -126,8 +138,10 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.GET(views.PathCampaigns+"/:id/"+views.StepReview, h.showCampaignReview, tenant...)
 	e.GET(views.PathCampaigns+"/:id/report.csv", h.campaignReport, tenant...)
 	e.GET(views.PathCampaigns+"/:id/"+views.StepMessage, h.showCampaignMessage, tenant...)
-	e.POST(views.PathCampaigns+"/:id/"+views.StepMessage, h.saveCampaignMessage, tenant...)
+	e.POST(campaignMessageRoute, h.saveCampaignMessage, slices.Concat([]echo.MiddlewareFunc{middleware.BodyLimit(messageBodyLimit)}, tenant)...)
 	e.POST(views.PathCampaigns+"/:id/preview", h.campaignPreview, tenant...)
+	e.GET(campaignImageRoute, h.campaignImage, tenant...)
+	e.GET(views.PathMedia+"/:id", h.showMedia, tenant...)
 	e.GET(views.PathCampaigns+"/:id/"+views.StepSend, h.showCampaignSend, tenant...)
 	e.POST(views.PathCampaigns+"/:id/"+views.StepSend, h.saveCampaignSend, tenant...)
 	e.POST(views.PathCampaigns+"/:id/estimate", h.campaignEstimate, tenant...)

@@ -69,16 +69,18 @@ type Campaign struct {
 	Body        string            `bun:"body,notnull"`
 	Variants    []string          `bun:"variants,array,notnull"`
 	Poll        *CampaignPollSpec `bun:"poll,type:jsonb"`
-	InstanceIDs []int64           `bun:"instance_ids,array,notnull"`
-	Pace        json.RawMessage   `bun:"pace,type:jsonb,notnull"`
-	QuietStart  *int              `bun:"quiet_start"`
-	QuietEnd    *int              `bun:"quiet_end"`
-	Price       int64             `bun:"price,notnull"`
-	ScheduledAt *time.Time        `bun:"scheduled_at"`
-	StartedAt   *time.Time        `bun:"started_at"`
-	FinishedAt  *time.Time        `bun:"finished_at"`
-	CreatedAt   time.Time         `bun:"created_at,notnull,default:current_timestamp"`
-	UpdatedAt   time.Time         `bun:"updated_at,notnull,default:current_timestamp"`
+	// MediaID is a text campaign's image (the text is its caption).
+	MediaID     *int64          `bun:"media_id"`
+	InstanceIDs []int64         `bun:"instance_ids,array,notnull"`
+	Pace        json.RawMessage `bun:"pace,type:jsonb,notnull"`
+	QuietStart  *int            `bun:"quiet_start"`
+	QuietEnd    *int            `bun:"quiet_end"`
+	Price       int64           `bun:"price,notnull"`
+	ScheduledAt *time.Time      `bun:"scheduled_at"`
+	StartedAt   *time.Time      `bun:"started_at"`
+	FinishedAt  *time.Time      `bun:"finished_at"`
+	CreatedAt   time.Time       `bun:"created_at,notnull,default:current_timestamp"`
+	UpdatedAt   time.Time       `bun:"updated_at,notnull,default:current_timestamp"`
 }
 
 // Recipient is one cleaned row of a campaign's file.
@@ -137,7 +139,7 @@ func (ts *TenantStore) Campaign(ctx context.Context, id int64) (*Campaign, error
 // campaign refuses with ErrNotDraft.
 func (ts *TenantStore) SaveCampaignDraft(ctx context.Context, c *Campaign) error {
 	res, err := ts.db.NewUpdate().Model(c).ApplyQueryBuilder(ts.scope).
-		Column("name", "kind", "step", "file_name", "sheet", "columns", "mapping", "body", "variants", "poll",
+		Column("name", "kind", "step", "file_name", "sheet", "columns", "mapping", "body", "variants", "poll", "media_id",
 			"instance_ids", "pace", "quiet_start", "quiet_end", "scheduled_at").
 		Set("updated_at = now()").Where("cp.id = ?", c.ID).Where("cp.state = ?", CampaignDraft).Exec(ctx)
 	if err != nil {

@@ -75,6 +75,9 @@ type Message struct {
 	UpdatedAt  time.Time `bun:"updated_at,notnull,default:current_timestamp"`
 	// Poll is the poll a message of type "poll" asks (Body is its question).
 	Poll *MessagePoll `bun:"poll,type:jsonb"`
+	// MediaID is the file an outgoing media message (type "image") sends;
+	// Body is its caption.
+	MediaID *int64 `bun:"media_id"`
 	// OutboxKey names an outgoing message queued through the outbox, unique
 	// per tenant, so queueing it again finds it (see QueueMessage).
 	OutboxKey *string `bun:"outbox_key"`

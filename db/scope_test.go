@@ -65,6 +65,10 @@ func TestTenantScope(t *testing.T) {
 		[]db.DroppedRow{{RowNumber: 3, Reason: "invalid"}}); err != nil {
 		t.Fatal(err)
 	}
+	media, err := aliceStore.SaveMedia(ctx, "image/png", "alice.png", []byte("\x89PNG\r\n\x1a\nalice"))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	notFound := []struct {
 		name string
@@ -103,6 +107,7 @@ func TestTenantScope(t *testing.T) {
 			return err
 		}},
 		{"Campaign", func() error { _, err := mallory.Campaign(ctx, campaign.ID); return err }},
+		{"Media", func() error { _, err := mallory.Media(ctx, media.ID); return err }},
 		{"SaveCampaignDraft", func() error { return mallory.SaveCampaignDraft(ctx, &db.Campaign{ID: campaign.ID, Name: "mine"}) }},
 		{"DeleteCampaignDraft", func() error { return mallory.DeleteCampaignDraft(ctx, campaign.ID) }},
 		{"ReplaceRecipients", func() error { return mallory.ReplaceRecipients(ctx, campaign.ID, nil, nil) }},
@@ -200,6 +205,15 @@ func TestTenantScope(t *testing.T) {
 	}
 	if m, _ := aliceStore.Message(ctx, incoming.ID); m.DueAt == nil || m.HandledAt != nil || m.Action != "" || m.LeaseUntil != nil {
 		t.Errorf("alice's incoming message changed: %+v", m)
+	}
+	// Another tenant's campaign or message cannot point at alice's file.
+	own, err := mallory.CreateCampaign(ctx, "Mallory's")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own.MediaID = &media.ID
+	if err := mallory.SaveCampaignDraft(ctx, own); err == nil {
+		t.Error("SaveCampaignDraft attached another tenant's media")
 	}
 	if c, _ := aliceStore.Contact(ctx, contact.ID); c.OptedOutAt != nil {
 		t.Error("another tenant's decision opted alice's contact out")

@@ -246,7 +246,8 @@ func campaignPlan(c *db.Campaign, inst *db.Instance, now time.Time) sendPlan {
 
 // campaignMessage is the outbox message of a campaign for one recipient:
 // its text (a variant picked for the recipient, the row's values filled
-// in) or its poll, charged at the campaign's price.
+// in), captioning the campaign's image when it has one, or its poll,
+// charged at the campaign's price.
 func campaignMessage(c *db.Campaign, r *db.Recipient, instanceID, contactID int64) (whatsapp.Outgoing, error) {
 	out := whatsapp.Outgoing{
 		Key: "campaign:" + strconv.FormatInt(r.ID, 10), InstanceID: instanceID, ContactID: contactID,
@@ -265,6 +266,6 @@ func campaignMessage(c *db.Campaign, r *db.Recipient, instanceID, contactID int6
 	if err != nil {
 		return out, err
 	}
-	out.Body = body
+	out.Body, out.MediaID = body, c.MediaID
 	return out, nil
 }

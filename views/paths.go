@@ -193,6 +193,18 @@ func CampaignReportPath(id int64) string { return CampaignStepPath(id, "report.c
 // CampaignPreviewPath is the message step's live preview partial.
 func CampaignPreviewPath(id int64) string { return CampaignStepPath(id, "preview") }
 
+// CampaignImagePath is a draft's image; mediaID versions the address, so a
+// replaced image is fetched anew.
+func CampaignImagePath(id, mediaID int64) string {
+	return CampaignStepPath(id, "image") + "?v=" + strconv.FormatInt(mediaID, 10)
+}
+
+// PathMedia is where a tenant's files (a sent message's image) are served.
+const PathMedia = "/media"
+
+// MediaPath is one of the tenant's files.
+func MediaPath(id int64) string { return PathMedia + "/" + strconv.FormatInt(id, 10) }
+
 // Element ids of the campaign wizard.
 const (
 	IDCampaignPreview    = "campaign-preview"

@@ -96,6 +96,9 @@ type Outgoing struct {
 	ReplyTo string
 	// Poll, when set, makes the message a poll asking Body.
 	Poll *db.MessagePoll
+	// MediaID, when set, makes the message an image (a db.Media of the
+	// tenant) with Body as its caption.
+	MediaID *int64
 	// Cost is charged now, with the reference "msg:" + Key and Reason as
 	// the ledger line. Alternatively PaidBy is the reference of an earlier
 	// charge that pays for it (an AI answer's reservation). Either is
@@ -125,8 +128,11 @@ func (o *Outbox) Queue(ctx context.Context, ts *db.TenantStore, out Outgoing) (*
 		InstanceID: &out.InstanceID, ContactID: out.ContactID, OutboxKey: &key, Sender: out.Sender,
 		ChatKind: out.ChatKind, Type: "text", Body: CleanText(out.Body), ReplyTo: out.ReplyTo, ChargeRef: out.PaidBy,
 	}
-	if out.Poll != nil {
+	switch {
+	case out.Poll != nil:
 		m.Type, m.Poll = "poll", out.Poll
+	case out.MediaID != nil:
+		m.Type, m.MediaID = "image", out.MediaID
 	}
 	if m.ChatKind == "" {
 		m.ChatKind = db.ContactDirect
@@ -191,6 +197,8 @@ func (o *Outbox) Send(ctx context.Context, ts *db.TenantStore, id int64, attempt
 		return Attempted{Message: sent}, err
 	case errors.Is(sendErr, errDBFailed):
 		return Attempted{}, sendErr
+	case errors.Is(sendErr, errMediaGone):
+		return o.fail(ctx, ts, m, "The image was deleted before it could be sent.")
 	case refused(sendErr):
 		return o.fail(ctx, ts, m, SendFailureReason(sendErr))
 	case time.Since(m.CreatedAt) > o.opts.GiveUpAfter:
@@ -211,6 +219,9 @@ func (o *Outbox) provider(ctx context.Context, c *db.SendClaim) (Provider, error
 // errDBFailed marks a failure to record a step: the attempt stops and is
 // retried, nothing about the send is concluded from it.
 var errDBFailed = errors.New("outbox: the database failed")
+
+// errMediaGone: the file a media message sends no longer exists.
+var errMediaGone = errors.New("outbox: the message's file is gone")
 
 // deliver sends the message once: it reserves the gateway id if none is
 // stored yet, and after an attempt whose outcome is unknown it asks the
@@ -235,15 +246,49 @@ func (o *Outbox) deliver(ctx context.Context, ts *db.TenantStore, prov Provider,
 				"tenant_id", m.TenantID, "message_id", m.ID, "err", err)
 		}
 	}
+	media, err := messageMedia(ctx, ts, m)
+	if err != nil {
+		return err
+	}
 	if err := ts.MarkMessageSending(ctx, m.ID, m.WaID); err != nil {
 		return fmt.Errorf("%w: %w", errDBFailed, err)
 	}
-	if m.Poll != nil {
-		_, err := prov.SendPoll(ctx, Poll{Session: session, ChatID: chatID, ID: m.WaID, Name: m.Body,
-			Options: m.Poll.Options, MultipleAnswers: m.Poll.Multiple, ReplyTo: m.ReplyTo})
-		return err
+	return send(ctx, prov, session, chatID, m, media)
+}
+
+// messageMedia is the file an image message sends (nil for other types);
+// errMediaGone when it was deleted.
+func messageMedia(ctx context.Context, ts *db.TenantStore, m *db.Message) (*db.Media, error) {
+	if m.Type != "image" {
+		return nil, nil
 	}
-	_, err := prov.SendText(ctx, Text{Session: session, ChatID: chatID, ID: m.WaID, Body: m.Body, ReplyTo: m.ReplyTo})
+	if m.MediaID == nil {
+		return nil, errMediaGone
+	}
+	media, err := ts.Media(ctx, *m.MediaID)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, errMediaGone
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errDBFailed, err)
+	}
+	return media, nil
+}
+
+// send makes the gateway call of the message's type: a poll, an image
+// (media, captioned with the body) or a text.
+func send(ctx context.Context, prov Provider, session, chatID string, m *db.Message, media *db.Media) error {
+	var err error
+	switch {
+	case m.Poll != nil:
+		_, err = prov.SendPoll(ctx, Poll{Session: session, ChatID: chatID, ID: m.WaID, Name: m.Body,
+			Options: m.Poll.Options, MultipleAnswers: m.Poll.Multiple, ReplyTo: m.ReplyTo})
+	case media != nil:
+		_, err = prov.SendImage(ctx, Image{Session: session, ChatID: chatID, ID: m.WaID, Mime: media.Mime,
+			FileName: media.FileName, Data: media.Bytes, Caption: m.Body, ReplyTo: m.ReplyTo})
+	default:
+		_, err = prov.SendText(ctx, Text{Session: session, ChatID: chatID, ID: m.WaID, Body: m.Body, ReplyTo: m.ReplyTo})
+	}
 	return err
 }
 

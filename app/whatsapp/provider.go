@@ -110,6 +110,26 @@ type Poll struct {
 	ReplyTo         string
 }
 
+// Image is an image to send, with an optional caption. It is sent like a
+// Text: with an id reserved by NewMessageID, never retried by the client.
+type Image struct {
+	Session string
+	ChatID  string
+	// ID is the pre-generated message id from NewMessageID.
+	ID string
+	// Mime is the image's content type (image/jpeg, image/png, image/webp).
+	Mime     string
+	FileName string
+	Data     []byte
+	// Caption is shown under the image; at most MaxCaption characters.
+	Caption string
+	ReplyTo string
+}
+
+// MaxCaption is the longest caption WhatsApp shows under a media message,
+// in characters.
+const MaxCaption = 1024
+
 // MaxPollOptions is the most options WhatsApp allows in a poll.
 const MaxPollOptions = 12
 
@@ -155,6 +175,9 @@ type Provider interface {
 	SendText(ctx context.Context, m Text) (Sent, error)
 	// SendPoll sends a poll. It is never retried by the client.
 	SendPoll(ctx context.Context, p Poll) (Sent, error)
+	// SendImage sends an image with its caption. It is never retried by
+	// the client.
+	SendImage(ctx context.Context, m Image) (Sent, error)
 	// SendSeen marks messages as read.
 	SendSeen(ctx context.Context, session, chatID string, messageIDs ...string) error
 	// StartTyping shows "typing…" in the chat; StopTyping hides it.

@@ -99,6 +99,7 @@ var contractOperations = map[string][]string{
 	"/api/{session}/chats/{chatId}/messages/{messageId}": {"get"},
 	"/api/sendText":                                      {"post"},
 	"/api/sendPoll":                                      {"post"},
+	"/api/sendImage":                                     {"post"},
 	"/api/sendSeen":                                      {"post"},
 	"/api/startTyping":                                   {"post"},
 	"/api/stopTyping":                                    {"post"},
@@ -563,6 +564,12 @@ func defaultAnswer(op string, r *http.Request, params map[string]string, body []
 		s = jsonStub(http.StatusCreated, map[string]any{"id": map[string]any{
 			"fromMe": true, "remote": chatID, "id": id, "_serialized": "true_" + chatID + "_" + id,
 		}, "timestamp": 1748482806})
+	case "ChattingController_sendImage":
+		chatID, _ := req["chatId"].(string)
+		id, _ := req["id"].(string)
+		m := message("true_"+chatID+"_"+id, chatID, fmt.Sprint(req["caption"]))
+		m["hasMedia"] = true
+		s = jsonStub(http.StatusCreated, m)
 	case "ChattingController_sendSeen":
 		s = jsonStub(http.StatusCreated, map[string]any{})
 	case "ChattingController_startTyping", "ChattingController_stopTyping":
@@ -638,6 +645,11 @@ func TestWAHAContract(t *testing.T) {
 			s, err := p.SendPoll(ctx, whatsapp.Poll{Session: session, ChatID: "120363000000000001@g.us", ID: "3EB0BBB", Name: "Which day?", Options: []string{"Mon", "Tue"}, MultipleAnswers: true, ReplyTo: "false_120363000000000001@g.us_CCCC_15551234567@c.us"})
 			return s.ID, err
 		}, []string{"ChattingController_sendPoll"}, "true_120363000000000001@g.us_3EB0BBB"},
+		{"SendImage", func() (any, error) {
+			s, err := p.SendImage(ctx, whatsapp.Image{Session: session, ChatID: "15551234567@c.us", ID: "3EB0DDD", Mime: "image/png",
+				FileName: "sale.png", Data: pngBytes, Caption: "Hi Ana, 20% off <today> & tomorrow"})
+			return s.ID, err
+		}, []string{"ChattingController_sendImage"}, "true_15551234567@c.us_3EB0DDD"},
 		{"SendSeen", func() (any, error) {
 			return nil, p.SendSeen(ctx, session, "15551234567@c.us", "false_15551234567@c.us_AAAA", "false_15551234567@c.us_BBBB")
 		}, []string{"ChattingController_sendSeen"}, nil},
@@ -710,6 +722,17 @@ func TestWAHAContract(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, seenBody(t, cs, "ChattingController_sendPoll")); diff != "" {
 			t.Errorf("sendPoll body (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("image body", func(t *testing.T) {
+		want := map[string]any{
+			"session": session, "chatId": "15551234567@c.us", "id": "3EB0DDD",
+			"caption": "Hi Ana, 20% off <today> & tomorrow",
+			"file":    map[string]any{"mimetype": "image/png", "filename": "sale.png", "data": base64.StdEncoding.EncodeToString(pngBytes)},
+		}
+		if diff := cmp.Diff(want, seenBody(t, cs, "ChattingController_sendImage")); diff != "" {
+			t.Errorf("sendImage body (-want +got):\n%s", diff)
 		}
 	})
 
@@ -807,6 +830,9 @@ func TestWAHAContractRejects(t *testing.T) {
 		{"poll multipleAnswers as text", "POST", "/api/sendPoll", testAPIKey,
 			`{"session":"s1","chatId":"1@c.us","poll":{"name":"Q","options":["a","b"],"multipleAnswers":"yes"}}`, "multipleAnswers"},
 		{"text without chatId", "POST", "/api/sendText", testAPIKey, `{"session":"s1","text":"hi"}`, "chatId"},
+		{"image without file", "POST", "/api/sendImage", testAPIKey, `{"session":"s1","chatId":"1@c.us","caption":"hi"}`, "file"},
+		{"image file without mimetype", "POST", "/api/sendImage", testAPIKey,
+			`{"session":"s1","chatId":"1@c.us","file":{"data":"aGk="}}`, "mimetype"},
 		{"webhook events as objects", "POST", "/api/sessions", testAPIKey,
 			`{"name":"s1","start":true,"config":{"webhooks":[{"url":"https://x","events":[{"name":"message"}]}]}}`, "events"},
 		{"unknown webhook event", "POST", "/api/sessions", testAPIKey,

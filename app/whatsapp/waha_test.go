@@ -193,6 +193,16 @@ func TestWAHARetries(t *testing.T) {
 			wantErr:   whatsapp.ErrUnavailable,
 		},
 		{
+			name:   "SendImage is never retried",
+			status: []int{502, 201},
+			call: func(w *whatsapp.WAHA) error {
+				_, err := w.SendImage(ctx, whatsapp.Image{Session: "t1_i2", ChatID: "1@c.us", ID: "ABC", Mime: "image/png", Data: []byte("png"), Caption: "hi"})
+				return err
+			},
+			wantCalls: 1,
+			wantErr:   whatsapp.ErrUnavailable,
+		},
+		{
 			name:   "4xx is not retried",
 			status: []int{400, 200},
 			call: func(w *whatsapp.WAHA) error {
@@ -549,6 +559,43 @@ func TestWAHAPollRefusedBeforeSending(t *testing.T) {
 	got, err := w.SendPoll(ctx, whatsapp.Poll{Session: "t1_i2", ChatID: "1@c.us", Name: "Q", Options: thirteen[:12]})
 	if err != nil || got.ID != "true_1@c.us_P" {
 		t.Errorf("twelve options: %+v, %v", got, err)
+	}
+}
+
+// TestWAHAImageChecks: images WhatsApp would refuse (no bytes, no type, a
+// caption over MaxCaption characters) are refused without a request.
+func TestWAHAImageChecks(t *testing.T) {
+	f := newFakeWAHA(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		answer(w, 201, `{"id":"true_1@c.us_I"}`)
+	})
+	w := newTestWAHA(f.URL)
+	ctx := context.Background()
+	ok := whatsapp.Image{Session: "t1_i2", ChatID: "1@c.us", Mime: "image/jpeg", Data: []byte("jpeg")}
+	tests := []struct {
+		name string
+		edit func(*whatsapp.Image)
+	}{
+		{"no bytes", func(m *whatsapp.Image) { m.Data = nil }},
+		{"no type", func(m *whatsapp.Image) { m.Mime = "" }},
+		{"no chat", func(m *whatsapp.Image) { m.ChatID = "" }},
+		{"caption too long", func(m *whatsapp.Image) { m.Caption = strings.Repeat("é", whatsapp.MaxCaption+1) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := ok
+			tc.edit(&m)
+			if _, err := w.SendImage(ctx, m); !errors.Is(err, whatsapp.ErrBadRequest) {
+				t.Errorf("err = %v, want ErrBadRequest", err)
+			}
+		})
+	}
+	if n := f.calls.Load(); n != 0 {
+		t.Errorf("%d requests for refused images", n)
+	}
+	m := ok
+	m.Caption = strings.Repeat("é", whatsapp.MaxCaption)
+	if got, err := w.SendImage(ctx, m); err != nil || got.ID != "true_1@c.us_I" {
+		t.Errorf("longest caption: %+v, %v", got, err)
 	}
 }
 

@@ -45,8 +45,8 @@ type Poll struct {
 	MultipleAnswers bool
 }
 
-// SentMessage is a message the app sent through the API (sendText or
-// sendPoll).
+// SentMessage is a message the app sent through the API (sendText,
+// sendPoll or sendImage).
 type SentMessage struct {
 	// ID is the serialized id, true_<chat id>_<key>.
 	ID string
@@ -54,11 +54,16 @@ type SentMessage struct {
 	// one.
 	Key    string
 	ChatID string
-	// Type is "text" or "poll".
+	// Type is "text", "poll" or "image".
 	Type    string
 	Text    string
 	ReplyTo string
 	Poll    *Poll
+	// Mime, FileName, Size and Caption describe an image.
+	Mime     string
+	FileName string
+	Size     int
+	Caption  string
 	// Requests counts the send requests that carried this id; above 1 the
 	// app sent the same message again (WhatsApp delivers it once).
 	Requests int
@@ -88,8 +93,19 @@ type message struct {
 	votes map[string][]string
 	// seen: the app marked this incoming message as read.
 	seen bool
-	// media is what an incoming media message carries.
+	// media is what a media message carries; file is the bytes of an image
+	// the app sent.
 	media *Media
+	file  []byte
+}
+
+// content is what a message says: a text (or caption), a poll, or an
+// image with its bytes.
+type content struct {
+	body  string
+	poll  *Poll
+	media *Media
+	file  []byte
 }
 
 func (ss *session) addMessage(m *message) {
@@ -368,7 +384,7 @@ type votePayload struct {
 // (source "api", recorded in Sent, once per key) or from the phone (source
 // "app"). It emits message.any and the SERVER ack at once, and the DEVICE
 // ack after Timing.DeviceAck.
-func (s *Server) sendLocked(ss *session, chatID, key, source, body string, poll *Poll, replyTo string) *message {
+func (s *Server) sendLocked(ss *session, chatID, key, source string, c content, replyTo string) *message {
 	if key == "" {
 		key = newOutgoingKey()
 	}
@@ -384,15 +400,12 @@ func (s *Server) sendLocked(ss *session, chatID, key, source, body string, poll 
 	m := &message{
 		key: key, id: "true_" + chatID + "_" + key, chatID: chatID,
 		from: ss.me.ID, to: chatID, fromMe: true, source: source,
-		body: body, poll: poll, replyTo: replyTo, time: time.Now(), ack: ackServer,
+		body: c.body, poll: c.poll, media: c.media, file: c.file, replyTo: replyTo, time: time.Now(), ack: ackServer,
 	}
 	ss.addMessage(m)
 	delete(ss.typing, chatID)
 	if source == "api" {
-		sm := &SentMessage{ID: m.id, Key: key, ChatID: chatID, Type: "text", Text: body, ReplyTo: replyTo, Requests: 1, Time: m.time}
-		if poll != nil {
-			sm.Type, sm.Poll = "poll", clonePoll(poll)
-		}
+		sm := sentOf(m)
 		ss.sent = append(ss.sent, sm)
 		ss.sentByID[key] = sm
 	}
@@ -407,6 +420,19 @@ func (s *Server) sendLocked(ss *session, chatID, key, source, body string, poll 
 		s.ackLocked(ss, m, ackDevice)
 	})
 	return m
+}
+
+// sentOf is the record of a message the app sent.
+func sentOf(m *message) *SentMessage {
+	sm := &SentMessage{ID: m.id, Key: m.key, ChatID: m.chatID, Type: "text", Text: m.body, ReplyTo: m.replyTo, Requests: 1, Time: m.time}
+	switch {
+	case m.poll != nil:
+		sm.Type, sm.Poll = "poll", clonePoll(m.poll)
+	case m.media != nil:
+		sm.Type, sm.Text, sm.Caption = m.media.Type, "", m.body
+		sm.Mime, sm.FileName, sm.Size = m.media.Mimetype, m.media.Filename, len(m.file)
+	}
+	return sm
 }
 
 // ackLocked sets a sent message's ack and emits message.ack.
@@ -523,7 +549,7 @@ func (s *Server) OwnerSaysFromPhone(session, toPhone, text string) (string, erro
 	if err != nil {
 		return "", err
 	}
-	return s.sendLocked(ss, chat, "", "app", text, nil, "").id, nil
+	return s.sendLocked(ss, chat, "", "app", content{body: text}, "").id, nil
 }
 
 // LeadVotes is a lead (leadPhone: digits, + allowed, or a chat id; empty

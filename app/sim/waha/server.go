@@ -685,7 +685,12 @@ func marshal(v any) ([]byte, error) {
 // decodeBody reads a JSON request body into v; it answers 400 and returns
 // false when it cannot.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	return decodeBodyUpTo(w, r, v, maxBody)
+}
+
+// decodeBodyUpTo is decodeBody for bodies up to limit bytes (media).
+func decodeBodyUpTo(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	if err := dec.Decode(v); err != nil {
 		badRequest(w, "invalid JSON body: "+err.Error())
 		return false

@@ -1,0 +1,90 @@
+package waha_test
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/myaibud/aibud/app/sim/waha"
+)
+
+// TestSendImage: an image sent through the API is recorded with its type,
+// size and caption, once per id, sends the same events as a text, and shows
+// on the phone page with its caption.
+func TestSendImage(t *testing.T) {
+	t.Parallel()
+	s := newSim(t, nil)
+	h := newHook(t, nil)
+	s.working(t, "im1", h)
+	s.flush(t)
+
+	var nid struct {
+		ID string `json:"id"`
+	}
+	s.mustCall(t, http.MethodGet, "/api/im1/new-message-id", nil, http.StatusOK).json(t, &nid)
+	png := []byte("\x89PNG\r\n\x1a\nsale-image")
+	body := map[string]any{"session": "im1", "chatId": "15550100500@c.us", "id": nid.ID, "caption": "Hi Ana, 20% off",
+		"file": map[string]any{"mimetype": "image/png", "filename": "sale.png", "data": base64.StdEncoding.EncodeToString(png)}}
+	s.mustCall(t, http.MethodPost, "/api/sendImage", body, http.StatusCreated)
+	s.mustCall(t, http.MethodPost, "/api/sendImage", body, http.StatusCreated)
+
+	wantID := "true_15550100500@c.us_" + nid.ID
+	want := []waha.SentMessage{{ID: wantID, Key: nid.ID, ChatID: "15550100500@c.us", Type: "image", Mime: "image/png",
+		FileName: "sale.png", Size: len(png), Caption: "Hi Ana, 20% off", Requests: 2}}
+	if diff := cmp.Diff(want, s.Sent("im1"), cmpIgnoreTime()); diff != "" {
+		t.Errorf("Sent (-want +got):\n%s", diff)
+	}
+	h.waitFor(t, "SERVER ack", func(r hookRequest) bool { return r.env.Event == "message.ack" && statusOf(r) == "SERVER" })
+	anyMsg := h.waitFor(t, "message.any", func(r hookRequest) bool { return r.env.Event == "message.any" })
+	if !strings.Contains(string(anyMsg.env.Payload), `"hasMedia":true`) || !strings.Contains(string(anyMsg.env.Payload), wantID) {
+		t.Errorf("message.any payload %s", anyMsg.env.Payload)
+	}
+
+	msg := s.page(t, "/phone/im1?chat=15550100500").doc.Find(`[data-testid=conversation] .msg`).Last()
+	src, _ := msg.Find(`[data-testid=image]`).Attr("src")
+	if src != "data:image/png;base64,"+base64.StdEncoding.EncodeToString(png) {
+		t.Errorf("image src %q", src)
+	}
+	if !strings.Contains(msg.Find(".body").Text(), "Hi Ana, 20% off") {
+		t.Errorf("caption not shown: %q", msg.Text())
+	}
+}
+
+// TestSendImageErrors: images WAHA would refuse are refused with 400 and
+// nothing is recorded.
+func TestSendImageErrors(t *testing.T) {
+	t.Parallel()
+	s := newSim(t, nil)
+	s.working(t, "im2", nil)
+	data := base64.StdEncoding.EncodeToString([]byte("\x89PNG\r\n\x1a\n"))
+	file := func(mime, data string) map[string]any { return map[string]any{"mimetype": mime, "data": data} }
+	tests := []struct {
+		name string
+		body map[string]any
+	}{
+		{"no file", map[string]any{"caption": "hi"}},
+		{"a URL", map[string]any{"file": map[string]any{"mimetype": "image/png", "url": "https://example.com/a.png"}}},
+		{"no data", map[string]any{"file": file("image/png", "")}},
+		{"not base64", map[string]any{"file": file("image/png", "%%%")}},
+		{"not an image type", map[string]any{"file": file("application/pdf", data)}},
+		{"caption too long", map[string]any{"file": file("image/png", data), "caption": strings.Repeat("a", 1025)}},
+		{"no chat", map[string]any{"chatId": "", "file": file("image/png", data)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := map[string]any{"session": "im2", "chatId": "15550100600@c.us"}
+			for k, v := range tt.body {
+				body[k] = v
+			}
+			if got := s.call(t, http.MethodPost, "/api/sendImage", body); got.status != http.StatusBadRequest {
+				t.Errorf("status %d, want 400: %s", got.status, got.body)
+			}
+		})
+	}
+	if n := len(s.Sent("im2")); n != 0 {
+		t.Errorf("%d messages recorded from refused sends", n)
+	}
+}
