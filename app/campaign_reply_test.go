@@ -47,4 +47,3 @@ func TestCampaignReplyReachesTheAI(t *testing.T) {
 		t.Fatalf("lead %q", lead)
 	}
 }
-
