@@ -294,3 +294,45 @@ func TestCampaignWaitsForItsOnlyNumber(t *testing.T) {
 		t.Errorf("%d sent after reconnecting, want the %d pending", n-sentWhileDown, pending)
 	}
 }
+
+// TestCampaignMessageRefusedByAStoppedNumberIsNotLost: the gateway stops
+// a number without aibud hearing of it, so its campaign messages are handed
+// to the outbox and refused (failed, refunded); they go back to the
+// campaign and go out once the number works again, each once, charged once.
+func TestCampaignMessageRefusedByAStoppedNumberIsNotLost(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	ctx := context.Background()
+	s := newCampaignShop(t, a, 5)
+	before, _ := s.ts.CreditBalance(ctx)
+	s.launch(t, a, campaign.Pace{PerMinute: 60})
+	waitFor(t, 20*time.Second, "a message", func() bool { return s.counts(t).Queued >= 1 })
+	a.env.sim.Mute(s.inst.SessionName, "session.status", true)
+	defer a.env.sim.Mute(s.inst.SessionName, "session.status", false)
+	stopSession(t, a, s.inst)
+	waitFor(t, 20*time.Second, "a refused message given back to the campaign", func() bool {
+		for _, r := range s.recipients(t) {
+			if r.Retries > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	if st := s.state(t); st != db.CampaignSending {
+		t.Errorf("campaign %s while its number is stopped", st)
+	}
+	prov, err := whatsapp.ProviderFor(ctx, a.store, a.env.gateways, s.inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prov.StartSession(ctx, s.inst.SessionName); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "the campaign to finish", func() bool {
+		return s.state(t) == db.CampaignDone && len(s.failed(t)) == 0
+	})
+	s.wantEachOnce(t, a)
+	if after, _ := s.ts.CreditBalance(ctx); after != before-5 {
+		t.Errorf("balance %d → %d, want 5 credits charged", before, after)
+	}
+}
