@@ -336,3 +336,82 @@ func TestCampaignMessageRefusedByAStoppedNumberIsNotLost(t *testing.T) {
 		t.Errorf("balance %d → %d, want 5 credits charged", before, after)
 	}
 }
+
+// TestCampaignPausesAndResumesWithinSeconds: paused mid-run, the campaign
+// sends nothing more (at most the message being handed over as the pause
+// came); resumed, it sends the rest, each once.
+func TestCampaignPausesAndResumesWithinSeconds(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	ctx := context.Background()
+	s := newCampaignShop(t, a, 8)
+	s.launch(t, a, campaign.Pace{PerMinute: 60})
+	waitFor(t, 20*time.Second, "two messages", func() bool { return s.counts(t).Queued >= 2 })
+	if ok, err := s.ts.PauseCampaign(ctx, s.c.ID, "Paused by you."); !ok || err != nil {
+		t.Fatalf("pause: %v %v", ok, err)
+	}
+	atPause := s.counts(t).Queued
+	gateway := func() int { return len(a.env.sim.Sent(s.inst.SessionName)) }
+	// Stable for three pace intervals: nothing more goes out.
+	sent := stableFor(t, 10*time.Second, 3*time.Second, "the gateway's count", gateway)
+	if c := s.counts(t); sent > atPause+1 || c.Queued != sent || s.state(t) != db.CampaignPaused {
+		t.Fatalf("paused at %d: %d at the gateway, counts %+v, campaign %s", atPause, sent, c, s.state(t))
+	}
+	if ok, err := s.ts.ResumeCampaign(ctx, s.c.ID); !ok || err != nil {
+		t.Fatalf("resume: %v %v", ok, err)
+	}
+	waitFor(t, 30*time.Second, "the campaign to finish", func() bool { return s.state(t) == db.CampaignDone })
+	s.wantEachOnce(t, a)
+}
+
+// TestCampaignCancelsWithinSeconds: cancelled mid-run, the campaign sends
+// nothing more, and the recipients not reached are skipped "Cancelled".
+func TestCampaignCancelsWithinSeconds(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	ctx := context.Background()
+	s := newCampaignShop(t, a, 8)
+	before, _ := s.ts.CreditBalance(ctx)
+	s.launch(t, a, campaign.Pace{PerMinute: 60})
+	waitFor(t, 20*time.Second, "two messages", func() bool { return s.counts(t).Queued >= 2 })
+	if ok, err := s.ts.CancelCampaign(ctx, s.c.ID); !ok || err != nil {
+		t.Fatalf("cancel: %v %v", ok, err)
+	}
+	atCancel := s.counts(t).Queued
+	sent := stableFor(t, 10*time.Second, 3*time.Second, "the gateway's count", func() int {
+		return len(a.env.sim.Sent(s.inst.SessionName))
+	})
+	c := s.counts(t)
+	if sent > atCancel+1 || c.Queued != sent || c.Skipped != 8-sent || c.Pending != 0 || s.state(t) != db.CampaignCancelled {
+		t.Fatalf("cancelled at %d: %d at the gateway, counts %+v, campaign %s", atCancel, sent, c, s.state(t))
+	}
+	for _, r := range s.recipients(t) {
+		if r.State == db.RecipientSkipped && r.Reason != "Cancelled" {
+			t.Errorf("skipped %s: %q", r.Phone, r.Reason)
+		}
+	}
+	if after, _ := s.ts.CreditBalance(ctx); after != before-int64(sent) {
+		t.Errorf("balance %d → %d, want %d charged", before, after, sent)
+	}
+}
+
+// TestScheduledCampaignStartsOnTime: a campaign scheduled 3 s ahead waits
+// and is started by the sweeper on time, with no task asked for.
+func TestScheduledCampaignStartsOnTime(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	s := newCampaignShop(t, a, 3)
+	at := time.Now().Add(3 * time.Second)
+	s.launchAt(t, a, campaign.Pace{PerMinute: 60}, &at)
+	if st := s.state(t); st != db.CampaignScheduled {
+		t.Fatalf("campaign %s, want scheduled", st)
+	}
+	waitFor(t, 20*time.Second, "the first message", func() bool { return len(a.env.sim.Sent(s.inst.SessionName)) >= 1 })
+	first := a.env.sim.Sent(s.inst.SessionName)[0].Time
+	// The sweeper runs every second here; a task is picked up within one.
+	if first.Before(at) || first.After(at.Add(4*time.Second)) {
+		t.Errorf("first message %s after the scheduled time, want 0 to 4 s", first.Sub(at))
+	}
+	waitFor(t, 20*time.Second, "the campaign to finish", func() bool { return s.state(t) == db.CampaignDone })
+	s.wantEachOnce(t, a)
+}
