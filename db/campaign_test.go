@@ -345,3 +345,45 @@ func TestRequeueUnsentAndCampaignNumbers(t *testing.T) {
 		t.Errorf("numbers after the requeue = %+v", nums)
 	}
 }
+
+// TestNumbersOfATenantDispatchWithoutDeadlock: two numbers of a tenant
+// dispatch at once, each writing a new contact and then charging its
+// message, as the dispatcher does; both commit (before the pace lock took
+// the tenant's lock first, the second charge deadlocked on the first's key
+// share of the tenant row).
+func TestNumbersOfATenantDispatchWithoutDeadlock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := dbtest.Store(t)
+	tenant, _ := dbtest.NewTenant(t, s)
+	ts := s.Tenant(tenant.ID)
+	insts := []*db.Instance{dbtest.NewInstance(t, s, tenant.ID), dbtest.NewInstance(t, s, tenant.ID)}
+	written := []chan struct{}{make(chan struct{}, 1), make(chan struct{}, 1)}
+	errs := make(chan error, 2)
+	for i, inst := range insts {
+		go func() {
+			errs <- ts.RunInTx(ctx, func(ctx context.Context, tx *db.TenantStore) error {
+				if _, err := tx.LockNumberPace(ctx, inst.ID); err != nil {
+					return err
+				}
+				if _, _, err := tx.UpsertContact(ctx, db.ContactIdentity{Phone: fmt.Sprintf("+3462%07d", i)}); err != nil {
+					return err
+				}
+				written[i] <- struct{}{}
+				// Wait for the other number to write its contact too, if
+				// it can get that far.
+				select {
+				case <-written[1-i]:
+				case <-time.After(500 * time.Millisecond):
+				}
+				_, err := tx.Charge(ctx, 1, "Campaign", fmt.Sprintf("msg:deadlock:%d", i))
+				return err
+			})
+		}()
+	}
+	for range insts {
+		if err := <-errs; err != nil {
+			t.Errorf("dispatch: %v", err)
+		}
+	}
+}
