@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/myaibud/aibud/app/campaign"
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/db/dbtest"
 )
@@ -293,3 +298,152 @@ func BenchmarkAIReplyPipeline(b *testing.B) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// BenchmarkCampaignPace3Numbers sends a campaign from 3 connected numbers
+// at 30 messages a minute each, ±30 % jitter, 30 messages per number (about
+// a minute), and measures each number's rate at the gateway against the
+// pace: pace_ratio is the mean of measured/configured over the numbers,
+// worst_pace_ratio the number's furthest from 1. Run it with `make bench`.
+func BenchmarkCampaignPace3Numbers(b *testing.B) {
+	const (
+		numbers   = 3
+		perNumber = 30
+		perMinute = 30
+	)
+	a := newTestApp(b)
+	ctx := context.Background()
+	s := newCampaignShopOn(b, a, numbers*perNumber, numbers)
+	if _, err := s.ts.Grant(ctx, 1000, "bench", fmt.Sprintf("bench-%d", time.Now().UnixNano())); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	s.launch(b, a, campaign.Pace{PerMinute: perMinute, JitterPct: 30})
+	waitFor(b, 3*time.Minute, "the campaign to finish", func() bool { return s.state(b) == db.CampaignDone })
+	b.StopTimer()
+
+	sum, worst, longGaps := 0.0, 1.0, 0
+	fmt.Printf("\ncampaign pace, %d numbers at %d/min ±30 %%\n", numbers, perMinute)
+	for i, inst := range s.insts {
+		sent := a.env.sim.Sent(inst.SessionName)
+		if len(sent) < 2 {
+			b.Fatalf("number %d sent %d messages", i, len(sent))
+		}
+		times := make([]time.Time, len(sent))
+		for j, m := range sent {
+			times[j] = m.Time
+		}
+		slices.SortFunc(times, func(x, y time.Time) int { return x.Compare(y) })
+		rate := float64(len(times)-1) / times[len(times)-1].Sub(times[0]).Minutes()
+		ratio := rate / perMinute
+		sum += ratio
+		if math.Abs(ratio-1) > math.Abs(worst-1) {
+			worst = ratio
+		}
+		// The longest gap the pace allows is 2.6 s; a gap a second longer is
+		// a dispatch that came late (a failed task, a busy worker).
+		long := 0
+		for j := 1; j < len(times); j++ {
+			if times[j].Sub(times[j-1]) > 3600*time.Millisecond {
+				long++
+			}
+		}
+		longGaps += long
+		fmt.Printf("  number %d: %d messages, %.2f/min, ratio %.3f, %d gaps over 3.6 s\n", i+1, len(times), rate, ratio, long)
+	}
+	s.wantEachOnce(b, a)
+	b.ReportMetric(sum/numbers, "pace_ratio")
+	b.ReportMetric(worst, "worst_pace_ratio")
+	b.ReportMetric(float64(longGaps), "long_gaps")
+	fmt.Printf("  mean ratio %.3f, worst %.3f\n\n", sum/numbers, worst)
+}
+
+// BenchmarkCampaignRedis100k launches a 100,000-recipient campaign on 3
+// numbers, lets it send for 20 s, and measures what it costs Redis against
+// the baseline before the launch: the growth of used_memory (INFO memory,
+// server-wide, so other clients of the server add noise), of the asynq
+// queues' memory, and the asynq tasks waiting (pending and scheduled),
+// which must stay a handful (one dispatch per number and the sends in
+// flight), not one per recipient. Run it with `make bench`.
+func BenchmarkCampaignRedis100k(b *testing.B) {
+	const (
+		recipients = 100_000
+		numbers    = 3
+		run        = 20 * time.Second
+	)
+	a := newTestApp(b)
+	ctx := context.Background()
+	s := newCampaignShopOn(b, a, 1, numbers)
+	rs := make([]db.Recipient, recipients)
+	for i := range rs {
+		rs[i] = db.Recipient{RowNumber: i + 2, Phone: fmt.Sprintf("+1777%07d", i), Name: fmt.Sprintf("Lead %d", i),
+			Vars: map[string]string{"name": fmt.Sprintf("Lead %d", i)}}
+	}
+	t0 := time.Now()
+	if err := s.ts.ReplaceRecipients(ctx, s.c.ID, rs, nil); err != nil {
+		b.Fatal(err)
+	}
+	fmt.Printf("\n100,000-recipient campaign on %d numbers: recipients stored in %.1f s\n", numbers, time.Since(t0).Seconds())
+	if _, err := s.ts.Grant(ctx, 10_000, "bench", fmt.Sprintf("bench-%d", time.Now().UnixNano())); err != nil {
+		b.Fatal(err)
+	}
+	rdb := dbtest.Redis(b)
+	before := redisUse(b, rdb, a)
+	b.ResetTimer()
+	s.launch(b, a, campaign.Pace{PerMinute: 60})
+	var peak redisUsage
+	for end := time.Now().Add(run); time.Now().Before(end); time.Sleep(time.Second) {
+		peak = peak.max(redisUse(b, rdb, a))
+	}
+	b.StopTimer()
+	after := redisUse(b, rdb, a)
+	sent := s.counts(b).Queued
+	if _, err := s.ts.CancelCampaign(ctx, s.c.ID); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(after.usedMemory-before.usedMemory)/1024, "used_memory_delta_KiB")
+	b.ReportMetric(float64(after.queueMemory-before.queueMemory)/1024, "asynq_memory_delta_KiB")
+	b.ReportMetric(float64(after.tasks-before.tasks), "asynq_tasks_delta")
+	b.ReportMetric(float64(peak.tasks-before.tasks), "asynq_tasks_peak_delta")
+	b.ReportMetric(float64(sent), "sent_in_20s")
+	fmt.Printf("  Redis used_memory %+.0f KiB, asynq queues %+.0f KiB, asynq tasks waiting %+d (peak %+d) against the baseline\n",
+		float64(after.usedMemory-before.usedMemory)/1024, float64(after.queueMemory-before.queueMemory)/1024,
+		after.tasks-before.tasks, peak.tasks-before.tasks)
+	fmt.Printf("  %d messages sent in %s at 60/min on %d numbers\n\n", sent, run, numbers)
+	if peak.tasks-before.tasks > 20 {
+		b.Errorf("%d asynq tasks waiting at the peak: the campaign is not one dispatch per number", peak.tasks-before.tasks)
+	}
+}
+
+// redisUsage is what Redis holds at one time.
+type redisUsage struct {
+	usedMemory, queueMemory int64
+	// tasks are the asynq tasks pending or scheduled, over every queue.
+	tasks int
+}
+
+func (u redisUsage) max(v redisUsage) redisUsage {
+	return redisUsage{usedMemory: max(u.usedMemory, v.usedMemory), queueMemory: max(u.queueMemory, v.queueMemory), tasks: max(u.tasks, v.tasks)}
+}
+
+func redisUse(b *testing.B, rdb *redis.Client, a *testApp) redisUsage {
+	b.Helper()
+	var u redisUsage
+	info, err := rdb.InfoMap(context.Background(), "memory").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	u.usedMemory, _ = strconv.ParseInt(info["Memory"]["used_memory"], 10, 64)
+	queues, err := a.env.inspector.Queues()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, q := range queues {
+		qi, err := a.env.inspector.GetQueueInfo(q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		u.queueMemory += qi.MemoryUsage
+		u.tasks += qi.Pending + qi.Scheduled
+	}
+	return u
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/myaibud/aibud/app/campaign"
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/db/dbtest"
 )
@@ -196,5 +197,59 @@ func TestCampaignActionsAndScope(t *testing.T) {
 	}
 	if got := len(a.env.sim.Sent(inst.SessionName)); got != 0 {
 		t.Errorf("a cancelled scheduled campaign sent %d messages", got)
+	}
+}
+
+// TestCampaignPageRetriesAndWarns: the page shows a failed message with its
+// reason and a Retry button that sends it again once; a disconnected number
+// is named with what it means for the campaign.
+func TestCampaignPageRetriesAndWarns(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	ctx := context.Background()
+	s := newCampaignShop(t, a, 3)
+	refused := s.rs[2].Phone
+	a.env.sim.RefuseSendsTo(refused, true)
+	defer a.env.sim.RefuseSendsTo(refused, false)
+	s.launch(t, a, campaign.Pace{PerMinute: 60})
+	base := fmt.Sprintf("/campaigns/%d", s.c.ID)
+	waitFor(t, 30*time.Second, "the campaign to end with a failure", func() bool {
+		r := s.b.get(base + "/progress")
+		return testid(r, "campaign-state").Text() == "Done" && testid(r, "stat-failed").Text() == "1"
+	})
+	r := s.b.get(base + "/recipients?status=failed")
+	if testid(r, "recipient-row").Length() != 1 || testid(r, "recipient-reason").Text() == "" {
+		t.Errorf("failed rows: %s", abbreviate(testid(r, "campaign-recipients").Text()))
+	}
+	if got := testid(s.b.get(base), "campaign-numbers").Text(); !strings.Contains(got, "2 sent") && !strings.Contains(got, "3 sent") {
+		t.Errorf("numbers = %q", got)
+	}
+	a.env.sim.RefuseSendsTo(refused, false)
+	tok := s.b.csrf(base)
+	r = s.b.post(base+"/retry", url.Values{"_csrf": {tok}}, "HX-Request", "true")
+	wantStatus(t, r, http.StatusOK)
+	if st := testid(r, "campaign-state").Text(); st != "Sending" {
+		t.Errorf("after retry: %q", st)
+	}
+	waitFor(t, 30*time.Second, "the retried message to go", func() bool {
+		r := s.b.get(base + "/progress")
+		return testid(r, "campaign-state").Text() == "Done" && testid(r, "stat-failed").Text() == "0" && testid(r, "stat-sent").Text() == "3"
+	})
+	chat := strings.TrimPrefix(refused, "+") + "@c.us"
+	if n := len(s.sent(a)[chat]); n != 1 {
+		t.Errorf("the retried lead got %d messages", n)
+	}
+	r = s.b.post(base+"/retry", url.Values{"_csrf": {tok}})
+	wantRedirect(t, r, base) // nothing left to retry: said, nothing sent
+
+	// A disconnected number is named on the page of a campaign under way.
+	if _, err := dbtest.DB(t).ExecContext(ctx, "UPDATE campaigns SET state = 'paused' WHERE id = ?", s.c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dbtest.DB(t).ExecContext(ctx, "UPDATE instances SET status = 'disconnected' WHERE id = ?", s.inst.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := testid(s.b.get(base+"/progress"), "number-warning").Text(); !strings.Contains(got, "disconnected") || !strings.Contains(got, "waits until it reconnects") {
+		t.Errorf("warning = %q", got)
 	}
 }

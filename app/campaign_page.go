@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -77,15 +78,13 @@ func (h *handler) progressView(ctx context.Context, c echo.Context, cp *db.Campa
 			return p, err
 		}
 	}
-	insts, err := ts.Instances(ctx)
+	numbers, err := ts.CampaignNumbers(ctx, cp.ID)
 	if err != nil {
 		return p, err
 	}
-	for _, in := range insts {
-		if slices.Contains(cp.InstanceIDs, in.ID) {
-			p.Numbers = append(p.Numbers, views.CampaignNumber{Label: instanceLabel(&in), Status: in.Status,
-				Connected: in.Status == db.InstanceConnected})
-		}
+	for _, n := range numbers {
+		label := instanceLabel(&db.Instance{Name: n.Name, Phone: n.Phone})
+		p.Numbers = append(p.Numbers, views.CampaignNumber{Label: label, Status: n.Status, Connected: n.Connected(), Sent: n.Sent})
 	}
 	return p, nil
 }
@@ -250,6 +249,13 @@ func (h *handler) campaignAction(c echo.Context) error {
 	case "cancel":
 		changed, err = ts.CancelCampaign(ctx, cp.ID)
 		done = "Cancelled: the leads not yet sent to will not get it."
+	case "retry":
+		var n int
+		n, err = ts.RetryFailedRecipients(ctx, cp.ID)
+		if errors.Is(err, db.ErrCampaignCancelled) {
+			return Errorf(EConflict, "This campaign was cancelled: it cannot send again.")
+		}
+		changed, done = n > 0, fmt.Sprintf("%s failed message%s will be sent again, charged again once each.", views.Number(int64(n)), plural(n))
 	default:
 		return echo.ErrNotFound
 	}
@@ -271,7 +277,9 @@ func (h *handler) afterCampaignAction(c echo.Context, id int64, changed bool, do
 		h.startDispatch(ctx, cp)
 		h.publish(c, live.CampaignUpdated, map[string]int64{"campaign_id": id})
 	}
-	if !changed {
+	if !changed && c.Param("action") == "retry" {
+		done = "No message of this campaign has failed."
+	} else if !changed {
 		done = "The campaign is " + strings.ToLower(views.CampaignStateTitle(cp.State)) + " already."
 	}
 	if !isHTMX(c) {
@@ -283,4 +291,11 @@ func (h *handler) afterCampaignAction(c echo.Context, id int64, changed bool, do
 		return err
 	}
 	return renderComponent(c, http.StatusOK, views.CampaignProgressView(p))
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }

@@ -16,21 +16,39 @@ import (
 	"github.com/myaibud/aibud/jobs"
 )
 
-// campaignShop is a tenant with a connected number and a draft campaign of
+// campaignShop is a tenant with connected numbers and a draft campaign of
 // n recipients (+1555000000i, named "Lead i" except the first).
 type campaignShop struct {
-	b    *browser
-	ts   *db.TenantStore
-	inst *db.Instance
-	c    *db.Campaign
-	rs   []db.Recipient
+	b  *browser
+	ts *db.TenantStore
+	// inst is the first of insts, the numbers the campaign sends from.
+	inst  *db.Instance
+	insts []*db.Instance
+	c     *db.Campaign
+	rs    []db.Recipient
 }
 
 func newCampaignShop(t *testing.T, a *testApp, n int) *campaignShop {
 	t.Helper()
+	return newCampaignShopOn(t, a, n, 1)
+}
+
+// newCampaignShopOn is newCampaignShop with numbers connected numbers (on
+// the Pro plan when more than one).
+func newCampaignShopOn(t testing.TB, a *testApp, n, numbers int) *campaignShop {
+	t.Helper()
 	ctx := context.Background()
 	b, tenantID := a.tenantOf(t, "Campaign Shop")
-	s := &campaignShop{b: b, ts: a.store.Tenant(tenantID), inst: a.connect(t, b, tenantID)}
+	if numbers > 1 {
+		if _, err := dbtest.DB(t).ExecContext(ctx, "UPDATE tenants SET plan = 'pro' WHERE id = ?", tenantID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &campaignShop{b: b, ts: a.store.Tenant(tenantID)}
+	for range numbers {
+		s.insts = append(s.insts, a.connect(t, b, tenantID))
+	}
+	s.inst = s.insts[0]
 	c, err := s.ts.CreateCampaign(ctx, "Spring sale")
 	if err != nil {
 		t.Fatal(err)
@@ -50,40 +68,65 @@ func newCampaignShop(t *testing.T, a *testApp, n int) *campaignShop {
 		t.Fatal(err)
 	}
 	s.c = c
-	// A number connected long ago: no gentler ramp.
-	if _, err := dbtest.DB(t).ExecContext(ctx, "UPDATE instances SET status_changed_at = now() - interval '30 days' WHERE id = ?", s.inst.ID); err != nil {
-		t.Fatal(err)
-	}
+	s.oldNumbers(t)
 	return s
 }
 
-// launch sends the campaign now at pace p, one credit a message, and asks
-// for the number's first dispatch.
-func (s *campaignShop) launch(t *testing.T, a *testApp, p campaign.Pace) {
+// oldNumbers makes the shop's numbers connected long ago: no gentler ramp.
+func (s *campaignShop) oldNumbers(t testing.TB) {
 	t.Helper()
-	raw, _ := json.Marshal(p)
-	if _, err := s.ts.LaunchCampaign(context.Background(), s.c.ID, db.Launch{InstanceIDs: []int64{s.inst.ID}, Pace: raw, Price: 1}); err != nil {
-		t.Fatal(err)
-	}
-	task, err := jobs.NewDispatchCampaignTask(jobs.DispatchCampaignPayload{TenantID: s.ts.TenantID(), InstanceID: s.inst.ID}, time.Now())
+	_, err := dbtest.DB(t).ExecContext(context.Background(),
+		"UPDATE instances SET status_changed_at = now() - interval '30 days' WHERE tenant_id = ?", s.ts.TenantID())
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.env.queue.Enqueue(task); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// sent is what the gateway received per chat for the campaign's number.
+// launch sends the campaign now at pace p on every number of the shop, one
+// credit a message, and asks for each number's first dispatch.
+func (s *campaignShop) launch(t testing.TB, a *testApp, p campaign.Pace) {
+	t.Helper()
+	s.launchAt(t, a, p, nil)
+}
+
+// launchAt is launch scheduled at at (nil: now); a scheduled campaign's
+// first dispatch is the sweeper's to ask for.
+func (s *campaignShop) launchAt(t testing.TB, a *testApp, p campaign.Pace, at *time.Time) {
+	t.Helper()
+	raw, _ := json.Marshal(p)
+	ids := make([]int64, len(s.insts))
+	for i, inst := range s.insts {
+		ids[i] = inst.ID
+	}
+	if _, err := s.ts.LaunchCampaign(context.Background(), s.c.ID, db.Launch{InstanceIDs: ids, Pace: raw, Price: 1, At: at}); err != nil {
+		t.Fatal(err)
+	}
+	if at != nil {
+		return
+	}
+	for _, id := range ids {
+		task, err := jobs.NewDispatchCampaignTask(jobs.DispatchCampaignPayload{TenantID: s.ts.TenantID(), InstanceID: id}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.env.queue.Enqueue(task); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// sent is what the gateway received per chat from the shop's numbers.
 func (s *campaignShop) sent(a *testApp) map[string][]wahasim.SentMessage {
 	out := map[string][]wahasim.SentMessage{}
-	for _, m := range a.env.sim.Sent(s.inst.SessionName) {
-		out[m.ChatID] = append(out[m.ChatID], m)
+	for _, inst := range s.insts {
+		for _, m := range a.env.sim.Sent(inst.SessionName) {
+			out[m.ChatID] = append(out[m.ChatID], m)
+		}
 	}
 	return out
 }
 
-func (s *campaignShop) state(t *testing.T) string {
+func (s *campaignShop) state(t testing.TB) string {
 	t.Helper()
 	c, err := s.ts.Campaign(context.Background(), s.c.ID)
 	if err != nil {

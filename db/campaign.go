@@ -42,6 +42,14 @@ const (
 // a campaign that was launched.
 var ErrNotDraft = errors.New("the campaign is no longer a draft")
 
+// ErrNotLaunched is returned when what only a launched campaign accepts
+// (trying failed messages again) is asked of a draft.
+var ErrNotLaunched = errors.New("the campaign was not launched")
+
+// ErrCampaignCancelled is returned when a cancelled campaign is asked to
+// send again: cancelling is final.
+var ErrCampaignCancelled = errors.New("the campaign was cancelled")
+
 // CampaignPollSpec is the poll a poll campaign sends.
 type CampaignPollSpec struct {
 	Question string   `json:"question"`
@@ -99,9 +107,12 @@ type Recipient struct {
 	State      string            `bun:"state,notnull"`
 	Reason     string            `bun:"reason,notnull"`
 	MessageID  *int64            `bun:"message_id"`
-	Vote       []string          `bun:"vote,array"`
-	VotedAt    *time.Time        `bun:"voted_at"`
-	UpdatedAt  time.Time         `bun:"updated_at,notnull,default:current_timestamp"`
+	// Retries counts the times its failed message was tried again: each
+	// attempt is a message of its own.
+	Retries   int        `bun:"retries,notnull"`
+	Vote      []string   `bun:"vote,array"`
+	VotedAt   *time.Time `bun:"voted_at"`
+	UpdatedAt time.Time  `bun:"updated_at,notnull,default:current_timestamp"`
 }
 
 // DroppedRow is a row of the file left out at clean-up, with the reason.

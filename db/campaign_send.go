@@ -146,8 +146,15 @@ type NumberPace struct {
 
 // LockNumberPace returns a number's pace row, created if missing, locked
 // until the transaction ends: one message of a number is dispatched at a
-// time, whatever the workers. It must run in a transaction.
+// time, whatever the workers. It must run in a transaction. It locks the
+// tenant's row (its credits) first, so a tenant's numbers dispatch one at a
+// time: a dispatch charges its message, and a transaction that takes that
+// lock after writing rows for the tenant (a new contact, the pace row) holds
+// the row's key share, which deadlocks with another number doing the same.
 func (ts *TenantStore) LockNumberPace(ctx context.Context, instanceID int64) (*NumberPace, error) {
+	if _, err := ts.lockTenant(ctx); err != nil {
+		return nil, fmt.Errorf("pace of number %d: %w", instanceID, err)
+	}
 	_, err := ts.db.NewRaw(`INSERT INTO number_pace (instance_id, tenant_id)
 		SELECT i.id, i.tenant_id FROM instances AS i WHERE i.tenant_id = ? AND i.id = ?
 		ON CONFLICT (instance_id) DO NOTHING`, ts.tenantID, instanceID).Exec(ctx)

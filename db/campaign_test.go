@@ -181,3 +181,209 @@ func TestOptedOutPhones(t *testing.T) {
 		t.Errorf("another tenant sees %v", got)
 	}
 }
+
+// sendingCampaign launches a campaign of n recipients on inst and hands
+// every recipient's first message to the outbox, as the dispatcher does.
+func sendingCampaign(t *testing.T, ts *db.TenantStore, inst *db.Instance, n int) (*db.Campaign, []db.Message) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := ts.CreateCampaign(ctx, "Retry sale")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := make([]db.Recipient, n)
+	for i := range rs {
+		rs[i] = db.Recipient{RowNumber: i + 2, Phone: fmt.Sprintf("+3461%07d", i)}
+	}
+	if err := ts.ReplaceRecipients(ctx, c.ID, rs, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.LaunchCampaign(ctx, c.ID, db.Launch{InstanceIDs: []int64{inst.ID}, Pace: []byte(`{}`), Price: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var ms []db.Message
+	for range n {
+		ms = append(ms, queueNext(t, ts, inst))
+	}
+	return c, ms
+}
+
+// queueNext hands the number's next recipient to the outbox, charged one
+// credit, keyed as the dispatcher keys it.
+func queueNext(t *testing.T, ts *db.TenantStore, inst *db.Instance) db.Message {
+	t.Helper()
+	ctx := context.Background()
+	r, _, err := ts.NextRecipient(ctx, inst.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, _, err := ts.UpsertContact(ctx, db.ContactIdentity{Phone: r.Phone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := fmt.Sprintf("campaign:%d:%d", r.ID, r.Retries)
+	m, err := ts.QueueMessage(ctx, &db.Message{InstanceID: &inst.ID, ContactID: ct.ID, OutboxKey: &key, Sender: db.SenderCampaign,
+		ChatKind: db.ContactDirect, Type: "text", Body: "Hello", ChargeRef: "msg:" + key}, "", 1, "Campaign", time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.MarkRecipientQueued(ctx, r, ct.ID, inst.ID, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	return *m
+}
+
+func TestRetryFailedRecipients(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := dbtest.Store(t)
+	tenant, _ := dbtest.NewTenant(t, s)
+	ts := s.Tenant(tenant.ID)
+	inst := dbtest.NewInstance(t, s, tenant.ID)
+	c, ms := sendingCampaign(t, ts, inst, 3)
+	if _, err := ts.MarkMessageSent(ctx, ms[0].ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.FailMessage(ctx, ms[1].ID, "WhatsApp refused the message."); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.MarkMessageSent(ctx, ms[2].ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := ts.FinishCampaigns(ctx); len(ids) != 1 || ids[0] != c.ID {
+		t.Fatalf("finished %v", ids)
+	}
+	before, _ := ts.CreditBalance(ctx)
+
+	n, err := ts.RetryFailedRecipients(ctx, c.ID)
+	if err != nil || n != 1 {
+		t.Fatalf("retry = %d, %v", n, err)
+	}
+	got, _ := ts.Campaign(ctx, c.ID)
+	if got.State != db.CampaignSending || got.FinishedAt != nil {
+		t.Errorf("after the retry the campaign is %s (finished %v)", got.State, got.FinishedAt)
+	}
+	rs, _, _ := ts.Recipients(ctx, c.ID, db.Page{})
+	if r := rs[1]; r.State != db.RecipientPending || r.Retries != 1 || r.MessageID != nil || r.InstanceID != nil {
+		t.Errorf("retried recipient = %+v", r)
+	}
+	if r := rs[0]; r.State != db.RecipientQueued || r.Retries != 0 || r.MessageID == nil || *r.MessageID != ms[0].ID {
+		t.Errorf("sent recipient changed: %+v", r)
+	}
+	// Nothing failed now: a second retry does nothing.
+	if n, err := ts.RetryFailedRecipients(ctx, c.ID); n != 0 || err != nil {
+		t.Errorf("second retry = %d, %v", n, err)
+	}
+
+	// The new attempt is a new message, charged once more.
+	again := queueNext(t, ts, inst)
+	if again.ID == ms[1].ID || *again.OutboxKey != fmt.Sprintf("campaign:%d:1", rs[1].ID) {
+		t.Errorf("the retry reused the failed message: %d %s", again.ID, *again.OutboxKey)
+	}
+	if after, _ := ts.CreditBalance(ctx); after != before-1 {
+		t.Errorf("balance %d → %d, want one credit for the retry", before, after)
+	}
+	if ids, _ := ts.FinishCampaigns(ctx); len(ids) != 1 {
+		t.Errorf("the retried campaign did not finish: %v", ids)
+	}
+
+	// A cancelled campaign and a draft refuse.
+	if _, err := dbtest.DB(t).ExecContext(ctx, "UPDATE campaigns SET state = 'cancelled' WHERE id = ?", c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.RetryFailedRecipients(ctx, c.ID); !errors.Is(err, db.ErrCampaignCancelled) {
+		t.Errorf("retry of a cancelled campaign: %v", err)
+	}
+	draft, _ := ts.CreateCampaign(ctx, "Draft")
+	if _, err := ts.RetryFailedRecipients(ctx, draft.ID); !errors.Is(err, db.ErrNotLaunched) {
+		t.Errorf("retry of a draft: %v", err)
+	}
+}
+
+// TestRequeueUnsentAndCampaignNumbers: a message failed because its number
+// was not connected gives its recipient back to the campaign (reopened if
+// done), other failures stay failed; the campaign's numbers say how many
+// each sent.
+func TestRequeueUnsentAndCampaignNumbers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := dbtest.Store(t)
+	tenant, _ := dbtest.NewTenant(t, s)
+	ts := s.Tenant(tenant.ID)
+	inst := dbtest.NewInstance(t, s, tenant.ID)
+	c, ms := sendingCampaign(t, ts, inst, 3)
+	const notConnected = "The WhatsApp number is not connected (test)."
+	if _, err := ts.FailMessage(ctx, ms[0].ID, notConnected); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.FailMessage(ctx, ms[1].ID, "WhatsApp refused the message."); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := ts.FinishCampaigns(ctx); len(ids) != 1 {
+		t.Fatalf("finished %v", ids)
+	}
+	nums, err := ts.CampaignNumbers(ctx, c.ID)
+	if err != nil || len(nums) != 1 || nums[0].ID != inst.ID || nums[0].Sent != 3 || nums[0].Name != "Test number" || nums[0].Connected() {
+		t.Errorf("numbers = %+v, %v", nums, err)
+	}
+
+	n, err := s.RequeueUnsentAllTenants(ctx, notConnected)
+	if err != nil || n != 1 {
+		t.Fatalf("requeued %d, %v", n, err)
+	}
+	rs, _, _ := ts.Recipients(ctx, c.ID, db.Page{})
+	if rs[0].State != db.RecipientPending || rs[0].Retries != 1 || rs[1].State != db.RecipientQueued {
+		t.Errorf("recipients after the requeue: %+v / %+v", rs[0], rs[1])
+	}
+	if got, _ := ts.Campaign(ctx, c.ID); got.State != db.CampaignSending {
+		t.Errorf("campaign %s after the requeue, want sending", got.State)
+	}
+	if n, _ := s.RequeueUnsentAllTenants(ctx, notConnected); n != 0 {
+		t.Errorf("requeued %d again", n)
+	}
+	if nums, _ := ts.CampaignNumbers(ctx, c.ID); len(nums) != 1 || nums[0].Sent != 2 {
+		t.Errorf("numbers after the requeue = %+v", nums)
+	}
+}
+
+// TestNumbersOfATenantDispatchWithoutDeadlock: two numbers of a tenant
+// dispatch at once, each writing a new contact and then charging its
+// message, as the dispatcher does; both commit (before the pace lock took
+// the tenant's lock first, the second charge deadlocked on the first's key
+// share of the tenant row).
+func TestNumbersOfATenantDispatchWithoutDeadlock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := dbtest.Store(t)
+	tenant, _ := dbtest.NewTenant(t, s)
+	ts := s.Tenant(tenant.ID)
+	insts := []*db.Instance{dbtest.NewInstance(t, s, tenant.ID), dbtest.NewInstance(t, s, tenant.ID)}
+	written := []chan struct{}{make(chan struct{}, 1), make(chan struct{}, 1)}
+	errs := make(chan error, 2)
+	for i, inst := range insts {
+		go func() {
+			errs <- ts.RunInTx(ctx, func(ctx context.Context, tx *db.TenantStore) error {
+				if _, err := tx.LockNumberPace(ctx, inst.ID); err != nil {
+					return err
+				}
+				if _, _, err := tx.UpsertContact(ctx, db.ContactIdentity{Phone: fmt.Sprintf("+3462%07d", i)}); err != nil {
+					return err
+				}
+				written[i] <- struct{}{}
+				// Wait for the other number to write its contact too, if
+				// it can get that far.
+				select {
+				case <-written[1-i]:
+				case <-time.After(500 * time.Millisecond):
+				}
+				_, err := tx.Charge(ctx, 1, "Campaign", fmt.Sprintf("msg:deadlock:%d", i))
+				return err
+			})
+		}()
+	}
+	for range insts {
+		if err := <-errs; err != nil {
+			t.Errorf("dispatch: %v", err)
+		}
+	}
+}

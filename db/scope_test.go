@@ -118,6 +118,8 @@ func TestTenantScope(t *testing.T) {
 		{"PauseCampaign", func() error { _, err := mallory.PauseCampaign(ctx, campaign.ID, "x"); return err }},
 		{"ResumeCampaign", func() error { _, err := mallory.ResumeCampaign(ctx, campaign.ID); return err }},
 		{"CancelCampaign", func() error { _, err := mallory.CancelCampaign(ctx, campaign.ID); return err }},
+		{"RetryFailedRecipients", func() error { _, err := mallory.RetryFailedRecipients(ctx, campaign.ID); return err }},
+		{"CampaignNumbers", func() error { _, err := mallory.CampaignNumbers(ctx, campaign.ID); return err }},
 		{"LockNumberPace", func() error {
 			return mallory.RunInTx(ctx, func(ctx context.Context, tx *db.TenantStore) error {
 				_, err := tx.LockNumberPace(ctx, inst.ID)

@@ -56,12 +56,9 @@ func (w *Worker) dispatchCampaign(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	ts := w.store.Tenant(p.TenantID)
-	inst, err := ts.Instance(ctx, p.InstanceID)
-	if errors.Is(err, db.ErrNotFound) || (err == nil && inst.Status != db.InstanceConnected) {
-		return nil // the sweeper asks again once the number is connected
-	}
-	if err != nil {
-		return err
+	inst, err := connectedNumber(ctx, ts, p.InstanceID)
+	if inst == nil {
+		return err // the sweeper asks again once the number is connected
 	}
 	loc, err := w.tenantLocation(ctx, ts)
 	if err != nil {
@@ -101,6 +98,19 @@ func (w *Worker) dispatchCampaign(ctx context.Context, t *asynq.Task) error {
 	return w.enqueue(ctx, t2, err)
 }
 
+// connectedNumber returns the number if it is connected; nil (and no
+// error) if it is not, or was deleted.
+func connectedNumber(ctx context.Context, ts *db.TenantStore, id int64) (*db.Instance, error) {
+	inst, err := ts.Instance(ctx, id)
+	if errors.Is(err, db.ErrNotFound) || (err == nil && inst.Status != db.InstanceConnected) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return inst, nil
+}
+
 // afterDispatch makes the first attempt at the message handed to the
 // outbox and tells the pages; with nothing left to send, it marks the
 // number's finished campaigns done.
@@ -133,6 +143,11 @@ const waitInTask = 1500 * time.Millisecond
 func (w *Worker) dispatchOne(ctx context.Context, tx *db.TenantStore, inst *db.Instance, loc *time.Location, now time.Time) (dispatched, error) {
 	pace, err := tx.LockNumberPace(ctx, inst.ID)
 	if err != nil {
+		return dispatched{}, err
+	}
+	// The number may have disconnected since the task began: it stops
+	// here, and the sweeper asks for it again once it is connected.
+	if inst, err = connectedNumber(ctx, tx, inst.ID); inst == nil {
 		return dispatched{}, err
 	}
 	if pace.NextAt.After(now) {
@@ -247,10 +262,17 @@ func campaignPlan(c *db.Campaign, inst *db.Instance, now time.Time) sendPlan {
 // campaignMessage is the outbox message of a campaign for one recipient:
 // its text (a variant picked for the recipient, the row's values filled
 // in), captioning the campaign's image when it has one, or its poll,
-// charged at the campaign's price.
+// charged at the campaign's price. Its key is the recipient's and its
+// attempt's (Retries).
 func campaignMessage(c *db.Campaign, r *db.Recipient, instanceID, contactID int64) (whatsapp.Outgoing, error) {
+	key := "campaign:" + strconv.FormatInt(r.ID, 10)
+	if r.Retries > 0 {
+		// A retry is a message of its own, charged once; a redelivered
+		// dispatch of the same attempt finds the message it queued.
+		key += ":" + strconv.Itoa(r.Retries)
+	}
 	out := whatsapp.Outgoing{
-		Key: "campaign:" + strconv.FormatInt(r.ID, 10), InstanceID: instanceID, ContactID: contactID,
+		Key: key, InstanceID: instanceID, ContactID: contactID,
 		Sender: db.SenderCampaign, Cost: c.Price, Reason: "Campaign: " + c.Name, SendNow: true,
 	}
 	if c.Kind == db.CampaignPoll && c.Poll != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
 )
 
@@ -26,11 +27,22 @@ func (w *Worker) Sweep(ctx context.Context) error {
 		w.sweepCampaigns(ctx))
 }
 
-// sweepCampaigns starts scheduled campaigns whose time came and asks for
-// the dispatch of every connected number whose next campaign message is
-// overdue: the chain of dispatch tasks is lost when a worker dies between
-// two, or a number comes back after being disconnected.
+// sweepCampaigns gives back to their campaign the recipients whose message
+// was refused because the number had disconnected, starts scheduled
+// campaigns whose time came and asks for the dispatch of every connected
+// number whose next campaign message is overdue: the chain of dispatch tasks
+// is lost when a worker dies between two, or a number comes back after
+// being disconnected.
 func (w *Worker) sweepCampaigns(ctx context.Context) error {
+	// Messages refused because their number had disconnected go back to
+	// their campaign first, so that the numbers still connected take them.
+	n, err := w.store.RequeueUnsentAllTenants(ctx, whatsapp.ReasonNotConnected)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		w.log.InfoContext(ctx, "gave campaign messages of disconnected numbers back to their campaigns", "count", n)
+	}
 	due, err := w.store.DueDispatchesAllTenants(ctx, time.Now().Add(-dispatchSlack), 500)
 	if err != nil {
 		return err

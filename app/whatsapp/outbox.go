@@ -339,11 +339,16 @@ func refused(err error) bool {
 		errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrSessionNotFound)
 }
 
+// ReasonNotConnected is the failure of a message whose number was not
+// connected when it came to send it: a campaign gives such a recipient to
+// another of its numbers, or to this one once it reconnects.
+const ReasonNotConnected = "The WhatsApp number is not connected."
+
 // SendFailureReason is what the tenant reads when a message could not go out.
 func SendFailureReason(err error) string {
 	switch {
 	case errors.Is(err, ErrWrongStatus), errors.Is(err, ErrSessionNotFound):
-		return "The WhatsApp number is not connected."
+		return ReasonNotConnected
 	case errors.Is(err, ErrBadRequest):
 		return "WhatsApp refused the message."
 	case errors.Is(err, ErrUnauthorized):

@@ -447,6 +447,9 @@ func (s *Server) sendText(w http.ResponseWriter, r *http.Request, _ params) {
 	if in.Text == nil || strings.TrimSpace(*in.Text) == "" {
 		problems = append(problems, "text should not be empty")
 	}
+	if s.refusesSendsTo(chat) {
+		problems = append(problems, "the chat "+chat+" cannot receive messages")
+	}
 	if len(problems) > 0 {
 		badRequest(w, problems...)
 		return
@@ -485,6 +488,9 @@ func (s *Server) sendPoll(w http.ResponseWriter, r *http.Request, _ params) {
 		if len(in.Poll.MultipleAnswers) == 0 || json.Unmarshal(in.Poll.MultipleAnswers, &poll.MultipleAnswers) != nil {
 			problems = append(problems, "poll.multipleAnswers must be a boolean value")
 		}
+	}
+	if s.refusesSendsTo(chat) {
+		problems = append(problems, "the chat "+chat+" cannot receive messages")
 	}
 	if len(problems) > 0 {
 		badRequest(w, problems...)

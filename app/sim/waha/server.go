@@ -204,10 +204,12 @@ type Server struct {
 	accounts map[string]Account
 	// absent are the phone numbers (digits) that are not on WhatsApp.
 	absent map[string]bool
-	faults map[string]*fault
-	delays map[string]time.Duration
-	events []*eventRecord
-	queues map[string]*queue
+	// refused are the phone numbers (digits) sends to which are refused.
+	refused map[string]bool
+	faults  map[string]*fault
+	delays  map[string]time.Duration
+	events  []*eventRecord
+	queues  map[string]*queue
 	// busy counts deliveries waiting or in flight, for Flush.
 	busy  int
 	idle  chan struct{}
@@ -261,6 +263,7 @@ func New(opts Options) *Server {
 		sessions: make(map[string]*session),
 		accounts: make(map[string]Account),
 		absent:   make(map[string]bool),
+		refused:  make(map[string]bool),
 		faults:   make(map[string]*fault),
 		delays:   make(map[string]time.Duration),
 		queues:   make(map[string]*queue),
@@ -375,6 +378,27 @@ func (s *Server) SetNumberExists(phone string, exists bool) {
 	} else {
 		s.absent[digitsOf(phone)] = true
 	}
+}
+
+// RefuseSendsTo makes sends (text and poll) to a phone number (digits, a
+// leading + allowed) answer 400 without sending anything (refuse), as the
+// gateway does for a chat WhatsApp will not deliver to, or sends normally
+// again (!refuse).
+func (s *Server) RefuseSendsTo(phone string, refuse bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if refuse {
+		s.refused[digitsOf(phone)] = true
+	} else {
+		delete(s.refused, digitsOf(phone))
+	}
+}
+
+// refusesSendsTo reports whether sends to chat are refused (RefuseSendsTo).
+func (s *Server) refusesSendsTo(chat string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.HasSuffix(chat, "@c.us") && s.refused[digitsOf(strings.TrimSuffix(chat, "@c.us"))]
 }
 
 // Calls returns the API requests answered so far, oldest first (at most the

@@ -999,6 +999,16 @@ func TestFaults(t *testing.T) {
 	}
 	s.mustCall(t, http.MethodPost, "/api/sendText", body, http.StatusCreated)
 
+	// A chat that refuses sends answers 400 until it accepts them again.
+	refused := map[string]any{"session": "k1", "chatId": "15550100300@c.us", "text": "hi", "id": "3EB0CCCCCCCCCCCCCCCCCC"}
+	s.RefuseSendsTo("+1 555 0100 300", true)
+	s.mustCall(t, http.MethodPost, "/api/sendText", refused, http.StatusBadRequest)
+	if n := len(s.Sent("k1")); n != 1 {
+		t.Errorf("a refused send recorded a message: %d sent", n)
+	}
+	s.RefuseSendsTo("15550100300", false)
+	s.mustCall(t, http.MethodPost, "/api/sendText", refused, http.StatusCreated)
+
 	// Faults by route pattern.
 	s.FailNext("/api/{session}/new-message-id", http.StatusBadGateway, 1)
 	s.mustCall(t, http.MethodGet, "/api/k1/new-message-id", nil, http.StatusBadGateway)
@@ -1022,7 +1032,7 @@ func TestFaults(t *testing.T) {
 		t.Fatal("the delayed answer came before the caller's timeout")
 	}
 	deadline := time.Now().Add(wait)
-	for len(s.Sent("k1")) < 2 {
+	for len(s.Sent("k1")) < 3 {
 		if time.Now().After(deadline) {
 			t.Fatal("the delayed send was not carried out")
 		}
