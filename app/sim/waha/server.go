@@ -172,6 +172,11 @@ type Options struct {
 	// HTTPClient delivers the webhooks. Nil uses a client with a
 	// Timing.WebhookTimeout timeout.
 	HTTPClient *http.Client
+	// ImageIDs makes sendImage send the image under the pre-generated "id"
+	// of the request, as sendText does. By default the stand-in ignores it,
+	// as a WAHA may (its spec's MessageImageRequest has no "id"), and the
+	// image, its echo and its acks carry an id of its own.
+	ImageIDs bool
 }
 
 // maxBody bounds request bodies.
@@ -183,8 +188,9 @@ const maxLog = 10000
 // Server is the WAHA stand-in. Its methods are safe for concurrent use. Call
 // Close to stop its timers and webhook deliveries.
 type Server struct {
-	apiKey  string
-	timing  Timing
+	apiKey   string
+	imageIDs bool
+	timing   Timing
 	log     *slog.Logger
 	client  *http.Client
 	handler http.Handler
@@ -253,6 +259,7 @@ func New(opts Options) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		apiKey:   opts.APIKey,
+		imageIDs: opts.ImageIDs,
 		timing:   timing,
 		log:      log,
 		client:   client,
