@@ -191,11 +191,11 @@ type Server struct {
 	apiKey   string
 	imageIDs bool
 	timing   Timing
-	log     *slog.Logger
-	client  *http.Client
-	handler http.Handler
-	routes  []route
-	phone   *phonePage
+	log      *slog.Logger
+	client   *http.Client
+	handler  http.Handler
+	routes   []route
+	phone    *phonePage
 
 	// ctx ends with Close; background deliveries and timers watch it.
 	ctx    context.Context
