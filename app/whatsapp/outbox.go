@@ -29,6 +29,17 @@ import (
 // failed and refunded; one that cannot be reached is tried again after a
 // short, growing, jittered wait, for up to GiveUpAfter. Acks and echoes
 // from the gateway have the last word (db.ApplyAck).
+//
+// A kind of message the gateway sends under an id of its own (WAHA's
+// images: Provider.HonoursMessageID) takes the id of the send's answer
+// (db.AdoptWaID, which folds in an echo stored first). After an attempt
+// whose outcome is unknown, the chat's messages sent since the message was
+// queued are looked through (Provider.SentSince): an image we sent with the
+// same caption that no other message of ours claims is taken as this one;
+// none means it did not go out, and it is sent again. While the gateway
+// cannot tell, nothing is sent: the question is asked again after a wait,
+// and when it is refused or GiveUpAfter passes the message fails, refunded,
+// rather than risk reaching the customer twice.
 type Outbox struct {
 	store    *db.Store
 	gateways *Gateways
@@ -165,6 +176,10 @@ type Attempted struct {
 	Message *db.Message
 	// Refunded: the message ended failed and what paid for it came back.
 	Refunded bool
+	// MergedID is the row of the message's echo, stored as a message of
+	// its own before the gateway's id was known, that was folded into it
+	// and deleted (0: none); its conversation is to be refreshed.
+	MergedID int64
 }
 
 // Send makes the attempt of generation attempt at sending a queued message.
@@ -186,19 +201,20 @@ func (o *Outbox) Send(ctx context.Context, ts *db.TenantStore, id int64, attempt
 	if err != nil {
 		return Attempted{}, err
 	}
-	sendErr := o.deliver(ctx, ts, prov, *claim.Session, claim.ChatID, m)
+	gatewayID, sendErr := o.deliver(ctx, ts, prov, *claim.Session, claim.ChatID, m)
 	// What the gateway answered is recorded even if the attempt's time ran
 	// out meanwhile: otherwise a send that went out would be asked about,
 	// or resent, for nothing.
 	ctx = context.WithoutCancel(ctx)
 	switch {
 	case sendErr == nil:
-		sent, err := ts.MarkMessageSent(ctx, m.ID, "")
-		return Attempted{Message: sent}, err
+		return o.settle(ctx, ts, m, gatewayID)
 	case errors.Is(sendErr, errDBFailed):
 		return Attempted{}, sendErr
 	case errors.Is(sendErr, errMediaGone):
 		return o.fail(ctx, ts, m, "The image was deleted before it could be sent.")
+	case errors.Is(sendErr, errOutcomeUnknown) && (refused(sendErr) || time.Since(m.CreatedAt) > o.opts.GiveUpAfter):
+		return o.fail(ctx, ts, m, outcomeUnknownReason)
 	case refused(sendErr):
 		return o.fail(ctx, ts, m, SendFailureReason(sendErr))
 	case time.Since(m.CreatedAt) > o.opts.GiveUpAfter:
@@ -223,37 +239,122 @@ var errDBFailed = errors.New("outbox: the database failed")
 // errMediaGone: the file a media message sends no longer exists.
 var errMediaGone = errors.New("outbox: the message's file is gone")
 
-// deliver sends the message once: it reserves the gateway id if none is
-// stored yet, and after an attempt whose outcome is unknown it asks the
-// gateway first. An error is the gateway's (or errDBFailed).
-func (o *Outbox) deliver(ctx context.Context, ts *db.TenantStore, prov Provider, session, chatID string, m *db.Message) error {
+// errOutcomeUnknown: whether an earlier attempt sent the message cannot be
+// told, so it is not sent again (a kind without a pre-generated id).
+var errOutcomeUnknown = errors.New("outbox: whether the message went out is unknown")
+
+// outcomeUnknownReason is what the tenant reads when errOutcomeUnknown
+// ends a message.
+const outcomeUnknownReason = "WhatsApp did not confirm the image and could not tell us whether it went out; " +
+	"it was not sent again so that it cannot reach the customer twice."
+
+// deliver sends the message once and returns the gateway's id of it (empty
+// when its answer had none): it reserves the gateway id if none is stored
+// yet, and after an attempt whose outcome is unknown it asks the gateway
+// first. An error is the gateway's (or errDBFailed, errOutcomeUnknown).
+func (o *Outbox) deliver(ctx context.Context, ts *db.TenantStore, prov Provider, session, chatID string, m *db.Message) (string, error) {
 	if m.HasPlaceholderWaID() {
 		waID, err := prov.NewMessageID(ctx, session)
 		if err != nil {
-			return err
+			return "", err
 		}
 		m.WaID = waID // stored with the sending mark, before the send
 	}
 	if m.Status == db.MessageSending {
-		exists, err := prov.MessageExists(ctx, session, chatID, m.WaID)
-		switch {
-		case err == nil && exists:
-			return nil
-		case err != nil:
-			// The check cannot answer: send again with the same id, which
-			// WhatsApp delivers once.
-			o.log.InfoContext(ctx, "could not check whether a message went out; sending it again with the same id",
-				"tenant_id", m.TenantID, "message_id", m.ID, "err", err)
+		id, done, err := o.wentOut(ctx, ts, prov, session, chatID, m)
+		if err != nil || done {
+			return id, err
 		}
 	}
 	media, err := messageMedia(ctx, ts, m)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := ts.MarkMessageSending(ctx, m.ID, m.WaID); err != nil {
-		return fmt.Errorf("%w: %w", errDBFailed, err)
+		return "", fmt.Errorf("%w: %w", errDBFailed, err)
 	}
 	return send(ctx, prov, session, chatID, m, media)
+}
+
+// wentOut asks the gateway whether an earlier attempt, whose outcome is
+// unknown, sent the message: done, with the gateway's id of it, if it did.
+func (o *Outbox) wentOut(ctx context.Context, ts *db.TenantStore, prov Provider, session, chatID string, m *db.Message) (string, bool, error) {
+	if !prov.HonoursMessageID(messageKind(m)) {
+		return o.findSent(ctx, ts, prov, session, chatID, m)
+	}
+	exists, err := prov.MessageExists(ctx, session, chatID, m.WaID)
+	if err != nil {
+		// The check cannot answer: send again with the same id, which
+		// WhatsApp delivers once.
+		o.log.InfoContext(ctx, "could not check whether a message went out; sending it again with the same id",
+			"tenant_id", m.TenantID, "message_id", m.ID, "err", err)
+	}
+	return "", err == nil && exists, nil
+}
+
+// sentSinceMargin allows for the gateway's clock (and its one-second
+// timestamps) when looking for a message sent after it was queued.
+const sentSinceMargin = 30 * time.Second
+
+// findSent looks for a message the gateway sent under an id of its own
+// among the chat's recent sent messages: one of the same kind and text (an
+// image's caption), sent after the message was queued, whose id no other
+// message of ours holds. errOutcomeUnknown when the gateway cannot tell.
+func (o *Outbox) findSent(ctx context.Context, ts *db.TenantStore, prov Provider, session, chatID string, m *db.Message) (string, bool, error) {
+	recent, err := prov.SentSince(ctx, session, chatID, m.CreatedAt.Add(-sentSinceMargin), 50)
+	if err != nil {
+		return "", false, fmt.Errorf("%w: %w", errOutcomeUnknown, err)
+	}
+	for _, c := range recent {
+		if c.HasMedia != (m.Type == "image") || c.Body != m.Body {
+			continue
+		}
+		other, err := ts.MessageByWaID(ctx, MessageKey(c.ID))
+		switch {
+		case errors.Is(err, db.ErrNotFound):
+		case err != nil:
+			return "", false, fmt.Errorf("%w: %w", errDBFailed, err)
+		case other.ID != m.ID && other.Sender != db.SenderAPI:
+			continue // another message of ours, with the same text
+		}
+		return c.ID, true, nil
+	}
+	return "", false, nil
+}
+
+// settle records a send that went out, under the gateway's id when it gave
+// the message another one than ours.
+func (o *Outbox) settle(ctx context.Context, ts *db.TenantStore, m *db.Message, gatewayID string) (Attempted, error) {
+	var res Attempted
+	if key := MessageKey(gatewayID); key != "" && key != m.WaID {
+		adopted, err := ts.AdoptWaID(ctx, m.ID, key, gatewayID)
+		switch {
+		case errors.Is(err, db.ErrConflict):
+			// Not ours to take: the message stays under our id.
+			o.log.WarnContext(ctx, "the gateway's id of a sent message is another message's", "tenant_id", m.TenantID,
+				"message_id", m.ID, "gateway_id", gatewayID, "err", err)
+		case err != nil:
+			// The sweeper tries again: the message is found among the
+			// chat's messages, or under our id.
+			return Attempted{}, err
+		default:
+			res.MergedID = adopted.MergedID
+		}
+	}
+	sent, err := ts.MarkMessageSent(ctx, m.ID, "")
+	res.Message = sent
+	return res, err
+}
+
+// messageKind is the Provider kind (KindText…) of a message.
+func messageKind(m *db.Message) string {
+	switch {
+	case m.Poll != nil:
+		return KindPoll
+	case m.Type == "image":
+		return KindImage
+	}
+	return KindText
 }
 
 // messageMedia is the file an image message sends (nil for other types);
@@ -276,20 +377,22 @@ func messageMedia(ctx context.Context, ts *db.TenantStore, m *db.Message) (*db.M
 }
 
 // send makes the gateway call of the message's type: a poll, an image
-// (media, captioned with the body) or a text.
-func send(ctx context.Context, prov Provider, session, chatID string, m *db.Message, media *db.Media) error {
+// (media, captioned with the body) or a text. It returns the gateway's id
+// of the message.
+func send(ctx context.Context, prov Provider, session, chatID string, m *db.Message, media *db.Media) (string, error) {
+	var s Sent
 	var err error
 	switch {
 	case m.Poll != nil:
-		_, err = prov.SendPoll(ctx, Poll{Session: session, ChatID: chatID, ID: m.WaID, Name: m.Body,
+		s, err = prov.SendPoll(ctx, Poll{Session: session, ChatID: chatID, ID: m.WaID, Name: m.Body,
 			Options: m.Poll.Options, MultipleAnswers: m.Poll.Multiple, ReplyTo: m.ReplyTo})
 	case media != nil:
-		_, err = prov.SendImage(ctx, Image{Session: session, ChatID: chatID, ID: m.WaID, Mime: media.Mime,
+		s, err = prov.SendImage(ctx, Image{Session: session, ChatID: chatID, ID: m.WaID, Mime: media.Mime,
 			FileName: media.FileName, Data: media.Bytes, Caption: m.Body, ReplyTo: m.ReplyTo})
 	default:
-		_, err = prov.SendText(ctx, Text{Session: session, ChatID: chatID, ID: m.WaID, Body: m.Body, ReplyTo: m.ReplyTo})
+		s, err = prov.SendText(ctx, Text{Session: session, ChatID: chatID, ID: m.WaID, Body: m.Body, ReplyTo: m.ReplyTo})
 	}
-	return err
+	return s.ID, err
 }
 
 // retryLater hands the message to the next attempt after a backoff.
