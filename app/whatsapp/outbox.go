@@ -201,14 +201,14 @@ func (o *Outbox) Send(ctx context.Context, ts *db.TenantStore, id int64, attempt
 	if err != nil {
 		return Attempted{}, err
 	}
-	gatewayID, sendErr := o.deliver(ctx, ts, prov, *claim.Session, claim.ChatID, m)
+	gw, sendErr := o.deliver(ctx, ts, prov, *claim.Session, claim.ChatID, m)
 	// What the gateway answered is recorded even if the attempt's time ran
 	// out meanwhile: otherwise a send that went out would be asked about,
 	// or resent, for nothing.
 	ctx = context.WithoutCancel(ctx)
 	switch {
 	case sendErr == nil:
-		return o.settle(ctx, ts, m, gatewayID)
+		return o.settle(ctx, ts, m, gw)
 	case errors.Is(sendErr, errDBFailed):
 		return Attempted{}, sendErr
 	case errors.Is(sendErr, errMediaGone):
@@ -248,37 +248,45 @@ var errOutcomeUnknown = errors.New("outbox: whether the message went out is unkn
 const outcomeUnknownReason = "WhatsApp did not confirm the image and could not tell us whether it went out; " +
 	"it was not sent again so that it cannot reach the customer twice."
 
-// deliver sends the message once and returns the gateway's id of it (empty
-// when its answer had none): it reserves the gateway id if none is stored
+// gatewayCopy is the gateway's id of a message it sent (empty when its
+// answer had none) and, when it was found in the chat, its delivery status.
+type gatewayCopy struct {
+	id  string
+	ack int
+}
+
+// deliver sends the message once and returns the gateway's copy of it: it
+// reserves the gateway id if none is stored
 // yet, and after an attempt whose outcome is unknown it asks the gateway
 // first. An error is the gateway's (or errDBFailed, errOutcomeUnknown).
-func (o *Outbox) deliver(ctx context.Context, ts *db.TenantStore, prov Provider, session, chatID string, m *db.Message) (string, error) {
+func (o *Outbox) deliver(ctx context.Context, ts *db.TenantStore, prov Provider, session, chatID string, m *db.Message) (gatewayCopy, error) {
 	if m.HasPlaceholderWaID() {
 		waID, err := prov.NewMessageID(ctx, session)
 		if err != nil {
-			return "", err
+			return gatewayCopy{}, err
 		}
 		m.WaID = waID // stored with the sending mark, before the send
 	}
 	if m.Status == db.MessageSending {
-		id, done, err := o.wentOut(ctx, ts, prov, session, chatID, m)
+		found, done, err := o.wentOut(ctx, ts, prov, session, chatID, m)
 		if err != nil || done {
-			return id, err
+			return found, err
 		}
 	}
 	media, err := messageMedia(ctx, ts, m)
 	if err != nil {
-		return "", err
+		return gatewayCopy{}, err
 	}
 	if err := ts.MarkMessageSending(ctx, m.ID, m.WaID); err != nil {
-		return "", fmt.Errorf("%w: %w", errDBFailed, err)
+		return gatewayCopy{}, fmt.Errorf("%w: %w", errDBFailed, err)
 	}
-	return send(ctx, prov, session, chatID, m, media)
+	id, err := send(ctx, prov, session, chatID, m, media)
+	return gatewayCopy{id: id}, err
 }
 
 // wentOut asks the gateway whether an earlier attempt, whose outcome is
-// unknown, sent the message: done, with the gateway's id of it, if it did.
-func (o *Outbox) wentOut(ctx context.Context, ts *db.TenantStore, prov Provider, session, chatID string, m *db.Message) (string, bool, error) {
+// unknown, sent the message: done, with the gateway's copy, if it did.
+func (o *Outbox) wentOut(ctx context.Context, ts *db.TenantStore, prov Provider, session, chatID string, m *db.Message) (gatewayCopy, bool, error) {
 	if !prov.HonoursMessageID(messageKind(m)) {
 		return o.findSent(ctx, ts, prov, session, chatID, m)
 	}
@@ -289,7 +297,7 @@ func (o *Outbox) wentOut(ctx context.Context, ts *db.TenantStore, prov Provider,
 		o.log.InfoContext(ctx, "could not check whether a message went out; sending it again with the same id",
 			"tenant_id", m.TenantID, "message_id", m.ID, "err", err)
 	}
-	return "", err == nil && exists, nil
+	return gatewayCopy{}, err == nil && exists, nil
 }
 
 // sentSinceMargin allows for the gateway's clock (and its one-second
@@ -299,11 +307,13 @@ const sentSinceMargin = 30 * time.Second
 // findSent looks for a message the gateway sent under an id of its own
 // among the chat's recent sent messages: one of the same kind and text (an
 // image's caption), sent after the message was queued, whose id no other
-// message of ours holds. errOutcomeUnknown when the gateway cannot tell.
-func (o *Outbox) findSent(ctx context.Context, ts *db.TenantStore, prov Provider, session, chatID string, m *db.Message) (string, bool, error) {
+// message of ours holds. Its delivery status comes with it: acks that came
+// before the id was ours found no message. errOutcomeUnknown when the
+// gateway cannot tell.
+func (o *Outbox) findSent(ctx context.Context, ts *db.TenantStore, prov Provider, session, chatID string, m *db.Message) (gatewayCopy, bool, error) {
 	recent, err := prov.SentSince(ctx, session, chatID, m.CreatedAt.Add(-sentSinceMargin), 50)
 	if err != nil {
-		return "", false, fmt.Errorf("%w: %w", errOutcomeUnknown, err)
+		return gatewayCopy{}, false, fmt.Errorf("%w: %w", errOutcomeUnknown, err)
 	}
 	for _, c := range recent {
 		if c.HasMedia != (m.Type == "image") || c.Body != m.Body {
@@ -313,26 +323,28 @@ func (o *Outbox) findSent(ctx context.Context, ts *db.TenantStore, prov Provider
 		switch {
 		case errors.Is(err, db.ErrNotFound):
 		case err != nil:
-			return "", false, fmt.Errorf("%w: %w", errDBFailed, err)
+			return gatewayCopy{}, false, fmt.Errorf("%w: %w", errDBFailed, err)
 		case other.ID != m.ID && other.Sender != db.SenderAPI:
 			continue // another message of ours, with the same text
 		}
-		return c.ID, true, nil
+		return gatewayCopy{id: c.ID, ack: c.Ack}, true, nil
 	}
-	return "", false, nil
+	return gatewayCopy{}, false, nil
 }
 
 // settle records a send that went out, under the gateway's id when it gave
-// the message another one than ours.
-func (o *Outbox) settle(ctx context.Context, ts *db.TenantStore, m *db.Message, gatewayID string) (Attempted, error) {
+// the message another one than ours, with the status it found it in.
+func (o *Outbox) settle(ctx context.Context, ts *db.TenantStore, m *db.Message, gw gatewayCopy) (Attempted, error) {
 	var res Attempted
-	if key := MessageKey(gatewayID); key != "" && key != m.WaID {
-		adopted, err := ts.AdoptWaID(ctx, m.ID, key, gatewayID)
+	key := MessageKey(gw.id)
+	if key != "" && key != m.WaID {
+		adopted, err := ts.AdoptWaID(ctx, m.ID, key, gw.id)
 		switch {
 		case errors.Is(err, db.ErrConflict):
 			// Not ours to take: the message stays under our id.
 			o.log.WarnContext(ctx, "the gateway's id of a sent message is another message's", "tenant_id", m.TenantID,
-				"message_id", m.ID, "gateway_id", gatewayID, "err", err)
+				"message_id", m.ID, "gateway_id", gw.id, "err", err)
+			key = m.WaID
 		case err != nil:
 			// The sweeper tries again: the message is found among the
 			// chat's messages, or under our id.
@@ -343,7 +355,18 @@ func (o *Outbox) settle(ctx context.Context, ts *db.TenantStore, m *db.Message, 
 	}
 	sent, err := ts.MarkMessageSent(ctx, m.ID, "")
 	res.Message = sent
-	return res, err
+	if err != nil || key == "" || gw.ack <= sent.Ack {
+		return res, err
+	}
+	acked, err := ts.ApplyAck(ctx, key, gw.ack)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return res, nil
+	case err != nil:
+		return res, err
+	}
+	res.Message = acked
+	return res, nil
 }
 
 // messageKind is the Provider kind (KindText…) of a message.

@@ -150,8 +150,10 @@ type ChatMessage struct {
 	// ID is the provider message id (e.g. true_15551234567@c.us_3EB0…).
 	ID string
 	// Body is a text's text, or a media message's caption.
-	Body      string
-	HasMedia  bool
+	Body     string
+	HasMedia bool
+	// Ack is its delivery status (AckServer…).
+	Ack       int
 	Timestamp time.Time
 }
 

@@ -766,6 +766,7 @@ func (w *WAHA) SentSince(ctx context.Context, session, chatID string, since time
 		FromMe    bool            `json:"fromMe"`
 		Body      string          `json:"body"`
 		HasMedia  bool            `json:"hasMedia"`
+		Ack       int             `json:"ack"`
 		Timestamp float64         `json:"timestamp"`
 	}
 	if err := decode(op, r, &list); err != nil {
@@ -777,7 +778,7 @@ func (w *WAHA) SentSince(ctx context.Context, session, chatID string, since time
 		if id == "" || !m.FromMe || unixTime(m.Timestamp).Before(since.Truncate(time.Second)) {
 			continue // the filters are the engine's to apply; check them
 		}
-		out = append(out, ChatMessage{ID: id, Body: m.Body, HasMedia: m.HasMedia, Timestamp: unixTime(m.Timestamp)})
+		out = append(out, ChatMessage{ID: id, Body: m.Body, HasMedia: m.HasMedia, Ack: m.Ack, Timestamp: unixTime(m.Timestamp)})
 	}
 	return out, nil
 }

@@ -662,8 +662,8 @@ func TestWAHAContract(t *testing.T) {
 		{"SentSince", func() (any, error) {
 			return p.SentSince(ctx, session, "15551234567@c.us", time.Unix(1748482800, 0), 20)
 		}, []string{"ChatsController_getChatMessages"}, []whatsapp.ChatMessage{
-			{ID: "true_15551234567@c.us_3EB0IMAGE", Body: "Hi Ana, 20% off", HasMedia: true, Timestamp: time.Unix(1748482805, 0).UTC()},
-			{ID: "true_15551234567@c.us_3EB0TEXT", Body: "Hello", Timestamp: time.Unix(1748482805, 0).UTC()},
+			{ID: "true_15551234567@c.us_3EB0IMAGE", Body: "Hi Ana, 20% off", HasMedia: true, Ack: 1, Timestamp: time.Unix(1748482805, 0).UTC()},
+			{ID: "true_15551234567@c.us_3EB0TEXT", Body: "Hello", Ack: 1, Timestamp: time.Unix(1748482805, 0).UTC()},
 		}},
 		{"SendSeen", func() (any, error) {
 			return nil, p.SendSeen(ctx, session, "15551234567@c.us", "false_15551234567@c.us_AAAA", "false_15551234567@c.us_BBBB")
