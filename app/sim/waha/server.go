@@ -6,8 +6,10 @@
 // OpenAPI spec (shared/waha/openapi.json): sessions (create, list, get,
 // update, delete, start, stop, restart, logout, me), the pairing QR code
 // (PNG, JSON or raw value) and pairing code, new message ids, sendText,
-// sendPoll, sendSeen, start/stopTyping, one message of a chat, checkNumberStatus
-// and the lid → phone lookup. Every /api request needs the X-Api-Key header
+// sendPoll, sendImage (which, like a WAHA may, ignores the pre-generated id
+// its spec does not list, unless Options.ImageIDs), sendSeen,
+// start/stopTyping, one message of a chat and a chat's latest messages,
+// checkNumberStatus and the lid → phone lookup. Every /api request needs the X-Api-Key header
 // when Options.APIKey is set; /ping needs none. Errors come in WAHA's shapes:
 // 400 {statusCode, message, error} for invalid input, 404 for an unknown
 // session or message, 422 {error, session, status, expected} for a call in
