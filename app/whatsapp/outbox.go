@@ -32,14 +32,15 @@ import (
 //
 // A kind of message the gateway sends under an id of its own (WAHA's
 // images: Provider.HonoursMessageID) takes the id of the send's answer
-// (db.AdoptWaID, which folds in an echo stored first). After an attempt
-// whose outcome is unknown, the chat's messages sent since the message was
-// queued are looked through (Provider.SentSince): an image we sent with the
-// same caption that no other message of ours claims is taken as this one;
-// none means it did not go out, and it is sent again. While the gateway
-// cannot tell, nothing is sent: the question is asked again after a wait,
-// and when it is refused or GiveUpAfter passes the message fails, refunded,
-// rather than risk reaching the customer twice.
+// (db.AdoptWaID, which folds in an echo stored first), then reads its status
+// from the chat once (Provider.SentSince), as acks that came before found no
+// message of that id. After an attempt whose outcome is unknown, the chat's
+// messages sent since the message was queued are looked through: an image
+// we sent with the same caption that no other message of ours claims is
+// taken as this one; none means it did not go out, and it is sent again.
+// While the gateway cannot tell, nothing is sent: the question is asked
+// again after a wait, and when it is refused or GiveUpAfter passes the
+// message fails, refunded, rather than risk reaching the customer twice.
 type Outbox struct {
 	store    *db.Store
 	gateways *Gateways
@@ -201,14 +202,15 @@ func (o *Outbox) Send(ctx context.Context, ts *db.TenantStore, id int64, attempt
 	if err != nil {
 		return Attempted{}, err
 	}
-	gw, sendErr := o.deliver(ctx, ts, prov, *claim.Session, claim.ChatID, m)
+	chat := chatRoute{prov: prov, session: *claim.Session, chatID: claim.ChatID}
+	gatewayID, sendErr := o.deliver(ctx, ts, chat, m)
 	// What the gateway answered is recorded even if the attempt's time ran
 	// out meanwhile: otherwise a send that went out would be asked about,
 	// or resent, for nothing.
 	ctx = context.WithoutCancel(ctx)
 	switch {
 	case sendErr == nil:
-		return o.settle(ctx, ts, m, gw)
+		return o.settle(ctx, ts, chat, m, gatewayID)
 	case errors.Is(sendErr, errDBFailed):
 		return Attempted{}, sendErr
 	case errors.Is(sendErr, errMediaGone):
@@ -248,56 +250,55 @@ var errOutcomeUnknown = errors.New("outbox: whether the message went out is unkn
 const outcomeUnknownReason = "WhatsApp did not confirm the image and could not tell us whether it went out; " +
 	"it was not sent again so that it cannot reach the customer twice."
 
-// gatewayCopy is the gateway's id of a message it sent (empty when its
-// answer had none) and, when it was found in the chat, its delivery status.
-type gatewayCopy struct {
-	id  string
-	ack int
+// chatRoute is the gateway and the chat a message goes to.
+type chatRoute struct {
+	prov    Provider
+	session string
+	chatID  string
 }
 
-// deliver sends the message once and returns the gateway's copy of it: it
-// reserves the gateway id if none is stored
+// deliver sends the message once and returns the gateway's id of it (empty
+// when its answer had none): it reserves the gateway id if none is stored
 // yet, and after an attempt whose outcome is unknown it asks the gateway
 // first. An error is the gateway's (or errDBFailed, errOutcomeUnknown).
-func (o *Outbox) deliver(ctx context.Context, ts *db.TenantStore, prov Provider, session, chatID string, m *db.Message) (gatewayCopy, error) {
+func (o *Outbox) deliver(ctx context.Context, ts *db.TenantStore, r chatRoute, m *db.Message) (string, error) {
 	if m.HasPlaceholderWaID() {
-		waID, err := prov.NewMessageID(ctx, session)
+		waID, err := r.prov.NewMessageID(ctx, r.session)
 		if err != nil {
-			return gatewayCopy{}, err
+			return "", err
 		}
 		m.WaID = waID // stored with the sending mark, before the send
 	}
 	if m.Status == db.MessageSending {
-		found, done, err := o.wentOut(ctx, ts, prov, session, chatID, m)
+		id, done, err := o.wentOut(ctx, ts, r, m)
 		if err != nil || done {
-			return found, err
+			return id, err
 		}
 	}
 	media, err := messageMedia(ctx, ts, m)
 	if err != nil {
-		return gatewayCopy{}, err
+		return "", err
 	}
 	if err := ts.MarkMessageSending(ctx, m.ID, m.WaID); err != nil {
-		return gatewayCopy{}, fmt.Errorf("%w: %w", errDBFailed, err)
+		return "", fmt.Errorf("%w: %w", errDBFailed, err)
 	}
-	id, err := send(ctx, prov, session, chatID, m, media)
-	return gatewayCopy{id: id}, err
+	return send(ctx, r, m, media)
 }
 
 // wentOut asks the gateway whether an earlier attempt, whose outcome is
-// unknown, sent the message: done, with the gateway's copy, if it did.
-func (o *Outbox) wentOut(ctx context.Context, ts *db.TenantStore, prov Provider, session, chatID string, m *db.Message) (gatewayCopy, bool, error) {
-	if !prov.HonoursMessageID(messageKind(m)) {
-		return o.findSent(ctx, ts, prov, session, chatID, m)
+// unknown, sent the message: done, with the gateway's id of it, if it did.
+func (o *Outbox) wentOut(ctx context.Context, ts *db.TenantStore, r chatRoute, m *db.Message) (string, bool, error) {
+	if !r.prov.HonoursMessageID(messageKind(m)) {
+		return o.findSent(ctx, ts, r, m)
 	}
-	exists, err := prov.MessageExists(ctx, session, chatID, m.WaID)
+	exists, err := r.prov.MessageExists(ctx, r.session, r.chatID, m.WaID)
 	if err != nil {
 		// The check cannot answer: send again with the same id, which
 		// WhatsApp delivers once.
 		o.log.InfoContext(ctx, "could not check whether a message went out; sending it again with the same id",
 			"tenant_id", m.TenantID, "message_id", m.ID, "err", err)
 	}
-	return gatewayCopy{}, err == nil && exists, nil
+	return "", err == nil && exists, nil
 }
 
 // sentSinceMargin allows for the gateway's clock (and its one-second
@@ -307,13 +308,11 @@ const sentSinceMargin = 30 * time.Second
 // findSent looks for a message the gateway sent under an id of its own
 // among the chat's recent sent messages: one of the same kind and text (an
 // image's caption), sent after the message was queued, whose id no other
-// message of ours holds. Its delivery status comes with it: acks that came
-// before the id was ours found no message. errOutcomeUnknown when the
-// gateway cannot tell.
-func (o *Outbox) findSent(ctx context.Context, ts *db.TenantStore, prov Provider, session, chatID string, m *db.Message) (gatewayCopy, bool, error) {
-	recent, err := prov.SentSince(ctx, session, chatID, m.CreatedAt.Add(-sentSinceMargin), 50)
+// message of ours holds. errOutcomeUnknown when the gateway cannot tell.
+func (o *Outbox) findSent(ctx context.Context, ts *db.TenantStore, r chatRoute, m *db.Message) (string, bool, error) {
+	recent, err := r.sentSince(ctx, m)
 	if err != nil {
-		return gatewayCopy{}, false, fmt.Errorf("%w: %w", errOutcomeUnknown, err)
+		return "", false, fmt.Errorf("%w: %w", errOutcomeUnknown, err)
 	}
 	for _, c := range recent {
 		if c.HasMedia != (m.Type == "image") || c.Body != m.Body {
@@ -323,42 +322,44 @@ func (o *Outbox) findSent(ctx context.Context, ts *db.TenantStore, prov Provider
 		switch {
 		case errors.Is(err, db.ErrNotFound):
 		case err != nil:
-			return gatewayCopy{}, false, fmt.Errorf("%w: %w", errDBFailed, err)
+			return "", false, fmt.Errorf("%w: %w", errDBFailed, err)
 		case other.ID != m.ID && other.Sender != db.SenderAPI:
 			continue // another message of ours, with the same text
 		}
-		return gatewayCopy{id: c.ID, ack: c.Ack}, true, nil
+		return c.ID, true, nil
 	}
-	return gatewayCopy{}, false, nil
+	return "", false, nil
+}
+
+// sentSince is the chat's messages sent since shortly before the message
+// was queued, newest first.
+func (r chatRoute) sentSince(ctx context.Context, m *db.Message) ([]ChatMessage, error) {
+	return r.prov.SentSince(ctx, r.session, r.chatID, m.CreatedAt.Add(-sentSinceMargin), 50)
 }
 
 // settle records a send that went out, under the gateway's id when it gave
-// the message another one than ours, with the status it found it in.
-func (o *Outbox) settle(ctx context.Context, ts *db.TenantStore, m *db.Message, gw gatewayCopy) (Attempted, error) {
+// the message another one than ours (see adopt).
+func (o *Outbox) settle(ctx context.Context, ts *db.TenantStore, r chatRoute, m *db.Message, gatewayID string) (Attempted, error) {
 	var res Attempted
-	key := MessageKey(gw.id)
-	if key != "" && key != m.WaID {
-		adopted, err := ts.AdoptWaID(ctx, m.ID, key, gw.id)
-		switch {
-		case errors.Is(err, db.ErrConflict):
-			// Not ours to take: the message stays under our id.
-			o.log.WarnContext(ctx, "the gateway's id of a sent message is another message's", "tenant_id", m.TenantID,
-				"message_id", m.ID, "gateway_id", gw.id, "err", err)
-			key = m.WaID
-		case err != nil:
+	ack := 0
+	if key := MessageKey(gatewayID); key != "" && key != m.WaID {
+		merged, adopted, err := o.adopt(ctx, ts, m, gatewayID)
+		if err != nil {
 			// The sweeper tries again: the message is found among the
 			// chat's messages, or under our id.
 			return Attempted{}, err
-		default:
-			res.MergedID = adopted.MergedID
+		}
+		res.MergedID = merged
+		if adopted {
+			ack = o.ackInChat(ctx, r, m, key)
 		}
 	}
 	sent, err := ts.MarkMessageSent(ctx, m.ID, "")
 	res.Message = sent
-	if err != nil || key == "" || gw.ack <= sent.Ack {
+	if err != nil || ack <= sent.Ack {
 		return res, err
 	}
-	acked, err := ts.ApplyAck(ctx, key, gw.ack)
+	acked, err := ts.ApplyAck(ctx, sent.WaID, ack)
 	switch {
 	case errors.Is(err, db.ErrNotFound):
 		return res, nil
@@ -367,6 +368,39 @@ func (o *Outbox) settle(ctx context.Context, ts *db.TenantStore, m *db.Message, 
 	}
 	res.Message = acked
 	return res, nil
+}
+
+// adopt re-keys the message to the gateway's id (db.AdoptWaID); adopted is
+// false when the id is another message's, which is left alone.
+func (o *Outbox) adopt(ctx context.Context, ts *db.TenantStore, m *db.Message, gatewayID string) (merged int64, adopted bool, err error) {
+	res, err := ts.AdoptWaID(ctx, m.ID, MessageKey(gatewayID), gatewayID)
+	if errors.Is(err, db.ErrConflict) {
+		o.log.WarnContext(ctx, "the gateway's id of a sent message is another message's", "tenant_id", m.TenantID,
+			"message_id", m.ID, "gateway_id", gatewayID, "err", err)
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	return res.MergedID, true, nil
+}
+
+// ackInChat is the delivery status the gateway has for a message just
+// re-keyed to its id, read from the chat once: acks that came before the
+// re-key found no message (or the echo's row as it was being folded in).
+// 0 when it cannot be read; later acks find the message.
+func (o *Outbox) ackInChat(ctx context.Context, r chatRoute, m *db.Message, key string) int {
+	recent, err := r.sentSince(ctx, m)
+	if err != nil {
+		o.log.InfoContext(ctx, "could not read the status of a sent message", "tenant_id", m.TenantID, "message_id", m.ID, "err", err)
+		return 0
+	}
+	for _, c := range recent {
+		if MessageKey(c.ID) == key {
+			return c.Ack
+		}
+	}
+	return 0
 }
 
 // messageKind is the Provider kind (KindText…) of a message.
@@ -402,18 +436,18 @@ func messageMedia(ctx context.Context, ts *db.TenantStore, m *db.Message) (*db.M
 // send makes the gateway call of the message's type: a poll, an image
 // (media, captioned with the body) or a text. It returns the gateway's id
 // of the message.
-func send(ctx context.Context, prov Provider, session, chatID string, m *db.Message, media *db.Media) (string, error) {
+func send(ctx context.Context, r chatRoute, m *db.Message, media *db.Media) (string, error) {
 	var s Sent
 	var err error
 	switch {
 	case m.Poll != nil:
-		s, err = prov.SendPoll(ctx, Poll{Session: session, ChatID: chatID, ID: m.WaID, Name: m.Body,
+		s, err = r.prov.SendPoll(ctx, Poll{Session: r.session, ChatID: r.chatID, ID: m.WaID, Name: m.Body,
 			Options: m.Poll.Options, MultipleAnswers: m.Poll.Multiple, ReplyTo: m.ReplyTo})
 	case media != nil:
-		s, err = prov.SendImage(ctx, Image{Session: session, ChatID: chatID, ID: m.WaID, Mime: media.Mime,
+		s, err = r.prov.SendImage(ctx, Image{Session: r.session, ChatID: r.chatID, ID: m.WaID, Mime: media.Mime,
 			FileName: media.FileName, Data: media.Bytes, Caption: m.Body, ReplyTo: m.ReplyTo})
 	default:
-		s, err = prov.SendText(ctx, Text{Session: session, ChatID: chatID, ID: m.WaID, Body: m.Body, ReplyTo: m.ReplyTo})
+		s, err = r.prov.SendText(ctx, Text{Session: r.session, ChatID: r.chatID, ID: m.WaID, Body: m.Body, ReplyTo: m.ReplyTo})
 	}
 	return s.ID, err
 }
