@@ -225,8 +225,9 @@ func TestImageEchoBeforeTheAnswer(t *testing.T) {
 
 // TestImageWithoutAnswer: an image send whose answer never comes (the
 // client gives up) went out all the same. The next attempt finds it among
-// the chat's messages and takes its id instead of sending it again. When
-// the gateway cannot list the chat, the image is not sent again: it fails
+// the chat's messages and takes its id instead of sending it again. While
+// the gateway cannot list the chat, the image is not sent again: the check
+// is made again later, and when the gateway refuses it the image fails
 // with the reason, refunded.
 func TestImageWithoutAnswer(t *testing.T) {
 	a := newTestApp(t)
@@ -252,6 +253,22 @@ func TestImageWithoutAnswer(t *testing.T) {
 			t.Errorf("conversation %+v, want the two images", ms)
 		}
 		s.charged(t, 2)
+	})
+
+	t.Run("the chat cannot be listed for a while", func(t *testing.T) {
+		s := newImageShop(t, a, "Slow List Shop", "+15557770048")
+		a.env.sim.Delay("/api/sendImage", 5*time.Second)
+		// One check (the client's two tries) fails: nothing is sent, and
+		// the check is made again.
+		a.env.sim.FailNext(listRoute, http.StatusServiceUnavailable, 2)
+		defer a.env.sim.FailNext(listRoute, 0, 0)
+		m := s.queue(t, "slow-list:1", "Weekend special", false)
+		got := s.status(t, m.ID, db.MessageDelivered)
+		sent := a.env.sim.Sent(s.inst.SessionName)
+		if len(sent) != 1 || sent[0].Key != got.WaID || got.Attempt < 2 {
+			t.Errorf("at the gateway %+v, stored %+v", sent, got)
+		}
+		s.charged(t, 1)
 	})
 
 	t.Run("the chat cannot be listed", func(t *testing.T) {
