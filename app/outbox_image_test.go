@@ -192,8 +192,9 @@ func TestImageUnderTheGatewaysID(t *testing.T) {
 func TestImageEchoBeforeTheAnswer(t *testing.T) {
 	a := newTestApp(t)
 	s := newImageShop(t, a, "Echo First Shop", "+15557770045")
-	a.env.sim.Delay("/api/sendImage", 1500*time.Millisecond) // under the client's 3 s
-	defer a.env.sim.Delay("/api/sendImage", 0)
+	// The answer waits until the echo is stored (the client waits 3 s).
+	release := a.env.sim.Hold("/api/sendImage")
+	defer release()
 	m := s.queue(t, "echo-first:1", "Two for one", true)
 
 	done := make(chan whatsapp.Attempted, 1)
@@ -204,10 +205,11 @@ func TestImageEchoBeforeTheAnswer(t *testing.T) {
 		}
 		done <- res
 	}()
-	waitFor(t, 10*time.Second, "the echo stored as a message of its own", func() bool {
+	waitFor(t, 2*time.Second, "the echo stored as a message of its own", func() bool {
 		ms := s.conversation(t)
 		return len(ms) == 2 && ms[1].Sender == db.SenderAPI
 	})
+	release()
 	res := <-done
 	if res.Message == nil || res.Message.ID != m.ID || res.MergedID == 0 || res.Message.Status == db.MessageFailed {
 		t.Fatalf("send: %+v", res)

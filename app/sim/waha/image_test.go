@@ -55,10 +55,14 @@ func TestSendImage(t *testing.T) {
 	}
 }
 
-// imageBody is a sendImage request.
+// imageBody is a sendImage request; id is left out when empty.
 func imageBody(session, chatID, id, caption string, data []byte) map[string]any {
-	return map[string]any{"session": session, "chatId": chatID, "id": id, "caption": caption,
+	b := map[string]any{"session": session, "chatId": chatID, "caption": caption,
 		"file": map[string]any{"mimetype": "image/png", "filename": "sale.png", "data": base64.StdEncoding.EncodeToString(data)}}
+	if id != "" {
+		b["id"] = id
+	}
+	return b
 }
 
 // TestSendImageIgnoresTheID: by default the stand-in does what WAHA's spec
@@ -141,5 +145,33 @@ func TestSendImageErrors(t *testing.T) {
 	}
 	if n := len(s.Sent("im2")); n != 0 {
 		t.Errorf("%d messages recorded from refused sends", n)
+	}
+}
+
+// TestHoldAnswersUntilReleased: a held sendImage is carried out at once,
+// its echo delivered, and its answer comes only when released.
+func TestHoldAnswersUntilReleased(t *testing.T) {
+	t.Parallel()
+	s := newSim(t, nil)
+	h := newHook(t, nil)
+	s.working(t, "im4", h)
+	s.flush(t)
+	release := s.Hold("/api/sendImage")
+	defer release()
+	answered := make(chan answer, 1)
+	go func() {
+		answered <- s.call(t, http.MethodPost, "/api/sendImage", imageBody("im4", "15550100800@c.us", "", "Held", []byte("\x89PNG")))
+	}()
+	h.waitFor(t, "the echo of the held send", func(r hookRequest) bool {
+		return r.env.Event == "message.any" && strings.Contains(string(r.env.Payload), `"Held"`)
+	})
+	select {
+	case a := <-answered:
+		t.Fatalf("answered %d before the release", a.status)
+	case <-time.After(50 * time.Millisecond):
+	}
+	release()
+	if a := <-answered; a.status != http.StatusCreated {
+		t.Errorf("status %d after the release: %s", a.status, a.body)
 	}
 }

@@ -214,6 +214,7 @@ type Server struct {
 	absent map[string]bool
 	faults map[string]*fault
 	delays map[string]time.Duration
+	holds  map[string]chan struct{}
 	events []*eventRecord
 	queues map[string]*queue
 	// busy counts deliveries waiting or in flight, for Flush.
@@ -272,6 +273,7 @@ func New(opts Options) *Server {
 		absent:   make(map[string]bool),
 		faults:   make(map[string]*fault),
 		delays:   make(map[string]time.Duration),
+		holds:    make(map[string]chan struct{}),
 		queues:   make(map[string]*queue),
 		changed:  make(chan struct{}),
 	}
@@ -360,6 +362,32 @@ func (s *Server) Delay(path string, d time.Duration) {
 		return
 	}
 	s.delays[path] = d
+}
+
+// Hold holds back the answers to path (as in FailNext) until release is
+// called: each request is carried out at once (its webhooks are sent) and
+// its answer waits, as Delay's, so a test can see what the events did
+// before the caller has the answer. Hold again replaces an earlier hold,
+// releasing it.
+func (s *Server) Hold(path string) (release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	if old, ok := s.holds[path]; ok {
+		close(old)
+	}
+	s.holds[path] = ch
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.holds[path] == ch {
+				delete(s.holds, path)
+			}
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
 }
 
 // Mute stops (on) or restarts delivering the session's events of a type,
@@ -503,8 +531,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeJSON(rec, status, map[string]any{"statusCode": status, "message": "simulated failure", "error": http.StatusText(status)})
 		return
 	}
-	d := s.delayFor(r.URL.Path, pattern)
-	if d <= 0 {
+	d, held := s.delayFor(r.URL.Path, pattern)
+	if d <= 0 && held == nil {
 		rt.handle(rec, r, p)
 		return
 	}
@@ -512,10 +540,15 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	// answer is held back.
 	buf := newBufferedWriter()
 	rt.handle(buf, r.WithContext(context.WithoutCancel(r.Context())), p)
-	t := time.NewTimer(d)
-	defer t.Stop()
+	var timeout <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
 	select {
-	case <-t.C:
+	case <-timeout:
+	case <-held:
 	case <-r.Context().Done():
 	}
 	buf.copyTo(rec)
@@ -583,13 +616,19 @@ func (s *Server) takeFault(path, pattern string) (int, bool) {
 	return 0, false
 }
 
-func (s *Server) delayFor(path, pattern string) time.Duration {
+// delayFor is how long the answer to a request waits (Delay), and the
+// channel that releases it when it is held (Hold).
+func (s *Server) delayFor(path, pattern string) (time.Duration, <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if d, ok := s.delays[path]; ok {
-		return d
+	held, ok := s.holds[path]
+	if !ok {
+		held = s.holds[pattern]
 	}
-	return s.delays[pattern]
+	if d, ok := s.delays[path]; ok {
+		return d, held
+	}
+	return s.delays[pattern], held
 }
 
 // recorder remembers the status written.
