@@ -196,8 +196,10 @@ func TestCampaignMessageImage(t *testing.T) {
 
 // TestImageCampaignSends: a launched text campaign with an image sends
 // each recipient the image once, captioned with their rendered text,
-// charged once; the conversation shows it from a route only the tenant
-// reaches.
+// charged once; the gateway gives each image its own id (WAHA's sendImage
+// takes none), which the message takes, so each conversation has one row
+// that the acks bring to delivered; the conversation shows it from a route
+// only the tenant reaches.
 func TestImageCampaignSends(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
@@ -233,8 +235,23 @@ func TestImageCampaignSends(t *testing.T) {
 	}
 
 	rs, _, err := s.ts.Recipients(ctx, s.c.ID, db.Page{Number: 1, PerPage: 10})
-	if err != nil || len(rs) == 0 || rs[0].ContactID == nil || rs[0].MessageID == nil {
+	if err != nil || len(rs) != 3 || rs[0].ContactID == nil || rs[0].MessageID == nil {
 		t.Fatalf("recipients %+v, %v", rs, err)
+	}
+	for _, r := range rs {
+		if r.ContactID == nil || r.MessageID == nil {
+			t.Fatalf("recipient %+v", r)
+		}
+		waitFor(t, 15*time.Second, "the image delivered", func() bool {
+			msg, err := s.ts.Message(ctx, *r.MessageID)
+			return err == nil && msg.Status == db.MessageDelivered
+		})
+		msg, _ := s.ts.Message(ctx, *r.MessageID)
+		got := sent[r.Phone[1:]+"@c.us"]
+		ms, err := s.ts.Messages(ctx, *r.ContactID, 10)
+		if err != nil || len(ms) != 1 || ms[0].ID != msg.ID || len(got) != 1 || msg.WaID != got[0].Key {
+			t.Errorf("recipient %s: conversation %+v (%v), at the gateway %+v", r.Phone, ms, err, got)
+		}
 	}
 	msg, err := s.ts.Message(ctx, *rs[0].MessageID)
 	if err != nil || msg.Type != "image" || msg.MediaID == nil || *msg.MediaID != m.ID {

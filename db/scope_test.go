@@ -99,6 +99,7 @@ func TestTenantScope(t *testing.T) {
 		{"RetryMessageLater", func() error { _, err := mallory.RetryMessageLater(ctx, queued.ID, 0, time.Now()); return err }},
 		{"MarkMessageSent", func() error { _, err := mallory.MarkMessageSent(ctx, queued.ID, ""); return err }},
 		{"FailMessage", func() error { _, err := mallory.FailMessage(ctx, queued.ID, "stolen"); return err }},
+		{"AdoptWaID", func() error { _, err := mallory.AdoptWaID(ctx, queued.ID, "alice-msg", "stolen"); return err }},
 		{"ClaimAIWork", func() error { _, err := mallory.ClaimAIWork(ctx, incoming.ID, 0, time.Minute); return err }},
 		{"DecideInbound", func() error {
 			_, _, err := mallory.DecideInbound(ctx, incoming, nil, func(*db.Contact, db.InboundFacts) db.Inbound {

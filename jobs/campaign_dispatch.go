@@ -118,8 +118,13 @@ func (w *Worker) afterDispatch(ctx context.Context, ts *db.TenantStore, d dispat
 	if d.sent != nil {
 		w.publish(ctx, ts.TenantID(), live.CreditsUpdated, nil)
 		w.publish(ctx, ts.TenantID(), live.CampaignUpdated, map[string]int64{"campaign_id": d.campaignID})
-		if _, err := w.outbox.Send(ctx, ts, d.sent.ID, d.sent.Attempt); err != nil {
+		res, err := w.outbox.Send(ctx, ts, d.sent.ID, d.sent.Attempt)
+		if err != nil {
 			w.log.WarnContext(ctx, "first send of a campaign message; the sweeper will retry", "message_id", d.sent.ID, "err", err)
+		}
+		if m := res.Message; m != nil {
+			// Its status, and its echo folded into it (res.MergedID).
+			w.publish(ctx, ts.TenantID(), live.MessageUpdated, map[string]int64{"contact_id": m.ContactID, "message_id": m.ID})
 		}
 	}
 	if !d.next.IsZero() {

@@ -52,6 +52,7 @@ func (w *Worker) sendMessage(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	if m := res.Message; m != nil {
+		// Its status, and its echo folded into it (res.MergedID).
 		w.publish(ctx, p.TenantID, live.MessageUpdated, map[string]int64{"contact_id": m.ContactID, "message_id": m.ID})
 	}
 	if res.Refunded {

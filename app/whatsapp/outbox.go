@@ -29,6 +29,18 @@ import (
 // failed and refunded; one that cannot be reached is tried again after a
 // short, growing, jittered wait, for up to GiveUpAfter. Acks and echoes
 // from the gateway have the last word (db.ApplyAck).
+//
+// A kind of message the gateway sends under an id of its own (WAHA's
+// images: Provider.HonoursMessageID) takes the id of the send's answer
+// (db.AdoptWaID, which folds in an echo stored first), then reads its status
+// from the chat once (Provider.SentSince), as acks that came before found no
+// message of that id. After an attempt whose outcome is unknown, the chat's
+// messages sent since the message was queued are looked through: an image
+// we sent with the same caption that no other message of ours claims is
+// taken as this one; none means it did not go out, and it is sent again.
+// While the gateway cannot tell, nothing is sent: the question is asked
+// again after a wait, and when it is refused or GiveUpAfter passes the
+// message fails, refunded, rather than risk reaching the customer twice.
 type Outbox struct {
 	store    *db.Store
 	gateways *Gateways
@@ -165,6 +177,10 @@ type Attempted struct {
 	Message *db.Message
 	// Refunded: the message ended failed and what paid for it came back.
 	Refunded bool
+	// MergedID is the row of the message's echo, stored as a message of
+	// its own before the gateway's id was known, that was folded into it
+	// and deleted (0: none); its conversation is to be refreshed.
+	MergedID int64
 }
 
 // Send makes the attempt of generation attempt at sending a queued message.
@@ -186,19 +202,21 @@ func (o *Outbox) Send(ctx context.Context, ts *db.TenantStore, id int64, attempt
 	if err != nil {
 		return Attempted{}, err
 	}
-	sendErr := o.deliver(ctx, ts, prov, *claim.Session, claim.ChatID, m)
+	chat := chatRoute{prov: prov, session: *claim.Session, chatID: claim.ChatID}
+	gatewayID, sendErr := o.deliver(ctx, ts, chat, m)
 	// What the gateway answered is recorded even if the attempt's time ran
 	// out meanwhile: otherwise a send that went out would be asked about,
 	// or resent, for nothing.
 	ctx = context.WithoutCancel(ctx)
 	switch {
 	case sendErr == nil:
-		sent, err := ts.MarkMessageSent(ctx, m.ID, "")
-		return Attempted{Message: sent}, err
+		return o.settle(ctx, ts, chat, m, gatewayID)
 	case errors.Is(sendErr, errDBFailed):
 		return Attempted{}, sendErr
 	case errors.Is(sendErr, errMediaGone):
 		return o.fail(ctx, ts, m, "The image was deleted before it could be sent.")
+	case errors.Is(sendErr, errOutcomeUnknown) && (refused(sendErr) || time.Since(m.CreatedAt) > o.opts.GiveUpAfter):
+		return o.fail(ctx, ts, m, outcomeUnknownReason)
 	case refused(sendErr):
 		return o.fail(ctx, ts, m, SendFailureReason(sendErr))
 	case time.Since(m.CreatedAt) > o.opts.GiveUpAfter:
@@ -223,37 +241,177 @@ var errDBFailed = errors.New("outbox: the database failed")
 // errMediaGone: the file a media message sends no longer exists.
 var errMediaGone = errors.New("outbox: the message's file is gone")
 
-// deliver sends the message once: it reserves the gateway id if none is
-// stored yet, and after an attempt whose outcome is unknown it asks the
-// gateway first. An error is the gateway's (or errDBFailed).
-func (o *Outbox) deliver(ctx context.Context, ts *db.TenantStore, prov Provider, session, chatID string, m *db.Message) error {
+// errOutcomeUnknown: whether an earlier attempt sent the message cannot be
+// told, so it is not sent again (a kind without a pre-generated id).
+var errOutcomeUnknown = errors.New("outbox: whether the message went out is unknown")
+
+// outcomeUnknownReason is what the tenant reads when errOutcomeUnknown
+// ends a message.
+const outcomeUnknownReason = "WhatsApp did not confirm the image and could not tell us whether it went out; " +
+	"it was not sent again so that it cannot reach the customer twice."
+
+// chatRoute is the gateway and the chat a message goes to.
+type chatRoute struct {
+	prov    Provider
+	session string
+	chatID  string
+}
+
+// deliver sends the message once and returns the gateway's id of it (empty
+// when its answer had none): it reserves the gateway id if none is stored
+// yet, and after an attempt whose outcome is unknown it asks the gateway
+// first. An error is the gateway's (or errDBFailed, errOutcomeUnknown).
+func (o *Outbox) deliver(ctx context.Context, ts *db.TenantStore, r chatRoute, m *db.Message) (string, error) {
 	if m.HasPlaceholderWaID() {
-		waID, err := prov.NewMessageID(ctx, session)
+		waID, err := r.prov.NewMessageID(ctx, r.session)
 		if err != nil {
-			return err
+			return "", err
 		}
 		m.WaID = waID // stored with the sending mark, before the send
 	}
 	if m.Status == db.MessageSending {
-		exists, err := prov.MessageExists(ctx, session, chatID, m.WaID)
-		switch {
-		case err == nil && exists:
-			return nil
-		case err != nil:
-			// The check cannot answer: send again with the same id, which
-			// WhatsApp delivers once.
-			o.log.InfoContext(ctx, "could not check whether a message went out; sending it again with the same id",
-				"tenant_id", m.TenantID, "message_id", m.ID, "err", err)
+		id, done, err := o.wentOut(ctx, ts, r, m)
+		if err != nil || done {
+			return id, err
 		}
 	}
 	media, err := messageMedia(ctx, ts, m)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := ts.MarkMessageSending(ctx, m.ID, m.WaID); err != nil {
-		return fmt.Errorf("%w: %w", errDBFailed, err)
+		return "", fmt.Errorf("%w: %w", errDBFailed, err)
 	}
-	return send(ctx, prov, session, chatID, m, media)
+	return send(ctx, r, m, media)
+}
+
+// wentOut asks the gateway whether an earlier attempt, whose outcome is
+// unknown, sent the message: done, with the gateway's id of it, if it did.
+func (o *Outbox) wentOut(ctx context.Context, ts *db.TenantStore, r chatRoute, m *db.Message) (string, bool, error) {
+	if !r.prov.HonoursMessageID(messageKind(m)) {
+		return o.findSent(ctx, ts, r, m)
+	}
+	exists, err := r.prov.MessageExists(ctx, r.session, r.chatID, m.WaID)
+	if err != nil {
+		// The check cannot answer: send again with the same id, which
+		// WhatsApp delivers once.
+		o.log.InfoContext(ctx, "could not check whether a message went out; sending it again with the same id",
+			"tenant_id", m.TenantID, "message_id", m.ID, "err", err)
+	}
+	return "", err == nil && exists, nil
+}
+
+// sentSinceMargin allows for the gateway's clock (and its one-second
+// timestamps) when looking for a message sent after it was queued.
+const sentSinceMargin = 30 * time.Second
+
+// findSent looks for a message the gateway sent under an id of its own
+// among the chat's recent sent messages: one of the same kind and text (an
+// image's caption), sent after the message was queued, whose id no other
+// message of ours holds. errOutcomeUnknown when the gateway cannot tell.
+func (o *Outbox) findSent(ctx context.Context, ts *db.TenantStore, r chatRoute, m *db.Message) (string, bool, error) {
+	recent, err := r.sentSince(ctx, m)
+	if err != nil {
+		return "", false, fmt.Errorf("%w: %w", errOutcomeUnknown, err)
+	}
+	for _, c := range recent {
+		if c.HasMedia != (m.Type == "image") || c.Body != m.Body {
+			continue
+		}
+		other, err := ts.MessageByWaID(ctx, MessageKey(c.ID))
+		switch {
+		case errors.Is(err, db.ErrNotFound):
+		case err != nil:
+			return "", false, fmt.Errorf("%w: %w", errDBFailed, err)
+		case other.ID != m.ID && other.Sender != db.SenderAPI:
+			continue // another message of ours, with the same text
+		}
+		return c.ID, true, nil
+	}
+	return "", false, nil
+}
+
+// sentSince is the chat's messages sent since shortly before the message
+// was queued, newest first.
+func (r chatRoute) sentSince(ctx context.Context, m *db.Message) ([]ChatMessage, error) {
+	return r.prov.SentSince(ctx, r.session, r.chatID, m.CreatedAt.Add(-sentSinceMargin), 50)
+}
+
+// settle records a send that went out, under the gateway's id when it gave
+// the message another one than ours (see adopt).
+func (o *Outbox) settle(ctx context.Context, ts *db.TenantStore, r chatRoute, m *db.Message, gatewayID string) (Attempted, error) {
+	var res Attempted
+	ack := 0
+	if key := MessageKey(gatewayID); key != "" && key != m.WaID {
+		merged, adopted, err := o.adopt(ctx, ts, m, gatewayID)
+		if err != nil {
+			// The sweeper tries again: the message is found among the
+			// chat's messages, or under our id.
+			return Attempted{}, err
+		}
+		res.MergedID = merged
+		if adopted {
+			ack = o.ackInChat(ctx, r, m, key)
+		}
+	}
+	sent, err := ts.MarkMessageSent(ctx, m.ID, "")
+	res.Message = sent
+	if err != nil || ack <= sent.Ack {
+		return res, err
+	}
+	acked, err := ts.ApplyAck(ctx, sent.WaID, ack)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return res, nil
+	case err != nil:
+		return res, err
+	}
+	res.Message = acked
+	return res, nil
+}
+
+// adopt re-keys the message to the gateway's id (db.AdoptWaID); adopted is
+// false when the id is another message's, which is left alone.
+func (o *Outbox) adopt(ctx context.Context, ts *db.TenantStore, m *db.Message, gatewayID string) (merged int64, adopted bool, err error) {
+	res, err := ts.AdoptWaID(ctx, m.ID, MessageKey(gatewayID), gatewayID)
+	if errors.Is(err, db.ErrConflict) {
+		o.log.WarnContext(ctx, "the gateway's id of a sent message is another message's", "tenant_id", m.TenantID,
+			"message_id", m.ID, "gateway_id", gatewayID, "err", err)
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	return res.MergedID, true, nil
+}
+
+// ackInChat is the delivery status the gateway has for a message just
+// re-keyed to its id, read from the chat once: acks that came before the
+// re-key found no message (or the echo's row as it was being folded in).
+// 0 when it cannot be read; later acks find the message.
+func (o *Outbox) ackInChat(ctx context.Context, r chatRoute, m *db.Message, key string) int {
+	recent, err := r.sentSince(ctx, m)
+	if err != nil {
+		o.log.InfoContext(ctx, "could not read the status of a sent message", "tenant_id", m.TenantID, "message_id", m.ID, "err", err)
+		return 0
+	}
+	for _, c := range recent {
+		if MessageKey(c.ID) == key {
+			return c.Ack
+		}
+	}
+	return 0
+}
+
+// messageKind is the Provider kind (KindText…) of a message.
+func messageKind(m *db.Message) string {
+	switch {
+	case m.Poll != nil:
+		return KindPoll
+	case m.Type == "image":
+		return KindImage
+	}
+	return KindText
 }
 
 // messageMedia is the file an image message sends (nil for other types);
@@ -276,20 +434,22 @@ func messageMedia(ctx context.Context, ts *db.TenantStore, m *db.Message) (*db.M
 }
 
 // send makes the gateway call of the message's type: a poll, an image
-// (media, captioned with the body) or a text.
-func send(ctx context.Context, prov Provider, session, chatID string, m *db.Message, media *db.Media) error {
+// (media, captioned with the body) or a text. It returns the gateway's id
+// of the message.
+func send(ctx context.Context, r chatRoute, m *db.Message, media *db.Media) (string, error) {
+	var s Sent
 	var err error
 	switch {
 	case m.Poll != nil:
-		_, err = prov.SendPoll(ctx, Poll{Session: session, ChatID: chatID, ID: m.WaID, Name: m.Body,
+		s, err = r.prov.SendPoll(ctx, Poll{Session: r.session, ChatID: r.chatID, ID: m.WaID, Name: m.Body,
 			Options: m.Poll.Options, MultipleAnswers: m.Poll.Multiple, ReplyTo: m.ReplyTo})
 	case media != nil:
-		_, err = prov.SendImage(ctx, Image{Session: session, ChatID: chatID, ID: m.WaID, Mime: media.Mime,
+		s, err = r.prov.SendImage(ctx, Image{Session: r.session, ChatID: r.chatID, ID: m.WaID, Mime: media.Mime,
 			FileName: media.FileName, Data: media.Bytes, Caption: m.Body, ReplyTo: m.ReplyTo})
 	default:
-		_, err = prov.SendText(ctx, Text{Session: session, ChatID: chatID, ID: m.WaID, Body: m.Body, ReplyTo: m.ReplyTo})
+		s, err = r.prov.SendText(ctx, Text{Session: r.session, ChatID: r.chatID, ID: m.WaID, Body: m.Body, ReplyTo: m.ReplyTo})
 	}
-	return err
+	return s.ID, err
 }
 
 // retryLater hands the message to the next attempt after a backoff.

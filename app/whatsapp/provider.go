@@ -4,8 +4,11 @@
 //
 // Sending is built so that a message is never sent twice by our retries:
 // callers reserve a message id first (NewMessageID), store it, send with it,
-// and before sending again after an unclear failure ask MessageExists. The
-// client itself never retries a send.
+// and before sending again after an unclear failure ask MessageExists. A
+// kind of message the gateway sends under its own id (HonoursMessageID)
+// takes the id of the send's answer instead, and after an unclear failure
+// is looked for among the chat's recent messages (SentSince). The client
+// itself never retries a send.
 package whatsapp
 
 import (
@@ -110,12 +113,14 @@ type Poll struct {
 	ReplyTo         string
 }
 
-// Image is an image to send, with an optional caption. It is sent like a
-// Text: with an id reserved by NewMessageID, never retried by the client.
+// Image is an image to send, with an optional caption. It is never retried
+// by the client.
 type Image struct {
 	Session string
 	ChatID  string
-	// ID is the pre-generated message id from NewMessageID.
+	// ID is the pre-generated message id from NewMessageID; the gateway
+	// sends it only when HonoursMessageID(KindImage), else the image gets
+	// the gateway's own id (Sent.ID).
 	ID string
 	// Mime is the image's content type (image/jpeg, image/png, image/webp).
 	Mime     string
@@ -132,6 +137,25 @@ const MaxCaption = 1024
 
 // MaxPollOptions is the most options WhatsApp allows in a poll.
 const MaxPollOptions = 12
+
+// Kinds of message a gateway sends, for HonoursMessageID.
+const (
+	KindText  = "text"
+	KindPoll  = "poll"
+	KindImage = "image"
+)
+
+// ChatMessage is a message of a chat's history, as SentSince returns it.
+type ChatMessage struct {
+	// ID is the provider message id (e.g. true_15551234567@c.us_3EB0…).
+	ID string
+	// Body is a text's text, or a media message's caption.
+	Body     string
+	HasMedia bool
+	// Ack is its delivery status (AckServer…).
+	Ack       int
+	Timestamp time.Time
+}
 
 // Sent is what the gateway answered to a send.
 type Sent struct {
@@ -169,8 +193,17 @@ type Provider interface {
 
 	// NewMessageID reserves an id for a message about to be sent.
 	NewMessageID(ctx context.Context, session string) (string, error)
+	// HonoursMessageID tells whether the gateway sends a message of the kind
+	// (KindText, KindPoll, KindImage) under the id reserved with
+	// NewMessageID. When it does not, the message gets the gateway's own id,
+	// known only from the send's answer (Sent.ID), and MessageExists cannot
+	// tell whether a send whose answer was lost went out: SentSince can.
+	HonoursMessageID(kind string) bool
 	// MessageExists tells whether a message with the id is in the chat.
 	MessageExists(ctx context.Context, session, chatID, messageID string) (bool, error)
+	// SentSince returns up to limit messages the account sent to the chat
+	// at or after since, newest first.
+	SentSince(ctx context.Context, session, chatID string, since time.Time, limit int) ([]ChatMessage, error)
 	// SendText sends a text message. It is never retried by the client.
 	SendText(ctx context.Context, m Text) (Sent, error)
 	// SendPoll sends a poll. It is never retried by the client.

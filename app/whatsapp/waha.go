@@ -729,6 +729,60 @@ func (w *WAHA) MessageExists(ctx context.Context, session, chatID, messageID str
 	return serializedID(m.ID) != "", nil
 }
 
+// HonoursMessageID: WAHA takes a pre-generated id on sendText and sendPoll,
+// not on sendImage (its spec's MessageImageRequest has no "id").
+func (w *WAHA) HonoursMessageID(kind string) bool {
+	return kind == KindText || kind == KindPoll
+}
+
+// SentSince lists the chat's messages sent by the account at or after since
+// (GET /api/{session}/chats/{chatId}/messages, newest first, media not
+// downloaded). A 404 means no such chat: no messages, unless WAHA says the
+// session is missing.
+func (w *WAHA) SentSince(ctx context.Context, session, chatID string, since time.Time, limit int) ([]ChatMessage, error) {
+	const op = "list chat messages"
+	if err := checkSession(op, session); err != nil {
+		return nil, err
+	}
+	if err := required(op, "chat id", chatID); err != nil {
+		return nil, err
+	}
+	q := url.Values{"limit": {strconv.Itoa(max(limit, 1))}, "sortOrder": {"desc"}, "downloadMedia": {"false"},
+		"filter.fromMe": {"true"}, "filter.timestamp.gte": {strconv.FormatInt(since.Unix(), 10)}}
+	r, err := w.do(ctx, call{op: op, method: http.MethodGet,
+		path: "/api/" + segment(session) + "/chats/" + segment(chatID) + "/messages", query: q, retry: true})
+	var ge *GatewayError
+	if errors.As(err, &ge) && ge.Status == http.StatusNotFound {
+		if strings.Contains(strings.ToLower(ge.Message), "session") {
+			return nil, &GatewayError{Op: op, Status: ge.Status, Message: ge.Message, kind: ErrSessionNotFound}
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var list []struct {
+		ID        json.RawMessage `json:"id"`
+		FromMe    bool            `json:"fromMe"`
+		Body      string          `json:"body"`
+		HasMedia  bool            `json:"hasMedia"`
+		Ack       int             `json:"ack"`
+		Timestamp float64         `json:"timestamp"`
+	}
+	if err := decode(op, r, &list); err != nil {
+		return nil, err
+	}
+	out := make([]ChatMessage, 0, len(list))
+	for _, m := range list {
+		id := serializedID(m.ID)
+		if id == "" || !m.FromMe || unixTime(m.Timestamp).Before(since.Truncate(time.Second)) {
+			continue // the filters are the engine's to apply; check them
+		}
+		out = append(out, ChatMessage{ID: id, Body: m.Body, HasMedia: m.HasMedia, Ack: m.Ack, Timestamp: unixTime(m.Timestamp)})
+	}
+	return out, nil
+}
+
 // fullMessageID makes the serialized id of a message we sent to chatID from
 // a bare pre-generated id.
 func fullMessageID(chatID, id string) string {
@@ -790,10 +844,9 @@ func (w *WAHA) SendPoll(ctx context.Context, p Poll) (Sent, error) {
 // SendImage sends an image as base64 data, once: it is never retried here
 // (see the package comment). The answer's id is read as SendText's is.
 //
-// WAHA's spec (MessageImageRequest) does not list the pre-generated "id"
-// that sendText and sendPoll take; it is sent all the same, so that the
-// outbox's id reservation holds where the engine honours it. Where it does
-// not, the answer's id is the message's (Sent.ID).
+// WAHA's spec (MessageImageRequest) has no pre-generated "id", unlike
+// sendText and sendPoll, so none is sent (HonoursMessageID): the image's id
+// is the answer's (Sent.ID), empty when the answer has none.
 func (w *WAHA) SendImage(ctx context.Context, m Image) (Sent, error) {
 	const op = "send image"
 	if err := checkSession(op, m.Session); err != nil {
@@ -810,8 +863,12 @@ func (w *WAHA) SendImage(ctx context.Context, m Image) (Sent, error) {
 	if m.Caption != "" {
 		body["caption"] = m.Caption
 	}
-	if m.ID != "" {
-		body["id"] = m.ID
+	id := ""
+	if w.HonoursMessageID(KindImage) {
+		id = m.ID
+	}
+	if id != "" {
+		body["id"] = id
 	}
 	if m.ReplyTo != "" {
 		body["reply_to"] = m.ReplyTo
@@ -820,7 +877,7 @@ func (w *WAHA) SendImage(ctx context.Context, m Image) (Sent, error) {
 	if err != nil {
 		return Sent{}, err
 	}
-	return sent(r, m.ChatID, m.ID), nil
+	return sent(r, m.ChatID, id), nil
 }
 
 // imageData checks that an image has bytes and a caption WhatsApp shows.

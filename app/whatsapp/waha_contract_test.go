@@ -97,6 +97,7 @@ var contractOperations = map[string][]string{
 	"/api/{session}/auth/request-code":                   {"post"},
 	"/api/{session}/new-message-id":                      {"get"},
 	"/api/{session}/chats/{chatId}/messages/{messageId}": {"get"},
+	"/api/{session}/chats/{chatId}/messages":             {"get"},
 	"/api/sendText":                                      {"post"},
 	"/api/sendPoll":                                      {"post"},
 	"/api/sendImage":                                     {"post"},
@@ -564,10 +565,15 @@ func defaultAnswer(op string, r *http.Request, params map[string]string, body []
 		s = jsonStub(http.StatusCreated, map[string]any{"id": map[string]any{
 			"fromMe": true, "remote": chatID, "id": id, "_serialized": "true_" + chatID + "_" + id,
 		}, "timestamp": 1748482806})
+	case "ChatsController_getChatMessages":
+		chatID, _ := url.PathUnescape(params["chatId"])
+		img := message("true_"+chatID+"_3EB0IMAGE", chatID, "Hi Ana, 20% off")
+		img["hasMedia"] = true
+		s = jsonStub(http.StatusOK, []any{img, message("true_"+chatID+"_3EB0TEXT", chatID, "Hello")})
 	case "ChattingController_sendImage":
+		// No pre-generated id in the spec: the engine picks the id.
 		chatID, _ := req["chatId"].(string)
-		id, _ := req["id"].(string)
-		m := message("true_"+chatID+"_"+id, chatID, fmt.Sprint(req["caption"]))
+		m := message("true_"+chatID+"_3EB0GATEWAY", chatID, fmt.Sprint(req["caption"]))
 		m["hasMedia"] = true
 		s = jsonStub(http.StatusCreated, m)
 	case "ChattingController_sendSeen":
@@ -649,7 +655,16 @@ func TestWAHAContract(t *testing.T) {
 			s, err := p.SendImage(ctx, whatsapp.Image{Session: session, ChatID: "15551234567@c.us", ID: "3EB0DDD", Mime: "image/png",
 				FileName: "sale.png", Data: pngBytes, Caption: "Hi Ana, 20% off <today> & tomorrow"})
 			return s.ID, err
-		}, []string{"ChattingController_sendImage"}, "true_15551234567@c.us_3EB0DDD"},
+		}, []string{"ChattingController_sendImage"}, "true_15551234567@c.us_3EB0GATEWAY"},
+		{"HonoursMessageID", func() (any, error) {
+			return []bool{p.HonoursMessageID(whatsapp.KindText), p.HonoursMessageID(whatsapp.KindPoll), p.HonoursMessageID(whatsapp.KindImage)}, nil
+		}, nil, []bool{true, true, false}},
+		{"SentSince", func() (any, error) {
+			return p.SentSince(ctx, session, "15551234567@c.us", time.Unix(1748482800, 0), 20)
+		}, []string{"ChatsController_getChatMessages"}, []whatsapp.ChatMessage{
+			{ID: "true_15551234567@c.us_3EB0IMAGE", Body: "Hi Ana, 20% off", HasMedia: true, Ack: 1, Timestamp: time.Unix(1748482805, 0).UTC()},
+			{ID: "true_15551234567@c.us_3EB0TEXT", Body: "Hello", Ack: 1, Timestamp: time.Unix(1748482805, 0).UTC()},
+		}},
 		{"SendSeen", func() (any, error) {
 			return nil, p.SendSeen(ctx, session, "15551234567@c.us", "false_15551234567@c.us_AAAA", "false_15551234567@c.us_BBBB")
 		}, []string{"ChattingController_sendSeen"}, nil},
@@ -727,7 +742,7 @@ func TestWAHAContract(t *testing.T) {
 
 	t.Run("image body", func(t *testing.T) {
 		want := map[string]any{
-			"session": session, "chatId": "15551234567@c.us", "id": "3EB0DDD",
+			"session": session, "chatId": "15551234567@c.us",
 			"caption": "Hi Ana, 20% off <today> & tomorrow",
 			"file":    map[string]any{"mimetype": "image/png", "filename": "sale.png", "data": base64.StdEncoding.EncodeToString(pngBytes)},
 		}

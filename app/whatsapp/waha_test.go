@@ -3,10 +3,12 @@ package whatsapp_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -460,6 +462,12 @@ func TestWAHAEmptyAnswers(t *testing.T) {
 		{"session info without me", 200, `{"name":"t1_i2","status":"SCAN_QR_CODE","me":null}`, func(w *whatsapp.WAHA) (any, error) {
 			return w.Session(ctx, "t1_i2")
 		}, whatsapp.SessionInfo{Name: "t1_i2", Status: whatsapp.StatusScanQR}},
+		{"chat unknown, 404", 404, `{"statusCode":404,"message":"Chat not found"}`, func(w *whatsapp.WAHA) (any, error) {
+			return w.SentSince(ctx, "t1_i2", "1@c.us", time.Unix(1700000000, 0), 10)
+		}, []whatsapp.ChatMessage(nil)},
+		{"chat empty", 200, `[]`, func(w *whatsapp.WAHA) (any, error) {
+			return w.SentSince(ctx, "t1_i2", "1@c.us", time.Unix(1700000000, 0), 10)
+		}, []whatsapp.ChatMessage{}},
 		{"delete answers nothing", 200, "", func(w *whatsapp.WAHA) (any, error) { return nil, w.DeleteSession(ctx, "t1_i2") }, nil},
 		{"typing answers nothing", 201, "", func(w *whatsapp.WAHA) (any, error) { return nil, w.StartTyping(ctx, "t1_i2", "1@c.us") }, nil},
 	}
@@ -514,6 +522,63 @@ func TestWAHASentID(t *testing.T) {
 				t.Error("no timestamp")
 			}
 		})
+	}
+}
+
+// TestWAHASentSince: the chat's list is asked for the account's messages
+// since the time, newest first, without media; what the engine does not
+// filter out (another's message, an older one) is left out here, and an id
+// in WEBJS's object form is read.
+func TestWAHASentSince(t *testing.T) {
+	var query url.Values
+	f := newFakeWAHA(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		query = r.URL.Query()
+		answer(w, 200, `[
+			{"id":"true_1@c.us_NEW","fromMe":true,"body":"Sale","hasMedia":true,"ack":2,"timestamp":1700000100},
+			{"id":"false_1@c.us_THEIRS","fromMe":false,"body":"Hi","timestamp":1700000090},
+			{"id":{"_serialized":"true_1@c.us_OBJ"},"fromMe":true,"body":"Hello","ack":1,"timestamp":1700000050},
+			{"id":"true_1@c.us_OLD","fromMe":true,"body":"Sale","hasMedia":true,"timestamp":1699999000}]`)
+	})
+	got, err := newTestWAHA(f.URL).SentSince(context.Background(), "t1_i2", "1@c.us", time.Unix(1700000000, 0), 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []whatsapp.ChatMessage{
+		{ID: "true_1@c.us_NEW", Body: "Sale", HasMedia: true, Ack: 2, Timestamp: time.Unix(1700000100, 0).UTC()},
+		{ID: "true_1@c.us_OBJ", Body: "Hello", Ack: 1, Timestamp: time.Unix(1700000050, 0).UTC()},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	wantQuery := url.Values{"limit": {"20"}, "sortOrder": {"desc"}, "downloadMedia": {"false"},
+		"filter.fromMe": {"true"}, "filter.timestamp.gte": {"1700000000"}}
+	if diff := cmp.Diff(wantQuery, query); diff != "" {
+		t.Errorf("query (-want +got):\n%s", diff)
+	}
+}
+
+// TestWAHAImageWithoutID: sendImage carries no pre-generated id (WAHA's spec
+// has none for it) and the image's id is the answer's, or none.
+func TestWAHAImageWithoutID(t *testing.T) {
+	var body map[string]any
+	f := newFakeWAHA(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		if n == 1 {
+			answer(w, 201, `{"id":"true_1@c.us_GATEWAY","timestamp":1700000000}`)
+			return
+		}
+		answer(w, 201, `{}`)
+	})
+	p := newTestWAHA(f.URL)
+	img := whatsapp.Image{Session: "t1_i2", ChatID: "1@c.us", ID: "OURS", Mime: "image/png", Data: []byte("\x89PNG"), Caption: "Sale"}
+	for _, want := range []string{"true_1@c.us_GATEWAY", ""} {
+		got, err := p.SendImage(context.Background(), img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, sent := body["id"]; sent || got.ID != want {
+			t.Errorf("sent id %v; answer's id %q, want %q", body["id"], got.ID, want)
+		}
 	}
 }
 

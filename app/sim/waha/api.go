@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -39,6 +40,7 @@ func (s *Server) apiRoutes() []route {
 		newRoute(http.MethodPost, "/api/startTyping", s.startTyping),
 		newRoute(http.MethodPost, "/api/stopTyping", s.stopTyping),
 		newRoute(http.MethodGet, "/api/{session}/chats/{chatId}/messages/{messageId}", s.showMessage),
+		newRoute(http.MethodGet, "/api/{session}/chats/{chatId}/messages", s.listMessages),
 		newRoute(http.MethodGet, "/api/checkNumberStatus", s.checkNumberStatus),
 		newRoute(http.MethodGet, "/api/{session}/lids/{lid}", s.showLID),
 	}
@@ -503,8 +505,8 @@ func (s *Server) sendPoll(w http.ResponseWriter, r *http.Request, _ params) {
 }
 
 // imageRequest is sendImage's body (MessageImageRequest). The pre-generated
-// id is not in WAHA's spec for images; the stand-in takes it as sendText
-// does, so the app's id reservation can be tested.
+// id is not in WAHA's spec for images: the stand-in checks it as sendText
+// does but uses it only with Options.ImageIDs.
 type imageRequest struct {
 	sendRequest
 	Caption *string `json:"caption"`
@@ -560,8 +562,12 @@ func (s *Server) sendImage(w http.ResponseWriter, r *http.Request, _ params) {
 		badRequest(w, problems...)
 		return
 	}
+	id := ""
+	if s.imageIDs {
+		id = deref(in.ID)
+	}
 	s.inSession(w, r, name, working, func(ss *session) reply {
-		m := s.sendLocked(ss, chat, deref(in.ID), "api", content{body: media.Caption, media: media, file: data}, deref(in.ReplyTo))
+		m := s.sendLocked(ss, chat, id, "api", content{body: media.Caption, media: media, file: data}, deref(in.ReplyTo))
 		return reply{status: http.StatusCreated, body: m.payload(ss.me)}
 	})
 }
@@ -667,6 +673,44 @@ func (s *Server) showMessage(w http.ResponseWriter, r *http.Request, p params) {
 		}
 		return reply{status: http.StatusOK, body: m.payload(ss.me)}
 	})
+}
+
+// listMessages is GET /api/{session}/chats/{chatId}/messages with the
+// limit (required), sortOrder (desc by default here: newest first),
+// filter.fromMe and filter.timestamp.gte parameters; media is never
+// downloaded.
+func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, p params) {
+	chat := normalChat(p["chatId"])
+	q := r.URL.Query()
+	limit, err := strconv.Atoi(q.Get("limit"))
+	since, serr := strconv.ParseFloat(orZero(q.Get("filter.timestamp.gte")), 64)
+	if chat == "" || err != nil || limit < 1 || serr != nil {
+		badRequest(w, "chatId must be a chat id, limit a positive number, filter.timestamp.gte a number")
+		return
+	}
+	fromMe := q.Get("filter.fromMe")
+	s.inSession(w, r, p["session"], working, func(ss *session) reply {
+		out := []messagePayload{}
+		for i := len(ss.messages) - 1; i >= 0 && len(out) < limit; i-- {
+			m := ss.messages[i]
+			if !ss.sameChat(m.chatID, chat) || float64(m.time.Unix()) < since ||
+				(fromMe != "" && strconv.FormatBool(m.fromMe) != fromMe) {
+				continue
+			}
+			out = append(out, m.payload(ss.me))
+		}
+		if q.Get("sortOrder") == "asc" {
+			slices.Reverse(out)
+		}
+		return reply{status: http.StatusOK, body: out}
+	})
+}
+
+func orZero(s string) string {
+	if s == "" {
+		return "0"
+	}
+	return s
 }
 
 // checkNumberStatus is GET /api/checkNumberStatus?phone=&session=.

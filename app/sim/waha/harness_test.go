@@ -41,7 +41,14 @@ func newSim(t *testing.T, tune func(*waha.Timing)) *sim {
 	if tune != nil {
 		tune(&timing)
 	}
-	s := waha.New(waha.Options{APIKey: testKey, Timing: timing})
+	return newSimWith(t, waha.Options{Timing: timing})
+}
+
+// newSimWith starts a stand-in with the options (the test API key set).
+func newSimWith(t *testing.T, opts waha.Options) *sim {
+	t.Helper()
+	opts.APIKey = testKey
+	s := waha.New(opts)
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(func() {
 		srv.Close()

@@ -3,8 +3,10 @@ package waha_test
 import (
 	"encoding/base64"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -12,11 +14,12 @@ import (
 )
 
 // TestSendImage: an image sent through the API is recorded with its type,
-// size and caption, once per id, sends the same events as a text, and shows
-// on the phone page with its caption.
+// size and caption, under the pre-generated id when the stand-in is told to
+// take it (once per id), sends the same events as a text, and shows on the
+// phone page with its caption.
 func TestSendImage(t *testing.T) {
 	t.Parallel()
-	s := newSim(t, nil)
+	s := newSimWith(t, waha.Options{Timing: waha.FastTiming(), ImageIDs: true})
 	h := newHook(t, nil)
 	s.working(t, "im1", h)
 	s.flush(t)
@@ -26,8 +29,7 @@ func TestSendImage(t *testing.T) {
 	}
 	s.mustCall(t, http.MethodGet, "/api/im1/new-message-id", nil, http.StatusOK).json(t, &nid)
 	png := []byte("\x89PNG\r\n\x1a\nsale-image")
-	body := map[string]any{"session": "im1", "chatId": "15550100500@c.us", "id": nid.ID, "caption": "Hi Ana, 20% off",
-		"file": map[string]any{"mimetype": "image/png", "filename": "sale.png", "data": base64.StdEncoding.EncodeToString(png)}}
+	body := imageBody("im1", "15550100500@c.us", nid.ID, "Hi Ana, 20% off", png)
 	s.mustCall(t, http.MethodPost, "/api/sendImage", body, http.StatusCreated)
 	s.mustCall(t, http.MethodPost, "/api/sendImage", body, http.StatusCreated)
 
@@ -50,6 +52,63 @@ func TestSendImage(t *testing.T) {
 	}
 	if !strings.Contains(msg.Find(".body").Text(), "Hi Ana, 20% off") {
 		t.Errorf("caption not shown: %q", msg.Text())
+	}
+}
+
+// imageBody is a sendImage request; id is left out when empty.
+func imageBody(session, chatID, id, caption string, data []byte) map[string]any {
+	b := map[string]any{"session": session, "chatId": chatID, "caption": caption,
+		"file": map[string]any{"mimetype": "image/png", "filename": "sale.png", "data": base64.StdEncoding.EncodeToString(data)}}
+	if id != "" {
+		b["id"] = id
+	}
+	return b
+}
+
+// TestSendImageIgnoresTheID: by default the stand-in does what WAHA's spec
+// allows, ignoring the pre-generated id of sendImage: each send is a new
+// image with an id of its own, answered, echoed and acknowledged under it,
+// and the chat's message list shows it.
+func TestSendImageIgnoresTheID(t *testing.T) {
+	t.Parallel()
+	s := newSim(t, nil)
+	h := newHook(t, nil)
+	s.working(t, "im3", h)
+	s.flush(t)
+	body := imageBody("im3", "15550100700@c.us", "3EB0OURS", "New menu", []byte("\x89PNG\r\n\x1a\nmenu"))
+	var first, second struct {
+		ID string `json:"id"`
+	}
+	s.mustCall(t, http.MethodPost, "/api/sendImage", body, http.StatusCreated).json(t, &first)
+	s.mustCall(t, http.MethodPost, "/api/sendImage", body, http.StatusCreated).json(t, &second)
+	sent := s.Sent("im3")
+	if len(sent) != 2 || first.ID == second.ID || strings.Contains(first.ID, "3EB0OURS") ||
+		sent[0].ID != first.ID || sent[1].ID != second.ID || sent[0].Requests != 1 {
+		t.Fatalf("answers %q, %q; sent %+v", first.ID, second.ID, sent)
+	}
+	h.waitFor(t, "the echo under the gateway's id", func(r hookRequest) bool {
+		return r.env.Event == "message.any" && strings.Contains(string(r.env.Payload), first.ID)
+	})
+	h.waitFor(t, "the ack under the gateway's id", func(r hookRequest) bool {
+		return r.env.Event == "message.ack" && strings.Contains(string(r.env.Payload), first.ID)
+	})
+
+	var list []struct {
+		ID       string `json:"id"`
+		Body     string `json:"body"`
+		HasMedia bool   `json:"hasMedia"`
+		FromMe   bool   `json:"fromMe"`
+	}
+	s.mustCall(t, http.MethodGet, "/api/im3/chats/15550100700@c.us/messages?limit=1&filter.fromMe=true&filter.timestamp.gte=0",
+		nil, http.StatusOK).json(t, &list)
+	if len(list) != 1 || list[0].ID != second.ID || list[0].Body != "New menu" || !list[0].HasMedia || !list[0].FromMe {
+		t.Errorf("newest message %+v, want the second image", list)
+	}
+	later := time.Now().Add(time.Hour).Unix()
+	s.mustCall(t, http.MethodGet, "/api/im3/chats/15550100700@c.us/messages?limit=5&filter.timestamp.gte="+strconv.FormatInt(later, 10),
+		nil, http.StatusOK).json(t, &list)
+	if len(list) != 0 {
+		t.Errorf("messages after an hour from now: %+v", list)
 	}
 }
 
@@ -86,5 +145,33 @@ func TestSendImageErrors(t *testing.T) {
 	}
 	if n := len(s.Sent("im2")); n != 0 {
 		t.Errorf("%d messages recorded from refused sends", n)
+	}
+}
+
+// TestHoldAnswersUntilReleased: a held sendImage is carried out at once,
+// its echo delivered, and its answer comes only when released.
+func TestHoldAnswersUntilReleased(t *testing.T) {
+	t.Parallel()
+	s := newSim(t, nil)
+	h := newHook(t, nil)
+	s.working(t, "im4", h)
+	s.flush(t)
+	release := s.Hold("/api/sendImage")
+	defer release()
+	answered := make(chan answer, 1)
+	go func() {
+		answered <- s.call(t, http.MethodPost, "/api/sendImage", imageBody("im4", "15550100800@c.us", "", "Held", []byte("\x89PNG")))
+	}()
+	h.waitFor(t, "the echo of the held send", func(r hookRequest) bool {
+		return r.env.Event == "message.any" && strings.Contains(string(r.env.Payload), `"Held"`)
+	})
+	select {
+	case a := <-answered:
+		t.Fatalf("answered %d before the release", a.status)
+	case <-time.After(50 * time.Millisecond):
+	}
+	release()
+	if a := <-answered; a.status != http.StatusCreated {
+		t.Errorf("status %d after the release: %s", a.status, a.body)
 	}
 }

@@ -6,8 +6,10 @@
 // OpenAPI spec (shared/waha/openapi.json): sessions (create, list, get,
 // update, delete, start, stop, restart, logout, me), the pairing QR code
 // (PNG, JSON or raw value) and pairing code, new message ids, sendText,
-// sendPoll, sendSeen, start/stopTyping, one message of a chat, checkNumberStatus
-// and the lid → phone lookup. Every /api request needs the X-Api-Key header
+// sendPoll, sendImage (which, like a WAHA may, ignores the pre-generated id
+// its spec does not list, unless Options.ImageIDs), sendSeen,
+// start/stopTyping, one message of a chat and a chat's latest messages,
+// checkNumberStatus and the lid → phone lookup. Every /api request needs the X-Api-Key header
 // when Options.APIKey is set; /ping needs none. Errors come in WAHA's shapes:
 // 400 {statusCode, message, error} for invalid input, 404 for an unknown
 // session or message, 422 {error, session, status, expected} for a call in
@@ -172,6 +174,11 @@ type Options struct {
 	// HTTPClient delivers the webhooks. Nil uses a client with a
 	// Timing.WebhookTimeout timeout.
 	HTTPClient *http.Client
+	// ImageIDs makes sendImage send the image under the pre-generated "id"
+	// of the request, as sendText does. By default the stand-in ignores it,
+	// as a WAHA may (its spec's MessageImageRequest has no "id"), and the
+	// image, its echo and its acks carry an id of its own.
+	ImageIDs bool
 }
 
 // maxBody bounds request bodies.
@@ -183,13 +190,14 @@ const maxLog = 10000
 // Server is the WAHA stand-in. Its methods are safe for concurrent use. Call
 // Close to stop its timers and webhook deliveries.
 type Server struct {
-	apiKey  string
-	timing  Timing
-	log     *slog.Logger
-	client  *http.Client
-	handler http.Handler
-	routes  []route
-	phone   *phonePage
+	apiKey   string
+	imageIDs bool
+	timing   Timing
+	log      *slog.Logger
+	client   *http.Client
+	handler  http.Handler
+	routes   []route
+	phone    *phonePage
 
 	// ctx ends with Close; background deliveries and timers watch it.
 	ctx    context.Context
@@ -208,6 +216,7 @@ type Server struct {
 	refused map[string]bool
 	faults  map[string]*fault
 	delays  map[string]time.Duration
+	holds   map[string]chan struct{}
 	events  []*eventRecord
 	queues  map[string]*queue
 	// busy counts deliveries waiting or in flight, for Flush.
@@ -255,6 +264,7 @@ func New(opts Options) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		apiKey:   opts.APIKey,
+		imageIDs: opts.ImageIDs,
 		timing:   timing,
 		log:      log,
 		client:   client,
@@ -266,6 +276,7 @@ func New(opts Options) *Server {
 		refused:  make(map[string]bool),
 		faults:   make(map[string]*fault),
 		delays:   make(map[string]time.Duration),
+		holds:    make(map[string]chan struct{}),
 		queues:   make(map[string]*queue),
 		changed:  make(chan struct{}),
 	}
@@ -354,6 +365,32 @@ func (s *Server) Delay(path string, d time.Duration) {
 		return
 	}
 	s.delays[path] = d
+}
+
+// Hold holds back the answers to path (as in FailNext) until release is
+// called: each request is carried out at once (its webhooks are sent) and
+// its answer waits, as Delay's, so a test can see what the events did
+// before the caller has the answer. Hold again replaces an earlier hold,
+// releasing it.
+func (s *Server) Hold(path string) (release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	if old, ok := s.holds[path]; ok {
+		close(old)
+	}
+	s.holds[path] = ch
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.holds[path] == ch {
+				delete(s.holds, path)
+			}
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
 }
 
 // Mute stops (on) or restarts delivering the session's events of a type,
@@ -518,8 +555,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeJSON(rec, status, map[string]any{"statusCode": status, "message": "simulated failure", "error": http.StatusText(status)})
 		return
 	}
-	d := s.delayFor(r.URL.Path, pattern)
-	if d <= 0 {
+	d, held := s.delayFor(r.URL.Path, pattern)
+	if d <= 0 && held == nil {
 		rt.handle(rec, r, p)
 		return
 	}
@@ -527,10 +564,15 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	// answer is held back.
 	buf := newBufferedWriter()
 	rt.handle(buf, r.WithContext(context.WithoutCancel(r.Context())), p)
-	t := time.NewTimer(d)
-	defer t.Stop()
+	var timeout <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
 	select {
-	case <-t.C:
+	case <-timeout:
+	case <-held:
 	case <-r.Context().Done():
 	}
 	buf.copyTo(rec)
@@ -598,13 +640,19 @@ func (s *Server) takeFault(path, pattern string) (int, bool) {
 	return 0, false
 }
 
-func (s *Server) delayFor(path, pattern string) time.Duration {
+// delayFor is how long the answer to a request waits (Delay), and the
+// channel that releases it when it is held (Hold).
+func (s *Server) delayFor(path, pattern string) (time.Duration, <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if d, ok := s.delays[path]; ok {
-		return d
+	held, ok := s.holds[path]
+	if !ok {
+		held = s.holds[pattern]
 	}
-	return s.delays[pattern]
+	if d, ok := s.delays[path]; ok {
+		return d, held
+	}
+	return s.delays[pattern], held
 }
 
 // recorder remembers the status written.
