@@ -187,3 +187,32 @@ func (s *Store) SetPlan(ctx context.Context, a Actor, tenantID int64, plan, reas
 	}
 	return changed, nil
 }
+
+// ConsoleSummary is the platform at a glance, for the console's home.
+type ConsoleSummary struct {
+	Tenants            int   `bun:"tenants"`
+	Suspended          int   `bun:"suspended"`
+	CreditsOutstanding int64 `bun:"credits"`
+	Messages30         int64 `bun:"messages"`
+	AIReplies30        int64 `bun:"ai_replies"`
+	DeadEvents7        int   `bun:"dead_events"`
+	JobFailures7       int   `bun:"job_failures"`
+}
+
+// ConsoleSummaryAllTenants counts tenants, credits held, the last 30 days'
+// messages and the last 7 days' failures.
+func (s *Store) ConsoleSummaryAllTenants(ctx context.Context) (*ConsoleSummary, error) {
+	out := new(ConsoleSummary)
+	err := s.db.NewRaw(`SELECT
+		(SELECT count(*) FROM tenants) AS tenants,
+		(SELECT count(*) FROM tenants WHERE status = 'suspended') AS suspended,
+		(SELECT coalesce(sum(credit_balance), 0) FROM tenants) AS credits,
+		(SELECT count(*) FROM messages WHERE sent_at > now() - interval '30 days') AS messages,
+		(SELECT count(*) FROM messages WHERE sent_at > now() - interval '30 days' AND sender = 'ai') AS ai_replies,
+		(SELECT count(*) FROM webhook_events WHERE dead_at > now() - interval '7 days') AS dead_events,
+		(SELECT count(*) FROM job_failures WHERE created_at > now() - interval '7 days') AS job_failures`).Scan(ctx, out)
+	if err != nil {
+		return nil, fmt.Errorf("console summary: %w", err)
+	}
+	return out, nil
+}

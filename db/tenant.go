@@ -72,8 +72,11 @@ const (
 // May reports whether the tenant's account may do a. A suspended tenant can
 // still sign in and see its data (and why it is suspended), but its AI
 // stays silent, its campaigns wait and its numbers send nothing.
-func (t *Tenant) May(a Activity) bool {
-	if t.Status != TenantSuspended {
+func (t *Tenant) May(a Activity) bool { return StatusMay(t.Status, a) }
+
+// StatusMay is May for a tenant whose status alone was read.
+func StatusMay(status string, a Activity) bool {
+	if status != TenantSuspended {
 		return true
 	}
 	return a == ActView
