@@ -14,9 +14,9 @@ import (
 
 // backBar is put at the top of the queues console (asynqmon's own app),
 // which has no way back to ours.
-var backBar = []byte(`<a href="` + views.PathDashboard + `" data-testid="back-to-app" style="position:fixed;z-index:99999;` +
+var backBar = []byte(`<a href="` + views.PathAdmin + `" data-testid="back-to-app" style="position:fixed;z-index:99999;` +
 	`right:12px;bottom:12px;padding:8px 14px;border-radius:20px;background:#00785a;color:#fff;font:600 14px sans-serif;` +
-	`text-decoration:none;box-shadow:0 2px 8px rgba(0,0,0,.3)">← Back to My Aibud</a>`)
+	`text-decoration:none;box-shadow:0 2px 8px rgba(0,0,0,.3)">← Back to the console</a>`)
 
 // queuesConsole serves asynqmon under /admin/queues, its pages carrying a
 // link back to the app.

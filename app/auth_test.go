@@ -362,11 +362,14 @@ func TestOwnerSeesQueues(t *testing.T) {
 	if !strings.Contains(r.body, "Asynq") {
 		t.Errorf("queues console: %s", abbreviate(r.body))
 	}
-	if href, _ := testid(r, "back-to-app").Attr("href"); href != "/dashboard" {
-		t.Errorf("the queues console has no way back to the app: %s", abbreviate(r.body))
+	if href, _ := testid(r, "back-to-app").Attr("href"); href != "/admin" {
+		t.Errorf("the queues console has no way back to the console: %s", abbreviate(r.body))
 	}
-	if r := b.get("/dashboard"); !strings.Contains(r.body, `href="/admin/queues"`) {
-		t.Error("the owner's navigation lacks the queues link")
+	if href, _ := testid(b.get("/dashboard"), "console-link").Attr("href"); href != "/admin" {
+		t.Error("the owner's navigation lacks the console link")
+	}
+	if r := b.get("/admin"); !strings.Contains(testid(r, "console-nav").Text(), "Queues") || !strings.Contains(r.body, `href="/admin/queues"`) {
+		t.Error("the console's navigation lacks the queues link")
 	}
 }
 

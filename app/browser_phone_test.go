@@ -117,6 +117,18 @@ func TestBrowserEveryPageFitsAPhone(t *testing.T) {
 	check("/admin/nodes", `[data-testid="node-list"]`)
 	check("/admin/ai", `main`)
 	check("/admin/failures", `main`)
+	check("/admin", `[data-testid="console-stats"]`)
+	check("/admin/tenants", `[data-testid="tenant-list"]`)
+	me := db.Actor{UserID: u.ID, Email: u.Email}
+	if _, err := a.store.AdjustCredits(ctx, me, u.TenantID, 25, "Compensação pela instabilidade do servidor de mensagens na sexta-feira", "owner:PHONEPHONEPHONEPHONEPHONE2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.store.SetSuspended(ctx, me, u.TenantID, true, "Fatura de novembro em aberto há mais de trinta dias; regularize para reativar"); err != nil {
+		t.Fatal(err)
+	}
+	check(fmt.Sprintf("/admin/tenants/%d", u.TenantID), `[data-testid="tenant-actions"]`)
+	check("/admin/audit", `[data-testid="audit-row"]`)
+	check("/dashboard", `[data-testid="suspended-banner"]`)
 }
 
 // phonePoll is a poll campaign with long words, ready for its sending step.

@@ -308,10 +308,16 @@ func TestOwnerConsole(t *testing.T) {
 	if !strings.Contains(testid(r, "ai-usage").Text(), "Platform") || !strings.Contains(testid(r, "ai-usage").Text(), "1,200") {
 		t.Errorf("usage table: %q", testid(r, "ai-usage").Text())
 	}
-	// The nav marks the page the owner is on.
-	for path, want := range map[string]string{"/admin/ai": "AI costs", "/admin/nodes": "Servers", "/admin/failures": "Failures"} {
-		if got := strings.TrimSpace(b.get(path).doc.Find(`nav a[aria-current="page"]`).Text()); got != want {
-			t.Errorf("%s: the nav marks %q, want %q", path, got, want)
+	// The console's nav marks the section the owner is on; the app's nav
+	// marks the console.
+	for path, want := range map[string]string{"/admin": "Overview", "/admin/tenants": "Tenants", "/admin/audit": "Audit",
+		"/admin/ai": "AI costs", "/admin/nodes": "Servers", "/admin/failures": "Failures"} {
+		r := b.get(path)
+		if got := strings.TrimSpace(r.doc.Find(`nav[aria-label="Console"] a[aria-current="page"]`).Text()); got != want {
+			t.Errorf("%s: the console nav marks %q, want %q", path, got, want)
+		}
+		if got := strings.TrimSpace(r.doc.Find(`nav[aria-label="Main"] a[aria-current="page"]`).Text()); got != "Console" {
+			t.Errorf("%s: the main nav marks %q, want Console", path, got)
 		}
 	}
 

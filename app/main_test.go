@@ -18,6 +18,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/hibiken/asynq"
+	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/myaibud/aibud/app"
@@ -40,6 +41,8 @@ type testApp struct {
 	namespace string
 	opts      app.Options
 	env       *env
+	// echo is the app itself, for its list of routes.
+	echo *echo.Echo
 }
 
 type appOption func(*app.Options)
@@ -60,7 +63,9 @@ func newTestApp(t testing.TB, opts ...appOption) *testApp {
 	t.Helper()
 	e := sharedEnv(t)
 	a := &testApp{store: dbtest.Store(t), publisher: live.NewPublisher(dbtest.Redis(t), e.namespace), namespace: e.namespace, env: e}
-	srv := httptest.NewServer(newAppHandler(t, e, quietLogger(dbtest.Logger(t)), t.Cleanup, &a.opts, opts...))
+	h := newAppHandler(t, e, quietLogger(dbtest.Logger(t)), t.Cleanup, &a.opts, opts...)
+	a.echo, _ = h.(*echo.Echo)
+	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
 		srv.Close()

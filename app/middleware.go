@@ -357,9 +357,6 @@ func (h *handler) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 		if p == nil {
 			return redirect(c, views.SignInPath(returnPath(c)))
 		}
-		if p.tenant.Status != db.TenantActive {
-			return Errorf(EForbidden, "This account is suspended. Please contact support.")
-		}
 		return next(c)
 	}
 }

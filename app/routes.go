@@ -85,7 +85,8 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.GET(views.PathPasswordReset, h.editPassword, web...)
 	e.POST(views.PathPasswordReset, h.updatePassword, web...)
 
-	// Tenant: a signed-in user of an active tenant.
+	// Tenant: a signed-in user (of a suspended tenant too: it reads its
+	// pages, and what suspension stops is decided where the work is done).
 	e.GET(views.PathDashboard, h.showDashboard, tenant...)
 	e.GET(views.PathDashCredits, h.dashboardCredits, tenant...)
 	e.GET(views.PathCreditBadge, h.creditBadge, tenant...)
@@ -163,6 +164,15 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.Any(views.PathAdminQueues, queues, admin...)
 	e.Any(views.PathAdminQueues+"/*", queues, admin...)
 	ownerPages := slices.Concat(tenant, []echo.MiddlewareFunc{h.requireOwner})
+	e.GET(views.PathAdmin, h.showConsole, ownerPages...)
+	e.GET(views.PathAdminTenants, h.listTenants, ownerPages...)
+	e.GET(views.PathAdminTenants+"/:id", h.showTenant, ownerPages...)
+	e.POST(views.PathAdminTenants+"/:id/"+views.TenantActionCredits, h.adjustTenantCredits, ownerPages...)
+	e.POST(views.PathAdminTenants+"/:id/"+views.TenantActionSuspend, h.suspendTenant, ownerPages...)
+	e.POST(views.PathAdminTenants+"/:id/"+views.TenantActionUnsuspend, h.unsuspendTenant, ownerPages...)
+	e.POST(views.PathAdminTenants+"/:id/"+views.TenantActionPlan, h.changeTenantPlan, ownerPages...)
+	e.POST(views.PathAdminTenants+"/:id/"+views.TenantActionPasswordReset, h.sendTenantPasswordReset, ownerPages...)
+	e.GET(views.PathAdminAudit, h.showAudit, ownerPages...)
 	e.GET(views.PathAdminNodes, h.listNodes, ownerPages...)
 	e.GET(views.PathAdminAI, h.showAICosts, ownerPages...)
 	e.GET(views.PathAdminFailures, h.showFailures, ownerPages...)

@@ -3,6 +3,7 @@ package app
 import (
 	"github.com/labstack/echo/v4"
 
+	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/views"
 )
 
@@ -19,5 +20,8 @@ func (h *handler) shell(c echo.Context, title, active string) views.Shell {
 		Credits:    p.tenant.CreditBalance,
 		IsOwner:    p.owner,
 		Flash:      h.popFlash(c),
+		Suspended:  !p.tenant.May(db.ActSend),
+		// The reason is the owner's words to the tenant, shown on every page.
+		SuspendReason: p.tenant.SuspendReason,
 	}
 }

@@ -102,6 +102,8 @@ type SendClaim struct {
 	ChatID  string  `bun:"claim_chat_id"`
 	Session *string `bun:"claim_session"`
 	NodeID  *int64  `bun:"claim_node_id"`
+	// TenantStatus is the tenant's status: a suspended tenant sends nothing.
+	TenantStatus string `bun:"claim_tenant_status"`
 }
 
 // ClaimSend lets the task of generation attempt work on an outgoing message
@@ -118,7 +120,8 @@ func (ts *TenantStore) ClaimSend(ctx context.Context, id int64, attempt int, lea
 		RETURNING m.*,
 			(SELECT c.chat_id FROM contacts AS c WHERE c.tenant_id = m.tenant_id AND c.id = m.contact_id) AS claim_chat_id,
 			(SELECT i.session_name FROM instances AS i WHERE i.tenant_id = m.tenant_id AND i.id = m.instance_id) AS claim_session,
-			(SELECT i.node_id FROM instances AS i WHERE i.tenant_id = m.tenant_id AND i.id = m.instance_id) AS claim_node_id`,
+			(SELECT i.node_id FROM instances AS i WHERE i.tenant_id = m.tenant_id AND i.id = m.instance_id) AS claim_node_id,
+			(SELECT t.status FROM tenants AS t WHERE t.id = m.tenant_id) AS claim_tenant_status`,
 		lease.Milliseconds(), ts.tenantID, id, attempt).Scan(ctx, c)
 	if err != nil {
 		return nil, fmt.Errorf("claim message %d attempt %d: %w", id, attempt, mapErr(err))

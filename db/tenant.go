@@ -39,15 +39,47 @@ const (
 type Tenant struct {
 	bun.BaseModel `bun:"table:tenants,alias:t"`
 
-	ID             int64     `bun:"id,pk,autoincrement"`
-	Name           string    `bun:"name,notnull"`
-	Plan           string    `bun:"plan,notnull"`
-	CreditBalance  int64     `bun:"credit_balance,notnull"`
-	Status         string    `bun:"status,notnull"`
-	DefaultCountry string    `bun:"default_country,notnull"`
-	Timezone       string    `bun:"timezone,notnull"`
-	CreatedAt      time.Time `bun:"created_at,notnull,default:current_timestamp"`
-	UpdatedAt      time.Time `bun:"updated_at,notnull,default:current_timestamp"`
+	ID             int64  `bun:"id,pk,autoincrement"`
+	Name           string `bun:"name,notnull"`
+	Plan           string `bun:"plan,notnull"`
+	CreditBalance  int64  `bun:"credit_balance,notnull"`
+	Status         string `bun:"status,notnull"`
+	DefaultCountry string `bun:"default_country,notnull"`
+	Timezone       string `bun:"timezone,notnull"`
+	// SuspendedAt and SuspendReason are set while an owner has suspended
+	// the tenant (Status is then TenantSuspended): see May.
+	SuspendedAt   *time.Time `bun:"suspended_at"`
+	SuspendReason string     `bun:"suspend_reason,notnull"`
+	CreatedAt     time.Time  `bun:"created_at,notnull,default:current_timestamp"`
+	UpdatedAt     time.Time  `bun:"updated_at,notnull,default:current_timestamp"`
+}
+
+// Activity is something a tenant's account does, which suspension may stop.
+type Activity string
+
+// Activities, for Tenant.May.
+const (
+	// ActView: signing in and reading the tenant's own pages.
+	ActView Activity = "view"
+	// ActAIReply: the AI answering a customer.
+	ActAIReply Activity = "ai-reply"
+	// ActCampaign: campaigns dispatching messages.
+	ActCampaign Activity = "campaign"
+	// ActSend: the tenant's numbers sending any message.
+	ActSend Activity = "send"
+)
+
+// May reports whether the tenant's account may do a. A suspended tenant can
+// still sign in and see its data (and why it is suspended), but its AI
+// stays silent, its campaigns wait and its numbers send nothing.
+func (t *Tenant) May(a Activity) bool { return StatusMay(t.Status, a) }
+
+// StatusMay is May for a tenant whose status alone was read.
+func StatusMay(status string, a Activity) bool {
+	if status != TenantSuspended {
+		return true
+	}
+	return a == ActView
 }
 
 // Location returns the tenant's time zone, UTC when unset or unknown.

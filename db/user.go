@@ -131,3 +131,14 @@ func oneRow(res sql.Result, format string, args ...any) error {
 	}
 	return nil
 }
+
+// UserEmailsAllTenants returns the emails of a tenant's users, for the
+// owner's console (which names the tenant itself).
+func (s *Store) UserEmailsAllTenants(ctx context.Context, tenantID int64) ([]string, error) {
+	var emails []string
+	err := s.db.NewSelect().Model((*User)(nil)).Column("email").Where("u.tenant_id = ?", tenantID).Order("u.id").Scan(ctx, &emails)
+	if err != nil {
+		return nil, fmt.Errorf("user emails: %w", mapErr(err))
+	}
+	return emails, nil
+}

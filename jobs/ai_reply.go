@@ -75,8 +75,15 @@ func (w *Worker) answer(ctx context.Context, ts *db.TenantStore, msg *db.Message
 	if err != nil {
 		return false, err
 	}
+	may, err := w.tenantMay(ctx, ts, db.ActAIReply)
+	if err != nil {
+		return false, err
+	}
 	reply, err := ts.ReplyFor(ctx, msg.ID)
 	if errors.Is(err, db.ErrNotFound) {
+		if !may {
+			return false, nil // a suspended tenant's AI stays silent
+		}
 		reply, err = w.startReply(ctx, ts, settings, contact, msg)
 	}
 	if err != nil || reply == nil {
@@ -85,7 +92,11 @@ func (w *Worker) answer(ctx context.Context, ts *db.TenantStore, msg *db.Message
 	if reply.Status != db.ReplyReserved && reply.Status != db.ReplyGenerated {
 		return false, nil // handed to the outbox, or ended
 	}
-	// Still unsent: the tenant may have taken over meanwhile.
+	// Still unsent: the tenant may have taken over, or been suspended,
+	// meanwhile.
+	if !may {
+		return false, w.giveUp(ctx, ts, contact, reply, "The account is suspended.", false)
+	}
 	if why, _ := ai.StillWanted(settings, contact, time.Now()); why != "" {
 		return false, w.giveUp(ctx, ts, contact, reply, why, false)
 	}

@@ -56,6 +56,9 @@ func (w *Worker) dispatchCampaign(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	ts := w.store.Tenant(p.TenantID)
+	if ok, err := w.tenantMay(ctx, ts, db.ActCampaign); !ok {
+		return err // the sweeper asks again once the tenant is reinstated
+	}
 	inst, err := connectedNumber(ctx, ts, p.InstanceID)
 	if inst == nil {
 		return err // the sweeper asks again once the number is connected
@@ -96,6 +99,22 @@ func (w *Worker) dispatchCampaign(ctx context.Context, t *asynq.Task) error {
 	}
 	t2, err := NewDispatchCampaignTask(p, time.Now())
 	return w.enqueue(ctx, t2, err)
+}
+
+// tenantMay reports whether the tenant may do a now (see db.Tenant.May);
+// false with no error for a tenant that is gone.
+func (w *Worker) tenantMay(ctx context.Context, ts *db.TenantStore, a db.Activity) (bool, error) {
+	t, err := ts.Tenant(ctx)
+	if errors.Is(err, db.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !t.May(a) {
+		w.log.DebugContext(ctx, "the tenant is suspended", "tenant_id", ts.TenantID(), "activity", string(a))
+	}
+	return t.May(a), nil
 }
 
 // connectedNumber returns the number if it is connected; nil (and no

@@ -40,6 +40,13 @@ func (w *Worker) sweepCampaigns(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// So do those refused because their tenant was suspended: they wait in
+	// their campaign, which dispatches again once the tenant is reinstated.
+	ns, err := w.store.RequeueUnsentAllTenants(ctx, whatsapp.ReasonSuspended)
+	if err != nil {
+		return err
+	}
+	n += ns
 	if n > 0 {
 		w.log.InfoContext(ctx, "gave campaign messages of disconnected numbers back to their campaigns", "count", n)
 	}

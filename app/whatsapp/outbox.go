@@ -195,6 +195,9 @@ func (o *Outbox) Send(ctx context.Context, ts *db.TenantStore, id int64, attempt
 		return Attempted{}, err
 	}
 	m := &claim.Message
+	if !db.StatusMay(claim.TenantStatus, db.ActSend) {
+		return o.fail(ctx, ts, m, ReasonSuspended)
+	}
 	prov, err := o.provider(ctx, claim)
 	if errors.Is(err, ErrNoNode) {
 		return o.fail(ctx, ts, m, "The WhatsApp number was deleted.")
@@ -503,6 +506,11 @@ func refused(err error) bool {
 // connected when it came to send it: a campaign gives such a recipient to
 // another of its numbers, or to this one once it reconnects.
 const ReasonNotConnected = "The WhatsApp number is not connected."
+
+// ReasonSuspended is the failure of a message of a suspended tenant: it is
+// not sent, and refunded. A campaign takes such a recipient back and sends
+// it once the tenant is reinstated.
+const ReasonSuspended = "Not sent: this account is suspended."
 
 // SendFailureReason is what the tenant reads when a message could not go out.
 func SendFailureReason(err error) string {
