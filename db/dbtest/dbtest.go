@@ -316,8 +316,9 @@ func withDatabase(rawURL, name string) string {
 	return u.String()
 }
 
-// claimRedisDB takes a Redis DB index (1-15) no other test package holds,
-// flushes it and returns its URL and a release function.
+// claimRedisDB takes a Redis DB index (15 down to 2) no other test package
+// holds, flushes it and returns its URL and a release function. DB 1 is
+// left to `make dev`, so that a test's late writes never land in it.
 func claimRedisDB(ctx context.Context, baseURL string) (string, func(), error) {
 	opt, err := redis.ParseURL(baseURL)
 	if err != nil {
@@ -327,7 +328,7 @@ func claimRedisDB(ctx context.Context, baseURL string) (string, func(), error) {
 	ctl := redis.NewClient(opt)
 	owner := randomHex(8)
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		for i := 1; i <= 15; i++ {
+		for i := 15; i >= 2; i-- {
 			key := fmt.Sprintf("aibud:test:redis-db:%d", i)
 			ok, err := ctl.SetNX(ctx, key, owner, 30*time.Minute).Result()
 			if err != nil {
@@ -377,7 +378,7 @@ func claimRedisDB(ctx context.Context, baseURL string) (string, func(), error) {
 		}
 	}
 	_ = ctl.Close()
-	return "", nil, fmt.Errorf("no free Redis DB index among 1-15 after 2 minutes")
+	return "", nil, fmt.Errorf("no free Redis DB index among 2-15 after 2 minutes")
 }
 
 // testOwnedKey marks a Redis DB as used by test runs.
