@@ -182,13 +182,16 @@ func TestCampaignSendsEveryoneOnceAtThePace(t *testing.T) {
 	if counts.Queued != 7 || counts.Skipped != 1 || counts.Pending != 0 {
 		t.Errorf("counts = %+v", counts)
 	}
-	// Never faster than the pace on average, and no burst (a single gap
-	// seen at the gateway also carries how long each send took). How close
-	// to the pace it is, is the benchmark's to measure: timing here depends
-	// on the machine's load.
+	// Never faster than the pace on average, and no burst. The dispatch
+	// keeps at least half a gap (Pace.MinGap) even after a late send; a
+	// gap seen at the gateway also carries how long each send took, which
+	// under load varies by a few hundred milliseconds, so a burst is a gap
+	// under a quarter of the pace's (a catch-up without the floor sends
+	// within milliseconds). How close to the pace it is, is the
+	// benchmark's to measure: timing here depends on the machine's load.
 	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
 	for i := 1; i < len(times); i++ {
-		if gap := times[i].Sub(times[i-1]); gap < 500*time.Millisecond {
+		if gap := times[i].Sub(times[i-1]); gap < 250*time.Millisecond {
 			t.Errorf("gap %s between sends %d and %d: a burst at a pace of one a second", gap, i-1, i)
 		}
 	}

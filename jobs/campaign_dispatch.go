@@ -213,13 +213,13 @@ func (w *Worker) dispatchOne(ctx context.Context, tx *db.TenantStore, inst *db.I
 	if err := tx.MarkRecipientQueued(ctx, r, contact.ID, inst.ID, m.ID); err != nil {
 		return d, err
 	}
-	d.sent, d.next = m, w.recordPace(pace, plan.pace, sendSlot(pace.NextAt, now), loc)
+	d.sent, d.next = m, w.recordPace(pace, plan.pace, sendSlot(pace.NextAt, now), now, loc)
 	return d, tx.SaveNumberPace(ctx, pace)
 }
 
-// recordPace counts a send in the number's pace and sets when the next may
-// go.
-func (w *Worker) recordPace(np *db.NumberPace, p campaign.Pace, now time.Time, loc *time.Location) time.Time {
+// recordPace counts a send made at now, in the slot the pace gave it, in
+// the number's pace, and sets when the next may go.
+func (w *Worker) recordPace(np *db.NumberPace, p campaign.Pace, slot, now time.Time, loc *time.Location) time.Time {
 	st := campaign.NumberState{SentToday: np.SentToday, SentSincePause: np.SentSincePause}
 	if np.LastSentAt != nil {
 		st.LastSentAt = *np.LastSentAt
@@ -227,8 +227,8 @@ func (w *Worker) recordPace(np *db.NumberPace, p campaign.Pace, now time.Time, l
 	if np.Day != nil {
 		st.Day = campaign.DayStart(*np.Day, loc)
 	}
-	st = st.Record(p, now, loc)
-	next := campaign.NextSendAt(p, st, now, rand.Float64())
+	st = st.Record(p, slot, loc)
+	next := p.CatchUp(campaign.NextSendAt(p, st, slot, rand.Float64()), now)
 	day, last := st.Day, st.LastSentAt
 	np.Day, np.SentToday, np.SentSincePause, np.LastSentAt, np.NextAt = &day, st.SentToday, st.SentSincePause, &last, next
 	return next

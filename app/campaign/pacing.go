@@ -136,6 +136,24 @@ func NextSendAt(p Pace, st NumberState, now time.Time, rnd float64) time.Time {
 	return at
 }
 
+// MinGap is the least time between two messages a number sends at pace
+// p: half the average gap, below the shortest jittered one. A send that
+// catches up with a late slot never follows the previous one closer than
+// this, so a delay never turns into a burst.
+func (p Pace) MinGap() time.Duration {
+	return time.Minute / time.Duration(max(p.PerMinute, 1)) / 2
+}
+
+// CatchUp is when a number may send next, given next, the time its pace
+// gives counting from the slot it sent in, and now, when it actually sent:
+// next, but never closer to now than MinGap.
+func (p Pace) CatchUp(next, now time.Time) time.Time {
+	if floor := now.Add(p.MinGap()); next.Before(floor) {
+		return floor
+	}
+	return next
+}
+
 // gap is the time between two messages at rate p, jittered by rnd.
 func (p Pace) gap(rnd float64) time.Duration {
 	rnd = min(max(rnd, 0), 1)

@@ -64,6 +64,31 @@ func TestNextSendAt(t *testing.T) {
 // TestNextSendAtCapRollsInTenantZone checks that the cap rolls at the
 // tenant's midnight, not UTC's: in São Paulo (UTC-3) 22:00 is already the
 // next day in UTC but the same day for the tenant.
+func TestCatchUpNeverBursts(t *testing.T) {
+	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	p := campaign.Pace{PerMinute: 60, JitterPct: 30}
+	for _, tt := range []struct {
+		name string
+		next time.Time
+		want time.Time
+	}{
+		{"on time: the pace's own slot", now.Add(900 * time.Millisecond), now.Add(900 * time.Millisecond)},
+		{"a late send's next slot already passed: half a gap from now", now.Add(-200 * time.Millisecond), now.Add(500 * time.Millisecond)},
+		{"a slot just after now: still half a gap", now.Add(100 * time.Millisecond), now.Add(500 * time.Millisecond)},
+		{"a pause stays a pause", now.Add(5 * time.Minute), now.Add(5 * time.Minute)},
+	} {
+		if got := p.CatchUp(tt.next, now); !got.Equal(tt.want) {
+			t.Errorf("%s: %s, want %s", tt.name, got.Sub(now), tt.want.Sub(now))
+		}
+	}
+	if g := (campaign.Pace{PerMinute: 6}).MinGap(); g != 5*time.Second {
+		t.Errorf("min gap at 6/min = %s", g)
+	}
+	if g := (campaign.Pace{}).MinGap(); g != 30*time.Second {
+		t.Errorf("min gap of an unset pace = %s", g)
+	}
+}
+
 func TestNextSendAtCapRollsInTenantZone(t *testing.T) {
 	sp := mustZone(t, "America/Sao_Paulo")
 	p := campaign.DefaultPace()
