@@ -172,6 +172,8 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.POST(views.PathAdminTenants+"/:id/"+views.TenantActionUnsuspend, h.unsuspendTenant, ownerPages...)
 	e.POST(views.PathAdminTenants+"/:id/"+views.TenantActionPlan, h.changeTenantPlan, ownerPages...)
 	e.POST(views.PathAdminTenants+"/:id/"+views.TenantActionPasswordReset, h.sendTenantPasswordReset, ownerPages...)
+	e.POST(views.PathAdminTenants+"/:id/"+views.TenantActionViewAs, h.startViewAs, ownerPages...)
+	e.POST(views.PathViewAsStop, h.stopViewAs, ownerPages...)
 	e.GET(views.PathAdminAudit, h.showAudit, ownerPages...)
 	e.GET(views.PathAdminNodes, h.listNodes, ownerPages...)
 	e.GET(views.PathAdminAI, h.showAICosts, ownerPages...)

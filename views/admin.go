@@ -21,7 +21,12 @@ const (
 	TenantActionUnsuspend     = "unsuspend"
 	TenantActionPasswordReset = "password-reset"
 	TenantActionPlan          = "plan"
+	TenantActionViewAs        = "view-as"
 )
+
+// PathViewAsStop ends an owner's read-only view of a tenant; it is the one
+// form that works while viewing.
+const PathViewAsStop = "/admin/view-as/stop"
 
 // Nav keys of the console's sections (NavAdmin is the servers' page).
 const (
