@@ -177,6 +177,7 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.GET(views.PathAdminAudit, h.showAudit, ownerPages...)
 	e.GET(views.PathAdminNodes, h.listNodes, ownerPages...)
 	e.GET(views.PathAdminAI, h.showAICosts, ownerPages...)
+	e.GET(views.PathAdminEconomics, h.showEconomics, ownerPages...)
 	e.GET(views.PathAdminFailures, h.showFailures, ownerPages...)
 	e.POST(views.PathAdminNodes, h.createNode, ownerPages...)
 	e.POST(views.PathAdminNodes+"/:id/update", h.updateNode, ownerPages...)

@@ -12,6 +12,8 @@ const (
 	PathAdmin        = "/admin"
 	PathAdminTenants = "/admin/tenants"
 	PathAdminAudit   = "/admin/audit"
+	// PathAdminEconomics is this month's estimated cost per tenant.
+	PathAdminEconomics = "/admin/economics"
 )
 
 // Actions on a tenant's console page, the last segment of their POST path.
@@ -33,6 +35,8 @@ const (
 	NavConsole = "admin-home"
 	NavTenants = "admin-tenants"
 	NavAudit   = "admin-audit"
+	// NavEconomics is the unit economics page.
+	NavEconomics = "admin-economics"
 )
 
 // consoleItems lists the console's own navigation in order.
@@ -43,6 +47,7 @@ func consoleItems() []NavItem {
 		{NavAudit, "Audit", PathAdminAudit},
 		{NavAdmin, "Servers", PathAdminNodes},
 		{NavAdminAI, "AI costs", PathAdminAI},
+		{NavEconomics, "Economics", PathAdminEconomics},
 		{NavFailures, "Failures", PathAdminFailures},
 		{"admin-queues", "Queues", PathAdminQueues},
 	}
