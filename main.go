@@ -33,6 +33,7 @@ import (
 
 	"github.com/myaibud/aibud/app"
 	"github.com/myaibud/aibud/app/ai"
+	"github.com/myaibud/aibud/app/economics"
 	"github.com/myaibud/aibud/app/live"
 	"github.com/myaibud/aibud/app/mailer"
 	"github.com/myaibud/aibud/app/metrics"
@@ -241,6 +242,7 @@ func (p *process) serve(ctx context.Context) error {
 		InstanceLimits: p.cfg.Plans.InstanceLimits,
 		CostMessage:    p.cfg.Credits.Message,
 		DefaultModel:   p.cfg.AI.Model,
+		AIPrices:       economics.Prices{InputPerMTok: p.cfg.AI.PriceInputPerMTok, OutputPerMTok: p.cfg.AI.PriceOutputPerMTok},
 		SessionSecret:  []byte(p.cfg.Session.Secret.Reveal()),
 	})
 	srv := &http.Server{

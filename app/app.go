@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/myaibud/aibud/app/economics"
 	"github.com/myaibud/aibud/app/live"
 	"github.com/myaibud/aibud/app/locale"
 	"github.com/myaibud/aibud/app/metrics"
@@ -45,6 +46,8 @@ type Options struct {
 	InstanceLimits map[string]int
 	// CostMessage is the credits an outgoing message costs.
 	CostMessage int64
+	// AIPrices are Gemini's prices, for the console's cost estimates.
+	AIPrices economics.Prices
 	// DefaultModel is the Gemini model used when a tenant sets none.
 	DefaultModel string
 	// SessionSecret (SESSION_SECRET) keys the CSRF tokens: a token is an

@@ -116,6 +116,7 @@ func TestBrowserEveryPageFitsAPhone(t *testing.T) {
 	// The owner's pages.
 	check("/admin/nodes", `[data-testid="node-list"]`)
 	check("/admin/ai", `main`)
+	check("/admin/economics", `[data-testid="economics"]`)
 	check("/admin/failures", `main`)
 	check("/admin", `[data-testid="console-stats"]`)
 	check("/admin/tenants", `[data-testid="tenant-list"]`)
@@ -129,6 +130,13 @@ func TestBrowserEveryPageFitsAPhone(t *testing.T) {
 	check(fmt.Sprintf("/admin/tenants/%d", u.TenantID), `[data-testid="tenant-actions"]`)
 	check("/admin/audit", `[data-testid="audit-row"]`)
 	check("/dashboard", `[data-testid="suspended-banner"]`)
+
+	// Viewing as a tenant: the banner and its Stop fit the phone too.
+	c.do(chromedp.Navigate(a.URL+fmt.Sprintf("/admin/tenants/%d", u.TenantID)), chromedp.WaitVisible(chromedp.CSS(`#view-reason`)),
+		chromedp.SendKeys(chromedp.CSS(`#view-reason`), "Chamado de suporte 4521"))
+	c.click(`[data-testid="view-as-form"] button`)
+	c.waitPath("/dashboard")
+	check("/dashboard", `[data-testid="view-as-banner"]`)
 }
 
 // phonePoll is a poll campaign with long words, ready for its sending step.

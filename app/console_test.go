@@ -51,7 +51,7 @@ func TestAdminRoutesAreHiddenFromTenants(t *testing.T) {
 		})
 	}
 	for _, want := range []string{"/admin", "/admin/tenants", "/admin/tenants/:id", "/admin/tenants/:id/credits", "/admin/audit",
-		"/admin/nodes", "/admin/ai", "/admin/failures", "/admin/queues", "/admin/queues/*"} {
+		"/admin/nodes", "/admin/ai", "/admin/economics", "/admin/failures", "/admin/queues", "/admin/queues/*"} {
 		if !seen[want] {
 			t.Errorf("the router has no %s: the list is not the router's", want)
 		}

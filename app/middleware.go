@@ -292,6 +292,10 @@ type principal struct {
 	tenant *db.Tenant
 	store  *db.TenantStore
 	owner  bool
+	// viewing is set while an owner views tenant read-only (see
+	// applyViewAs): user stays the owner, tenant and store are the viewed
+	// tenant's.
+	viewing bool
 }
 
 type principalKey struct{}
@@ -313,7 +317,8 @@ func mustPrincipal(c echo.Context) *principal {
 // tenantStore is the handlers' only way to tenant data.
 func tenantStore(c echo.Context) *db.TenantStore { return mustPrincipal(c).store }
 
-// loadPrincipal resolves the session's user and their tenant.
+// loadPrincipal resolves the session's user and their tenant: the tenant
+// an owner views, read-only, while they view one.
 func (h *handler) loadPrincipal(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
@@ -336,7 +341,15 @@ func (h *handler) loadPrincipal(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		p := &principal{user: u, tenant: t, store: h.store.Tenant(t.ID), owner: h.isOwner(u.Email)}
+		if err := h.applyViewAs(c, p); err != nil {
+			return err
+		}
 		c.SetRequest(c.Request().WithContext(context.WithValue(ctx, principalKey{}, p)))
+		if p.viewing {
+			if err := h.guardViewAs(c, p); err != nil {
+				return err
+			}
+		}
 		return next(c)
 	}
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,7 +21,8 @@ func (h *handler) nodesView(c echo.Context, form views.NodeForm) (views.Nodes, e
 	}
 	vm := views.Nodes{Form: form}
 	for _, n := range ns {
-		vm.Rows = append(vm.Rows, views.NodeRow{ID: n.ID, Name: n.Name, URL: n.URL, Capacity: n.Capacity, Used: n.Used, Enabled: n.Enabled, IsDefault: n.IsDefault})
+		vm.Rows = append(vm.Rows, views.NodeRow{ID: n.ID, Name: n.Name, URL: n.URL, Capacity: n.Capacity, Used: n.Used, Enabled: n.Enabled,
+			IsDefault: n.IsDefault, MonthlyCost: n.MonthlyCost})
 	}
 	return vm, nil
 }
@@ -40,10 +42,13 @@ type nodeForm struct {
 	APIKey   string `form:"api_key"`
 	Capacity string `form:"capacity"`
 	Enabled  string `form:"enabled"`
+	// MonthlyCost is in US dollars; empty is 0.
+	MonthlyCost string `form:"monthly_cost"`
 }
 
-// Validate checks the form; capacity is returned parsed.
-func (f *nodeForm) Validate(needKey bool) (map[string]string, int) {
+// Validate checks the form; capacity and the monthly cost are returned
+// parsed.
+func (f *nodeForm) Validate(needKey bool) (map[string]string, int, float64) {
 	errs := map[string]string{}
 	f.Name, f.URL, f.APIKey = strings.TrimSpace(f.Name), strings.TrimRight(strings.TrimSpace(f.URL), "/"), strings.TrimSpace(f.APIKey)
 	if f.Name == "" || len(f.Name) > 100 {
@@ -61,7 +66,28 @@ func (f *nodeForm) Validate(needKey bool) (map[string]string, int) {
 	if err != nil || capacity < 0 || capacity > 10000 {
 		errs["capacity"] = "Enter how many sessions it holds (0 to 10000)."
 	}
-	return errs, capacity
+	cost, err := parseMoney(f.MonthlyCost)
+	if err != nil {
+		errs["monthly_cost"] = "Enter what it costs a month in US dollars, e.g. 24.50 (0 to 1,000,000)."
+	}
+	return errs, capacity, cost
+}
+
+// parseMoney reads a dollar amount of up to two decimals from 0 to
+// 1,000,000; empty is 0.
+func parseMoney(s string) (float64, error) {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "$")
+	if s == "" {
+		return 0, nil
+	}
+	if i := strings.IndexByte(s, '.'); i >= 0 && len(s)-i-1 > 2 {
+		return 0, errors.New("more than two decimals")
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || v < 0 || v > 1_000_000 {
+		return 0, errors.New("not an amount from 0 to 1,000,000")
+	}
+	return v, nil
 }
 
 func (h *handler) createNode(c echo.Context) error {
@@ -69,10 +95,11 @@ func (h *handler) createNode(c echo.Context) error {
 	if err := c.Bind(&f); err != nil {
 		return Errorf(EInvalid, "The form could not be read.")
 	}
-	errs, capacity := f.Validate(true)
+	errs, capacity, cost := f.Validate(true)
 	if len(errs) == 0 {
 		key := f.APIKey
-		err := h.store.CreateNode(c.Request().Context(), &db.Node{Name: f.Name, URL: f.URL, APIKey: &key, Capacity: capacity, Enabled: true})
+		err := h.store.CreateNode(c.Request().Context(), &db.Node{Name: f.Name, URL: f.URL, APIKey: &key, Capacity: capacity, Enabled: true,
+			MonthlyCost: cost})
 		if errors.Is(err, db.ErrConflict) {
 			errs["url"] = "This server is already registered."
 		} else if err != nil {
@@ -80,7 +107,7 @@ func (h *handler) createNode(c echo.Context) error {
 		}
 	}
 	if len(errs) > 0 {
-		vm, err := h.nodesView(c, views.NodeForm{Name: f.Name, URL: f.URL, Capacity: f.Capacity, Errors: errs})
+		vm, err := h.nodesView(c, views.NodeForm{Name: f.Name, URL: f.URL, Capacity: f.Capacity, MonthlyCost: f.MonthlyCost, Errors: errs})
 		if err != nil {
 			return err
 		}
@@ -99,13 +126,14 @@ func (h *handler) updateNode(c echo.Context) error {
 	if err := c.Bind(&f); err != nil {
 		return Errorf(EInvalid, "The form could not be read.")
 	}
-	errs, capacity := f.Validate(false)
+	errs, capacity, cost := f.Validate(false)
 	if len(errs) > 0 {
 		for _, msg := range errs {
 			return Errorf(EInvalid, "%s", msg)
 		}
 	}
-	if err := h.store.UpdateNode(c.Request().Context(), id, f.Name, capacity, f.Enabled == "on", f.APIKey); err != nil {
+	ch := db.NodeChange{Name: f.Name, Capacity: capacity, Enabled: f.Enabled == "on", MonthlyCost: cost, APIKey: f.APIKey}
+	if err := h.store.UpdateNode(c.Request().Context(), id, ch); err != nil {
 		return err
 	}
 	h.putFlash(c, "success", "Server updated.")

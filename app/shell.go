@@ -23,5 +23,6 @@ func (h *handler) shell(c echo.Context, title, active string) views.Shell {
 		Suspended:  !p.tenant.May(db.ActSend),
 		// The reason is the owner's words to the tenant, shown on every page.
 		SuspendReason: p.tenant.SuspendReason,
+		ViewingAs:     p.viewing,
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/mail"
 	"net/url"
 	"sort"
@@ -118,6 +119,11 @@ type AI struct {
 	// InputTokenBudget bounds the estimated input tokens of one model call
 	// (GEMINI_INPUT_TOKEN_BUDGET): the prompt is fitted into it.
 	InputTokenBudget int
+	// PriceInputPerMTok and PriceOutputPerMTok are what Gemini charges, in
+	// US dollars per million tokens (GEMINI_PRICE_INPUT_PER_MTOK,
+	// GEMINI_PRICE_OUTPUT_PER_MTOK), for the console's cost estimates.
+	PriceInputPerMTok  float64
+	PriceOutputPerMTok float64
 }
 
 // Credits holds the credit grant for new tenants and the cost of each action.
@@ -224,6 +230,9 @@ func Load(getenv func(string) string) (Config, error) {
 	c.AI.Model = p.str("GEMINI_MODEL", "gemini-2.5-flash")
 	c.AI.Timeout = p.duration("GEMINI_TIMEOUT", time.Minute)
 	c.AI.InputTokenBudget = p.intRange("GEMINI_INPUT_TOKEN_BUDGET", 50_000, 16_000, 1_000_000)
+	// gemini-2.5-flash's list prices (paid tier, text).
+	c.AI.PriceInputPerMTok = p.price("GEMINI_PRICE_INPUT_PER_MTOK", 0.30)
+	c.AI.PriceOutputPerMTok = p.price("GEMINI_PRICE_OUTPUT_PER_MTOK", 2.50)
 
 	for _, name := range []string{"STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE", "EVOLUTION_API_URL", "EVOLUTION_API_KEY"} {
 		if strings.TrimSpace(getenv(name)) != "" {
@@ -296,6 +305,20 @@ func (p *parser) intRange(name string, def, lo, hi int) int {
 		return def
 	}
 	return n
+}
+
+// price reads an amount of money: a decimal from 0 to 1,000,000.
+func (p *parser) price(name string, def float64) float64 {
+	raw := strings.TrimSpace(p.getenv(name))
+	if raw == "" {
+		return def
+	}
+	v, err := strconv.ParseFloat(raw, 64)
+	if err != nil || math.IsNaN(v) || v < 0 || v > 1_000_000 {
+		p.fail("%s must be a decimal amount from 0 to 1000000", name)
+		return def
+	}
+	return v
 }
 
 func (p *parser) boolean(name string) bool {

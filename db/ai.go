@@ -517,3 +517,38 @@ func (s *Store) AIRunsAllTenants(ctx context.Context, limit int) ([]AIRun, error
 	}
 	return rs, nil
 }
+
+// AIDay is the model tokens of one day, every tenant together.
+type AIDay struct {
+	Day          time.Time `bun:"day"`
+	InputTokens  int64     `bun:"input_tokens"`
+	OutputTokens int64     `bun:"output_tokens"`
+}
+
+// AITokensByDayAllTenants sums every tenant's model tokens per day (in
+// loc) from since's day to until's, one row per day, days without a call
+// included.
+func (s *Store) AITokensByDayAllTenants(ctx context.Context, since, until time.Time, loc *time.Location) ([]AIDay, error) {
+	var rows []AIDay
+	err := s.db.NewSelect().Model((*AIRun)(nil)).
+		ColumnExpr("date_trunc('day', run.created_at AT TIME ZONE ?) AS day", loc.String()).
+		ColumnExpr("coalesce(sum(run.input_tokens), 0) AS input_tokens").
+		ColumnExpr("coalesce(sum(run.output_tokens), 0) AS output_tokens").
+		Where("run.created_at >= ?", startOfDay(since, loc)).
+		Where("run.created_at < ?", startOfDay(until, loc).AddDate(0, 0, 1)).
+		GroupExpr("day").OrderExpr("day").Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("ai tokens by day: %w", err)
+	}
+	byDay := make(map[string]AIDay, len(rows))
+	for _, r := range rows {
+		byDay[r.Day.Format(time.DateOnly)] = r
+	}
+	var out []AIDay
+	for d := startOfDay(since, loc); !d.After(startOfDay(until, loc)); d = d.AddDate(0, 0, 1) {
+		r := byDay[d.Format(time.DateOnly)]
+		r.Day = d
+		out = append(out, r)
+	}
+	return out, nil
+}

@@ -17,10 +17,14 @@ const (
 	AuditUnsuspended    = "tenant.unsuspend"
 	AuditPasswordReset  = "user.password_reset"
 	AuditPlanChanged    = "tenant.plan"
+	AuditViewAsStarted  = "tenant.view_as"
+	AuditViewAsStopped  = "tenant.view_as_stop"
+	AuditViewAsPage     = "tenant.view_page"
 )
 
 // AuditActions lists the audited actions, for the log's filter.
-var AuditActions = []string{AuditCreditsGranted, AuditCreditsRemoved, AuditSuspended, AuditUnsuspended, AuditPasswordReset, AuditPlanChanged}
+var AuditActions = []string{AuditCreditsGranted, AuditCreditsRemoved, AuditSuspended, AuditUnsuspended, AuditPasswordReset, AuditPlanChanged,
+	AuditViewAsStarted, AuditViewAsStopped, AuditViewAsPage}
 
 // AuditEntry is one action a platform owner took: who (the actor's id and
 // email, kept when the user is gone), when, on which tenant, what (the

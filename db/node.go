@@ -15,15 +15,17 @@ import (
 type Node struct {
 	bun.BaseModel `bun:"table:waha_nodes,alias:n"`
 
-	ID        int64     `bun:"id,pk,autoincrement"`
-	Name      string    `bun:"name,notnull"`
-	URL       string    `bun:"url,notnull"`
-	APIKey    *string   `bun:"api_key"`
-	Capacity  int       `bun:"capacity,notnull"`
-	Enabled   bool      `bun:"enabled,notnull"`
-	IsDefault bool      `bun:"is_default,notnull"`
-	CreatedAt time.Time `bun:"created_at,notnull,default:current_timestamp"`
-	UpdatedAt time.Time `bun:"updated_at,notnull,default:current_timestamp"`
+	ID        int64   `bun:"id,pk,autoincrement"`
+	Name      string  `bun:"name,notnull"`
+	URL       string  `bun:"url,notnull"`
+	APIKey    *string `bun:"api_key"`
+	Capacity  int     `bun:"capacity,notnull"`
+	Enabled   bool    `bun:"enabled,notnull"`
+	IsDefault bool    `bun:"is_default,notnull"`
+	// MonthlyCost is what the server costs a month, in US dollars.
+	MonthlyCost float64   `bun:"monthly_cost,notnull"`
+	CreatedAt   time.Time `bun:"created_at,notnull,default:current_timestamp"`
+	UpdatedAt   time.Time `bun:"updated_at,notnull,default:current_timestamp"`
 
 	// Used is the number of instances on the node (filled by NodesWithUse).
 	Used int `bun:"used,scanonly"`
@@ -77,14 +79,25 @@ func (s *Store) CreateNode(ctx context.Context, n *Node) error {
 	return nil
 }
 
-// UpdateNode changes a node's name, capacity and whether it takes new
-// instances. An empty key keeps the stored one.
-func (s *Store) UpdateNode(ctx context.Context, id int64, name string, capacity int, enabled bool, apiKey string) error {
+// NodeChange is what the owner edits on a node.
+type NodeChange struct {
+	Name        string
+	Capacity    int
+	Enabled     bool
+	MonthlyCost float64
+	// APIKey replaces the stored key; empty keeps it.
+	APIKey string
+}
+
+// UpdateNode changes a node's name, capacity, whether it takes new
+// instances and its monthly cost.
+func (s *Store) UpdateNode(ctx context.Context, id int64, ch NodeChange) error {
 	q := s.db.NewUpdate().Model((*Node)(nil)).
-		Set("name = ?", name).Set("capacity = ?", capacity).Set("enabled = ?", enabled).Set("updated_at = now()").
+		Set("name = ?", ch.Name).Set("capacity = ?", ch.Capacity).Set("enabled = ?", ch.Enabled).
+		Set("monthly_cost = ?", ch.MonthlyCost).Set("updated_at = now()").
 		Where("id = ?", id)
-	if apiKey != "" {
-		q = q.Set("api_key = ?", apiKey)
+	if ch.APIKey != "" {
+		q = q.Set("api_key = ?", ch.APIKey)
 	}
 	res, err := q.Exec(ctx)
 	if err != nil {
@@ -124,3 +137,24 @@ func (s *Store) DeleteNode(ctx context.Context, id int64) error {
 
 // ErrNoCapacity is returned when no enabled node has room for a session.
 var ErrNoCapacity = errors.New("no WhatsApp server has room for another number")
+
+// NodeNumbers is how many numbers (instances) one tenant holds on one node.
+type NodeNumbers struct {
+	NodeID     int64  `bun:"node_id"`
+	TenantID   int64  `bun:"tenant_id"`
+	TenantName string `bun:"tenant_name"`
+	Numbers    int    `bun:"numbers"`
+}
+
+// NodeNumbersAllTenants counts every tenant's numbers on every node, for
+// sharing the nodes' cost out.
+func (s *Store) NodeNumbersAllTenants(ctx context.Context) ([]NodeNumbers, error) {
+	var out []NodeNumbers
+	err := s.db.NewSelect().TableExpr("instances AS i").Join("JOIN tenants AS t ON t.id = i.tenant_id").
+		ColumnExpr("i.node_id, i.tenant_id, t.name AS tenant_name, count(*) AS numbers").
+		Where("i.node_id IS NOT NULL").GroupExpr("i.node_id, i.tenant_id, t.name").OrderExpr("i.node_id, i.tenant_id").Scan(ctx, &out)
+	if err != nil {
+		return nil, fmt.Errorf("numbers per node: %w", err)
+	}
+	return out, nil
+}

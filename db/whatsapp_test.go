@@ -80,8 +80,11 @@ func TestInstancePlacementAndLimits(t *testing.T) {
 	}
 
 	// The plan limit holds under concurrency.
-	if err := s.UpdateNode(ctx, big.ID, "big", 100, true, ""); err != nil {
+	if err := s.UpdateNode(ctx, big.ID, db.NodeChange{Name: "big", Capacity: 100, Enabled: true, MonthlyCost: 49.99}); err != nil {
 		t.Fatal(err)
+	}
+	if n, err := s.Node(ctx, big.ID); err != nil || n.MonthlyCost != 49.99 {
+		t.Errorf("monthly cost: %+v, %v", n, err)
 	}
 	other, _ := dbtest.NewTenant(t, s)
 	var wg sync.WaitGroup

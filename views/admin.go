@@ -12,6 +12,8 @@ const (
 	PathAdmin        = "/admin"
 	PathAdminTenants = "/admin/tenants"
 	PathAdminAudit   = "/admin/audit"
+	// PathAdminEconomics is this month's estimated cost per tenant.
+	PathAdminEconomics = "/admin/economics"
 )
 
 // Actions on a tenant's console page, the last segment of their POST path.
@@ -21,13 +23,20 @@ const (
 	TenantActionUnsuspend     = "unsuspend"
 	TenantActionPasswordReset = "password-reset"
 	TenantActionPlan          = "plan"
+	TenantActionViewAs        = "view-as"
 )
+
+// PathViewAsStop ends an owner's read-only view of a tenant; it is the one
+// form that works while viewing.
+const PathViewAsStop = "/admin/view-as/stop"
 
 // Nav keys of the console's sections (NavAdmin is the servers' page).
 const (
 	NavConsole = "admin-home"
 	NavTenants = "admin-tenants"
 	NavAudit   = "admin-audit"
+	// NavEconomics is the unit economics page.
+	NavEconomics = "admin-economics"
 )
 
 // consoleItems lists the console's own navigation in order.
@@ -38,6 +47,7 @@ func consoleItems() []NavItem {
 		{NavAudit, "Audit", PathAdminAudit},
 		{NavAdmin, "Servers", PathAdminNodes},
 		{NavAdminAI, "AI costs", PathAdminAI},
+		{NavEconomics, "Economics", PathAdminEconomics},
 		{NavFailures, "Failures", PathAdminFailures},
 		{"admin-queues", "Queues", PathAdminQueues},
 	}

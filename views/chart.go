@@ -14,6 +14,8 @@ type BarChart struct {
 	Gridlines []Gridline
 	Empty     bool
 	Title     string
+	// EmptyText says why the chart has no bars.
+	EmptyText string
 }
 
 // Bar is one bar of a chart.
@@ -37,8 +39,25 @@ const (
 	chartPadTop    = 8.0
 )
 
-// DailyBars lays out one bar per day. Every labelEvery-th day gets a label.
+// DailyBars lays out one bar per day of credits. Every labelEvery-th day
+// gets a label.
 func DailyBars(title string, days []time.Time, values []int64, labelEvery int) BarChart {
+	c := dailyBars(title, days, values, labelEvery, Number, func(v int64) string { return Number(v) + " credits" })
+	c.EmptyText = "No credits used in this period yet."
+	return c
+}
+
+// DailyMoneyBars lays out one bar per day of an amount in cents.
+func DailyMoneyBars(title string, days []time.Time, cents []int64, labelEvery int) BarChart {
+	money := func(v int64) string { return Money(float64(v) / 100) }
+	c := dailyBars(title, days, cents, labelEvery, moneyAxis, money)
+	c.EmptyText = "No cost in this period yet."
+	return c
+}
+
+// dailyBars lays out the bars; axis formats the gridlines' values, tip the
+// bars'.
+func dailyBars(title string, days []time.Time, values []int64, labelEvery int, axis, tip func(int64) string) BarChart {
 	c := BarChart{Width: 720, Height: 220, Title: title}
 	var max int64
 	for _, v := range values {
@@ -52,7 +71,7 @@ func DailyBars(title string, days []time.Time, values []int64, labelEvery int) B
 		v := top * int64(i) / 4
 		c.Gridlines = append(c.Gridlines, Gridline{
 			Y:     chartPadTop + plotH - plotH*float64(v)/float64(top),
-			Label: Number(v),
+			Label: axis(v),
 		})
 	}
 	if len(days) == 0 {
@@ -67,7 +86,7 @@ func DailyBars(title string, days []time.Time, values []int64, labelEvery int) B
 			H:       h,
 			Y:       chartPadTop + plotH - h,
 			Value:   values[i],
-			Tooltip: d.Format("Mon 2 Jan") + ": " + Number(values[i]) + " credits",
+			Tooltip: d.Format("Mon 2 Jan") + ": " + tip(values[i]),
 		}
 		if labelEvery > 0 && (len(days)-1-i)%labelEvery == 0 {
 			b.Label = d.Format("2 Jan")
@@ -101,3 +120,15 @@ func max64(a, b int64) int64 {
 
 // f formats a coordinate for SVG attributes.
 func f(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+
+// moneyAxis labels a gridline of cents briefly enough for the axis:
+// "$0.25", "$40", "$1.5k".
+func moneyAxis(cents int64) string {
+	switch {
+	case cents >= 100_000:
+		return "$" + strconv.FormatFloat(float64(cents)/100_000, 'f', -1, 64) + "k"
+	case cents%100 == 0:
+		return "$" + Number(cents/100)
+	}
+	return Money(float64(cents) / 100)
+}

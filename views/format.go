@@ -1,6 +1,8 @@
 package views
 
 import (
+	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +33,23 @@ func Signed(n int64) string {
 	}
 	return Number(n)
 }
+
+// Money formats dollars with cents and thousands separators: "$1,234.50";
+// an amount above zero that rounds to nothing is "<$0.01".
+func Money(v float64) string {
+	if v > 0 && v < 0.005 {
+		return "<$0.01"
+	}
+	cents := int64(math.Round(v * 100))
+	sign := ""
+	if cents < 0 {
+		sign, cents = "-", -cents
+	}
+	return sign + "$" + Number(cents/100) + "." + fmt.Sprintf("%02d", cents%100)
+}
+
+// MoneyInput is an amount as a form field holds it: "24.50".
+func MoneyInput(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
 
 // Relative formats t for people reading it at now, in loc: "14:55" today,
 // "yesterday, 14:55", "tomorrow, 09:00", "Mon, 14:55" within the week, "3

@@ -75,3 +75,21 @@ func TestProblemWords(t *testing.T) {
 		}
 	}
 }
+
+func TestMoney(t *testing.T) {
+	for _, tc := range []struct {
+		v    float64
+		want string
+	}{
+		{0, "$0.00"},
+		{0.004, "<$0.01"},
+		{0.005, "$0.01"},
+		{1.6, "$1.60"},
+		{1234.567, "$1,234.57"},
+		{-2.5, "-$2.50"},
+	} {
+		if got := Money(tc.v); got != tc.want {
+			t.Errorf("Money(%v) = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,1 @@
+ALTER TABLE waha_nodes DROP COLUMN monthly_cost;
