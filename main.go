@@ -93,7 +93,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	log := newLogger(cfg.Log, stdout)
 	if len(cfg.Unused) > 0 {
-		log.Warn("these variables are set but this version does not use them yet (billing, Evolution API)", "names", cfg.Unused)
+		log.Warn("these variables are set but this version does not use them yet (Evolution API)", "names", cfg.Unused)
+	}
+	if len(cfg.Retired) > 0 {
+		log.Warn("these variables are no longer read: plans and their number limits are edited in the database now (table plans)", "names", cfg.Retired)
 	}
 
 	bdb, err := db.Open(ctx, cfg.DB.URL.Reveal(), log)
@@ -238,7 +241,6 @@ func (p *process) serve(ctx context.Context) error {
 		MetricsToken:   p.cfg.HTTP.MetricsToken.Reveal(),
 		RedisNamespace: p.cfg.Redis.Namespace,
 		Limits:         app.DefaultRateLimits(),
-		InstanceLimits: p.cfg.Plans.InstanceLimits,
 		CostMessage:    p.cfg.Credits.Message,
 		DefaultModel:   p.cfg.AI.Model,
 		SessionSecret:  []byte(p.cfg.Session.Secret.Reveal()),

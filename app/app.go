@@ -41,8 +41,6 @@ type Options struct {
 	RequestTimeout time.Duration
 	// BodyLimit bounds request bodies, e.g. "1M".
 	BodyLimit string
-	// InstanceLimits maps a plan to the WhatsApp numbers it allows.
-	InstanceLimits map[string]int
 	// CostMessage is the credits an outgoing message costs.
 	CostMessage int64
 	// DefaultModel is the Gemini model used when a tenant sets none.

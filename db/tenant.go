@@ -48,6 +48,15 @@ type Tenant struct {
 	Timezone       string    `bun:"timezone,notnull"`
 	CreatedAt      time.Time `bun:"created_at,notnull,default:current_timestamp"`
 	UpdatedAt      time.Time `bun:"updated_at,notnull,default:current_timestamp"`
+
+	// Billing (billing.go): set by Stripe's webhook events only.
+	StripeCustomerID     *string    `bun:"stripe_customer_id"`
+	StripeSubscriptionID *string    `bun:"stripe_subscription_id"`
+	SubscriptionStatus   string     `bun:"subscription_status,notnull"`
+	CurrentPeriodEnd     *time.Time `bun:"current_period_end"`
+	SubscriptionEventAt  *time.Time `bun:"subscription_event_at"`
+	PendingPlan          *string    `bun:"pending_plan"`
+	PaymentFailedAt      *time.Time `bun:"payment_failed_at"`
 }
 
 // Location returns the tenant's time zone, UTC when unset or unknown.

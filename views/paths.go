@@ -15,6 +15,7 @@ const (
 	PathSignOut        = "/sign-out"
 	PathDashboard      = "/dashboard"
 	PathCredits        = "/credits"
+	PathBilling        = "/billing"
 	PathCreditBadge    = "/partials/credit-badge"
 	PathDashCredits    = "/dashboard/credits"
 	PathCreditsSummary = "/credits/summary"
