@@ -33,6 +33,7 @@ import (
 
 	"github.com/myaibud/aibud/app"
 	"github.com/myaibud/aibud/app/ai"
+	"github.com/myaibud/aibud/app/billing"
 	"github.com/myaibud/aibud/app/live"
 	"github.com/myaibud/aibud/app/mailer"
 	"github.com/myaibud/aibud/app/metrics"
@@ -242,8 +243,14 @@ func (p *process) serve(ctx context.Context) error {
 		RedisNamespace: p.cfg.Redis.Namespace,
 		Limits:         app.DefaultRateLimits(),
 		CostMessage:    p.cfg.Credits.Message,
+		CostAIReply:    p.cfg.Credits.AIReply,
 		DefaultModel:   p.cfg.AI.Model,
-		SessionSecret:  []byte(p.cfg.Session.Secret.Reveal()),
+		LowBalance:     p.cfg.Billing.LowBalance,
+		BillingGrace:   p.cfg.Billing.GracePeriod,
+		Stripe:         billing.Config{SecretKey: p.cfg.Billing.SecretKey.Reveal(), APIBase: p.cfg.Billing.APIBase},
+
+		StripeWebhookSecret: p.cfg.Billing.WebhookSecret.Reveal(),
+		SessionSecret:       []byte(p.cfg.Session.Secret.Reveal()),
 	})
 	srv := &http.Server{
 		Handler:           e,
@@ -309,8 +316,9 @@ func (p *process) work(ctx context.Context) error {
 		AITimeout:   p.cfg.AI.Timeout,
 		// A run of an AI answer makes a model call and a few gateway
 		// requests; an event may look a linked id up on the gateway.
-		AILease:    p.cfg.AI.Timeout + 2*gatewayTimeout + 5*time.Second,
-		EventLease: 2*gatewayTimeout + 5*time.Second,
+		AILease:      p.cfg.AI.Timeout + 2*gatewayTimeout + 5*time.Second,
+		EventLease:   2*gatewayTimeout + 5*time.Second,
+		BillingGrace: p.cfg.Billing.GracePeriod,
 	})
 	mux := asynq.NewServeMux()
 	jobs.Register(mux, w)

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/myaibud/aibud/app/billing"
 	"github.com/myaibud/aibud/app/live"
 	"github.com/myaibud/aibud/app/locale"
 	"github.com/myaibud/aibud/app/metrics"
@@ -45,6 +46,18 @@ type Options struct {
 	CostMessage int64
 	// DefaultModel is the Gemini model used when a tenant sets none.
 	DefaultModel string
+	// CostAIReply is the credits an AI answer costs (shown on /billing).
+	CostAIReply int64
+	// Stripe configures the Stripe client (STRIPE_SECRET_KEY,
+	// STRIPE_API_BASE); without a key billing is off.
+	Stripe billing.Config
+	// StripeWebhookSecret (STRIPE_WEBHOOK_SECRET) verifies Stripe's
+	// webhooks; empty refuses them.
+	StripeWebhookSecret string
+	// LowBalance is the balance below which every page warns (0: off).
+	LowBalance int64
+	// BillingGrace is how long a failed renewal keeps the paid plan.
+	BillingGrace time.Duration
 	// SessionSecret (SESSION_SECRET) keys the CSRF tokens: a token is an
 	// HMAC of the sign-in session it belongs to.
 	SessionSecret []byte
@@ -111,6 +124,7 @@ type handler struct {
 	gateways  *whatsapp.Gateways
 	outbox    *whatsapp.Outbox
 	webhooks  whatsapp.WebhookParser
+	billing   *billing.Client
 	limiter   *redis_rate.Limiter
 	locale    *locale.Lists
 	metrics   *metrics.Metrics
@@ -142,6 +156,7 @@ func New(d Deps, o Options) *echo.Echo {
 		gateways:  d.Gateways,
 		outbox:    d.Outbox,
 		webhooks:  d.Webhooks,
+		billing:   billing.NewClient(o.Stripe),
 		limiter:   redis_rate.NewLimiter(d.Redis),
 		locale:    locale.Load(),
 		metrics:   d.Metrics,

@@ -2,10 +2,15 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
 
 	"github.com/myaibud/aibud/db"
 )
@@ -46,4 +51,81 @@ func TestInstanceLimitFromPlan(t *testing.T) {
 		_, _ = a.store.DB().NewUpdate().Table("plans").Set("instance_limit = 3").Where("id = 'pro'").Exec(context.Background())
 	})
 	wantStatus(t, b.post("/instances", url.Values{"_csrf": {tok}, "name": {"Four"}}), http.StatusSeeOther)
+}
+
+// TestBillingNotConfigured: without Stripe keys the page says so, shows no
+// buttons, and the POSTs refuse.
+func TestBillingNotConfigured(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	b, _ := a.tenantOf(t, "No Stripe Shop")
+	r := b.get("/billing")
+	wantStatus(t, r, http.StatusOK)
+	if testid(r, "billing-off").Length() != 1 || testid(r, "choose-pro").Length() != 0 || testid(r, "buy-pack").Length() != 0 {
+		t.Errorf("billing off page: %s", abbreviate(r.body))
+	}
+	if got := testid(r, "billing-plan").Text(); got != "Starter" {
+		t.Errorf("plan = %q", got)
+	}
+	if !strings.Contains(testid(r, "billing-plans").Text(), "$29.00") {
+		t.Errorf("plans table: %s", testid(r, "billing-plans").Text())
+	}
+	tok := b.csrf("/billing")
+	wantStatus(t, b.post("/billing/checkout", url.Values{"_csrf": {tok}, "plan": {"pro"}}), http.StatusBadRequest)
+	// The navigation leads here, after Credits.
+	nav := r.doc.Find(`nav[aria-label="Main"] a`).Map(func(_ int, s *goquery.Selection) string { return s.Text() })
+	if i := slices.Index(nav, "Billing"); i < 1 || nav[i-1] != "Credits" {
+		t.Errorf("navigation = %v", nav)
+	}
+}
+
+// TestBillingCheckoutAndPortal: the buttons create Checkout and portal
+// sessions through stripe-go against stripe-mock and send the browser there.
+func TestBillingCheckoutAndPortal(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t, withStripe(t))
+	b, tenantID := a.tenantOf(t, "Stripe Shop")
+	r := b.get("/billing")
+	if testid(r, "choose-pro").Length() != 1 || testid(r, "billing-portal").Length() != 0 {
+		t.Fatalf("billing page: %s", abbreviate(r.body))
+	}
+	tok := b.csrf("/billing")
+	for _, tc := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/billing/checkout", url.Values{"plan": {"pro"}}},
+		{"/billing/top-up", url.Values{"pack": {packID(t, a)}}},
+	} {
+		tc.form.Set("_csrf", tok)
+		r := b.post(tc.path, tc.form)
+		if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "https://") {
+			t.Errorf("%s: %d to %q: %s", tc.path, r.StatusCode, r.Header.Get("Location"), abbreviate(r.body))
+		}
+	}
+	wantStatus(t, b.post("/billing/checkout", url.Values{"_csrf": {tok}, "plan": {"starter"}}), http.StatusBadRequest)
+	// The portal opens once the tenant is a Stripe customer.
+	wantStatus(t, b.post("/billing/portal", url.Values{"_csrf": {tok}}), http.StatusBadRequest)
+	wantStatus(t, a.postStripe(t, stripeEvent{id: "evt_link_" + fmt.Sprint(tenantID), typ: "checkout.session.completed",
+		created: time.Now(), object: checkoutObject(fmt.Sprintf("cs_link_%d", tenantID), tenantID, "subscription", 0)}, stripeWebhookSecret), http.StatusOK)
+	waitFor(t, 10*time.Second, "customer linked", func() bool {
+		return testid(b.get("/billing"), "billing-portal").Length() == 1
+	})
+	r = b.post("/billing/portal", url.Values{"_csrf": {tok}})
+	if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "https://") {
+		t.Errorf("portal: %d to %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	r = b.get("/billing?checkout=success")
+	if testid(r, "billing-notice").Length() != 1 || testid(r, "invoices").Length()+testid(r, "invoices-failed").Length() == 0 {
+		t.Errorf("after checkout: %s", abbreviate(r.body))
+	}
+}
+
+func packID(t testing.TB, a *testApp) string {
+	t.Helper()
+	packs, err := a.store.CreditPacks(context.Background())
+	if err != nil || len(packs) == 0 {
+		t.Fatalf("packs: %v %v", packs, err)
+	}
+	return fmt.Sprint(packs[0].ID)
 }

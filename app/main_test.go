@@ -112,8 +112,12 @@ func newAppHandlerOn(t testing.TB, e *env, redisURL string, log *slog.Logger, cl
 		RequestTimeout: 10 * time.Second,
 		SupportEmail:   "help@aibud.test",
 		CostMessage:    costMessage,
-		DefaultModel:   "gemini-2.5-flash",
-		SessionSecret:  []byte("test-session-secret-of-32-characters!"),
+		CostAIReply:    costAIReply,
+		LowBalance:     50,
+
+		StripeWebhookSecret: stripeWebhookSecret,
+		DefaultModel:        "gemini-2.5-flash",
+		SessionSecret:       []byte("test-session-secret-of-32-characters!"),
 	}
 	for _, opt := range opts {
 		opt(&o)

@@ -70,6 +70,9 @@ type Options struct {
 	// ResetLink turns a password reset token into the link emailed
 	// (APP_BASE_URL/password/reset?token=…).
 	ResetLink func(token string) string
+	// BillingGrace is how long a failed renewal keeps the paid plan
+	// (default 7 days).
+	BillingGrace time.Duration
 }
 
 // Deps are the services the workers use.
@@ -99,6 +102,9 @@ func NewWorker(d Deps, o Options) *Worker {
 	}
 	if o.AILease <= 0 {
 		o.AILease = o.AITimeout + 15*time.Second
+	}
+	if o.BillingGrace <= 0 {
+		o.BillingGrace = 7 * 24 * time.Hour
 	}
 	if o.EventLease <= 0 {
 		o.EventLease = 20 * time.Second
@@ -146,6 +152,8 @@ func Register(mux *asynq.ServeMux, w *Worker) {
 	mux.HandleFunc(TypeProvisionInstance, w.provisionInstance)
 	mux.HandleFunc(TypeRefreshQR, w.refreshQR)
 	mux.HandleFunc(TypeProcessWebhook, w.processWebhook)
+	mux.HandleFunc(TypeProcessStripeEvent, w.processStripeEvent)
+	mux.HandleFunc(TypeBillingDue, w.billingDue)
 	mux.HandleFunc(TypeCheckInstances, w.checkInstances)
 	mux.HandleFunc(TypeCheckInstance, w.checkInstance)
 	mux.HandleFunc(TypeAIReply, w.aiReply)
