@@ -143,6 +143,9 @@ func New(d Deps, o Options) *echo.Echo {
 	if o.RequestTimeout == 0 {
 		o.RequestTimeout = 30 * time.Second
 	}
+	if o.BillingGrace <= 0 {
+		o.BillingGrace = 7 * 24 * time.Hour
+	}
 	if o.BodyLimit == "" {
 		o.BodyLimit = "1M"
 	}

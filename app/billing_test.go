@@ -129,3 +129,34 @@ func packID(t testing.TB, a *testApp) string {
 	}
 	return fmt.Sprint(packs[0].ID)
 }
+
+// TestLowBalanceBanner: every page warns below LOW_BALANCE_CREDITS, and at
+// zero says what stopped, with a one-click top-up.
+func TestLowBalanceBanner(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	b, tenantID := a.tenantOf(t, "Low Shop")
+	ts := a.store.Tenant(tenantID)
+	for _, page := range []string{"/dashboard", "/contacts", "/billing"} {
+		if r := b.get(page); testid(r, "credits-low").Length()+testid(r, "credits-empty").Length() != 0 {
+			t.Errorf("%s: a banner with 400 credits", page)
+		}
+	}
+	if _, err := ts.Charge(context.Background(), 370, "test", "low-1"); err != nil {
+		t.Fatal(err)
+	}
+	r := b.get("/contacts")
+	if !strings.Contains(testid(r, "credits-low").Text(), "Only 30 credits left") {
+		t.Errorf("low banner: %q", testid(r, "credits-low").Text())
+	}
+	if _, err := ts.Charge(context.Background(), 30, "test", "low-2"); err != nil {
+		t.Fatal(err)
+	}
+	r = b.get("/campaigns")
+	if !strings.Contains(testid(r, "credits-empty").Text(), "AI replies and campaign messages have stopped") {
+		t.Errorf("empty banner: %q", testid(r, "credits-empty").Text())
+	}
+	if href, _ := testid(r, "top-up-link").Attr("href"); href != "/billing" {
+		t.Errorf("top-up link = %q", href)
+	}
+}

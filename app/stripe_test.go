@@ -165,3 +165,106 @@ func (a *testApp) wantProcessed(t testing.TB, eventID string) {
 		return err == nil && n == 1
 	})
 }
+
+func TestStripeWebhookSignature(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	_, tenantID := a.tenantOf(t, "Signature Shop")
+	ev := stripeEvent{id: fmt.Sprintf("evt_sig_%d", tenantID), typ: "checkout.session.completed", created: time.Now(),
+		object: checkoutObject(fmt.Sprintf("cs_sig_%d", tenantID), tenantID, "payment", 500)}
+	wantStatus(t, a.postStripe(t, ev, "whsec_wrong"), http.StatusBadRequest)
+	body, _ := ev.signed(t, stripeWebhookSecret)
+	req, _ := http.NewRequest(http.MethodPost, a.URL+"/api/webhooks/stripe", strings.NewReader(string(body)))
+	wantStatus(t, a.newBrowser(t).do(req), http.StatusBadRequest) // no header
+	var n int
+	if err := a.store.DB().NewRaw("SELECT count(*) FROM stripe_events WHERE event_id = ?", ev.id).Scan(context.Background(), &n); err != nil || n != 0 {
+		t.Errorf("stored %d events (%v)", n, err)
+	}
+}
+
+// TestStripeTopUp: a paid top-up is credited once, however often Stripe
+// sends it.
+func TestStripeTopUp(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	_, tenantID := a.tenantOf(t, "Top-up Shop")
+	ts := a.store.Tenant(tenantID)
+	ev := stripeEvent{id: fmt.Sprintf("evt_topup_%d", tenantID), typ: "checkout.session.completed", created: time.Now(),
+		object: checkoutObject(fmt.Sprintf("cs_topup_%d", tenantID), tenantID, "payment", 1000)}
+	wantStatus(t, a.postStripe(t, ev, stripeWebhookSecret), http.StatusOK)
+	a.wantProcessed(t, ev.id)
+	if bal, _ := ts.CreditBalance(context.Background()); bal != 1400 {
+		t.Errorf("balance = %d, want 1400", bal)
+	}
+	r := a.postStripe(t, ev, stripeWebhookSecret) // replayed
+	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, "duplicate") {
+		t.Errorf("replay: %d %s", r.StatusCode, r.body)
+	}
+	// The same session in a new event (Stripe resends as a new event).
+	ev.id += "_again"
+	wantStatus(t, a.postStripe(t, ev, stripeWebhookSecret), http.StatusOK)
+	a.wantProcessed(t, ev.id)
+	if bal, _ := ts.CreditBalance(context.Background()); bal != 1400 {
+		t.Errorf("balance after replays = %d, want 1400", bal)
+	}
+	e, err := ts.LedgerEntry(context.Background(), fmt.Sprintf("stripe:cs_topup_%d", tenantID))
+	if err != nil || e.Amount != 1000 {
+		t.Errorf("ledger entry = %+v, %v", e, err)
+	}
+}
+
+// TestStripeSubscription: checkout links the subscription, invoice.paid
+// grants the plan's credits once per invoice, and subscription events end
+// in the right plan in any order of arrival.
+func TestStripeSubscription(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	b, tenantID := a.tenantOf(t, "Subscriber Shop")
+	ctx, ts := context.Background(), a.store.Tenant(tenantID)
+	send := func(id, typ string, created time.Time, object map[string]any) {
+		t.Helper()
+		ev := stripeEvent{id: fmt.Sprintf("evt_%s_%d", id, tenantID), typ: typ, created: created, object: object}
+		wantStatus(t, a.postStripe(t, ev, stripeWebhookSecret), http.StatusOK)
+		a.wantProcessed(t, ev.id)
+	}
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
+	end := t0.AddDate(0, 1, 0)
+	// Out of order: the upgrade to business (newer) arrives before the
+	// subscription's creation on pro (older).
+	send("upgrade", "customer.subscription.updated", t0.Add(time.Minute), subscriptionObject(tenantID, "active", "business", end))
+	send("created", "customer.subscription.created", t0, subscriptionObject(tenantID, "active", "pro", end))
+	send("checkout", "checkout.session.completed", t0, checkoutObject(fmt.Sprintf("cs_sub_%d", tenantID), tenantID, "subscription", 0))
+	tn, _ := ts.Tenant(ctx)
+	if tn.Plan != "business" || tn.StripeCustomerID == nil || *tn.StripeCustomerID != fmt.Sprintf("cus_%d", tenantID) {
+		t.Fatalf("after out-of-order events: plan %s, customer %v", tn.Plan, tn.StripeCustomerID)
+	}
+	// invoice.paid twice (two deliveries as two events) grants once.
+	inv := invoiceObject(fmt.Sprintf("in_%d", tenantID), tenantID, "business")
+	send("paid1", "invoice.paid", t0, inv)
+	send("paid2", "invoice.paid", t0, inv)
+	if bal, _ := ts.CreditBalance(ctx); bal != 400+12000 {
+		t.Errorf("balance = %d, want %d", bal, 400+12000)
+	}
+	// A downgrade waits for the end of the period.
+	send("downgrade", "customer.subscription.updated", t0.Add(2*time.Minute), subscriptionObject(tenantID, "active", "pro", end))
+	tn, _ = ts.Tenant(ctx)
+	if tn.Plan != "business" || tn.PendingPlan == nil || *tn.PendingPlan != "pro" {
+		t.Errorf("downgrade: plan %s, pending %v", tn.Plan, tn.PendingPlan)
+	}
+	if r := b.get("/billing"); testid(r, "billing-pending").Length() != 1 {
+		t.Errorf("pending downgrade not shown: %s", abbreviate(r.body))
+	}
+	// A failed payment shows a banner with the grace period.
+	send("failed", "invoice.payment_failed", t0.Add(3*time.Minute), inv)
+	if r := b.get("/dashboard"); testid(r, "payment-failed").Length() != 1 {
+		t.Errorf("no payment banner: %s", abbreviate(r.body))
+	}
+	// Deleted: back to Starter; an older update arriving later does not
+	// bring the plan back.
+	send("deleted", "customer.subscription.deleted", t0.Add(4*time.Minute), subscriptionObject(tenantID, "canceled", "pro", end))
+	send("late", "customer.subscription.updated", t0.Add(90*time.Second), subscriptionObject(tenantID, "active", "business", end))
+	tn, _ = ts.Tenant(ctx)
+	if tn.Plan != "starter" || tn.PendingPlan != nil || tn.SubscriptionStatus != "canceled" {
+		t.Errorf("after deletion: plan %s, pending %v, status %s", tn.Plan, tn.PendingPlan, tn.SubscriptionStatus)
+	}
+}
