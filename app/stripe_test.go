@@ -20,6 +20,8 @@ import (
 
 	"github.com/myaibud/aibud/app"
 	"github.com/myaibud/aibud/app/billing"
+	"github.com/myaibud/aibud/db"
+	"github.com/myaibud/aibud/jobs"
 )
 
 const stripeWebhookSecret = "whsec_test_secret"
@@ -267,4 +269,38 @@ func TestStripeSubscription(t *testing.T) {
 	if tn.Plan != "starter" || tn.PendingPlan != nil || tn.SubscriptionStatus != "canceled" {
 		t.Errorf("after deletion: plan %s, pending %v, status %s", tn.Plan, tn.PendingPlan, tn.SubscriptionStatus)
 	}
+}
+
+// TestBillingDue: the periodic job applies a downgrade whose period ended
+// and sends a tenant whose payment failed past the grace back to Starter.
+func TestBillingDue(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	_, downID := a.tenantOf(t, "Downgrade Shop")
+	_, failID := a.tenantOf(t, "Unpaid Shop")
+	ctx := context.Background()
+	past, failed := time.Now().Add(-time.Minute), time.Now().Add(-8*24*time.Hour)
+	for id, edit := range map[int64]func(*db.Tenant){
+		downID: func(tn *db.Tenant) {
+			pending := db.PlanPro
+			tn.Plan, tn.PendingPlan, tn.CurrentPeriodEnd = db.PlanBusiness, &pending, &past
+		},
+		failID: func(tn *db.Tenant) { tn.Plan, tn.PaymentFailedAt = db.PlanPro, &failed },
+	} {
+		if _, err := a.store.Tenant(id).UpdateBilling(ctx, func(tn *db.Tenant) (bool, error) { edit(tn); return true, nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	task, err := jobs.NewBillingDueTask()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.env.queue.EnqueueContext(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "billing due applied", func() bool {
+		down, _ := a.store.Tenant(downID).Tenant(ctx)
+		fail, _ := a.store.Tenant(failID).Tenant(ctx)
+		return down.Plan == db.PlanPro && down.PendingPlan == nil && fail.Plan == db.PlanStarter
+	})
 }
