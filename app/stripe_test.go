@@ -256,14 +256,29 @@ func TestStripeSubscription(t *testing.T) {
 	if r := b.get("/billing"); testid(r, "billing-pending").Length() != 1 {
 		t.Errorf("pending downgrade not shown: %s", abbreviate(r.body))
 	}
-	// A failed payment shows a banner with the grace period.
-	send("failed", "invoice.payment_failed", t0.Add(3*time.Minute), inv)
+	// The failure of the invoice paid already (arriving late) changes
+	// nothing; a failure of the next invoice shows a banner with the grace
+	// period, and its payment ends it.
+	send("failed-late", "invoice.payment_failed", t0.Add(-time.Minute), inv)
+	if r := b.get("/dashboard"); testid(r, "payment-failed").Length() != 0 {
+		t.Errorf("a banner for an invoice paid already")
+	}
+	next := invoiceObject(fmt.Sprintf("in_next_%d", tenantID), tenantID, "business")
+	send("failed-next", "invoice.payment_failed", t0.Add(3*time.Minute), next)
+	if r := b.get("/dashboard"); testid(r, "payment-failed").Length() != 1 {
+		t.Errorf("no payment banner: %s", abbreviate(r.body))
+	}
+	send("paid-next", "invoice.paid", t0.Add(4*time.Minute), next)
+	if r := b.get("/dashboard"); testid(r, "payment-failed").Length() != 0 {
+		t.Errorf("payment banner after the payment")
+	}
+	send("failed", "invoice.payment_failed", t0.Add(3*time.Minute), invoiceObject(fmt.Sprintf("in_third_%d", tenantID), tenantID, "business"))
 	if r := b.get("/dashboard"); testid(r, "payment-failed").Length() != 1 {
 		t.Errorf("no payment banner: %s", abbreviate(r.body))
 	}
 	// Deleted: back to Starter; an older update arriving later does not
 	// bring the plan back.
-	send("deleted", "customer.subscription.deleted", t0.Add(4*time.Minute), subscriptionObject(tenantID, "canceled", "pro", end))
+	send("deleted", "customer.subscription.deleted", t0.Add(5*time.Minute), subscriptionObject(tenantID, "canceled", "pro", end))
 	send("late", "customer.subscription.updated", t0.Add(90*time.Second), subscriptionObject(tenantID, "active", "business", end))
 	tn, _ = ts.Tenant(ctx)
 	if tn.Plan != "starter" || tn.PendingPlan != nil || tn.SubscriptionStatus != "canceled" {

@@ -86,7 +86,8 @@ func (w *Worker) applyInvoicePaid(ctx context.Context, ie *billing.InvoiceEvent)
 }
 
 // applyPaymentFailed starts the grace period (once; retries do not restart
-// it).
+// it). A failure of an invoice already paid (its events arrived out of
+// order: the retry succeeded first) changes nothing.
 func (w *Worker) applyPaymentFailed(ctx context.Context, ie *billing.InvoiceEvent, at time.Time) error {
 	ts, err := w.stripeTenant(ctx, ie.CustomerID, 0)
 	if errors.Is(err, db.ErrNotFound) {
@@ -94,6 +95,11 @@ func (w *Worker) applyPaymentFailed(ctx context.Context, ie *billing.InvoiceEven
 		return nil
 	}
 	if err != nil {
+		return err
+	}
+	if _, err := ts.LedgerEntry(ctx, "stripe:"+ie.InvoiceID); err == nil {
+		return nil // paid already
+	} else if !errors.Is(err, db.ErrNotFound) {
 		return err
 	}
 	_, err = ts.UpdateBilling(ctx, func(t *db.Tenant) (bool, error) {
