@@ -152,7 +152,7 @@ func invoiceObject(id string, tenantID int64, plan string) map[string]any {
 	return map[string]any{
 		"id": id, "object": "invoice", "customer": fmt.Sprintf("cus_%d", tenantID),
 		"parent": map[string]any{"type": "subscription_details", "subscription_details": map[string]any{
-			"subscription": fmt.Sprintf("sub_%d", tenantID), "metadata": map[string]any{"plan": plan},
+			"subscription": fmt.Sprintf("sub_%d", tenantID), "metadata": map[string]any{"plan": plan, "tenant_id": fmt.Sprint(tenantID)},
 		}},
 	}
 }
@@ -318,4 +318,21 @@ func TestBillingDue(t *testing.T) {
 		fail, _ := a.store.Tenant(failID).Tenant(ctx)
 		return down.Plan == db.PlanPro && down.PendingPlan == nil && fail.Plan == db.PlanStarter
 	})
+}
+
+// TestStripeFirstInvoiceBeforeCheckout: the first invoice.paid may arrive
+// before the checkout event links the customer; the subscription's
+// metadata names the tenant, so the credits are granted all the same.
+func TestStripeFirstInvoiceBeforeCheckout(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	_, tenantID := a.tenantOf(t, "Early Invoice Shop")
+	ev := stripeEvent{id: fmt.Sprintf("evt_early_%d", tenantID), typ: "invoice.paid", created: time.Now(),
+		object: invoiceObject(fmt.Sprintf("in_early_%d", tenantID), tenantID, "pro")}
+	wantStatus(t, a.postStripe(t, ev, stripeWebhookSecret), http.StatusOK)
+	a.wantProcessed(t, ev.id)
+	tn, _ := a.store.Tenant(tenantID).Tenant(context.Background())
+	if tn.CreditBalance != 400+3000 || tn.StripeCustomerID == nil {
+		t.Errorf("balance %d, customer %v", tn.CreditBalance, tn.StripeCustomerID)
+	}
 }

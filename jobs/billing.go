@@ -48,7 +48,7 @@ func (w *Worker) applySubscription(ctx context.Context, sc *billing.Subscription
 // applyInvoicePaid grants the plan's monthly credits once per invoice and
 // ends a grace period.
 func (w *Worker) applyInvoicePaid(ctx context.Context, ie *billing.InvoiceEvent) error {
-	ts, err := w.stripeTenant(ctx, ie.CustomerID, 0)
+	ts, err := w.stripeTenant(ctx, ie.CustomerID, ie.TenantID)
 	if errors.Is(err, db.ErrNotFound) {
 		w.log.WarnContext(ctx, "stripe invoice of no tenant", "invoice", ie.InvoiceID)
 		return nil
@@ -89,7 +89,7 @@ func (w *Worker) applyInvoicePaid(ctx context.Context, ie *billing.InvoiceEvent)
 // it). A failure of an invoice already paid (its events arrived out of
 // order: the retry succeeded first) changes nothing.
 func (w *Worker) applyPaymentFailed(ctx context.Context, ie *billing.InvoiceEvent, at time.Time) error {
-	ts, err := w.stripeTenant(ctx, ie.CustomerID, 0)
+	ts, err := w.stripeTenant(ctx, ie.CustomerID, ie.TenantID)
 	if errors.Is(err, db.ErrNotFound) {
 		w.log.WarnContext(ctx, "stripe invoice of no tenant", "invoice", ie.InvoiceID)
 		return nil

@@ -227,6 +227,10 @@ type SubscriptionChange struct {
 type InvoiceEvent struct {
 	InvoiceID, CustomerID, SubscriptionID string
 	PriceID, MetaPlan                     string
+	// TenantID is from the subscription's metadata (0 when absent): it
+	// finds the tenant when the first invoice is paid before the checkout
+	// event links the customer.
+	TenantID int64
 }
 
 // Event types handled.
@@ -326,6 +330,7 @@ func parseInvoice(raw json.RawMessage) (*InvoiceEvent, error) {
 	if inv.Parent != nil && inv.Parent.SubscriptionDetails != nil {
 		d := inv.Parent.SubscriptionDetails
 		ie.MetaPlan = d.Metadata[MetaPlan]
+		ie.TenantID, _ = strconv.ParseInt(d.Metadata[MetaTenantID], 10, 64)
 		if d.Subscription != nil {
 			ie.SubscriptionID = d.Subscription.ID
 		}
