@@ -43,10 +43,10 @@ func (h *handler) billingView(c echo.Context) (views.Billing, error) {
 	}
 	st := billing.StateOf(t)
 	vm := views.Billing{
-		Enabled: h.billing != nil, Plan: st.Plan, PendingPlan: st.PendingPlan, Status: st.Status, PeriodEnd: st.PeriodEnd,
-		PaymentFailedAt: st.PaymentFailedAt, Credits: t.CreditBalance, NumbersUsed: len(insts),
+		Enabled: h.billing != nil, Plan: st.Plan, PendingPlan: st.PendingPlan, PeriodEnd: st.PeriodEnd,
+		Credits: t.CreditBalance, NumbersUsed: len(insts),
 		CostAIReply: h.opts.CostAIReply, CostMessage: h.opts.CostMessage, Location: t.Location(),
-		HasCustomer: t.StripeCustomerID != nil, Subscribed: subscribed(t), Grace: h.opts.BillingGrace,
+		HasCustomer: t.StripeCustomerID != nil, Subscribed: subscribed(t),
 		Notice: checkoutNotice(c.QueryParam("checkout")), SupportEmail: h.opts.SupportEmail,
 	}
 	for _, p := range plans {

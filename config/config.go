@@ -253,14 +253,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Credits.AIReply = int64(p.intRange("CREDIT_COST_AI_REPLY", 1, 0, 1_000_000))
 	c.Credits.Message = int64(p.intRange("CREDIT_COST_MESSAGE", 1, 0, 1_000_000))
 
-	c.Billing.SecretKey = Secret(strings.TrimSpace(getenv("STRIPE_SECRET_KEY")))
-	c.Billing.WebhookSecret = Secret(strings.TrimSpace(getenv("STRIPE_WEBHOOK_SECRET")))
-	if c.Billing.SecretKey != "" && c.Billing.WebhookSecret == "" {
-		p.fail("STRIPE_WEBHOOK_SECRET is required when STRIPE_SECRET_KEY is set")
-	}
-	c.Billing.APIBase = p.optionalURL("STRIPE_API_BASE")
-	c.Billing.GracePeriod = p.duration("BILLING_GRACE_PERIOD", 7*24*time.Hour)
-	c.Billing.LowBalance = int64(p.intRange("LOW_BALANCE_CREDITS", 50, 0, 1_000_000_000))
+	c.Billing = p.billing()
 	if strings.TrimSpace(getenv("PLAN_INSTANCE_LIMITS")) != "" {
 		c.Retired = append(c.Retired, "PLAN_INSTANCE_LIMITS")
 	}
@@ -279,6 +272,21 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Log.Format = p.oneOf("LOG_FORMAT", "json", "json", "text")
 
 	return c, p.err()
+}
+
+// billing reads Stripe's keys and the credit warnings.
+func (p *parser) billing() Billing {
+	b := Billing{
+		SecretKey:     Secret(strings.TrimSpace(p.getenv("STRIPE_SECRET_KEY"))),
+		WebhookSecret: Secret(strings.TrimSpace(p.getenv("STRIPE_WEBHOOK_SECRET"))),
+		APIBase:       p.optionalURL("STRIPE_API_BASE"),
+		GracePeriod:   p.duration("BILLING_GRACE_PERIOD", 7*24*time.Hour),
+		LowBalance:    int64(p.intRange("LOW_BALANCE_CREDITS", 50, 0, 1_000_000_000)),
+	}
+	if b.SecretKey != "" && b.WebhookSecret == "" {
+		p.fail("STRIPE_WEBHOOK_SECRET is required when STRIPE_SECRET_KEY is set")
+	}
+	return b
 }
 
 // parser collects problems while reading variables.
