@@ -319,6 +319,8 @@ func (p *process) work(ctx context.Context) error {
 		AILease:      p.cfg.AI.Timeout + 2*gatewayTimeout + 5*time.Second,
 		EventLease:   2*gatewayTimeout + 5*time.Second,
 		BillingGrace: p.cfg.Billing.GracePeriod,
+		LowBalance:   p.cfg.Billing.LowBalance,
+		BillingLink:  p.cfg.HTTP.BaseURL.String() + views.PathBilling,
 	})
 	mux := asynq.NewServeMux()
 	jobs.Register(mux, w)

@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,8 +13,11 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/hibiken/asynq"
 
+	mailsim "github.com/myaibud/aibud/app/sim/mail"
 	"github.com/myaibud/aibud/db"
+	"github.com/myaibud/aibud/jobs"
 )
 
 // setPlan moves a tenant to a plan, as the owner or a Stripe event would.
@@ -159,4 +164,76 @@ func TestLowBalanceBanner(t *testing.T) {
 	if href, _ := testid(r, "top-up-link").Attr("href"); href != "/billing" {
 		t.Errorf("top-up link = %q", href)
 	}
+}
+
+// mailsTo reads the mailbox stand-in's messages to an address.
+func mailsTo(t testing.TB, a *testApp, to string) []mailsim.Message {
+	t.Helper()
+	res, err := http.Get(a.env.mailboxURL + "/api/messages?to=" + url.QueryEscape(to))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var ms []mailsim.Message
+	if err := json.NewDecoder(res.Body).Decode(&ms); err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+// runTask queues a periodic task on the shared worker, waits until it has
+// run, then for cond.
+func runTask(t testing.TB, a *testApp, newTask func() (*asynq.Task, error), what string, cond func() bool) {
+	t.Helper()
+	task, err := newTask()
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := a.env.queue.EnqueueContext(context.Background(), task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, what+" (the task run)", func() bool {
+		_, err := a.env.inspector.GetTaskInfo(info.Queue, info.ID)
+		return errors.Is(err, asynq.ErrTaskNotFound)
+	})
+	waitFor(t, 10*time.Second, what, cond)
+}
+
+// TestLowBalanceEmail: owners are emailed once when the balance falls below
+// the threshold, and again after it went back above and fell again.
+func TestLowBalanceEmail(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	email := uniqueEmail("lowmail")
+	wantRedirect(t, a.newBrowser(t).signUp("Low Mail Shop", email, "password123"), "/dashboard")
+	u, err := a.store.UserByEmail(context.Background(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, ts := context.Background(), a.store.Tenant(u.TenantID)
+	notified := func() bool {
+		tn, _ := ts.Tenant(ctx)
+		return tn.LowBalanceNotifiedAt != nil
+	}
+	if _, err := ts.Charge(ctx, 380, "test", "lowmail-1"); err != nil {
+		t.Fatal(err)
+	}
+	runTask(t, a, jobs.NewLowBalanceTask, "the low balance email", func() bool { return len(mailsTo(t, a, email)) == 1 })
+	m := mailsTo(t, a, email)[0]
+	if !strings.Contains(m.Text, "20 credits left") || !strings.Contains(m.Text, "/billing") {
+		t.Errorf("email: %s", m.Text)
+	}
+	runTask(t, a, jobs.NewLowBalanceTask, "a second run", func() bool { return notified() })
+	if n := len(mailsTo(t, a, email)); n != 1 {
+		t.Errorf("%d emails after a second run, want 1", n)
+	}
+	if _, err := ts.Grant(ctx, 100, "test", "lowmail-2"); err != nil {
+		t.Fatal(err)
+	}
+	runTask(t, a, jobs.NewLowBalanceTask, "the notice cleared", func() bool { return !notified() })
+	if _, err := ts.Charge(ctx, 100, "test", "lowmail-3"); err != nil {
+		t.Fatal(err)
+	}
+	runTask(t, a, jobs.NewLowBalanceTask, "the second email", func() bool { return len(mailsTo(t, a, email)) == 2 })
 }

@@ -155,6 +155,49 @@ func (s *Store) BillingDueAllTenants(ctx context.Context, now time.Time, grace t
 	return ids, nil
 }
 
+// LowBalanceUnnotifiedAllTenants lists up to limit tenants whose balance is
+// below threshold and who have not been told by email yet.
+func (s *Store) LowBalanceUnnotifiedAllTenants(ctx context.Context, threshold int64, limit int) ([]int64, error) {
+	var ids []int64
+	err := s.db.NewSelect().Model((*Tenant)(nil)).Column("t.id").
+		Where("t.credit_balance < ? AND t.low_balance_notified_at IS NULL", threshold).
+		Order("t.id").Limit(int64(limit)).Scan(ctx, &ids)
+	if err != nil {
+		return nil, fmt.Errorf("low balance tenants: %w", err)
+	}
+	return ids, nil
+}
+
+// ClearLowBalanceNoticesAllTenants forgets the notice of every tenant whose
+// balance is back at threshold or above, so the next fall is told again.
+func (s *Store) ClearLowBalanceNoticesAllTenants(ctx context.Context, threshold int64) error {
+	_, err := s.db.NewUpdate().Model((*Tenant)(nil)).Set("low_balance_notified_at = NULL").
+		Where("t.credit_balance >= ? AND t.low_balance_notified_at IS NOT NULL", threshold).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("clear low balance notices: %w", err)
+	}
+	return nil
+}
+
+// ClaimLowBalanceNotice, with claim, records that the tenant is being told
+// of its low balance and reports false when it was already (another worker
+// got there first); without claim it gives the notice back after a failed
+// send.
+func (ts *TenantStore) ClaimLowBalanceNotice(ctx context.Context, claim bool) (bool, error) {
+	q := ts.db.NewUpdate().Model((*Tenant)(nil)).Where("t.id = ?", ts.tenantID)
+	if claim {
+		q = q.Set("low_balance_notified_at = now()").Where("t.low_balance_notified_at IS NULL")
+	} else {
+		q = q.Set("low_balance_notified_at = NULL")
+	}
+	res, err := q.Exec(ctx)
+	if err != nil {
+		return false, fmt.Errorf("low balance notice: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
 // StripeEvent is one Stripe webhook event, stored once by Stripe's event id
 // before a job processes it. Not tenant-owned: the tenant is found while
 // processing (client_reference_id or the Stripe customer).

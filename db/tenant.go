@@ -57,6 +57,7 @@ type Tenant struct {
 	SubscriptionEventAt  *time.Time `bun:"subscription_event_at"`
 	PendingPlan          *string    `bun:"pending_plan"`
 	PaymentFailedAt      *time.Time `bun:"payment_failed_at"`
+	LowBalanceNotifiedAt *time.Time `bun:"low_balance_notified_at"`
 }
 
 // Location returns the tenant's time zone, UTC when unset or unknown.

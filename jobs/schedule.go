@@ -28,6 +28,7 @@ func NewScheduler(opt asynq.RedisConnOpt, log *slog.Logger) (*asynq.Scheduler, e
 		{"@every 1m", 50 * time.Second, NewCheckInstancesTask},
 		{"@every 1m", 50 * time.Second, NewReturnHandoffsTask},
 		{"@every 5m", 4 * time.Minute, NewBillingDueTask},
+		{"@every 5m", 4 * time.Minute, NewLowBalanceTask},
 	} {
 		t, err := p.task()
 		if err != nil {

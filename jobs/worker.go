@@ -73,6 +73,10 @@ type Options struct {
 	// BillingGrace is how long a failed renewal keeps the paid plan
 	// (default 7 days).
 	BillingGrace time.Duration
+	// LowBalance is the balance below which owners are emailed (0: off);
+	// BillingLink is the billing page the email links to.
+	LowBalance  int64
+	BillingLink string
 }
 
 // Deps are the services the workers use.
@@ -154,6 +158,7 @@ func Register(mux *asynq.ServeMux, w *Worker) {
 	mux.HandleFunc(TypeProcessWebhook, w.processWebhook)
 	mux.HandleFunc(TypeProcessStripeEvent, w.processStripeEvent)
 	mux.HandleFunc(TypeBillingDue, w.billingDue)
+	mux.HandleFunc(TypeLowBalance, w.lowBalance)
 	mux.HandleFunc(TypeCheckInstances, w.checkInstances)
 	mux.HandleFunc(TypeCheckInstance, w.checkInstance)
 	mux.HandleFunc(TypeAIReply, w.aiReply)

@@ -1,6 +1,7 @@
 DROP TABLE stripe_events;
 DROP INDEX tenants_stripe_customer_key;
 ALTER TABLE tenants
+    DROP COLUMN low_balance_notified_at,
     DROP COLUMN payment_failed_at,
     DROP COLUMN pending_plan,
     DROP COLUMN subscription_event_at,

@@ -55,7 +55,10 @@ ALTER TABLE tenants
     -- pending_plan is a downgrade that takes effect at current_period_end.
     ADD COLUMN pending_plan           text REFERENCES plans (id),
     -- payment_failed_at starts the grace period after a failed renewal.
-    ADD COLUMN payment_failed_at      timestamptz;
+    ADD COLUMN payment_failed_at      timestamptz,
+    -- low_balance_notified_at is when the low-balance email went out; it
+    -- is cleared once the balance is back above the threshold.
+    ADD COLUMN low_balance_notified_at timestamptz;
 CREATE UNIQUE INDEX tenants_stripe_customer_key ON tenants (stripe_customer_id);
 
 -- Stripe's webhook events, stored once by Stripe's event id and processed
