@@ -9,41 +9,45 @@ import (
 // Paths of pages and partials. Handlers and templates both use these, so a
 // route and its links change together.
 const (
-	PathHome      = "/"
-	PathSignUp    = "/sign-up"
-	PathSignIn    = "/sign-in"
-	PathSignOut   = "/sign-out"
-	PathDashboard = "/dashboard"
-	PathCredits   = "/credits"
-	PathBilling   = "/billing"
-	// PathBillingCheckout, PathBillingTopUp and PathBillingPortal answer
-	// with a redirect to Stripe.
+	PathHome           = "/"
+	PathSignUp         = "/sign-up"
+	PathSignIn         = "/sign-in"
+	PathSignOut        = "/sign-out"
+	PathDashboard      = "/dashboard"
+	PathCredits        = "/credits"
+	PathCreditBadge    = "/partials/credit-badge"
+	PathDashCredits    = "/dashboard/credits"
+	PathCreditsSummary = "/credits/summary"
+	PathDashNumbers    = "/dashboard/numbers"
+	PathDashActivity   = "/dashboard/activity"
+	PathDashHandoffs   = "/dashboard/handoffs"
+	PathDashCampaigns  = "/dashboard/campaigns"
+	PathEvents         = "/events"
+	PathAdminQueues    = "/admin/queues"
+	PathAdminNodes     = "/admin/nodes"
+	PathAdminAI        = "/admin/ai"
+	PathAdminFailures  = "/admin/failures"
+	PathInstances      = "/instances"
+	PathContacts       = "/contacts"
+	PathSettings       = "/settings"
+	PathSettingsReset  = "/settings/reset"
+	PathKnowledge      = "/settings/knowledge"
+	PathWebhookWAHA    = "/api/webhooks/whatsapp"
+	PathHealthz        = "/healthz"
+	PathReadyz         = "/readyz"
+	PathMetrics        = "/metrics"
+	PathStaticPrefix   = "/static/"
+)
+
+// Paths of billing. PathBillingCheckout, PathBillingTopUp and
+// PathBillingPortal answer with a redirect to Stripe; PathWebhookStripe
+// receives Stripe's events.
+const (
+	PathBilling         = "/billing"
 	PathBillingCheckout = "/billing/checkout"
 	PathBillingTopUp    = "/billing/top-up"
 	PathBillingPortal   = "/billing/portal"
-	PathCreditBadge     = "/partials/credit-badge"
-	PathDashCredits     = "/dashboard/credits"
-	PathCreditsSummary  = "/credits/summary"
-	PathDashNumbers     = "/dashboard/numbers"
-	PathDashActivity    = "/dashboard/activity"
-	PathDashHandoffs    = "/dashboard/handoffs"
-	PathDashCampaigns   = "/dashboard/campaigns"
-	PathEvents          = "/events"
-	PathAdminQueues     = "/admin/queues"
-	PathAdminNodes      = "/admin/nodes"
-	PathAdminAI         = "/admin/ai"
-	PathAdminFailures   = "/admin/failures"
-	PathInstances       = "/instances"
-	PathContacts        = "/contacts"
-	PathSettings        = "/settings"
-	PathSettingsReset   = "/settings/reset"
-	PathKnowledge       = "/settings/knowledge"
-	PathWebhookWAHA     = "/api/webhooks/whatsapp"
 	PathWebhookStripe   = "/api/webhooks/stripe"
-	PathHealthz         = "/healthz"
-	PathReadyz          = "/readyz"
-	PathMetrics         = "/metrics"
-	PathStaticPrefix    = "/static/"
 )
 
 // Paths of the account page and of password resets.
