@@ -12,7 +12,7 @@ PORT ?= 8080
 APP_BASE_URL ?= http://localhost:$(PORT)
 PSQL = $$(ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1 || command -v psql)
 
-.PHONY: all build dev test bench generate check-generated lint services clean
+.PHONY: all build dev test bench generate check-generated lint services stripe-mock clean
 
 all: build
 
@@ -61,14 +61,20 @@ dev: build services
 	echo; \
 	bin/aibud all
 
-# Runs every test against real PostgreSQL, Redis and headless Chromium.
-test:
+# Runs every test against real PostgreSQL, Redis and headless Chromium, and
+# Stripe's API through stripe-mock (the tests start it on loopback ports).
+test: stripe-mock
 	@mkdir -p $(DEV)
 	@.ci/services.sh --chromium > $(DEV)/services.env
 	@$(MAKE) --no-print-directory check-generated lint
 	@set -a; . $(DEV)/services.env; set +a; \
 	export TEST_DATABASE_URL="$$PG_URL/postgres?sslmode=disable" TEST_REDIS_URL="$$REDIS_URL_BASE/0"; \
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+# Installs stripe-mock, Stripe's API stand-in, unless it is installed.
+stripe-mock:
+	@command -v stripe-mock >/dev/null || [ -x "$$($(GO) env GOPATH)/bin/stripe-mock" ] || \
+		$(GO) install github.com/stripe/stripe-mock@latest
 
 # Fails when the committed templ output is not what the .templ files generate.
 check-generated:

@@ -33,6 +33,7 @@ import (
 
 	"github.com/myaibud/aibud/app"
 	"github.com/myaibud/aibud/app/ai"
+	"github.com/myaibud/aibud/app/billing"
 	"github.com/myaibud/aibud/app/economics"
 	"github.com/myaibud/aibud/app/live"
 	"github.com/myaibud/aibud/app/mailer"
@@ -94,7 +95,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	log := newLogger(cfg.Log, stdout)
 	if len(cfg.Unused) > 0 {
-		log.Warn("these variables are set but this version does not use them yet (billing, Evolution API)", "names", cfg.Unused)
+		log.Warn("these variables are set but this version does not use them yet (Evolution API)", "names", cfg.Unused)
+	}
+	if len(cfg.Retired) > 0 {
+		log.Warn("these variables are no longer read: plans and their number limits are edited in the database now (table plans)", "names", cfg.Retired)
 	}
 
 	bdb, err := db.Open(ctx, cfg.DB.URL.Reveal(), log)
@@ -239,11 +243,16 @@ func (p *process) serve(ctx context.Context) error {
 		MetricsToken:   p.cfg.HTTP.MetricsToken.Reveal(),
 		RedisNamespace: p.cfg.Redis.Namespace,
 		Limits:         app.DefaultRateLimits(),
-		InstanceLimits: p.cfg.Plans.InstanceLimits,
 		CostMessage:    p.cfg.Credits.Message,
+		CostAIReply:    p.cfg.Credits.AIReply,
 		DefaultModel:   p.cfg.AI.Model,
 		AIPrices:       economics.Prices{InputPerMTok: p.cfg.AI.PriceInputPerMTok, OutputPerMTok: p.cfg.AI.PriceOutputPerMTok},
 		SessionSecret:  []byte(p.cfg.Session.Secret.Reveal()),
+		LowBalance:     p.cfg.Billing.LowBalance,
+		BillingGrace:   p.cfg.Billing.GracePeriod,
+		Stripe:         billing.Config{SecretKey: p.cfg.Billing.SecretKey.Reveal(), APIBase: p.cfg.Billing.APIBase},
+
+		StripeWebhookSecret: p.cfg.Billing.WebhookSecret.Reveal(),
 	})
 	srv := &http.Server{
 		Handler:           e,
@@ -309,8 +318,11 @@ func (p *process) work(ctx context.Context) error {
 		AITimeout:   p.cfg.AI.Timeout,
 		// A run of an AI answer makes a model call and a few gateway
 		// requests; an event may look a linked id up on the gateway.
-		AILease:    p.cfg.AI.Timeout + 2*gatewayTimeout + 5*time.Second,
-		EventLease: 2*gatewayTimeout + 5*time.Second,
+		AILease:      p.cfg.AI.Timeout + 2*gatewayTimeout + 5*time.Second,
+		EventLease:   2*gatewayTimeout + 5*time.Second,
+		BillingGrace: p.cfg.Billing.GracePeriod,
+		LowBalance:   p.cfg.Billing.LowBalance,
+		BillingLink:  p.cfg.HTTP.BaseURL.String() + views.PathBilling,
 	})
 	mux := asynq.NewServeMux()
 	jobs.Register(mux, w)

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/myaibud/aibud/app/billing"
 	"github.com/myaibud/aibud/app/economics"
 	"github.com/myaibud/aibud/app/live"
 	"github.com/myaibud/aibud/app/locale"
@@ -42,14 +43,24 @@ type Options struct {
 	RequestTimeout time.Duration
 	// BodyLimit bounds request bodies, e.g. "1M".
 	BodyLimit string
-	// InstanceLimits maps a plan to the WhatsApp numbers it allows.
-	InstanceLimits map[string]int
 	// CostMessage is the credits an outgoing message costs.
 	CostMessage int64
 	// AIPrices are Gemini's prices, for the console's cost estimates.
 	AIPrices economics.Prices
 	// DefaultModel is the Gemini model used when a tenant sets none.
 	DefaultModel string
+	// CostAIReply is the credits an AI answer costs (shown on /billing).
+	CostAIReply int64
+	// Stripe configures the Stripe client (STRIPE_SECRET_KEY,
+	// STRIPE_API_BASE); without a key billing is off.
+	Stripe billing.Config
+	// StripeWebhookSecret (STRIPE_WEBHOOK_SECRET) verifies Stripe's
+	// webhooks; empty refuses them.
+	StripeWebhookSecret string
+	// LowBalance is the balance below which every page warns (0: off).
+	LowBalance int64
+	// BillingGrace is how long a failed renewal keeps the paid plan.
+	BillingGrace time.Duration
 	// SessionSecret (SESSION_SECRET) keys the CSRF tokens: a token is an
 	// HMAC of the sign-in session it belongs to.
 	SessionSecret []byte
@@ -116,6 +127,7 @@ type handler struct {
 	gateways  *whatsapp.Gateways
 	outbox    *whatsapp.Outbox
 	webhooks  whatsapp.WebhookParser
+	billing   *billing.Client
 	limiter   *redis_rate.Limiter
 	locale    *locale.Lists
 	metrics   *metrics.Metrics
@@ -134,6 +146,9 @@ func New(d Deps, o Options) *echo.Echo {
 	if o.RequestTimeout == 0 {
 		o.RequestTimeout = 30 * time.Second
 	}
+	if o.BillingGrace <= 0 {
+		o.BillingGrace = 7 * 24 * time.Hour
+	}
 	if o.BodyLimit == "" {
 		o.BodyLimit = "1M"
 	}
@@ -147,6 +162,7 @@ func New(d Deps, o Options) *echo.Echo {
 		gateways:  d.Gateways,
 		outbox:    d.Outbox,
 		webhooks:  d.Webhooks,
+		billing:   billing.NewClient(o.Stripe),
 		limiter:   redis_rate.NewLimiter(d.Redis),
 		locale:    locale.Load(),
 		metrics:   d.Metrics,

@@ -21,7 +21,7 @@ func TestBrowserEveryPageFitsAPhone(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	owner := uniqueEmail("phoneowner")
-	a := newTestApp(t, withAdmins(owner))
+	a := newTestApp(t, withAdmins(owner), withStripe(t)) // the billing page with its buttons
 	b := a.newBrowser(t)
 	wantRedirect(t, b.signUp("Floricultura Pétalas & Companhia Limitada", owner, "password123"), "/dashboard")
 	u, err := a.store.UserByEmail(ctx, owner)
@@ -98,6 +98,7 @@ func TestBrowserEveryPageFitsAPhone(t *testing.T) {
 	// A tenant's pages.
 	check("/dashboard", `[data-testid="credit-balance"]`)
 	check("/credits", `[data-testid="usage-chart"]`)
+	check("/billing", `[data-testid="billing-plans"]`)
 	check("/contacts", `[data-testid="contact-list"]`)
 	check(fmt.Sprintf("/contacts/%d", ct.ID), `[data-testid="messages"]`)
 	check("/instances", `[data-testid="instance-form"], [data-testid="instance-limit"]`)

@@ -137,6 +137,8 @@ func sharedEnv(t testing.TB) *env {
 			CostMessage: costMessage,
 			AITimeout:   5 * time.Second,
 			EventLease:  5 * time.Second,
+			LowBalance:  50,
+			BillingLink: resetLinkBase + views.PathBilling,
 		})
 		e.worker = w
 		go w.RunSweeper(context.Background(), time.Second)

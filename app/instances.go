@@ -35,7 +35,11 @@ func (h *handler) instancesView(c echo.Context, form views.InstanceForm) (views.
 	if err != nil {
 		return views.Instances{}, err
 	}
-	vm := views.Instances{Used: len(insts), Limit: h.opts.InstanceLimits[p.tenant.Plan], Plan: p.tenant.Plan, Form: form, SupportEmail: h.opts.SupportEmail}
+	limit, err := tenantStore(c).InstanceLimit(c.Request().Context())
+	if err != nil {
+		return views.Instances{}, err
+	}
+	vm := views.Instances{Used: len(insts), Limit: limit, Plan: p.tenant.Plan, Form: form}
 	for i := range insts {
 		vm.Cards = append(vm.Cards, instanceCard(&insts[i], p.tenant.Location()))
 	}
@@ -97,13 +101,16 @@ func (h *handler) createInstance(c echo.Context) error {
 		return showForm(msg)
 	}
 	p := mustPrincipal(c)
-	limit := h.opts.InstanceLimits[p.tenant.Plan]
+	limit, err := tenantStore(c).InstanceLimit(c.Request().Context())
+	if err != nil {
+		return err
+	}
 	inst, err := tenantStore(c).CreateInstance(c.Request().Context(), db.NewInstance{
 		Name: f.Name, Provider: "waha", Limit: limit, SessionName: whatsapp.SessionName,
 	})
 	switch {
 	case errors.Is(err, db.ErrPlanLimit):
-		return showForm(views.PlanLimitText(p.tenant.Plan, limit, h.opts.SupportEmail))
+		return showForm(views.PlanLimitText(p.tenant.Plan, limit))
 	case errors.Is(err, db.ErrNoCapacity):
 		h.metrics.Count("no_gateway_capacity")
 		h.log.ErrorContext(c.Request().Context(), "no WhatsApp server has room", "tenant_id", p.tenant.ID)

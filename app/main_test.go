@@ -115,11 +115,14 @@ func newAppHandlerOn(t testing.TB, e *env, redisURL string, log *slog.Logger, cl
 		RedisNamespace: e.namespace + ":" + strings.ReplaceAll(t.Name(), "/", "_"),
 		Limits:         unlimited(),
 		RequestTimeout: 10 * time.Second,
-		InstanceLimits: map[string]int{"starter": 1, "pro": 3, "business": 10},
 		SupportEmail:   "help@aibud.test",
 		CostMessage:    costMessage,
-		DefaultModel:   "gemini-2.5-flash",
-		SessionSecret:  []byte("test-session-secret-of-32-characters!"),
+		CostAIReply:    costAIReply,
+		LowBalance:     50,
+
+		StripeWebhookSecret: stripeWebhookSecret,
+		DefaultModel:        "gemini-2.5-flash",
+		SessionSecret:       []byte("test-session-secret-of-32-characters!"),
 	}
 	for _, opt := range opts {
 		opt(&o)

@@ -152,9 +152,10 @@ func (h *handler) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // contentSecurityPolicy allows only our own scripts and styles: no inline
-// script, no CDN.
+// script, no CDN. Forms may lead to Stripe's Checkout and customer portal
+// (the billing page's POSTs answer with a redirect there).
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
-	"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+	"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self' https://checkout.stripe.com https://billing.stripe.com; frame-ancestors 'none'"
 
 func (h *handler) secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {

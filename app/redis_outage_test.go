@@ -16,7 +16,6 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/myaibud/aibud/app"
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/db/dbtest"
 )
@@ -109,11 +108,11 @@ func TestRedisOutageBetweenCommitAndEnqueue(t *testing.T) {
 	proxied := *ru
 	proxied.Host = proxy.addr
 	a := &testApp{store: dbtest.Store(t), namespace: e.namespace, env: e}
-	a.Server = httptest.NewServer(newAppHandlerOn(t, e, proxied.String(), quietLogger(dbtest.Logger(t)), t.Cleanup, &a.opts,
-		func(o *app.Options) { o.InstanceLimits = map[string]int{"starter": 2} }))
+	a.Server = httptest.NewServer(newAppHandlerOn(t, e, proxied.String(), quietLogger(dbtest.Logger(t)), t.Cleanup, &a.opts))
 	t.Cleanup(a.Server.Close)
 	s := newAIShop(t, a, func(st *db.AISettings) { st.Enabled = false })
 	ctx := context.Background()
+	setPlan(t, a.store, s.ts.TenantID(), db.PlanPro) // room for a second number
 	lead := newLead()
 	s.says(t, lead, "hello")
 	before := s.balance(t)

@@ -152,12 +152,19 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.GET(views.PathCampaigns+"/:id/results.csv", h.campaignResults, tenant...)
 	e.POST(views.PathCampaigns+"/:id/:action", h.campaignAction, tenant...)
 
+	e.GET(views.PathBilling, h.showBilling, tenant...)
+	e.POST(views.PathBillingCheckout, h.createCheckout, tenant...)
+	e.POST(views.PathBillingTopUp, h.createTopUp, tenant...)
+	e.POST(views.PathBillingPortal, h.openPortal, tenant...)
+
 	e.GET(views.PathAccount, h.showAccount, tenant...)
 	e.POST(views.PathAccountProfile, h.updateProfile, tenant...)
 	e.POST(views.PathAccountLogin, h.updateLogin, tenant...)
 
 	// Gateway webhooks: no session, no CSRF; the HMAC signature is the check.
 	e.POST(views.PathWebhookWAHA, h.whatsappWebhook)
+	// Stripe: no session, no CSRF; the Stripe-Signature header is the check.
+	e.POST(views.PathWebhookStripe, h.stripeWebhook)
 
 	// Platform owners.
 	queues := echo.WrapHandler(queuesConsole(d.AsynqOpt))

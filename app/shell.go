@@ -3,6 +3,7 @@ package app
 import (
 	"github.com/labstack/echo/v4"
 
+	"github.com/myaibud/aibud/app/billing"
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/views"
 )
@@ -11,7 +12,7 @@ import (
 // one place that does, so handlers never load nav data themselves.
 func (h *handler) shell(c echo.Context, title, active string) views.Shell {
 	p := mustPrincipal(c)
-	return views.Shell{
+	s := views.Shell{
 		Title:      title,
 		Active:     active,
 		UserEmail:  p.user.Email,
@@ -24,5 +25,16 @@ func (h *handler) shell(c echo.Context, title, active string) views.Shell {
 		// The reason is the owner's words to the tenant, shown on every page.
 		SuspendReason: p.tenant.SuspendReason,
 		ViewingAs:     p.viewing,
+		Location:      p.tenant.Location(),
 	}
+	switch billing.BalanceLevel(p.tenant.CreditBalance, h.opts.LowBalance) {
+	case billing.BalanceEmpty:
+		s.OutOfCredits = true
+	case billing.BalanceLow:
+		s.LowCredits = true
+	}
+	if t := p.tenant.PaymentFailedAt; t != nil && p.tenant.Plan != billing.Starter {
+		s.GraceEnds = billing.GraceEnds(*t, h.opts.BillingGrace)
+	}
+	return s
 }

@@ -491,14 +491,15 @@ func TestInstanceLimitsAndScoping(t *testing.T) {
 	wantStatus(t, b.post("/instances", url.Values{"_csrf": {tok}, "name": {"One"}}), http.StatusSeeOther)
 	r := b.post("/instances", url.Values{"_csrf": {tok}, "name": {"Two"}})
 	wantStatus(t, r, http.StatusUnprocessableEntity)
-	if !strings.Contains(r.body, "Starter plan allows 1 number") || !strings.Contains(r.body, "write to help@aibud.test") {
+	if !strings.Contains(r.body, "Starter plan allows 1 number") || !strings.Contains(r.body, "upgrade your plan on the Billing page") {
 		t.Errorf("limit message: %s", abbreviate(r.body))
 	}
-	// The page says how to get more numbers, with a ready-made request.
+	// The page says how to get more numbers: the billing page.
 	r = b.get("/instances")
-	if href, _ := testid(r, "upgrade-link").Attr("href"); !strings.HasPrefix(href, "mailto:help@aibud.test?subject=") {
+	if href, _ := testid(r, "upgrade-link").Attr("href"); href != "/billing" {
 		t.Errorf("upgrade link = %q", href)
 	}
+
 	r = b.post("/instances", url.Values{"_csrf": {tok}, "name": {"  "}})
 	wantStatus(t, r, http.StatusUnprocessableEntity)
 

@@ -13,7 +13,6 @@ import (
 	"math"
 	"net/mail"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -49,13 +48,17 @@ type Config struct {
 	WhatsApp WhatsApp
 	AI       AI
 	Credits  Credits
-	Plans    Plans
+	Billing  Billing
 	Admin    Admin
 	Mail     Mail
 	Log      Log
 	// Unused names variables that are set but that this version does not
-	// use yet (billing), for a warning at start.
+	// use yet (Evolution API), for a warning at start.
 	Unused []string
+	// Retired names variables that are set but no longer read
+	// (PLAN_INSTANCE_LIMITS: plans are edited in the database now), for a
+	// warning at start.
+	Retired []string
 }
 
 // HTTP configures the web server.
@@ -135,11 +138,26 @@ type Credits struct {
 	Message int64
 }
 
-// Plans holds the per-plan limits.
-type Plans struct {
-	// InstanceLimits maps a plan name to the number of WhatsApp numbers it allows.
-	InstanceLimits map[string]int
+// Billing configures Stripe and the credit warnings. Plans and credit packs
+// are edited in the database, not here.
+type Billing struct {
+	// SecretKey (STRIPE_SECRET_KEY) turns billing on; without it /billing
+	// says billing is not configured.
+	SecretKey Secret
+	// WebhookSecret (STRIPE_WEBHOOK_SECRET) verifies Stripe's webhooks.
+	WebhookSecret Secret
+	// APIBase (STRIPE_API_BASE) overrides Stripe's API URL (stripe-mock).
+	APIBase string
+	// GracePeriod (BILLING_GRACE_PERIOD) is how long a failed renewal keeps
+	// the paid plan before the tenant goes back to Starter.
+	GracePeriod time.Duration
+	// LowBalance (LOW_BALANCE_CREDITS) is the balance below which every page
+	// warns; 0 turns the warning off.
+	LowBalance int64
 }
+
+// Enabled reports whether Stripe is configured.
+func (b Billing) Enabled() bool { return b.SecretKey != "" }
 
 // Admin lists the platform owners.
 type Admin struct {
@@ -234,7 +252,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.AI.PriceInputPerMTok = p.price("GEMINI_PRICE_INPUT_PER_MTOK", 0.30)
 	c.AI.PriceOutputPerMTok = p.price("GEMINI_PRICE_OUTPUT_PER_MTOK", 2.50)
 
-	for _, name := range []string{"STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE", "EVOLUTION_API_URL", "EVOLUTION_API_KEY"} {
+	for _, name := range []string{"EVOLUTION_API_URL", "EVOLUTION_API_KEY"} {
 		if strings.TrimSpace(getenv(name)) != "" {
 			c.Unused = append(c.Unused, name)
 		}
@@ -244,7 +262,10 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Credits.AIReply = int64(p.intRange("CREDIT_COST_AI_REPLY", 1, 0, 1_000_000))
 	c.Credits.Message = int64(p.intRange("CREDIT_COST_MESSAGE", 1, 0, 1_000_000))
 
-	c.Plans.InstanceLimits = p.planLimits("PLAN_INSTANCE_LIMITS", map[string]int{"starter": 1, "pro": 3, "business": 10})
+	c.Billing = p.billing()
+	if strings.TrimSpace(getenv("PLAN_INSTANCE_LIMITS")) != "" {
+		c.Retired = append(c.Retired, "PLAN_INSTANCE_LIMITS")
+	}
 
 	c.Admin.Emails = p.emails("ADMIN_EMAILS")
 	if support := p.emails("SUPPORT_EMAIL"); len(support) > 0 {
@@ -260,6 +281,21 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Log.Format = p.oneOf("LOG_FORMAT", "json", "json", "text")
 
 	return c, p.err()
+}
+
+// billing reads Stripe's keys and the credit warnings.
+func (p *parser) billing() Billing {
+	b := Billing{
+		SecretKey:     Secret(strings.TrimSpace(p.getenv("STRIPE_SECRET_KEY"))),
+		WebhookSecret: Secret(strings.TrimSpace(p.getenv("STRIPE_WEBHOOK_SECRET"))),
+		APIBase:       p.optionalURL("STRIPE_API_BASE"),
+		GracePeriod:   p.duration("BILLING_GRACE_PERIOD", 7*24*time.Hour),
+		LowBalance:    int64(p.intRange("LOW_BALANCE_CREDITS", 50, 0, 1_000_000_000)),
+	}
+	if b.SecretKey != "" && b.WebhookSecret == "" {
+		p.fail("STRIPE_WEBHOOK_SECRET is required when STRIPE_SECRET_KEY is set")
+	}
+	return b
 }
 
 // parser collects problems while reading variables.
@@ -417,33 +453,6 @@ func (p *parser) emails(name string) []string {
 			continue
 		}
 		out = append(out, strings.ToLower(part))
-	}
-	return out
-}
-
-func (p *parser) planLimits(name string, def map[string]int) map[string]int {
-	raw := strings.TrimSpace(p.getenv(name))
-	if raw == "" {
-		return def
-	}
-	out := make(map[string]int, len(def))
-	for k, v := range def {
-		out[k] = v
-	}
-	for _, part := range strings.Split(raw, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		k = strings.ToLower(strings.TrimSpace(k))
-		if _, known := def[k]; !ok || err != nil || n < 0 || !known {
-			plans := make([]string, 0, len(def))
-			for p := range def {
-				plans = append(plans, p)
-			}
-			sort.Strings(plans)
-			p.fail("%s must look like starter=1,pro=3,business=10 (plans: %s)", name, strings.Join(plans, ", "))
-			return def
-		}
-		out[k] = n
 	}
 	return out
 }

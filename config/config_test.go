@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string {
@@ -40,8 +41,9 @@ func TestLoadDefaults(t *testing.T) {
 		{"input token budget", c.AI.InputTokenBudget, 50_000},
 		{"input price", c.AI.PriceInputPerMTok, 0.30},
 		{"output price", c.AI.PriceOutputPerMTok, 2.50},
-		{"starter limit", c.Plans.InstanceLimits["starter"], 1},
-		{"business limit", c.Plans.InstanceLimits["business"], 10},
+		{"billing off", c.Billing.Enabled(), false},
+		{"grace period", c.Billing.GracePeriod, 7 * 24 * time.Hour},
+		{"low balance", c.Billing.LowBalance, int64(50)},
 		{"log level", c.Log.Level, slog.LevelInfo},
 	}
 	for _, tt := range tests {
@@ -78,7 +80,9 @@ func TestLoadErrors(t *testing.T) {
 		{"price not a number", func(m map[string]string) { m["GEMINI_PRICE_OUTPUT_PER_MTOK"] = "2,50" }, []string{"GEMINI_PRICE_OUTPUT_PER_MTOK must be a decimal"}},
 		{"negative credits", func(m map[string]string) { m["DEFAULT_CREDITS"] = "-5" }, []string{"DEFAULT_CREDITS must be a whole number"}},
 		{"bad admin email", func(m map[string]string) { m["ADMIN_EMAILS"] = "owner@example.com, not-an-email" }, []string{`ADMIN_EMAILS has an invalid email address "not-an-email"`}},
-		{"bad plan limits", func(m map[string]string) { m["PLAN_INSTANCE_LIMITS"] = "gold=5" }, []string{"PLAN_INSTANCE_LIMITS must look like"}},
+		{"stripe key without webhook secret", func(m map[string]string) { m["STRIPE_SECRET_KEY"] = "sk_test_x" }, []string{"STRIPE_WEBHOOK_SECRET is required"}},
+		{"bad stripe base", func(m map[string]string) { m["STRIPE_API_BASE"] = "localhost" }, []string{"STRIPE_API_BASE must be an http(s) URL"}},
+		{"bad grace", func(m map[string]string) { m["BILLING_GRACE_PERIOD"] = "week" }, []string{"BILLING_GRACE_PERIOD must be a positive duration"}},
 		{"bad log level", func(m map[string]string) { m["LOG_LEVEL"] = "loud" }, []string{"LOG_LEVEL must be"}},
 	}
 	for _, tt := range tests {
@@ -122,8 +126,8 @@ func TestOverrides(t *testing.T) {
 	if !c.Admin.IsOwner("owner@example.com") || c.Admin.IsOwner("else@example.com") {
 		t.Errorf("IsOwner wrong for %v", c.Admin.Emails)
 	}
-	if c.Plans.InstanceLimits["pro"] != 5 || c.Plans.InstanceLimits["starter"] != 1 {
-		t.Errorf("plan limits = %v", c.Plans.InstanceLimits)
+	if len(c.Retired) != 1 || c.Retired[0] != "PLAN_INSTANCE_LIMITS" {
+		t.Errorf("retired = %v, want PLAN_INSTANCE_LIMITS", c.Retired)
 	}
 	m["GOOGLE_GENERATIVE_AI_API_KEY"] = "k-google"
 	c, _ = Load(env(m))
@@ -151,14 +155,31 @@ func TestSecretsNeverPrint(t *testing.T) {
 
 func TestUnusedVariablesAreNamed(t *testing.T) {
 	m := valid()
-	m["STRIPE_SECRET_KEY"] = "sk_test_x"
 	m["EVOLUTION_API_URL"] = "http://evo:8080"
 	c, err := Load(env(m))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(c.Unused, ",") != "STRIPE_SECRET_KEY,EVOLUTION_API_URL" {
+	if strings.Join(c.Unused, ",") != "EVOLUTION_API_URL" {
 		t.Errorf("unused = %v", c.Unused)
+	}
+}
+
+func TestStripe(t *testing.T) {
+	m := valid()
+	m["STRIPE_SECRET_KEY"] = "sk_test_hunter2"
+	m["STRIPE_WEBHOOK_SECRET"] = "whsec_hunter2"
+	m["STRIPE_API_BASE"] = "http://127.0.0.1:12111/"
+	m["LOW_BALANCE_CREDITS"] = "0"
+	c, err := Load(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Billing.Enabled() || c.Billing.APIBase != "http://127.0.0.1:12111" || c.Billing.LowBalance != 0 {
+		t.Errorf("billing = %+v", c.Billing)
+	}
+	if s := fmt.Sprintf("%v %+v", c.Billing, c.Billing); strings.Contains(s, "hunter2") {
+		t.Errorf("secret printed: %s", s)
 	}
 }
 

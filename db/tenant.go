@@ -52,6 +52,16 @@ type Tenant struct {
 	SuspendReason string     `bun:"suspend_reason,notnull"`
 	CreatedAt     time.Time  `bun:"created_at,notnull,default:current_timestamp"`
 	UpdatedAt     time.Time  `bun:"updated_at,notnull,default:current_timestamp"`
+
+	// Billing (billing.go): set by Stripe's webhook events only.
+	StripeCustomerID     *string    `bun:"stripe_customer_id"`
+	StripeSubscriptionID *string    `bun:"stripe_subscription_id"`
+	SubscriptionStatus   string     `bun:"subscription_status,notnull"`
+	CurrentPeriodEnd     *time.Time `bun:"current_period_end"`
+	SubscriptionEventAt  *time.Time `bun:"subscription_event_at"`
+	PendingPlan          *string    `bun:"pending_plan"`
+	PaymentFailedAt      *time.Time `bun:"payment_failed_at"`
+	LowBalanceNotifiedAt *time.Time `bun:"low_balance_notified_at"`
 }
 
 // Activity is something a tenant's account does, which suspension may stop.

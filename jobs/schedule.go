@@ -27,6 +27,8 @@ func NewScheduler(opt asynq.RedisConnOpt, log *slog.Logger) (*asynq.Scheduler, e
 		{"@every 15m", 14 * time.Minute, NewCleanupSessionsTask},
 		{"@every 1m", 50 * time.Second, NewCheckInstancesTask},
 		{"@every 1m", 50 * time.Second, NewReturnHandoffsTask},
+		{"@every 5m", 4 * time.Minute, NewBillingDueTask},
+		{"@every 5m", 4 * time.Minute, NewLowBalanceTask},
 	} {
 		t, err := p.task()
 		if err != nil {

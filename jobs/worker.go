@@ -70,6 +70,13 @@ type Options struct {
 	// ResetLink turns a password reset token into the link emailed
 	// (APP_BASE_URL/password/reset?token=…).
 	ResetLink func(token string) string
+	// BillingGrace is how long a failed renewal keeps the paid plan
+	// (default 7 days).
+	BillingGrace time.Duration
+	// LowBalance is the balance below which owners are emailed (0: off);
+	// BillingLink is the billing page the email links to.
+	LowBalance  int64
+	BillingLink string
 }
 
 // Deps are the services the workers use.
@@ -99,6 +106,9 @@ func NewWorker(d Deps, o Options) *Worker {
 	}
 	if o.AILease <= 0 {
 		o.AILease = o.AITimeout + 15*time.Second
+	}
+	if o.BillingGrace <= 0 {
+		o.BillingGrace = 7 * 24 * time.Hour
 	}
 	if o.EventLease <= 0 {
 		o.EventLease = 20 * time.Second
@@ -146,6 +156,9 @@ func Register(mux *asynq.ServeMux, w *Worker) {
 	mux.HandleFunc(TypeProvisionInstance, w.provisionInstance)
 	mux.HandleFunc(TypeRefreshQR, w.refreshQR)
 	mux.HandleFunc(TypeProcessWebhook, w.processWebhook)
+	mux.HandleFunc(TypeProcessStripeEvent, w.processStripeEvent)
+	mux.HandleFunc(TypeBillingDue, w.billingDue)
+	mux.HandleFunc(TypeLowBalance, w.lowBalance)
 	mux.HandleFunc(TypeCheckInstances, w.checkInstances)
 	mux.HandleFunc(TypeCheckInstance, w.checkInstance)
 	mux.HandleFunc(TypeAIReply, w.aiReply)

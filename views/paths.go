@@ -39,6 +39,17 @@ const (
 	PathStaticPrefix   = "/static/"
 )
 
+// Paths of billing. PathBillingCheckout, PathBillingTopUp and
+// PathBillingPortal answer with a redirect to Stripe; PathWebhookStripe
+// receives Stripe's events.
+const (
+	PathBilling         = "/billing"
+	PathBillingCheckout = "/billing/checkout"
+	PathBillingTopUp    = "/billing/top-up"
+	PathBillingPortal   = "/billing/portal"
+	PathWebhookStripe   = "/api/webhooks/stripe"
+)
+
 // Paths of the account page and of password resets.
 const (
 	PathAccount        = "/account"
