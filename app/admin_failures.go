@@ -10,7 +10,8 @@ import (
 )
 
 // showFailures is the owner's view of work given up on: parked webhook
-// events and background tasks that failed for good.
+// events, Stripe events not applied, and background tasks that failed for
+// good.
 func (h *handler) showFailures(c echo.Context) error {
 	ctx := c.Request().Context()
 	events, err := h.store.DeadWebhookEventsAllTenants(ctx, 100)
@@ -21,10 +22,18 @@ func (h *handler) showFailures(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	stripeEvents, err := h.store.FailedStripeEventsAllTenants(ctx, 100)
+	if err != nil {
+		return err
+	}
 	vm := views.Failures{MaxAttempts: db.MaxWebhookAttempts}
 	for _, e := range events {
 		vm.DeadEvents = append(vm.DeadEvents, views.DeadEventRow{At: *e.DeadAt, TenantID: e.TenantID, Provider: e.Provider,
 			EventID: e.EventID, EventType: e.EventType, Attempts: e.Attempts, Error: e.LastError})
+	}
+	for _, e := range stripeEvents {
+		vm.Stripe = append(vm.Stripe, views.StripeFailureRow{At: *e.FailedAt, EventID: e.EventID, EventType: e.EventType,
+			Attempts: e.Attempts, Error: e.LastError})
 	}
 	for _, f := range jobs {
 		row := views.JobFailureRow{At: f.CreatedAt, TaskType: f.TaskType, TaskID: f.TaskID, Error: f.Error}

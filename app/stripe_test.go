@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/stripe/stripe-go/v82"
 	"github.com/stripe/stripe-go/v82/webhook"
 
@@ -129,6 +130,7 @@ func checkoutObject(id string, tenantID int64, mode string, credits int64) map[s
 	}
 	if credits > 0 {
 		o["metadata"].(map[string]any)["credits"] = fmt.Sprint(credits)
+		o["amount_total"], o["currency"] = credits, "usd" // a cent a credit
 	}
 	if mode == "subscription" {
 		o["subscription"] = fmt.Sprintf("sub_%d", tenantID)
@@ -151,6 +153,7 @@ func subscriptionObject(tenantID int64, status, plan string, periodEnd time.Time
 func invoiceObject(id string, tenantID int64, plan string) map[string]any {
 	return map[string]any{
 		"id": id, "object": "invoice", "customer": fmt.Sprintf("cus_%d", tenantID),
+		"amount_paid": map[string]int64{"pro": 2900, "business": 9900}[plan], "currency": "usd",
 		"parent": map[string]any{"type": "subscription_details", "subscription_details": map[string]any{
 			"subscription": fmt.Sprintf("sub_%d", tenantID), "metadata": map[string]any{"plan": plan, "tenant_id": fmt.Sprint(tenantID)},
 		}},
@@ -213,6 +216,24 @@ func TestStripeTopUp(t *testing.T) {
 	if err != nil || e.Amount != 1000 {
 		t.Errorf("ledger entry = %+v, %v", e, err)
 	}
+	wantPayments(t, a, tenantID, fmt.Sprintf("cs_topup_%d top-up 1000 usd", tenantID))
+}
+
+// wantPayments checks the tenant's payments, newest first, as "stripe id
+// kind amount currency".
+func wantPayments(t *testing.T, a *testApp, tenantID int64, want ...string) {
+	t.Helper()
+	ps, err := a.store.Tenant(tenantID).Payments(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range ps {
+		got = append(got, fmt.Sprintf("%s %s %d %s", p.StripeID, p.Kind, p.AmountCents, p.Currency))
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("payments:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 // TestStripeSubscription: checkout links the subscription, invoice.paid
@@ -247,6 +268,7 @@ func TestStripeSubscription(t *testing.T) {
 	if bal, _ := ts.CreditBalance(ctx); bal != 400+12000 {
 		t.Errorf("balance = %d, want %d", bal, 400+12000)
 	}
+	wantPayments(t, a, tenantID, fmt.Sprintf("in_%d subscription 9900 usd", tenantID))
 	// A downgrade waits for the end of the period.
 	send("downgrade", "customer.subscription.updated", t0.Add(2*time.Minute), subscriptionObject(tenantID, "active", "pro", end))
 	tn, _ = ts.Tenant(ctx)
@@ -269,6 +291,8 @@ func TestStripeSubscription(t *testing.T) {
 		t.Errorf("no payment banner: %s", abbreviate(r.body))
 	}
 	send("paid-next", "invoice.paid", t0.Add(4*time.Minute), next)
+	send("paid-next-again", "invoice.paid", t0.Add(4*time.Minute), next)
+	wantPayments(t, a, tenantID, fmt.Sprintf("in_next_%d subscription 9900 usd", tenantID), fmt.Sprintf("in_%d subscription 9900 usd", tenantID))
 	if r := b.get("/dashboard"); testid(r, "payment-failed").Length() != 0 {
 		t.Errorf("payment banner after the payment")
 	}
@@ -327,12 +351,43 @@ func TestStripeFirstInvoiceBeforeCheckout(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
 	_, tenantID := a.tenantOf(t, "Early Invoice Shop")
-	ev := stripeEvent{id: fmt.Sprintf("evt_early_%d", tenantID), typ: "invoice.paid", created: time.Now(),
-		object: invoiceObject(fmt.Sprintf("in_early_%d", tenantID), tenantID, "pro")}
+	paidAt := time.Now().Add(-time.Minute).Truncate(time.Second)
+	inv := invoiceObject(fmt.Sprintf("in_early_%d", tenantID), tenantID, "pro")
+	inv["status_transitions"] = map[string]any{"paid_at": paidAt.Unix()}
+	ev := stripeEvent{id: fmt.Sprintf("evt_early_%d", tenantID), typ: "invoice.paid", created: time.Now(), object: inv}
 	wantStatus(t, a.postStripe(t, ev, stripeWebhookSecret), http.StatusOK)
 	a.wantProcessed(t, ev.id)
 	tn, _ := a.store.Tenant(tenantID).Tenant(context.Background())
 	if tn.CreditBalance != 400+3000 || tn.StripeCustomerID == nil {
 		t.Errorf("balance %d, customer %v", tn.CreditBalance, tn.StripeCustomerID)
 	}
+	ps, err := a.store.Tenant(tenantID).Payments(context.Background(), 10)
+	if err != nil || len(ps) != 1 || !ps[0].PaidAt.Equal(paidAt) || ps[0].AmountCents != 2900 {
+		t.Errorf("payments = %+v, %v; want one of 2900 paid at %v", ps, err, paidAt)
+	}
+}
+
+// TestStripeEventFailed: an event the job gives up on is listed on the
+// owner's failures page with its error, and records nothing.
+func TestStripeEventFailed(t *testing.T) {
+	t.Parallel()
+	owner := uniqueEmail("stripe-failures-owner")
+	a := newTestApp(t, withAdmins(owner))
+	ob := signedInOwner(t, a, owner)
+	_, tenantID := a.tenantOf(t, "Broken Checkout Shop")
+	co := checkoutObject(fmt.Sprintf("cs_broken_%d", tenantID), tenantID, "payment", 1000)
+	co["mode"] = 5 // not a string: the job cannot read the session
+	ev := stripeEvent{id: fmt.Sprintf("evt_broken_%d", tenantID), typ: "checkout.session.completed", created: time.Now(), object: co}
+	wantStatus(t, a.postStripe(t, ev, stripeWebhookSecret), http.StatusOK)
+	var row *goquery.Selection
+	waitFor(t, 10*time.Second, "the failed event listed", func() bool {
+		row = testid(ob.get("/admin/failures"), "stripe-failure").FilterFunction(func(_ int, s *goquery.Selection) bool {
+			return strings.Contains(s.Text(), ev.id)
+		})
+		return row.Length() == 1
+	})
+	if txt := row.Text(); !strings.Contains(txt, "checkout.session.completed") || !strings.Contains(txt, "parse stripe event") {
+		t.Errorf("failed event row: %s", txt)
+	}
+	wantPayments(t, a, tenantID)
 }

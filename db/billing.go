@@ -212,6 +212,8 @@ type StripeEvent struct {
 	ProcessedAt *time.Time `bun:"processed_at"`
 	Attempts    int        `bun:"attempts,notnull"`
 	LastError   string     `bun:"last_error,notnull"`
+	// FailedAt is when processing was given up on (LastError says why).
+	FailedAt *time.Time `bun:"failed_at"`
 }
 
 // RecordStripeEvent stores an event once. It returns the stored (or
@@ -242,12 +244,16 @@ func (s *Store) StripeEvent(ctx context.Context, id int64) (*StripeEvent, error)
 }
 
 // MarkStripeEvent records a processing attempt: done when procErr is nil,
-// else its error is kept for the owner's console.
-func (s *Store) MarkStripeEvent(ctx context.Context, id int64, procErr error) error {
+// else its error is kept for the owner's console, and with final the event
+// is marked given up on.
+func (s *Store) MarkStripeEvent(ctx context.Context, id int64, procErr error, final bool) error {
 	q := s.db.NewUpdate().Model((*StripeEvent)(nil)).Set("attempts = se.attempts + 1").Where("se.id = ?", id)
 	if procErr == nil {
-		q = q.Set("processed_at = now()").Set("last_error = ''")
+		q = q.Set("processed_at = now()").Set("last_error = ''").Set("failed_at = NULL")
 	} else {
+		if final {
+			q = q.Set("failed_at = now()")
+		}
 		msg := strings.ToValidUTF8(procErr.Error(), "?")
 		if r := []rune(msg); len(r) > 1000 {
 			msg = string(r[:1000])
@@ -258,4 +264,17 @@ func (s *Store) MarkStripeEvent(ctx context.Context, id int64, procErr error) er
 		return fmt.Errorf("mark stripe event %d: %w", id, mapErr(err))
 	}
 	return nil
+}
+
+// FailedStripeEventsAllTenants lists the latest Stripe events given up on
+// and not processed since, without their payloads, for the owner's console.
+func (s *Store) FailedStripeEventsAllTenants(ctx context.Context, limit int) ([]StripeEvent, error) {
+	var es []StripeEvent
+	err := s.db.NewSelect().Model(&es).ExcludeColumn("payload").
+		Where("se.failed_at IS NOT NULL AND se.processed_at IS NULL").
+		Order("se.failed_at DESC", "se.id DESC").Limit(int64(limit)).Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("failed stripe events: %w", err)
+	}
+	return es, nil
 }

@@ -43,7 +43,7 @@ func TestStripeEventStoredOnce(t *testing.T) {
 	if err != nil || isNew || again.ID != first.ID {
 		t.Fatalf("again: %+v %v %v", again, isNew, err)
 	}
-	if err := s.MarkStripeEvent(ctx, first.ID, nil); err != nil {
+	if err := s.MarkStripeEvent(ctx, first.ID, nil, false); err != nil {
 		t.Fatal(err)
 	}
 	if e, _ := s.StripeEvent(ctx, first.ID); e.ProcessedAt == nil || e.Attempts != 1 {

@@ -45,8 +45,8 @@ func (w *Worker) applySubscription(ctx context.Context, sc *billing.Subscription
 	return nil
 }
 
-// applyInvoicePaid grants the plan's monthly credits once per invoice and
-// ends a grace period.
+// applyInvoicePaid grants the plan's monthly credits and records the
+// payment, once per invoice, and ends a grace period.
 func (w *Worker) applyInvoicePaid(ctx context.Context, ie *billing.InvoiceEvent) error {
 	ts, err := w.stripeTenant(ctx, ie.CustomerID, ie.TenantID)
 	if errors.Is(err, db.ErrNotFound) {
@@ -74,15 +74,11 @@ func (w *Worker) applyInvoicePaid(ctx context.Context, ie *billing.InvoiceEvent)
 		planID = t.Plan
 	}
 	plan, err := w.store.Plan(ctx, planID)
-	if err != nil || plan.MonthlyCredits <= 0 {
+	if err != nil {
 		return err
 	}
-	reason := fmt.Sprintf("%s plan: monthly credits", plan.Name)
-	if _, err := ts.Grant(ctx, plan.MonthlyCredits, reason, "stripe:"+ie.InvoiceID); err != nil {
-		return err
-	}
-	w.publish(ctx, ts.TenantID(), live.CreditsUpdated, nil)
-	return nil
+	p := db.Payment{StripeID: ie.InvoiceID, Kind: db.PaymentSubscription, AmountCents: ie.AmountCents, Currency: ie.Currency, PaidAt: ie.PaidAt}
+	return w.recordPayment(ctx, ts, p, plan.MonthlyCredits, fmt.Sprintf("%s plan: monthly credits", plan.Name))
 }
 
 // applyPaymentFailed starts the grace period (once; retries do not restart
@@ -97,7 +93,7 @@ func (w *Worker) applyPaymentFailed(ctx context.Context, ie *billing.InvoiceEven
 	if err != nil {
 		return err
 	}
-	if _, err := ts.LedgerEntry(ctx, "stripe:"+ie.InvoiceID); err == nil {
+	if _, err := ts.LedgerEntry(ctx, db.StripeReference(ie.InvoiceID)); err == nil {
 		return nil // paid already
 	} else if !errors.Is(err, db.ErrNotFound) {
 		return err

@@ -48,7 +48,8 @@ func (w *Worker) processStripeEvent(ctx context.Context, t *asynq.Task) error {
 		return nil
 	}
 	procErr := w.applyStripeEvent(ctx, ev)
-	if err := w.store.MarkStripeEvent(ctx, ev.ID, procErr); err != nil {
+	final := procErr != nil && (errors.Is(procErr, asynq.SkipRetry) || lastAttempt(ctx))
+	if err := w.store.MarkStripeEvent(ctx, ev.ID, procErr, final); err != nil {
 		return err
 	}
 	return procErr
@@ -72,8 +73,9 @@ func (w *Worker) applyStripeEvent(ctx context.Context, stored *db.StripeEvent) e
 	return nil
 }
 
-// applyCheckout credits a paid top-up, and links the Stripe customer (and
-// subscription) to the tenant named by client_reference_id.
+// applyCheckout credits a paid top-up and records its payment, and links
+// the Stripe customer (and subscription) to the tenant named by
+// client_reference_id.
 func (w *Worker) applyCheckout(ctx context.Context, co *billing.CheckoutCompleted) error {
 	ts := w.store.Tenant(co.TenantID)
 	if _, err := ts.Tenant(ctx); errors.Is(err, db.ErrNotFound) {
@@ -85,14 +87,27 @@ func (w *Worker) applyCheckout(ctx context.Context, co *billing.CheckoutComplete
 	if err := w.linkCustomer(ctx, ts, co.CustomerID, co.SubscriptionID); err != nil {
 		return err
 	}
-	if co.Mode != "payment" || !co.Paid || co.Credits <= 0 {
+	if co.Mode != "payment" || !co.Paid || (co.Credits <= 0 && co.AmountCents <= 0) {
 		return nil
 	}
+	p := db.Payment{StripeID: co.SessionID, Kind: db.PaymentTopUp, AmountCents: co.AmountCents, Currency: co.Currency, PaidAt: co.PaidAt}
 	reason := fmt.Sprintf("Top-up: %d credits", co.Credits)
-	if _, err := ts.Grant(ctx, co.Credits, reason, "stripe:"+co.SessionID); err != nil {
+	return w.recordPayment(ctx, ts, p, co.Credits, reason)
+}
+
+// recordPayment records a payment once with the credits it buys, and tells
+// the tenant's browsers when credits came in.
+func (w *Worker) recordPayment(ctx context.Context, ts *db.TenantStore, p db.Payment, credits int64, reason string) error {
+	if p.AmountCents > 0 && p.Currency == "" {
+		return fmt.Errorf("payment %s of %d has no currency: %w", p.StripeID, p.AmountCents, asynq.SkipRetry)
+	}
+	e, err := ts.RecordPayment(ctx, p, credits, reason)
+	if err != nil {
 		return err
 	}
-	w.publish(ctx, ts.TenantID(), live.CreditsUpdated, nil)
+	if e != nil && !e.Replayed {
+		w.publish(ctx, ts.TenantID(), live.CreditsUpdated, nil)
+	}
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stripe/stripe-go/v82"
@@ -209,6 +210,11 @@ type CheckoutCompleted struct {
 	CustomerID     string
 	SubscriptionID string
 	Credits        int64
+	// AmountCents (amount_total) and Currency are what was paid; PaidAt is
+	// when the session completed (the event's time).
+	AmountCents int64
+	Currency    string
+	PaidAt      time.Time
 }
 
 // SubscriptionChange is a customer.subscription.* event.
@@ -231,6 +237,11 @@ type InvoiceEvent struct {
 	// finds the tenant when the first invoice is paid before the checkout
 	// event links the customer.
 	TenantID int64
+	// AmountCents (amount_paid) and Currency are what was paid; PaidAt is
+	// when (status_transitions.paid_at, else the event's time).
+	AmountCents int64
+	Currency    string
+	PaidAt      time.Time
 }
 
 // Event types handled.
@@ -267,11 +278,15 @@ func ParseEvent(body []byte) (Event, error) {
 	var err error
 	switch out.Type {
 	case EventCheckoutCompleted:
-		out.Checkout, err = parseCheckout(ev.Data.Raw)
+		if out.Checkout, err = parseCheckout(ev.Data.Raw); err == nil {
+			out.Checkout.PaidAt = out.Created
+		}
 	case EventSubscriptionCreated, EventSubscriptionUpdated, EventSubscriptionDeleted:
 		out.Subscription, err = parseSubscription(ev.Data.Raw, out.Created)
 	case EventInvoicePaid, EventInvoicePaymentFailed:
-		out.Invoice, err = parseInvoice(ev.Data.Raw)
+		if out.Invoice, err = parseInvoice(ev.Data.Raw); err == nil && out.Invoice.PaidAt.IsZero() {
+			out.Invoice.PaidAt = out.Created
+		}
 	}
 	if err != nil {
 		return Event{}, fmt.Errorf("parse stripe event %s: %w", out.ID, err)
@@ -284,7 +299,8 @@ func parseCheckout(raw json.RawMessage) (*CheckoutCompleted, error) {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return nil, err
 	}
-	co := &CheckoutCompleted{SessionID: s.ID, Mode: string(s.Mode), Paid: s.PaymentStatus != stripe.CheckoutSessionPaymentStatusUnpaid}
+	co := &CheckoutCompleted{SessionID: s.ID, Mode: string(s.Mode), Paid: s.PaymentStatus != stripe.CheckoutSessionPaymentStatusUnpaid,
+		AmountCents: s.AmountTotal, Currency: strings.ToLower(string(s.Currency))}
 	co.TenantID, _ = strconv.ParseInt(s.ClientReferenceID, 10, 64)
 	co.Credits, _ = strconv.ParseInt(s.Metadata[MetaCredits], 10, 64)
 	if s.Customer != nil {
@@ -323,7 +339,10 @@ func parseInvoice(raw json.RawMessage) (*InvoiceEvent, error) {
 	if err := json.Unmarshal(raw, &inv); err != nil {
 		return nil, err
 	}
-	ie := &InvoiceEvent{InvoiceID: inv.ID}
+	ie := &InvoiceEvent{InvoiceID: inv.ID, AmountCents: inv.AmountPaid, Currency: strings.ToLower(string(inv.Currency))}
+	if inv.StatusTransitions != nil && inv.StatusTransitions.PaidAt > 0 {
+		ie.PaidAt = time.Unix(inv.StatusTransitions.PaidAt, 0).UTC()
+	}
 	if inv.Customer != nil {
 		ie.CustomerID = inv.Customer.ID
 	}
