@@ -54,6 +54,21 @@ func TestEconomicsPage(t *testing.T) {
 		t.Fatalf("monthly cost %v", n.MonthlyCost)
 	}
 
+	// $50 of top-up and €20 of invoice this month; last month's $99 is not
+	// this month's revenue.
+	ts := a.store.Tenant(tenantID)
+	now := time.Now().UTC()
+	for _, p := range []db.Payment{
+		{StripeID: fmt.Sprintf("cs_econ_%d", tenantID), Kind: db.PaymentTopUp, AmountCents: 5000, Currency: "usd", PaidAt: now},
+		{StripeID: fmt.Sprintf("in_econ_%d", tenantID), Kind: db.PaymentSubscription, AmountCents: 2000, Currency: "eur", PaidAt: now},
+		{StripeID: fmt.Sprintf("in_old_%d", tenantID), Kind: db.PaymentSubscription, AmountCents: 9900, Currency: "usd",
+			PaidAt: time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).Add(-time.Second)},
+	} {
+		if _, err := ts.RecordPayment(ctx, p, 0, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	r := ob.get("/admin/economics")
 	wantStatus(t, r, http.StatusOK)
 	row := testid(r, "economics-row").FilterFunction(func(_ int, s *goquery.Selection) bool { return strings.Contains(s.Text(), name) })
@@ -62,14 +77,22 @@ func TestEconomicsPage(t *testing.T) {
 		{"servers", row.Find(`[data-testid="economics-servers"]`).Text(), "$30.00"},
 		{"total", row.Find(`[data-testid="economics-cost"]`).Text(), "$32.00"},
 		{"per number", row.Find(`[data-testid="economics-per-number"]`).Text(), "$16.00"},
+		{"revenue", strings.Join(strings.Fields(row.Find(`[data-testid="economics-revenue"]`).Text()), " "), "$50.00 + 20.00 EUR"},
+		{"margin", row.Find(`[data-testid="economics-margin"]`).Text(), "$18.00"},
+		{"margin %", row.Find(`[data-testid="economics-margin-percent"]`).Text(), "36.0%"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
 			t.Errorf("%s: %q, want %q", tt.name, tt.got, tt.want)
 		}
 	}
-	if testid(r, "economics-chart").Find("svg").Length() != 1 || !strings.Contains(testid(r, "revenue-note").Text(), "billing") {
-		t.Errorf("chart or revenue note missing: %s", abbreviate(r.body))
+	chart := testid(r, "economics-chart")
+	if chart.Find("svg").Length() != 1 || chart.Find("rect.revenue").Length() == 0 || chart.Find("rect.cost").Length() == 0 ||
+		!strings.Contains(testid(r, "chart-legend").Text(), "Revenue") {
+		t.Errorf("revenue against cost chart missing: %s", abbreviate(r.body))
+	}
+	if !strings.Contains(testid(r, "revenue-note").Text(), "EUR") || testid(r, "economics-total-row").Find(`[data-testid="economics-margin"]`).Text() == "" {
+		t.Errorf("other currencies not noted, or no total margin: %s", abbreviate(r.body))
 	}
 	if testid(r, "console-nav").Find(`a[href="/admin/economics"]`).Length() != 1 {
 		t.Error("no Economics in the console's navigation")

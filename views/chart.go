@@ -16,14 +16,22 @@ type BarChart struct {
 	Title     string
 	// EmptyText says why the chart has no bars.
 	EmptyText string
+	// Legend names the series of a chart of more than one, by class.
+	Legend []LegendItem
 }
+
+// LegendItem names one series of bars: its class and what it is.
+type LegendItem struct{ Class, Label string }
 
 // Bar is one bar of a chart.
 type Bar struct {
 	X, Y, W, H float64
 	Label      string // shown under some bars
+	LabelX     float64
 	Tooltip    string
 	Value      int64
+	// Class is the series' class ("" for a chart of one series).
+	Class string
 }
 
 // Gridline is one horizontal guide.
@@ -53,6 +61,47 @@ func DailyMoneyBars(title string, days []time.Time, cents []int64, labelEvery in
 	c := dailyBars(title, days, cents, labelEvery, moneyAxis, money)
 	c.EmptyText = "No cost in this period yet."
 	return c
+}
+
+// DailyMoneyVersus lays out two bars per day of amounts in cents: revenue
+// and cost side by side, on one scale.
+func DailyMoneyVersus(title string, days []time.Time, revenue, cost []int64, labelEvery int) BarChart {
+	both := make([]int64, 0, 2*len(days))
+	both = append(append(both, revenue...), cost...)
+	c := dailyBars(title, nil, both, 0, moneyAxis, nil)
+	c.Empty = c.Empty || len(days) == 0
+	c.EmptyText = "No revenue and no cost in this period yet."
+	c.Legend = []LegendItem{{"revenue", "Revenue"}, {"cost", "Cost"}}
+	if len(days) == 0 {
+		return c
+	}
+	top := niceCeil(slicesMax(both))
+	plotW := float64(c.Width) - chartPadLeft - chartPadRight
+	plotH := float64(c.Height) - chartPadBottom - chartPadTop
+	slot := plotW / float64(len(days))
+	for i, d := range days {
+		for k, s := range []struct {
+			class string
+			v     int64
+		}{{"revenue", revenue[i]}, {"cost", cost[i]}} {
+			h := plotH * float64(s.v) / float64(top)
+			b := Bar{X: chartPadLeft + float64(i)*slot + slot*(0.1+0.4*float64(k)), W: slot * 0.4, H: h, Y: chartPadTop + plotH - h,
+				Value: s.v, Class: s.class, Tooltip: d.Format("Mon 2 Jan") + ": " + s.class + " " + Money(float64(s.v)/100)}
+			if k == 0 && labelEvery > 0 && (len(days)-1-i)%labelEvery == 0 {
+				b.Label, b.LabelX = d.Format("2 Jan"), chartPadLeft+(float64(i)+0.5)*slot
+			}
+			c.Bars = append(c.Bars, b)
+		}
+	}
+	return c
+}
+
+func slicesMax(vs []int64) int64 {
+	var m int64
+	for _, v := range vs {
+		m = max64(m, v)
+	}
+	return m
 }
 
 // dailyBars lays out the bars; axis formats the gridlines' values, tip the
@@ -89,7 +138,7 @@ func dailyBars(title string, days []time.Time, values []int64, labelEvery int, a
 			Tooltip: d.Format("Mon 2 Jan") + ": " + tip(values[i]),
 		}
 		if labelEvery > 0 && (len(days)-1-i)%labelEvery == 0 {
-			b.Label = d.Format("2 Jan")
+			b.Label, b.LabelX = d.Format("2 Jan"), b.X+b.W/2
 		}
 		c.Bars = append(c.Bars, b)
 	}

@@ -3,6 +3,7 @@ package views
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -93,4 +94,32 @@ func snippet(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// MoneyIn formats cents of a currency: dollars as Money does, others with
+// their code: "45.00 EUR".
+func MoneyIn(cents int64, currency string) string {
+	if strings.EqualFold(currency, "usd") {
+		return Money(float64(cents) / 100)
+	}
+	sign := ""
+	if cents < 0 {
+		sign, cents = "-", -cents
+	}
+	return sign + Number(cents/100) + "." + fmt.Sprintf("%02d", cents%100) + " " + strings.ToUpper(currency)
+}
+
+// MoneyByCurrency formats amounts in several currencies, by code: "45.00
+// EUR, 12.00 GBP"; "" for none.
+func MoneyByCurrency(cents map[string]int64) string {
+	codes := make([]string, 0, len(cents))
+	for c := range cents {
+		codes = append(codes, c)
+	}
+	sort.Strings(codes)
+	parts := make([]string, len(codes))
+	for i, c := range codes {
+		parts[i] = MoneyIn(cents[c], c)
+	}
+	return strings.Join(parts, ", ")
 }

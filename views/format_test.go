@@ -93,3 +93,23 @@ func TestMoney(t *testing.T) {
 		}
 	}
 }
+
+func TestMoneyIn(t *testing.T) {
+	tests := []struct {
+		cents    int64
+		currency string
+		want     string
+	}{
+		{2900, "usd", "$29.00"},
+		{450050, "eur", "4,500.50 EUR"},
+		{-5, "gbp", "-0.05 GBP"},
+	}
+	for _, tt := range tests {
+		if got := MoneyIn(tt.cents, tt.currency); got != tt.want {
+			t.Errorf("MoneyIn(%d, %s) = %q, want %q", tt.cents, tt.currency, got, tt.want)
+		}
+	}
+	if got := MoneyByCurrency(map[string]int64{"gbp": 100, "eur": 4500}); got != "45.00 EUR, 1.00 GBP" {
+		t.Errorf("MoneyByCurrency = %q", got)
+	}
+}
