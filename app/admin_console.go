@@ -45,7 +45,8 @@ func (h *handler) listTenants(c echo.Context) error {
 		URL: func(n int) string { p := q; p.Page = n; return views.AdminTenantsPath(p) }}}
 	for _, t := range rows {
 		vm.Rows = append(vm.Rows, views.TenantRow{ID: t.ID, Name: t.Name, Email: t.Email, Plan: t.Plan, Credits: t.CreditBalance,
-			Numbers: t.NumbersConnected, Messages: t.Messages, AIReplies: t.AIReplies, LastActivity: t.LastActivity, Status: t.Status})
+			Numbers: t.NumbersConnected, Messages: t.Messages, AIReplies: t.AIReplies, LastActivity: t.LastActivity, Status: t.Status,
+			Revenue: t.RevenueCents, Other: views.MoneyByCurrency(t.OtherRevenue)})
 	}
 	return render(c, http.StatusOK, views.TenantsPage(h.shell(c, "Tenants", views.NavTenants), vm), nil)
 }

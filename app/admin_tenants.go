@@ -20,8 +20,11 @@ import (
 )
 
 // consoleLedgerPerPage is the length of a page of a tenant's ledger in the
-// console.
-const consoleLedgerPerPage = 25
+// console; consolePayments how many of its latest payments it shows.
+const (
+	consoleLedgerPerPage = 25
+	consolePayments      = 20
+)
 
 // consoleTenant loads the tenant of the route's :id; a 404 when there is none.
 func (h *handler) consoleTenant(c echo.Context) (*db.Tenant, error) {
@@ -63,6 +66,9 @@ func (h *handler) consoleTenantView(c echo.Context, t *db.Tenant, ledgerPage int
 	}
 	vm.Ledger = ledgerView(entries, total, page.Normalize(), time.UTC).Entries
 	vm.LedgerPager = views.Pager{Page: page.Normalize().Number, Pages: pages(total, consoleLedgerPerPage), Total: total, URL: views.AdminTenantLedgerPath(t.ID)}
+	if vm.Payments, err = paymentRows(c, ts); err != nil {
+		return vm, err
+	}
 	if vm.Emails, err = h.store.UserEmailsAllTenants(ctx, t.ID); err != nil {
 		return vm, err
 	}
@@ -72,6 +78,23 @@ func (h *handler) consoleTenantView(c echo.Context, t *db.Tenant, ledgerPage int
 	audit, _, err := h.store.AuditLogAllTenants(ctx, db.AuditFilter{TenantID: t.ID, Page: db.Page{PerPage: 10}})
 	vm.Audit = auditRows(audit)
 	return vm, err
+}
+
+// paymentRows reads the tenant's latest payments.
+func paymentRows(c echo.Context, ts *db.TenantStore) ([]views.PaymentRow, error) {
+	ps, err := ts.Payments(c.Request().Context(), consolePayments)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]views.PaymentRow, len(ps))
+	for i, p := range ps {
+		kind := "Subscription invoice"
+		if p.Kind == db.PaymentTopUp {
+			kind = "Credit top-up"
+		}
+		rows[i] = views.PaymentRow{At: p.PaidAt, Kind: kind, Amount: views.MoneyIn(p.AmountCents, p.Currency), StripeID: p.StripeID}
+	}
+	return rows, nil
 }
 
 // consoleTenantActivity fills a tenant's numbers, campaigns and latest

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"github.com/myaibud/aibud/app/campaign"
 	"github.com/myaibud/aibud/app/live"
 	"github.com/myaibud/aibud/app/whatsapp"
@@ -221,4 +223,52 @@ func TestSuspendHoldsCampaigns(t *testing.T) {
 	suspend(t, ob, s.ts.TenantID(), false)
 	waitFor(t, 30*time.Second, "the campaign to finish", func() bool { return s.state(t) == db.CampaignDone })
 	s.wantEachOnce(t, a)
+}
+
+// TestConsoleRevenue: the tenant list shows and sorts by this month's
+// revenue (other currencies apart, last month's left out) from its one
+// query, and the tenant's page lists its payments.
+func TestConsoleRevenue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	owner := uniqueEmail("revenue-owner")
+	a := newTestApp(t, withAdmins(owner))
+	ob := signedInOwner(t, a, owner)
+	prefix := fmt.Sprintf("Payer %d", time.Now().UnixNano())
+	now := time.Now().UTC()
+	lastMonth := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).Add(-time.Second)
+	pay := func(tenantID int64, id string, cents int64, currency string, at time.Time) {
+		t.Helper()
+		p := db.Payment{StripeID: fmt.Sprintf("%s_%d", id, tenantID), Kind: db.PaymentSubscription, AmountCents: cents, Currency: currency, PaidAt: at}
+		if _, err := a.store.Tenant(tenantID).RecordPayment(ctx, p, 0, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, small := a.tenantOf(t, prefix+" Small")
+	_, big := a.tenantOf(t, prefix+" Big")
+	_, none := a.tenantOf(t, prefix+" None")
+	pay(small, "in_a", 2900, "usd", now)
+	pay(small, "in_b", 1000, "eur", now)
+	pay(big, "in_c", 9900, "usd", now)
+	pay(none, "in_old", 50000, "usd", lastMonth)
+
+	r := ob.get("/admin/tenants?q=" + url.QueryEscape(prefix) + "&sort=revenue&dir=desc")
+	wantStatus(t, r, http.StatusOK)
+	var got []string
+	testid(r, "tenant-row").Each(func(_ int, s *goquery.Selection) {
+		name := strings.TrimPrefix(s.Find("strong").Text(), prefix+" ")
+		got = append(got, name+": "+strings.Join(strings.Fields(s.Find(`[data-testid="tenant-revenue"]`).Text()), " "))
+	})
+	want := []string{"Big: $99.00", "Small: $29.00 + 10.00 EUR", "None: $0.00"}
+	if strings.Join(got, " | ") != strings.Join(want, " | ") {
+		t.Errorf("by revenue:\n%s\nwant:\n%s", strings.Join(got, " | "), strings.Join(want, " | "))
+	}
+
+	r = ob.get(fmt.Sprintf("/admin/tenants/%d", small))
+	wantStatus(t, r, http.StatusOK)
+	rows := testid(r, "tenant-payment")
+	if rows.Length() != 2 || !strings.Contains(rows.Text(), "$29.00") || !strings.Contains(rows.Text(), "10.00 EUR") ||
+		!strings.Contains(rows.Text(), fmt.Sprintf("in_a_%d", small)) {
+		t.Errorf("payments on the tenant's page: %q", testid(r, "tenant-payments").Text())
+	}
 }

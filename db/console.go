@@ -26,8 +26,17 @@ type TenantSummary struct {
 	AIReplies int `bun:"ai_replies"`
 	// LastActivity is the latest message or sign-in; nil for none.
 	LastActivity *time.Time `bun:"last_activity"`
-	Total        int        `bun:"total"`
+	// RevenueCents is what the tenant paid this calendar month (UTC) in
+	// RevenueCurrency; OtherRevenue what it paid in other currencies, by
+	// code (nil for none).
+	RevenueCents int64            `bun:"revenue_cents"`
+	OtherRevenue map[string]int64 `bun:"other_revenue,type:jsonb"`
+	Total        int              `bun:"total"`
 }
+
+// RevenueCurrency is the currency revenue is summed in (the one costs are
+// estimated in); payments in others are kept apart, never added to it.
+const RevenueCurrency = "usd"
 
 // Tenant list sort keys.
 const (
@@ -36,6 +45,7 @@ const (
 	SortTenantMessages = "messages"
 	SortTenantActivity = "activity"
 	SortTenantCreated  = "created"
+	SortTenantRevenue  = "revenue"
 )
 
 // tenantSorts maps a sort key to its ORDER BY expression (never user text).
@@ -45,6 +55,7 @@ var tenantSorts = map[string]string{
 	SortTenantMessages: "messages",
 	SortTenantActivity: "last_activity",
 	SortTenantCreated:  "t.created_at",
+	SortTenantRevenue:  "revenue_cents",
 }
 
 // TenantFilter asks for a page of the tenant list: Query matches the name
@@ -63,9 +74,10 @@ func likePattern(s string) string {
 	return "%" + r.Replace(s) + "%"
 }
 
-// TenantsAllTenants returns one page of the tenants with their usage, in one
-// statement: the 30 days' messages and the numbers are aggregated per tenant
-// once (by the tenant_id, sent_at index), not per row.
+// TenantsAllTenants returns one page of the tenants with their usage and
+// this month's revenue, in one statement: the 30 days' messages, the
+// numbers and the month's payments are aggregated per tenant once (by the
+// tenant_id, sent_at index and the paid_at one), not per row.
 func (s *Store) TenantsAllTenants(ctx context.Context, f TenantFilter) ([]TenantSummary, int, error) {
 	page := f.Page.Normalize()
 	order, ok := tenantSorts[f.Sort]
@@ -77,12 +89,15 @@ func (s *Store) TenantsAllTenants(ctx context.Context, f TenantFilter) ([]Tenant
 		dir = " DESC NULLS LAST"
 	}
 	q := strings.TrimSpace(f.Query)
+	now := time.Now().UTC()
+	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
 	var out []TenantSummary
 	err := s.db.NewRaw(`
 		SELECT t.id, t.name, t.plan, t.credit_balance, t.status, t.created_at,
 			coalesce(u.email, '') AS email, coalesce(i.connected, 0) AS numbers_connected,
 			coalesce(m.messages, 0) AS messages, coalesce(m.ai_replies, 0) AS ai_replies,
 			nullif(greatest(coalesce(m.last_at, '-infinity'), coalesce(u.last_sign_in, '-infinity')), '-infinity') AS last_activity,
+			coalesce(p.main, 0) AS revenue_cents, p.other AS other_revenue,
 			count(*) OVER () AS total
 		FROM tenants AS t
 		LEFT JOIN (SELECT tenant_id, min(email) FILTER (WHERE role = 'owner') AS email, max(last_sign_in_at) AS last_sign_in
@@ -91,9 +106,15 @@ func (s *Store) TenantsAllTenants(ctx context.Context, f TenantFilter) ([]Tenant
 		           FROM instances GROUP BY tenant_id) AS i ON i.tenant_id = t.id
 		LEFT JOIN (SELECT tenant_id, count(*) AS messages, count(*) FILTER (WHERE sender = 'ai') AS ai_replies, max(sent_at) AS last_at
 		           FROM messages WHERE sent_at > now() - interval '30 days' GROUP BY tenant_id) AS m ON m.tenant_id = t.id
+		LEFT JOIN (SELECT tenant_id, sum(cents) FILTER (WHERE currency = ?) AS main,
+		                  jsonb_object_agg(currency, cents) FILTER (WHERE currency <> ?) AS other
+		           FROM (SELECT tenant_id, currency, sum(amount_cents) AS cents FROM payments
+		                 WHERE paid_at >= ? AND paid_at < ? GROUP BY tenant_id, currency) AS pc
+		           GROUP BY tenant_id) AS p ON p.tenant_id = t.id
 		WHERE ? = '' OR t.name ILIKE ? OR EXISTS (SELECT 1 FROM users AS uu WHERE uu.tenant_id = t.id AND uu.email ILIKE ?)
 		ORDER BY `+order+dir+`, t.id DESC
 		LIMIT ? OFFSET ?`,
+		RevenueCurrency, RevenueCurrency, month, month.AddDate(0, 1, 0),
 		q, likePattern(q), likePattern(q), page.PerPage, page.offset()).Scan(ctx, &out)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, fmt.Errorf("tenants: %w", err)
