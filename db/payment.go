@@ -72,6 +72,19 @@ func (ts *TenantStore) Payments(ctx context.Context, limit int) ([]Payment, erro
 	return ps, nil
 }
 
+// Paid reports whether the tenant's Stripe object (invoice or Checkout
+// session) is paid already: a payment or its credits are recorded.
+func (ts *TenantStore) Paid(ctx context.Context, stripeID string) (bool, error) {
+	var n int
+	err := ts.db.NewRaw(`SELECT (SELECT count(*) FROM payments WHERE tenant_id = ? AND stripe_id = ?)
+		+ (SELECT count(*) FROM credit_ledger WHERE tenant_id = ? AND reference = ?)`,
+		ts.tenantID, stripeID, ts.tenantID, StripeReference(stripeID)).Scan(ctx, &n)
+	if err != nil {
+		return false, fmt.Errorf("paid %s: %w", stripeID, err)
+	}
+	return n > 0, nil
+}
+
 // TenantRevenue is what one tenant paid in one currency over a period.
 type TenantRevenue struct {
 	TenantID   int64  `bun:"tenant_id"`

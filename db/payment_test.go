@@ -35,6 +35,14 @@ func TestRecordPayment(t *testing.T) {
 			t.Fatalf("record %s: %+v, %v", q.StripeID, e, err)
 		}
 	}
+	for id, want := range map[string]bool{p.StripeID: true, inv.StripeID: true, zero.StripeID: false} {
+		if paid, err := ts.Paid(ctx, id); err != nil || paid != want {
+			t.Errorf("paid %s = %v (%v), want %v", id, paid, err, want)
+		}
+		if paid, _ := s.Tenant(bob.ID).Paid(ctx, id); paid {
+			t.Errorf("bob's %s paid", id)
+		}
+	}
 	ps, err := ts.Payments(ctx, 10)
 	if err != nil || len(ps) != 2 || ps[0].StripeID != inv.StripeID || ps[1].AmountCents != 1000 {
 		t.Fatalf("payments = %+v, %v", ps, err)

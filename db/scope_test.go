@@ -65,6 +65,10 @@ func TestTenantScope(t *testing.T) {
 		[]db.DroppedRow{{RowNumber: 3, Reason: "invalid"}}); err != nil {
 		t.Fatal(err)
 	}
+	alicePaid := db.Payment{StripeID: "in_alice_" + inst.SessionName, Kind: db.PaymentSubscription, AmountCents: 2900, Currency: "usd", PaidAt: time.Now()}
+	if _, err := aliceStore.RecordPayment(ctx, alicePaid, 0, ""); err != nil {
+		t.Fatal(err)
+	}
 	media, err := aliceStore.SaveMedia(ctx, "image/png", "alice.png", []byte("\x89PNG\r\n\x1a\nalice"))
 	if err != nil {
 		t.Fatal(err)
@@ -174,6 +178,12 @@ func TestTenantScope(t *testing.T) {
 		}
 		if cs, n, _ := mallory.Campaigns(ctx, db.Page{}); n+len(cs) != 0 {
 			t.Errorf("Campaigns saw %d", n)
+		}
+		if ps, _ := mallory.Payments(ctx, 10); len(ps) != 0 {
+			t.Errorf("Payments saw %d", len(ps))
+		}
+		if paid, _ := mallory.Paid(ctx, alicePaid.StripeID); paid {
+			t.Error("Paid saw another tenant's payment")
 		}
 		if n, _ := mallory.ContactCount(ctx); n != 0 {
 			t.Errorf("ContactCount = %d", n)

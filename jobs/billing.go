@@ -93,10 +93,8 @@ func (w *Worker) applyPaymentFailed(ctx context.Context, ie *billing.InvoiceEven
 	if err != nil {
 		return err
 	}
-	if _, err := ts.LedgerEntry(ctx, db.StripeReference(ie.InvoiceID)); err == nil {
-		return nil // paid already
-	} else if !errors.Is(err, db.ErrNotFound) {
-		return err
+	if paid, err := ts.Paid(ctx, ie.InvoiceID); err != nil || paid {
+		return err // paid already
 	}
 	_, err = ts.UpdateBilling(ctx, func(t *db.Tenant) (bool, error) {
 		if t.PaymentFailedAt != nil {
