@@ -93,6 +93,9 @@ func (s *campaignShop) launch(t testing.TB, a *testApp, p campaign.Pace) {
 // first dispatch is the sweeper's to ask for.
 func (s *campaignShop) launchAt(t testing.TB, a *testApp, p campaign.Pace, at *time.Time) {
 	t.Helper()
+	if err := p.Validate(); err != nil {
+		t.Fatalf("pace %+v: %v (the dispatch would fall back to the default pace)", p, err) // a test's own mistake
+	}
 	raw, _ := json.Marshal(p)
 	ids := make([]int64, len(s.insts))
 	for i, inst := range s.insts {
