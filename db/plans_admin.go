@@ -145,3 +145,28 @@ func (s *Store) UpdateCreditPack(ctx context.Context, a Actor, p *CreditPack, re
 	}
 	return changed, nil
 }
+
+// PlanTenantCountsAllTenants counts the tenants on each plan.
+func (s *Store) PlanTenantCountsAllTenants(ctx context.Context) (map[string]int, error) {
+	var rows []struct {
+		Plan string `bun:"plan"`
+		N    int    `bun:"n"`
+	}
+	if err := s.db.NewSelect().Model((*Tenant)(nil)).Column("t.plan").ColumnExpr("count(*) AS n").Group("t.plan").Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("tenants per plan: %w", err)
+	}
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.Plan] = r.N
+	}
+	return out, nil
+}
+
+// CreditPackAny returns one credit pack, on sale or not, for the console.
+func (s *Store) CreditPackAny(ctx context.Context, id int64) (*CreditPack, error) {
+	p := new(CreditPack)
+	if err := s.db.NewSelect().Model(p).Where("cp.id = ?", id).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("credit pack %d: %w", id, mapErr(err))
+	}
+	return p, nil
+}
