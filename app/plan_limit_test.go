@@ -96,6 +96,9 @@ func TestPlanLimitHoldsCampaigns(t *testing.T) {
 	if n := stableFor(t, 10*time.Second, 3*time.Second, "nothing sent from a paused number", func() int { return len(s.campaignSends(a)) }); n != 0 {
 		t.Fatalf("%d recipients got the campaign from a paused number", n)
 	}
+	if r := s.b.get(fmt.Sprintf("/campaigns/%d", s.c.ID)); !strings.Contains(testid(r, "number-warning").Text(), "paused") {
+		t.Errorf("the campaign page does not say its number is paused: %q", testid(r, "number-warning").Text())
+	}
 	changePlan(t, ob, s.ts.TenantID(), db.PlanStarter)
 	waitFor(t, 30*time.Second, "the campaign to finish", func() bool { return s.state(t) == db.CampaignDone })
 	s.wantEachOnce(t, a)
