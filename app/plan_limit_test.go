@@ -100,6 +100,7 @@ func TestPlanLimitHoldsCampaigns(t *testing.T) {
 		t.Errorf("the campaign page does not say its number is paused: %q", testid(r, "number-warning").Text())
 	}
 	changePlan(t, ob, s.ts.TenantID(), db.PlanStarter)
-	waitFor(t, 30*time.Second, "the campaign to finish", func() bool { return s.state(t) == db.CampaignDone })
+	// A newly connected number's warm-up pace spaces the sends out.
+	waitFor(t, 60*time.Second, "the campaign to finish", func() bool { return s.state(t) == db.CampaignDone })
 	s.wantEachOnce(t, a)
 }
