@@ -54,8 +54,11 @@ func (h *handler) showTenant(c echo.Context) error {
 func (h *handler) consoleTenantView(c echo.Context, t *db.Tenant, ledgerPage int) (views.ConsoleTenant, error) {
 	ctx, ts := c.Request().Context(), h.store.Tenant(t.ID)
 	vm := views.ConsoleTenant{ID: t.ID, Name: t.Name, Plan: t.Plan, Credits: t.CreditBalance, Status: t.Status,
-		SuspendReason: t.SuspendReason, SuspendedAt: t.SuspendedAt, CreatedAt: t.CreatedAt, Plans: db.Plans, CreditRef: newCreditRef()}
+		SuspendReason: t.SuspendReason, SuspendedAt: t.SuspendedAt, CreatedAt: t.CreatedAt, CreditRef: newCreditRef()}
 	var err error
+	if vm.Plans, err = h.planChoices(c); err != nil {
+		return vm, err
+	}
 	if vm.Chart, err = usageChart(c, ts, time.UTC); err != nil {
 		return vm, err
 	}
@@ -257,21 +260,48 @@ func (h *handler) setSuspended(c echo.Context, suspend bool) error {
 	return redirect(c, views.AdminTenantPath(t.ID))
 }
 
-// changeTenantPlan moves the tenant to another of the known plans, audited.
+// planChoices are the plans of the plans table, inactive ones too (an
+// owner may keep a tenant on a plan no longer on sale).
+func (h *handler) planChoices(c echo.Context) ([]views.PlanChoice, error) {
+	plans, err := h.store.PlansList(c.Request().Context(), true)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]views.PlanChoice, len(plans))
+	for i, p := range plans {
+		label := fmt.Sprintf("%s (%d numbers)", p.Name, p.InstanceLimit)
+		if !p.Active {
+			label += " · not on sale"
+		}
+		out[i] = views.PlanChoice{ID: p.ID, Label: label}
+	}
+	return out, nil
+}
+
+// changeTenantPlan moves the tenant to another plan of the plans table,
+// audited; the plan's limits apply at once (numbers beyond its limit pause).
 func (h *handler) changeTenantPlan(c echo.Context) error {
 	t, err := h.consoleTenant(c)
 	if err != nil {
 		return err
 	}
-	plan, reason := c.FormValue("plan"), reasonOf(c)
-	if !slices.Contains(db.Plans, plan) || reason == "" {
+	ctx := c.Request().Context()
+	planID, reason := c.FormValue("plan"), reasonOf(c)
+	plan, err := h.store.Plan(ctx, planID)
+	if errors.Is(err, db.ErrNotFound) || reason == "" {
 		return h.tenantFormFailed(c, t, views.TenantForms{Errors: map[string]string{"plan": "Choose a plan and say why, in up to 500 characters."}})
 	}
-	changed, err := h.store.SetPlan(c.Request().Context(), actor(c), t.ID, plan, reason)
 	if err != nil {
 		return err
 	}
-	msg := "Plan changed to " + db.PlanTitle(plan) + "."
+	changed, err := h.store.SetPlan(ctx, actor(c), t.ID, plan.ID, reason)
+	if err != nil {
+		return err
+	}
+	if err := h.publisher.Publish(ctx, t.ID, live.CreditsUpdated, nil); err != nil {
+		h.log.WarnContext(ctx, "publish live update", "event", live.CreditsUpdated, "tenant_id", t.ID, "err", err)
+	}
+	msg := "Plan changed to " + plan.Name + "."
 	if !changed {
 		msg = "The tenant is on that plan already."
 	}

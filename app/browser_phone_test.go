@@ -121,6 +121,9 @@ func TestBrowserEveryPageFitsAPhone(t *testing.T) {
 	check("/admin/failures", `main`)
 	check("/admin", `[data-testid="console-stats"]`)
 	check("/admin/tenants", `[data-testid="tenant-list"]`)
+	check("/admin/plans", `[data-testid="plan-list"]`)
+	check("/admin/plans/pro", `[data-testid="plan-form"]`)
+	check("/admin/credit-packs/new", `[data-testid="pack-form"]`)
 	me := db.Actor{UserID: u.ID, Email: u.Email}
 	if _, err := a.store.AdjustCredits(ctx, me, u.TenantID, 25, "Compensação pela instabilidade do servidor de mensagens na sexta-feira", "owner:PHONEPHONEPHONEPHONEPHONE2"); err != nil {
 		t.Fatal(err)

@@ -84,7 +84,7 @@ func (h *handler) progressView(ctx context.Context, c echo.Context, cp *db.Campa
 	}
 	for _, n := range numbers {
 		label := instanceLabel(&db.Instance{Name: n.Name, Phone: n.Phone})
-		p.Numbers = append(p.Numbers, views.CampaignNumber{Label: label, Status: n.Status, Connected: n.Connected(), Sent: n.Sent})
+		p.Numbers = append(p.Numbers, views.CampaignNumber{Label: label, Status: n.Status, Connected: n.Connected(), Paused: n.Paused, Sent: n.Sent})
 	}
 	return p, nil
 }

@@ -40,10 +40,14 @@ func (h *handler) dashboardNumbersView(c echo.Context) ([]views.InstanceCard, er
 	if err != nil {
 		return nil, err
 	}
+	limit, err := tenantStore(c).InstanceLimit(c.Request().Context())
+	if err != nil {
+		return nil, err
+	}
 	loc := mustPrincipal(c).tenant.Location()
 	cards := make([]views.InstanceCard, len(insts))
 	for i := range insts {
-		cards[i] = instanceCard(&insts[i], loc)
+		cards[i] = instanceCard(&insts[i], loc, limit)
 	}
 	return cards, nil
 }

@@ -41,15 +41,17 @@ func (h *handler) instancesView(c echo.Context, form views.InstanceForm) (views.
 	}
 	vm := views.Instances{Used: len(insts), Limit: limit, Plan: p.tenant.Plan, Form: form}
 	for i := range insts {
-		vm.Cards = append(vm.Cards, instanceCard(&insts[i], p.tenant.Location()))
+		vm.Cards = append(vm.Cards, instanceCard(&insts[i], p.tenant.Location(), limit))
 	}
 	return vm, nil
 }
 
-func instanceCard(i *db.Instance, loc *time.Location) views.InstanceCard {
+// instanceCard is a number as listed; limit is the plan's number of
+// numbers, which a paused number's notice names.
+func instanceCard(i *db.Instance, loc *time.Location, limit int) views.InstanceCard {
 	return views.InstanceCard{
 		ID: i.ID, Name: i.Name, Status: i.Status, Phone: deref(i.Phone), PushName: deref(i.PushName),
-		LastError: i.LastError, StatusSince: i.StatusChangedAt, Location: loc,
+		LastError: i.LastError, StatusSince: i.StatusChangedAt, Location: loc, Paused: i.PausedAt != nil, PlanLimit: limit,
 	}
 }
 
@@ -152,8 +154,13 @@ func (h *handler) panelView(c echo.Context, inst *db.Instance) views.InstancePan
 	if tab != "code" {
 		tab = "qr"
 	}
+	limit := 0
+	if inst.PausedAt != nil {
+		// Only a paused number's notice names the limit.
+		limit, _ = tenantStore(c).InstanceLimit(c.Request().Context())
+	}
 	return views.InstancePanel{
-		Card: instanceCard(inst, mustPrincipal(c).tenant.Location()), QRHash: deref(inst.QRHash), QRCount: inst.QRCount,
+		Card: instanceCard(inst, mustPrincipal(c).tenant.Location(), limit), QRHash: deref(inst.QRHash), QRCount: inst.QRCount,
 		Tab: tab, PairingCode: deref(inst.PairingCode),
 	}
 }

@@ -20,11 +20,15 @@ const (
 	AuditViewAsStarted  = "tenant.view_as"
 	AuditViewAsStopped  = "tenant.view_as_stop"
 	AuditViewAsPage     = "tenant.view_page"
+	AuditPlanCreated    = "plan.create"
+	AuditPlanUpdated    = "plan.update"
+	AuditPackCreated    = "pack.create"
+	AuditPackUpdated    = "pack.update"
 )
 
 // AuditActions lists the audited actions, for the log's filter.
 var AuditActions = []string{AuditCreditsGranted, AuditCreditsRemoved, AuditSuspended, AuditUnsuspended, AuditPasswordReset, AuditPlanChanged,
-	AuditViewAsStarted, AuditViewAsStopped, AuditViewAsPage}
+	AuditViewAsStarted, AuditViewAsStopped, AuditViewAsPage, AuditPlanCreated, AuditPlanUpdated, AuditPackCreated, AuditPackUpdated}
 
 // AuditEntry is one action a platform owner took: who (the actor's id and
 // email, kept when the user is gone), when, on which tenant, what (the
@@ -52,7 +56,8 @@ type Actor struct {
 	Email  string
 }
 
-// audit writes an entry inside the transaction tx (a bun.IDB).
+// audit writes an entry inside the transaction tx (a bun.IDB); tenantID 0
+// is an action on the platform itself (plans, credit packs).
 func audit(ctx context.Context, idb bun.IDB, a Actor, tenantID int64, action string, details any, reason string) error {
 	raw, err := json.Marshal(details)
 	if err != nil {
@@ -61,7 +66,10 @@ func audit(ctx context.Context, idb bun.IDB, a Actor, tenantID int64, action str
 	if details == nil {
 		raw = []byte("{}")
 	}
-	e := &AuditEntry{ActorUserID: &a.UserID, ActorEmail: a.Email, TenantID: &tenantID, Action: action, Details: raw, Reason: reason}
+	e := &AuditEntry{ActorUserID: &a.UserID, ActorEmail: a.Email, Action: action, Details: raw, Reason: reason}
+	if tenantID != 0 {
+		e.TenantID = &tenantID
+	}
 	if _, err := idb.NewInsert().Model(e).Exec(ctx); err != nil {
 		return fmt.Errorf("audit %s: %w", action, mapErr(err))
 	}

@@ -118,7 +118,8 @@ func (s *Store) TenantByStripeCustomer(ctx context.Context, customerID string) (
 
 // UpdateBilling locks the tenant row, hands it to fn, and when fn reports a
 // change saves the billing columns (plan, Stripe ids, subscription status
-// and times, pending plan, payment failure) in the same transaction. Events
+// and times, pending plan, payment failure) and applies the plan's limit of
+// numbers (ApplyNumberLimit) in the same transaction. Events
 // of one tenant are so applied one at a time, each on the latest state.
 func (ts *TenantStore) UpdateBilling(ctx context.Context, fn func(t *Tenant) (bool, error)) (*Tenant, error) {
 	t := new(Tenant)
@@ -133,7 +134,13 @@ func (ts *TenantStore) UpdateBilling(ctx context.Context, fn func(t *Tenant) (bo
 		_, err = tx.db.NewUpdate().Model(t).WherePK().Column("plan", "stripe_customer_id", "stripe_subscription_id",
 			"subscription_status", "current_period_end", "subscription_event_at", "pending_plan", "payment_failed_at").
 			Set("updated_at = now()").Exec(ctx)
-		return mapErr(err)
+		if err != nil {
+			return mapErr(err)
+		}
+		// The plan's limit of numbers applies at once: those beyond it
+		// pause, those within it again resume.
+		_, err = tx.ApplyNumberLimit(ctx)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update billing of tenant %d: %w", ts.tenantID, err)

@@ -91,13 +91,16 @@ type CampaignNumber struct {
 	Phone    *string `bun:"phone"`
 	PushName *string `bun:"push_name"`
 	Status   string  `bun:"status"`
+	// Paused: beyond the plan's limit of numbers (see NumbersToPause).
+	Paused bool `bun:"paused"`
 	// Sent counts the campaign's recipients it handed to the outbox.
 	Sent int `bun:"sent"`
 }
 
-// Connected reports whether the number can send now; a disconnected
-// number's share of the campaign waits until it reconnects.
-func (n CampaignNumber) Connected() bool { return n.Status == InstanceConnected }
+// Connected reports whether the number can send now; a disconnected (or
+// paused) number's share of the campaign waits until it reconnects (or the
+// plan allows it again).
+func (n CampaignNumber) Connected() bool { return n.Status == InstanceConnected && !n.Paused }
 
 // CampaignNumbers returns the campaign's numbers in the order it lists
 // them, each with its status and how many of the campaign's messages it
@@ -112,7 +115,7 @@ func (ts *TenantStore) CampaignNumbers(ctx context.Context, campaignID int64) ([
 		return out, nil
 	}
 	err = ts.db.NewSelect().Model((*Instance)(nil)).ApplyQueryBuilder(ts.scope).
-		Column("i.id", "i.name", "i.phone", "i.push_name", "i.status").
+		Column("i.id", "i.name", "i.phone", "i.push_name", "i.status").ColumnExpr("i.paused_at IS NOT NULL AS paused").
 		ColumnExpr(`(SELECT count(*) FROM campaign_recipients AS cr WHERE cr.tenant_id = i.tenant_id
 			AND cr.campaign_id = ? AND cr.instance_id = i.id AND cr.state = 'queued') AS sent`, campaignID).
 		Where("i.id IN (?)", bun.In(c.InstanceIDs)).

@@ -257,6 +257,7 @@ func (s *Store) DueDispatchesAllTenants(ctx context.Context, dueBy time.Time, li
 	err = s.db.NewRaw(`SELECT DISTINCT i.tenant_id, i.id AS instance_id, greatest(coalesce(np.next_at, now()), now()) AS next_at
 		FROM campaigns AS cp
 		JOIN instances AS i ON i.tenant_id = cp.tenant_id AND i.id = ANY(cp.instance_ids) AND i.status = 'connected'
+		                        AND i.paused_at IS NULL
 		JOIN tenants AS t ON t.id = cp.tenant_id AND t.status <> 'suspended'
 		LEFT JOIN number_pace AS np ON np.instance_id = i.id
 		WHERE cp.state = 'sending' AND coalesce(np.next_at, '-infinity') <= ?

@@ -185,20 +185,23 @@ func (s *Store) SetSuspended(ctx context.Context, a Actor, tenantID int64, suspe
 	return changed, nil
 }
 
-// SetPlan moves a tenant to one of Plans, and audits it, in one
-// transaction. It reports whether the plan changed.
+// SetPlan moves a tenant to a plan of the plans table, through the billing
+// store (UpdateBilling) so that the plan's limits apply at once, and audits
+// it, in one transaction. It reports whether the plan changed.
 func (s *Store) SetPlan(ctx context.Context, a Actor, tenantID int64, plan, reason string) (bool, error) {
 	changed := false
 	err := s.RunInTx(ctx, func(ctx context.Context, tx *TxStore) error {
 		var from string
-		err := tx.tx.NewRaw(`UPDATE tenants AS t SET plan = ?, updated_at = now()
-			FROM (SELECT id, plan FROM tenants WHERE id = ? FOR UPDATE) AS old
-			WHERE t.id = old.id AND old.plan <> ? RETURNING old.plan`, plan, tenantID, plan).Scan(ctx, &from)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return mapErr(err)
+		_, err := tx.Tenant(tenantID).UpdateBilling(ctx, func(t *Tenant) (bool, error) {
+			from = t.Plan
+			if t.Plan == plan {
+				return false, nil
+			}
+			t.Plan = plan
+			return true, nil
+		})
+		if err != nil || from == plan {
+			return err
 		}
 		changed = true
 		return audit(ctx, tx.tx, a, tenantID, AuditPlanChanged, map[string]string{"from": from, "to": plan}, reason)

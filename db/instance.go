@@ -48,8 +48,11 @@ type Instance struct {
 	RestartedAt     *time.Time `bun:"restarted_at"`
 	// StateObservedAt is when the current state was observed at the gateway.
 	StateObservedAt *time.Time `bun:"state_observed_at"`
-	CreatedAt       time.Time  `bun:"created_at,notnull,default:current_timestamp"`
-	UpdatedAt       time.Time  `bun:"updated_at,notnull,default:current_timestamp"`
+	// PausedAt is set while the number is beyond what the tenant's plan
+	// allows (see NumbersToPause): it receives, but sends nothing.
+	PausedAt  *time.Time `bun:"paused_at"`
+	CreatedAt time.Time  `bun:"created_at,notnull,default:current_timestamp"`
+	UpdatedAt time.Time  `bun:"updated_at,notnull,default:current_timestamp"`
 }
 
 // ErrPlanLimit is returned when a tenant has as many numbers as its plan allows.
@@ -261,14 +264,22 @@ func (ts *TenantStore) MarkInstanceRestarted(ctx context.Context, id int64) erro
 	return ts.updateInstance(ctx, id, func(q *bun.UpdateQuery) *bun.UpdateQuery { return q.Set("restarted_at = now()") })
 }
 
-// DeleteInstance removes the instance. Its messages stay, without it.
+// DeleteInstance removes the instance. Its messages stay, without it. A
+// number paused beyond the plan's limit may take the freed place.
 func (ts *TenantStore) DeleteInstance(ctx context.Context, id int64) error {
-	res, err := ts.db.NewDelete().Model((*Instance)(nil)).ApplyQueryBuilder(ts.scope).Where("i.id = ?", id).Exec(ctx)
+	err := ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
+		res, err := tx.db.NewDelete().Model((*Instance)(nil)).ApplyQueryBuilder(tx.scope).Where("i.id = ?", id).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		_, err = tx.ApplyNumberLimit(ctx)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("delete instance %d: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("delete instance %d: %w", id, ErrNotFound)
 	}
 	return nil
 }

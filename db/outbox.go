@@ -104,6 +104,9 @@ type SendClaim struct {
 	NodeID  *int64  `bun:"claim_node_id"`
 	// TenantStatus is the tenant's status: a suspended tenant sends nothing.
 	TenantStatus string `bun:"claim_tenant_status"`
+	// NumberPaused: the number is beyond what the plan allows, and sends
+	// nothing (see NumbersToPause).
+	NumberPaused bool `bun:"claim_number_paused"`
 }
 
 // ClaimSend lets the task of generation attempt work on an outgoing message
@@ -121,7 +124,8 @@ func (ts *TenantStore) ClaimSend(ctx context.Context, id int64, attempt int, lea
 			(SELECT c.chat_id FROM contacts AS c WHERE c.tenant_id = m.tenant_id AND c.id = m.contact_id) AS claim_chat_id,
 			(SELECT i.session_name FROM instances AS i WHERE i.tenant_id = m.tenant_id AND i.id = m.instance_id) AS claim_session,
 			(SELECT i.node_id FROM instances AS i WHERE i.tenant_id = m.tenant_id AND i.id = m.instance_id) AS claim_node_id,
-			(SELECT t.status FROM tenants AS t WHERE t.id = m.tenant_id) AS claim_tenant_status`,
+			(SELECT t.status FROM tenants AS t WHERE t.id = m.tenant_id) AS claim_tenant_status,
+			coalesce((SELECT i.paused_at IS NOT NULL FROM instances AS i WHERE i.tenant_id = m.tenant_id AND i.id = m.instance_id), false) AS claim_number_paused`,
 		lease.Milliseconds(), ts.tenantID, id, attempt).Scan(ctx, c)
 	if err != nil {
 		return nil, fmt.Errorf("claim message %d attempt %d: %w", id, attempt, mapErr(err))

@@ -16,9 +16,6 @@ const (
 	PlanBusiness = "business"
 )
 
-// Plans lists the plans in ascending order.
-var Plans = []string{PlanStarter, PlanPro, PlanBusiness}
-
 // PlanTitle returns the display name of a plan.
 func PlanTitle(plan string) string {
 	if plan == "" {

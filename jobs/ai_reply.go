@@ -79,10 +79,18 @@ func (w *Worker) answer(ctx context.Context, ts *db.TenantStore, msg *db.Message
 	if err != nil {
 		return false, err
 	}
+	paused, err := numberPaused(ctx, ts, msg.InstanceID)
+	if err != nil {
+		return false, err
+	}
+	why := "The account is suspended."
+	if may && paused {
+		may, why = false, pausedReason
+	}
 	reply, err := ts.ReplyFor(ctx, msg.ID)
 	if errors.Is(err, db.ErrNotFound) {
 		if !may {
-			return false, nil // a suspended tenant's AI stays silent
+			return false, nil // a suspended tenant's (or paused number's) AI stays silent
 		}
 		reply, err = w.startReply(ctx, ts, settings, contact, msg)
 	}
@@ -95,7 +103,7 @@ func (w *Worker) answer(ctx context.Context, ts *db.TenantStore, msg *db.Message
 	// Still unsent: the tenant may have taken over, or been suspended,
 	// meanwhile.
 	if !may {
-		return false, w.giveUp(ctx, ts, contact, reply, "The account is suspended.", false)
+		return false, w.giveUp(ctx, ts, contact, reply, why, false)
 	}
 	if why, _ := ai.StillWanted(settings, contact, time.Now()); why != "" {
 		return false, w.giveUp(ctx, ts, contact, reply, why, false)
@@ -381,4 +389,24 @@ func (w *Worker) handOff(ctx context.Context, ts *db.TenantStore, c *db.Contact,
 	w.metrics.Count("handoff")
 	w.publish(ctx, ts.TenantID(), live.ContactUpdated, map[string]int64{"contact_id": c.ID})
 	return nil
+}
+
+// pausedReason is why the AI did not answer on a paused number.
+const pausedReason = "The WhatsApp number is paused: the plan allows fewer numbers."
+
+// numberPaused reports whether the number a message came in on is paused
+// beyond the plan's limit (its AI then stays silent); false for a number
+// deleted or unknown.
+func numberPaused(ctx context.Context, ts *db.TenantStore, id *int64) (bool, error) {
+	if id == nil {
+		return false, nil
+	}
+	inst, err := ts.Instance(ctx, *id)
+	if errors.Is(err, db.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return inst.PausedAt != nil, nil
 }

@@ -61,7 +61,7 @@ func (w *Worker) dispatchCampaign(ctx context.Context, t *asynq.Task) error {
 	}
 	inst, err := connectedNumber(ctx, ts, p.InstanceID)
 	if inst == nil {
-		return err // the sweeper asks again once the number is connected
+		return err // the sweeper asks again once the number is connected (and not paused)
 	}
 	loc, err := w.tenantLocation(ctx, ts)
 	if err != nil {
@@ -117,11 +117,12 @@ func (w *Worker) tenantMay(ctx context.Context, ts *db.TenantStore, a db.Activit
 	return t.May(a), nil
 }
 
-// connectedNumber returns the number if it is connected; nil (and no
-// error) if it is not, or was deleted.
+// connectedNumber returns the number if it is connected and not paused
+// (beyond the plan's limit); nil (and no error) if it is not, or was
+// deleted.
 func connectedNumber(ctx context.Context, ts *db.TenantStore, id int64) (*db.Instance, error) {
 	inst, err := ts.Instance(ctx, id)
-	if errors.Is(err, db.ErrNotFound) || (err == nil && inst.Status != db.InstanceConnected) {
+	if errors.Is(err, db.ErrNotFound) || (err == nil && (inst.Status != db.InstanceConnected || inst.PausedAt != nil)) {
 		return nil, nil
 	}
 	if err != nil {

@@ -47,6 +47,14 @@ func (w *Worker) sweepCampaigns(ctx context.Context) error {
 		return err
 	}
 	n += ns
+	// And those refused because their number was paused beyond the plan's
+	// limit: another of the campaign's numbers, or this one once the plan
+	// allows it again, sends them.
+	np, err := w.store.RequeueUnsentAllTenants(ctx, whatsapp.ReasonPaused)
+	if err != nil {
+		return err
+	}
+	n += np
 	if n > 0 {
 		w.log.InfoContext(ctx, "gave campaign messages of disconnected numbers back to their campaigns", "count", n)
 	}

@@ -45,6 +45,7 @@ func consoleItems() []NavItem {
 		{NavConsole, "Overview", PathAdmin},
 		{NavTenants, "Tenants", PathAdminTenants},
 		{NavAudit, "Audit", PathAdminAudit},
+		{NavPlans, "Plans", PathAdminPlans},
 		{NavAdmin, "Servers", PathAdminNodes},
 		{NavAdminAI, "AI costs", PathAdminAI},
 		{NavEconomics, "Economics", PathAdminEconomics},

@@ -434,7 +434,7 @@ func billingCurrent(b Billing) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 29, ". Your numbers keep working, but you cannot add another until you upgrade or remove some.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 29, ". The newest beyond your plan are paused: they still receive messages but send nothing (no AI answers, campaigns or replies) until you upgrade or remove a number.</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

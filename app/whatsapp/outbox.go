@@ -198,6 +198,9 @@ func (o *Outbox) Send(ctx context.Context, ts *db.TenantStore, id int64, attempt
 	if !db.StatusMay(claim.TenantStatus, db.ActSend) {
 		return o.fail(ctx, ts, m, ReasonSuspended)
 	}
+	if claim.NumberPaused {
+		return o.fail(ctx, ts, m, ReasonPaused)
+	}
 	prov, err := o.provider(ctx, claim)
 	if errors.Is(err, ErrNoNode) {
 		return o.fail(ctx, ts, m, "The WhatsApp number was deleted.")
@@ -511,6 +514,12 @@ const ReasonNotConnected = "The WhatsApp number is not connected."
 // not sent, and refunded. A campaign takes such a recipient back and sends
 // it once the tenant is reinstated.
 const ReasonSuspended = "Not sent: this account is suspended."
+
+// ReasonPaused is the failure of a message from a number paused because
+// the tenant's plan allows fewer numbers: it is not sent, and refunded. A
+// campaign takes such a recipient back and sends it from another of its
+// numbers, or from this one once the plan allows it again.
+const ReasonPaused = "Not sent: this WhatsApp number is paused because your plan allows fewer numbers."
 
 // SendFailureReason is what the tenant reads when a message could not go out.
 func SendFailureReason(err error) string {
