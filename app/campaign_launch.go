@@ -86,7 +86,10 @@ func sendNumbers(insts []db.Instance, chosen []int64, all bool) []views.SendNumb
 	now := time.Now()
 	out := make([]views.SendNumber, 0, len(insts))
 	for _, in := range insts {
-		n := views.SendNumber{ID: in.ID, Label: instanceLabel(&in), Status: in.Status, Connected: in.Status == db.InstanceConnected}
+		n := views.SendNumber{ID: in.ID, Label: instanceLabel(&in), Status: in.Status, Connected: canSend(&in)}
+		if in.PausedAt != nil {
+			n.Status = "paused: over your plan's numbers"
+		}
 		n.Checked = n.Connected && (all || slices.Contains(chosen, in.ID))
 		if pct := campaign.Ramp(campaign.Pace{PerMinute: 100, DailyCap: 100}, in.StatusChangedAt, now).PerMinute; n.Connected && pct < 100 {
 			n.Ramp = fmt.Sprintf("Connected recently: it sends at %d %% of the pace and daily cap below until it is a week old, so that WhatsApp gets used to it.", pct)
@@ -95,6 +98,10 @@ func sendNumbers(insts []db.Instance, chosen []int64, all bool) []views.SendNumb
 	}
 	return out
 }
+
+// canSend reports whether a campaign can be sent from a number now:
+// connected, and not paused for being over the plan's limit.
+func canSend(in *db.Instance) bool { return in.Status == db.InstanceConnected && in.PausedAt == nil }
 
 // instanceLabel names a number for people: its name and phone.
 func instanceLabel(in *db.Instance) string {
@@ -120,7 +127,7 @@ func parseSend(c echo.Context, insts []db.Instance, loc *time.Location) (views.S
 	for _, raw := range form["number"] {
 		id, err := strconv.ParseInt(raw, 10, 64)
 		i := slices.IndexFunc(insts, func(in db.Instance) bool { return in.ID == id })
-		if err == nil && i >= 0 && insts[i].Status == db.InstanceConnected && !slices.Contains(s.numbers, id) {
+		if err == nil && i >= 0 && canSend(&insts[i]) && !slices.Contains(s.numbers, id) {
 			s.numbers = append(s.numbers, id)
 		}
 	}

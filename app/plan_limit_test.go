@@ -99,6 +99,12 @@ func TestPlanLimitHoldsCampaigns(t *testing.T) {
 	if r := s.b.get(fmt.Sprintf("/campaigns/%d", s.c.ID)); !strings.Contains(testid(r, "number-warning").Text(), "paused") {
 		t.Errorf("the campaign page does not say its number is paused: %q", testid(r, "number-warning").Text())
 	}
+	// A new campaign's sending step does not offer the paused number.
+	draft := phonePoll(t, s.ts)
+	r := s.b.get(fmt.Sprintf("/campaigns/%d/send", draft.ID))
+	if n := testid(r, "send-number"); n.Length() != 1 || n.AttrOr("disabled", "no") == "no" || n.AttrOr("checked", "no") != "no" {
+		t.Errorf("the paused number is offered: %s", abbreviate(testid(r, "send-numbers").Text()))
+	}
 	changePlan(t, ob, s.ts.TenantID(), db.PlanStarter)
 	// A newly connected number's warm-up pace spaces the sends out.
 	waitFor(t, 60*time.Second, "the campaign to finish", func() bool { return s.state(t) == db.CampaignDone })
