@@ -186,6 +186,10 @@ func TestSuspendStopsAIAndSends(t *testing.T) {
 	lead := newLead()
 	m := s.says(t, lead, "hello, anyone there?")
 	s.staysSilent(t, m, lead, 0)
+	page := s.b.get(fmt.Sprintf("/contacts/%d", m.ContactID))
+	if got := testid(page, "reply-form").Text(); !strings.Contains(got, "suspended") {
+		t.Errorf("the reply form of a suspended account says %q", strings.TrimSpace(got))
+	}
 	before := s.balance(t)
 	tok := s.b.csrf(fmt.Sprintf("/contacts/%d", m.ContactID))
 	wantStatus(t, s.b.post(fmt.Sprintf("/contacts/%d/reply", m.ContactID), url.Values{"_csrf": {tok}, "body": {"Manual answer"}, "key": {"k1"}}), http.StatusSeeOther)

@@ -175,8 +175,13 @@ func (h *handler) replyForm(c echo.Context, ct *db.Contact, f views.ReplyForm) (
 	if err != nil {
 		return f, err
 	}
-	if inst == nil {
+	switch {
+	case inst == nil:
 		f.Disabled = "Connect a WhatsApp number to reply."
+	case !mustPrincipal(c).tenant.May(db.ActSend):
+		f.Disabled = "This account is suspended, so no message can be sent."
+	case inst.PausedAt != nil:
+		f.Disabled = "This number is paused: your plan allows fewer numbers. Upgrade on the Billing page to reply from it."
 	}
 	if !validReplyKey(f.Key) {
 		f.Key = newReplyKey()

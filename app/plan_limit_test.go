@@ -54,6 +54,11 @@ func TestPlanLimitPausesNumbers(t *testing.T) {
 	m := s.says(t, lead, "hello, anyone there?")
 	s.staysSilent(t, m, lead, 0)
 	before := s.balance(t)
+	page := s.b.get(fmt.Sprintf("/contacts/%d", m.ContactID))
+	if got := testid(page, "reply-form").Text(); !strings.Contains(got, "This number is paused") || testid(page, "reply-form").Find(`input[name="body"]`).Length() != 0 {
+		t.Errorf("the reply form of a paused number says %q", strings.TrimSpace(got))
+	}
+	// A reply posted anyway (an old tab) fails clearly at the outbox.
 	tok := s.b.csrf(fmt.Sprintf("/contacts/%d", m.ContactID))
 	wantStatus(t, s.b.post(fmt.Sprintf("/contacts/%d/reply", m.ContactID), url.Values{"_csrf": {tok}, "body": {"Manual answer"}, "key": {"k1"}}), http.StatusSeeOther)
 	waitFor(t, 10*time.Second, "the manual reply to fail", func() bool {
