@@ -253,16 +253,16 @@ func (h *handler) showCampaignSend(c echo.Context) error {
 	if err := reach(c, cp, views.StepSend); err != nil {
 		return err
 	}
-	_, s := parseSendForm(f, insts, loc)
-	est, err := h.estimate(ctx, c, cp, s)
+	est, err := h.estimate(ctx, c, cp, formSettings(f, loc))
 	if err != nil {
 		return err
 	}
 	return render(c, http.StatusOK, views.CampaignSendPage(h.shell(c, cp.Name, views.NavCampaigns), views.SendStep{W: wizardOf(cp, views.StepSend), Form: f, Est: est}), nil)
 }
 
-// parseSendForm is the settings of a form shown from the draft.
-func parseSendForm(f views.SendForm, insts []db.Instance, loc *time.Location) (views.SendForm, sendSettings) {
+// formSettings is what a form shown from the draft sets, for its first
+// estimate.
+func formSettings(f views.SendForm, loc *time.Location) sendSettings {
 	var s sendSettings
 	for _, n := range f.Numbers {
 		if n.Checked {
@@ -270,7 +270,7 @@ func parseSendForm(f views.SendForm, insts []db.Instance, loc *time.Location) (v
 		}
 	}
 	check := f
-	check.Errors = map[string]string{}
+	check.Errors = map[string]string{} // the stored values were valid when saved
 	s.pace = parsePace(&check)
 	s.quiet, s.start, s.end = parseQuiet(&check)
 	if f.When == "later" {
@@ -278,7 +278,7 @@ func parseSendForm(f views.SendForm, insts []db.Instance, loc *time.Location) (v
 			s.at = &at
 		}
 	}
-	return f, s
+	return s
 }
 
 // estimate is the cost of the campaign against the balance, and when it
