@@ -189,7 +189,7 @@ func (e *crashEnv) shop(t *testing.T) (*db.TenantStore, *db.Instance) {
 	if err := ts.SaveAISettings(ctx, st); err != nil {
 		t.Fatal(err)
 	}
-	inst, err := ts.CreateInstance(ctx, db.NewInstance{Name: "Crash", Provider: "waha", Limit: 10, SessionName: whatsapp.SessionName})
+	inst, err := ts.CreateInstance(ctx, db.NewInstance{Name: "Crash", Providers: []string{"waha"}, Limit: 10, SessionName: whatsapp.SessionName})
 	if err != nil {
 		t.Fatal(err)
 	}

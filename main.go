@@ -94,9 +94,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	log := newLogger(cfg.Log, stdout)
-	if len(cfg.Unused) > 0 {
-		log.Warn("these variables are set but this version does not use them yet (Evolution API)", "names", cfg.Unused)
-	}
 	if len(cfg.Retired) > 0 {
 		log.Warn("these variables are no longer read: plans and their number limits are edited in the database now (table plans)", "names", cfg.Retired)
 	}
@@ -130,19 +127,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 
 	store := db.NewStore(bdb)
-	if cfg.WhatsApp.WAHAURL != "" {
-		if _, err := store.EnsureDefaultNode(ctx, cfg.WhatsApp.WAHAURL, cfg.WhatsApp.NodeCapacity); err != nil {
-			return err
-		}
+	if err := ensureDefaultNodes(ctx, store, cfg.WhatsApp); err != nil {
+		return err
 	}
-	webhookURL := cfg.HTTP.BaseURL.JoinPath("api", "webhooks", "whatsapp").String()
-	gatewayClient := &http.Client{Timeout: cfg.WhatsApp.Timeout}
-	gateways := whatsapp.NewGateways(cfg.WhatsApp.WAHAKey.Reveal(), func(url, key string) whatsapp.Provider {
-		return whatsapp.NewWAHA(whatsapp.WAHAConfig{
-			BaseURL: url, APIKey: key, WebhookURL: webhookURL, WebhookSecret: cfg.WhatsApp.WebhookSecret.Reveal(),
-			HTTPClient: gatewayClient,
-		})
-	})
+	gateways := newGateways(cfg)
 	var aiClient *ai.Client
 	if cfg.AI.APIKey != "" {
 		aiClient, err = ai.New(ctx, ai.Config{APIKey: cfg.AI.APIKey.Reveal(), BaseURL: cfg.AI.BaseURL, DefaultModel: cfg.AI.Model,
@@ -231,26 +219,27 @@ func (p *process) serve(ctx context.Context) error {
 	e := app.New(app.Deps{
 		Store: p.store, Queue: p.queue, Redis: p.rdb, AsynqOpt: p.asynqOpt, Hub: hub,
 		Publisher: p.publisher, Sessions: sessions, Metrics: p.metrics, Log: p.log,
-		Gateways: p.gateways, Outbox: p.outbox, Webhooks: whatsapp.NewWAHAWebhooks(p.cfg.WhatsApp.WebhookSecret.Reveal()),
+		Gateways: p.gateways, Outbox: p.outbox, Webhooks: webhookParsers(p.cfg.WhatsApp),
 	}, app.Options{
-		BaseURL:        p.cfg.HTTP.BaseURL,
-		Secure:         p.cfg.HTTP.Secure(),
-		TrustProxy:     p.cfg.HTTP.TrustProxy,
-		AdminEmails:    p.cfg.Admin.Emails,
-		SupportEmail:   p.cfg.Admin.SupportEmail,
-		DefaultCredits: p.cfg.Credits.Default,
-		PasswordCost:   p.cfg.Session.PasswordCost,
-		MetricsToken:   p.cfg.HTTP.MetricsToken.Reveal(),
-		RedisNamespace: p.cfg.Redis.Namespace,
-		Limits:         app.DefaultRateLimits(),
-		CostMessage:    p.cfg.Credits.Message,
-		CostAIReply:    p.cfg.Credits.AIReply,
-		DefaultModel:   p.cfg.AI.Model,
-		AIPrices:       economics.Prices{InputPerMTok: p.cfg.AI.PriceInputPerMTok, OutputPerMTok: p.cfg.AI.PriceOutputPerMTok},
-		SessionSecret:  []byte(p.cfg.Session.Secret.Reveal()),
-		LowBalance:     p.cfg.Billing.LowBalance,
-		BillingGrace:   p.cfg.Billing.GracePeriod,
-		Stripe:         billing.Config{SecretKey: p.cfg.Billing.SecretKey.Reveal(), APIBase: p.cfg.Billing.APIBase},
+		BaseURL:           p.cfg.HTTP.BaseURL,
+		Secure:            p.cfg.HTTP.Secure(),
+		TrustProxy:        p.cfg.HTTP.TrustProxy,
+		AdminEmails:       p.cfg.Admin.Emails,
+		SupportEmail:      p.cfg.Admin.SupportEmail,
+		DefaultCredits:    p.cfg.Credits.Default,
+		PasswordCost:      p.cfg.Session.PasswordCost,
+		MetricsToken:      p.cfg.HTTP.MetricsToken.Reveal(),
+		RedisNamespace:    p.cfg.Redis.Namespace,
+		Limits:            app.DefaultRateLimits(),
+		CostMessage:       p.cfg.Credits.Message,
+		CostAIReply:       p.cfg.Credits.AIReply,
+		DefaultModel:      p.cfg.AI.Model,
+		AIPrices:          economics.Prices{InputPerMTok: p.cfg.AI.PriceInputPerMTok, OutputPerMTok: p.cfg.AI.PriceOutputPerMTok},
+		SessionSecret:     []byte(p.cfg.Session.Secret.Reveal()),
+		WhatsAppProviders: p.cfg.WhatsApp.Providers,
+		LowBalance:        p.cfg.Billing.LowBalance,
+		BillingGrace:      p.cfg.Billing.GracePeriod,
+		Stripe:            billing.Config{SecretKey: p.cfg.Billing.SecretKey.Reveal(), APIBase: p.cfg.Billing.APIBase},
 
 		StripeWebhookSecret: p.cfg.Billing.WebhookSecret.Reveal(),
 	})
@@ -397,10 +386,53 @@ func newMailer(c config.Mail, log *slog.Logger) (mailer.Sender, error) {
 
 // parseEvent reads a stored webhook body by provider.
 func parseEvent(provider string, body []byte) (whatsapp.Event, error) {
-	if provider != "waha" {
-		return whatsapp.Event{}, fmt.Errorf("no parser for provider %q", provider)
+	switch provider {
+	case whatsapp.ProviderWAHA:
+		return whatsapp.ParseWAHAEvent(body)
+	case whatsapp.ProviderEvolution:
+		return whatsapp.ParseEvolutionEvent(body)
 	}
-	return whatsapp.ParseWAHAEvent(body)
+	return whatsapp.Event{}, fmt.Errorf("no parser for provider %q", provider)
+}
+
+// ensureDefaultNodes records the gateway nodes the environment configures
+// (WAHA_API_URL, EVOLUTION_API_URL).
+func ensureDefaultNodes(ctx context.Context, store *db.Store, c config.WhatsApp) error {
+	for provider, url := range map[string]string{whatsapp.ProviderWAHA: c.WAHAURL, whatsapp.ProviderEvolution: c.EvolutionURL} {
+		if url == "" {
+			continue
+		}
+		if _, err := store.EnsureDefaultNode(ctx, provider, url, c.NodeCapacity); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// newGateways returns the pool of gateway clients: each node's client by
+// its provider kind, posting webhooks to the provider's route.
+func newGateways(cfg config.Config) *whatsapp.Gateways {
+	c := cfg.WhatsApp
+	client := &http.Client{Timeout: c.Timeout}
+	wahaHook := cfg.HTTP.BaseURL.JoinPath("api", "webhooks", "whatsapp").String()
+	evolutionHook := cfg.HTTP.BaseURL.JoinPath("api", "webhooks", "evolution").String()
+	keys := map[string]string{whatsapp.ProviderWAHA: c.WAHAKey.Reveal(), whatsapp.ProviderEvolution: c.EvolutionKey.Reveal()}
+	return whatsapp.NewGateways(keys, func(kind, url, key string) whatsapp.Provider {
+		if kind == whatsapp.ProviderEvolution {
+			return whatsapp.NewEvolution(whatsapp.EvolutionConfig{BaseURL: url, APIKey: key, WebhookURL: evolutionHook,
+				WebhookSecret: c.EvolutionWebhookSecret.Reveal(), HTTPClient: client})
+		}
+		return whatsapp.NewWAHA(whatsapp.WAHAConfig{BaseURL: url, APIKey: key, WebhookURL: wahaHook,
+			WebhookSecret: c.WebhookSecret.Reveal(), HTTPClient: client})
+	})
+}
+
+// webhookParsers authenticate and parse each provider's webhooks.
+func webhookParsers(c config.WhatsApp) map[string]whatsapp.WebhookParser {
+	return map[string]whatsapp.WebhookParser{
+		whatsapp.ProviderWAHA:      whatsapp.NewWAHAWebhooks(c.WebhookSecret.Reveal()),
+		whatsapp.ProviderEvolution: whatsapp.NewEvolutionWebhooks(c.EvolutionWebhookSecret.Reveal()),
+	}
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {

@@ -63,7 +63,7 @@ func (s *aiShop) says(t *testing.T, phone, text string) *db.Message {
 	var m *db.Message
 	waitFor(t, 10*time.Second, "the message "+text, func() bool {
 		var err error
-		m, err = s.ts.MessageByWaID(context.Background(), whatsapp.MessageKey(id))
+		m, err = s.ts.MessageByWaID(context.Background(), s.inst.ID, whatsapp.WAHAMessageKey(id))
 		return err == nil
 	})
 	return m
@@ -414,7 +414,7 @@ func (s *aiShop) postChat(t *testing.T, chatID, participant, text string) *db.Me
 	var m *db.Message
 	waitFor(t, 10*time.Second, "the chat message", func() bool {
 		var err error
-		m, err = s.ts.MessageByWaID(context.Background(), msgID)
+		m, err = s.ts.MessageByWaID(context.Background(), s.inst.ID, msgID)
 		return err == nil
 	})
 	return m

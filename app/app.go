@@ -64,6 +64,9 @@ type Options struct {
 	// SessionSecret (SESSION_SECRET) keys the CSRF tokens: a token is an
 	// HMAC of the sign-in session it belongs to.
 	SessionSecret []byte
+	// WhatsAppProviders are the kinds of gateway new numbers are placed on
+	// (WHATSAPP_PROVIDER); empty means WAHA.
+	WhatsAppProviders []string
 }
 
 // RateLimits bounds abuse of the sign-in and sign-up forms.
@@ -112,8 +115,10 @@ type Deps struct {
 	Gateways  *whatsapp.Gateways
 	// Outbox is the one way messages leave (manual replies here).
 	Outbox *whatsapp.Outbox
-	// Webhooks parses the WhatsApp gateway's signed webhooks.
-	Webhooks whatsapp.WebhookParser
+	// Webhooks authenticate and parse the WhatsApp gateways' webhooks, by
+	// provider kind (whatsapp.ProviderWAHA, whatsapp.ProviderEvolution); a
+	// provider without one refuses every webhook.
+	Webhooks map[string]whatsapp.WebhookParser
 }
 
 // handler holds what every HTTP handler may use.
@@ -126,7 +131,7 @@ type handler struct {
 	sessions  *scs.SessionManager
 	gateways  *whatsapp.Gateways
 	outbox    *whatsapp.Outbox
-	webhooks  whatsapp.WebhookParser
+	webhooks  map[string]whatsapp.WebhookParser
 	billing   *billing.Client
 	limiter   *redis_rate.Limiter
 	locale    *locale.Lists

@@ -210,7 +210,7 @@ func TestBrowserAIReplyAndTakeover(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 15*time.Second, "the lead's second message in the store", func() bool {
-		_, err := ts.MessageByWaID(context.Background(), whatsapp.MessageKey(oat))
+		_, err := ts.MessageByWaID(context.Background(), inst.ID, whatsapp.WAHAMessageKey(oat))
 		return err == nil
 	})
 	c.waitText(`[data-testid="messages"]`, 10*time.Second, func(s string) bool { return strings.Contains(s, "oat milk") })

@@ -31,9 +31,11 @@ import (
 const (
 	simAPIKey     = "sim-api-key"
 	webhookSecret = "test-webhook-secret"
-	geminiKey     = "gemini-test-key"
-	costAIReply   = 1
-	costMessage   = 1
+	// evolutionSecret is EVOLUTION_WEBHOOK_SECRET in the tests.
+	evolutionSecret = "test-evolution-webhook-secret"
+	geminiKey       = "gemini-test-key"
+	costAIReply     = 1
+	costMessage     = 1
 )
 
 // env is what every test app of the package shares: a WAHA simulator (the
@@ -82,7 +84,7 @@ func sharedEnv(t testing.TB) *env {
 		e.sim = wahasim.New(wahasim.Options{APIKey: simAPIKey, Timing: timing})
 		simSrv := httptest.NewServer(e.sim.Handler())
 		e.simURL = simSrv.URL
-		if _, envErr = store.EnsureDefaultNode(ctx, e.simURL, 1_000_000); envErr != nil {
+		if _, envErr = store.EnsureDefaultNode(ctx, "waha", e.simURL, 1_000_000); envErr != nil {
 			return
 		}
 		e.gemini = gemini.New(gemini.Options{APIKey: geminiKey})
@@ -103,7 +105,14 @@ func sharedEnv(t testing.TB) *env {
 		receiver := httptest.NewUnstartedServer(nil)
 		receiver.Start()
 		e.webhookURL = receiver.URL + "/api/webhooks/whatsapp"
-		e.gateways = whatsapp.NewGateways(simAPIKey, func(url, key string) whatsapp.Provider {
+		e.gateways = whatsapp.NewGateways(map[string]string{whatsapp.ProviderWAHA: simAPIKey}, func(kind, url, key string) whatsapp.Provider {
+			if kind == whatsapp.ProviderEvolution {
+				return whatsapp.NewEvolution(whatsapp.EvolutionConfig{
+					BaseURL: url, APIKey: key, WebhookURL: receiver.URL + "/api/webhooks/evolution", WebhookSecret: evolutionSecret,
+					Attempts: 2, Backoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+					HTTPClient: &http.Client{Timeout: 3 * time.Second}, CheckPause: time.Millisecond,
+				})
+			}
 			return whatsapp.NewWAHA(whatsapp.WAHAConfig{
 				BaseURL: url, APIKey: key, WebhookURL: e.webhookURL, WebhookSecret: webhookSecret,
 				Attempts: 2, Backoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,

@@ -108,7 +108,7 @@ func (h *handler) createInstance(c echo.Context) error {
 		return err
 	}
 	inst, err := tenantStore(c).CreateInstance(c.Request().Context(), db.NewInstance{
-		Name: f.Name, Provider: "waha", Limit: limit, SessionName: whatsapp.SessionName,
+		Name: f.Name, Providers: h.providers(), Limit: limit, SessionName: whatsapp.SessionName,
 	})
 	switch {
 	case errors.Is(err, db.ErrPlanLimit):
@@ -285,7 +285,7 @@ func (h *handler) logoutInstance(c echo.Context) error {
 		!errors.Is(err, whatsapp.ErrSessionNotFound) && !errors.Is(err, whatsapp.ErrWrongStatus) {
 		return gatewayError(err)
 	}
-	state := db.SessionState{Status: db.InstanceLoggedOut, ProviderStatus: whatsapp.StatusStopped, Error: "You unlinked the phone."}
+	state := db.SessionState{Status: db.InstanceLoggedOut, ProviderStatus: whatsapp.StatusLoggedOut, Error: "You unlinked the phone."}
 	if _, err := tenantStore(c).SetInstanceState(c.Request().Context(), inst.ID, state); err != nil {
 		return err
 	}
@@ -379,4 +379,12 @@ func (h *handler) publish(c echo.Context, name string, data any) {
 	if err := h.publisher.Publish(c.Request().Context(), p.tenant.ID, name, data); err != nil {
 		h.log.WarnContext(c.Request().Context(), "publish live update", "event", name, "err", err)
 	}
+}
+
+// providers are the kinds of gateway new numbers go on.
+func (h *handler) providers() []string {
+	if len(h.opts.WhatsAppProviders) == 0 {
+		return []string{whatsapp.ProviderWAHA}
+	}
+	return h.opts.WhatsAppProviders
 }

@@ -133,7 +133,10 @@ func newAppHandlerOn(t testing.TB, e *env, redisURL string, log *slog.Logger, cl
 	return app.New(app.Deps{
 		Store: store, Queue: queue, Redis: rdb, AsynqOpt: asynqOpt, Hub: hub, Publisher: live.NewPublisher(rdb, e.namespace),
 		Sessions: app.NewSessions(store, false, time.Hour), Metrics: metrics.New(), Log: log,
-		Gateways: e.gateways, Outbox: outbox, Webhooks: whatsapp.NewWAHAWebhooks(webhookSecret),
+		Gateways: e.gateways, Outbox: outbox, Webhooks: map[string]whatsapp.WebhookParser{
+			whatsapp.ProviderWAHA:      whatsapp.NewWAHAWebhooks(webhookSecret),
+			whatsapp.ProviderEvolution: whatsapp.NewEvolutionWebhooks(evolutionSecret),
+		},
 	}, o)
 }
 

@@ -5,11 +5,13 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/views"
 )
@@ -21,7 +23,7 @@ func (h *handler) nodesView(c echo.Context, form views.NodeForm) (views.Nodes, e
 	}
 	vm := views.Nodes{Form: form}
 	for _, n := range ns {
-		vm.Rows = append(vm.Rows, views.NodeRow{ID: n.ID, Name: n.Name, URL: n.URL, Capacity: n.Capacity, Used: n.Used, Enabled: n.Enabled,
+		vm.Rows = append(vm.Rows, views.NodeRow{ID: n.ID, Name: n.Name, Provider: n.Provider, URL: n.URL, Capacity: n.Capacity, Used: n.Used, Enabled: n.Enabled,
 			IsDefault: n.IsDefault, MonthlyCost: n.MonthlyCost})
 	}
 	return vm, nil
@@ -37,6 +39,7 @@ func (h *handler) listNodes(c echo.Context) error {
 
 // nodeForm is the posted "add a server" form.
 type nodeForm struct {
+	Provider string `form:"provider"`
 	Name     string `form:"name"`
 	URL      string `form:"url"`
 	APIKey   string `form:"api_key"`
@@ -58,6 +61,12 @@ func (f *nodeForm) Validate(needKey bool) (map[string]string, int, float64) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs["url"] = "Enter the server's http(s) address."
 		}
+	}
+	if f.Provider == "" {
+		f.Provider = whatsapp.ProviderWAHA
+	}
+	if !slices.Contains(whatsapp.Providers, f.Provider) {
+		errs["provider"] = "Choose WAHA or Evolution API."
 	}
 	if needKey && f.APIKey == "" {
 		errs["api_key"] = "Enter the server's API key."
@@ -98,7 +107,7 @@ func (h *handler) createNode(c echo.Context) error {
 	errs, capacity, cost := f.Validate(true)
 	if len(errs) == 0 {
 		key := f.APIKey
-		err := h.store.CreateNode(c.Request().Context(), &db.Node{Name: f.Name, URL: f.URL, APIKey: &key, Capacity: capacity, Enabled: true,
+		err := h.store.CreateNode(c.Request().Context(), &db.Node{Name: f.Name, Provider: f.Provider, URL: f.URL, APIKey: &key, Capacity: capacity, Enabled: true,
 			MonthlyCost: cost})
 		if errors.Is(err, db.ErrConflict) {
 			errs["url"] = "This server is already registered."
@@ -107,7 +116,7 @@ func (h *handler) createNode(c echo.Context) error {
 		}
 	}
 	if len(errs) > 0 {
-		vm, err := h.nodesView(c, views.NodeForm{Name: f.Name, URL: f.URL, Capacity: f.Capacity, MonthlyCost: f.MonthlyCost, Errors: errs})
+		vm, err := h.nodesView(c, views.NodeForm{Provider: f.Provider, Name: f.Name, URL: f.URL, Capacity: f.Capacity, MonthlyCost: f.MonthlyCost, Errors: errs})
 		if err != nil {
 			return err
 		}

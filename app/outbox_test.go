@@ -221,9 +221,9 @@ func TestAMessageMarkedFailedThatWentOutIsSentAfterAll(t *testing.T) {
 		t.Fatalf("balance %d after the refund, want %d", got, before+costMessage)
 	}
 	for range 3 {
-		_, _ = s.ts.ApplyAck(ctx, m.WaID, whatsapp.AckServer)
+		_, _ = s.ts.ApplyAck(ctx, s.inst.ID, m.WaID, whatsapp.AckServer)
 	}
-	_, _ = s.ts.ApplyAck(ctx, m.WaID, whatsapp.AckDevice)
+	_, _ = s.ts.ApplyAck(ctx, s.inst.ID, m.WaID, whatsapp.AckDevice)
 	got, _ := s.ts.Message(ctx, m.ID)
 	if got.Status != db.MessageDelivered || got.Error != "" {
 		t.Errorf("message %+v, want delivered without an error", got)
@@ -290,7 +290,7 @@ func TestTextThatPostgreSQLRefusesIsStoredAndAnswered(t *testing.T) {
 	var m *db.Message
 	waitFor(t, 10*time.Second, "the message", func() bool {
 		var err error
-		m, err = s.ts.MessageByWaID(ctx, "NUL"+id)
+		m, err = s.ts.MessageByWaID(ctx, s.inst.ID, "NUL"+id)
 		return err == nil
 	})
 	if m.Body != "what are your opening hours? caf\uFFFD\uFFFD" {
@@ -308,7 +308,7 @@ func TestTextThatPostgreSQLRefusesIsStoredAndAnswered(t *testing.T) {
 		`,"hasMedia":true,"media":{"url":"http://waha.invalid/f.jpg","mimetype":"image/jpeg","filename":null}`))
 	waitFor(t, 10*time.Second, "the photo", func() bool {
 		var err error
-		m, err = s.ts.MessageByWaID(ctx, "NULIMG"+id)
+		m, err = s.ts.MessageByWaID(ctx, s.inst.ID, "NULIMG"+id)
 		return err == nil && m.HandledAt != nil
 	})
 	if m.Type != "image" || m.Body != "how much is this\uFFFD" {
@@ -396,7 +396,7 @@ func TestMediaFromALeadHandsTheChatOver(t *testing.T) {
 			}
 			var m *db.Message
 			waitFor(t, 10*time.Second, "the media message", func() bool {
-				m, err = s.ts.MessageByWaID(ctx, whatsapp.MessageKey(id))
+				m, err = s.ts.MessageByWaID(ctx, s.inst.ID, whatsapp.WAHAMessageKey(id))
 				return err == nil
 			})
 			if m.Type != tt.media.Type || m.Body != tt.media.Caption || m.MediaType != tt.media.Mimetype {

@@ -97,7 +97,7 @@ func TestPollThroughTheSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	chat := newLead() + "@c.us"
-	id, err := prov.NewMessageID(ctx, inst.SessionName)
+	id, err := prov.(whatsapp.IDReserver).NewMessageID(ctx, inst.SessionName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestPollThroughTheSimulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if whatsapp.MessageKey(sent.ID) != id {
+	if whatsapp.WAHAMessageKey(sent.ID) != id {
 		t.Fatalf("sent poll id %q, reserved %q", sent.ID, id)
 	}
 	evt, err := a.env.sim.LeadVotes(inst.SessionName, "", id, "M")

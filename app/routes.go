@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/static"
 	"github.com/myaibud/aibud/views"
 )
@@ -161,8 +162,10 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.POST(views.PathAccountProfile, h.updateProfile, tenant...)
 	e.POST(views.PathAccountLogin, h.updateLogin, tenant...)
 
-	// Gateway webhooks: no session, no CSRF; the HMAC signature is the check.
-	e.POST(views.PathWebhookWAHA, h.whatsappWebhook)
+	// Gateway webhooks: no session, no CSRF; WAHA's HMAC signature, or
+	// Evolution's per-instance secret header, is the check.
+	e.POST(views.PathWebhookWAHA, h.whatsappWebhook(whatsapp.ProviderWAHA))
+	e.POST(views.PathWebhookEvolution, h.whatsappWebhook(whatsapp.ProviderEvolution))
 	// Stripe: no session, no CSRF; the Stripe-Signature header is the check.
 	e.POST(views.PathWebhookStripe, h.stripeWebhook)
 

@@ -14,24 +14,38 @@ import (
 	"github.com/myaibud/aibud/jobs"
 )
 
-// whatsappWebhook receives WAHA's events. It checks the HMAC over the exact
-// body, stores the event once (WAHA retries the same id many times), hands
-// it to the workers and answers at once. Unknown sessions and event types
-// get 200 so WAHA stops retrying them.
-func (h *handler) whatsappWebhook(c echo.Context) error {
+// whatsappWebhook receives a gateway's events: it authenticates the request
+// (WAHA: the HMAC over the exact body; Evolution: the instance's secret
+// header), stores the event once (gateways retry, and Evolution may deliver
+// twice: the event's id, the provider's or one built from the content, is
+// the key), hands it to the workers and answers at once. Unknown sessions
+// and event types get 200 so the gateway stops retrying them; a refused
+// request gets 401, which neither gateway retries.
+func (h *handler) whatsappWebhook(provider string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		return h.receiveWebhook(c, provider)
+	}
+}
+
+func (h *handler) receiveWebhook(c echo.Context, provider string) error {
 	ctx := c.Request().Context()
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		return err // the body limit answers 413
 	}
-	ev, err := h.webhooks.ParseWebhook(c.Request().Header, body)
+	parser := h.webhooks[provider]
+	if parser == nil {
+		h.metrics.Count("webhook_bad_signature")
+		return Errorf(EUnauthorized, "This server takes no webhooks from %s.", provider)
+	}
+	ev, err := parser.ParseWebhook(c.Request().Header, body)
 	switch {
 	case errors.Is(err, whatsapp.ErrBadSignature):
 		h.metrics.Count("webhook_bad_signature")
 		return Errorf(EUnauthorized, "The webhook signature is missing or wrong.")
 	case errors.Is(err, whatsapp.ErrMalformed):
 		h.metrics.Count("webhook_malformed")
-		return Errorf(EInvalid, "The webhook body is not a WAHA event.")
+		return Errorf(EInvalid, "The webhook body is not a %s event.", provider)
 	case err != nil:
 		return err
 	}
@@ -39,7 +53,6 @@ func (h *handler) whatsappWebhook(c echo.Context) error {
 		h.log.DebugContext(ctx, "webhook event type not used", "type", ev.Type, "session", ev.Session)
 		return c.JSON(http.StatusOK, map[string]string{"status": "ignored"})
 	}
-	const provider = "waha"
 	stored, outcome, err := h.store.RecordWebhookEvent(ctx, provider, ev.ID, ev.Type, ev.Session, body)
 	if err != nil {
 		return err

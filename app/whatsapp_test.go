@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/myaibud/aibud/app/live"
+	wahasim "github.com/myaibud/aibud/app/sim/waha"
 	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/db/dbtest"
@@ -53,7 +54,7 @@ func (a *testApp) tenantOf(t testing.TB, business string) (*browser, int64) {
 func instanceRow(t testing.TB, s *db.Store, tenantID int64) *db.Instance {
 	t.Helper()
 	inst, err := s.Tenant(tenantID).CreateInstance(context.Background(), db.NewInstance{
-		Name: "Shop", Provider: "waha", Limit: 10, SessionName: whatsapp.SessionName,
+		Name: "Shop", Providers: []string{"waha"}, Limit: 10, SessionName: whatsapp.SessionName,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -300,7 +301,7 @@ func TestConnectNumberFlow(t *testing.T) {
 	}
 	// The session on the simulator carries our webhook, metadata and key.
 	st, err := a.env.sim.Session(inst.SessionName)
-	if err != nil || st.Status != whatsapp.StatusWorking {
+	if err != nil || st.Status != wahasim.StatusWorking {
 		t.Errorf("sim session: %+v %v", st, err)
 	}
 

@@ -13,6 +13,7 @@ import (
 	"math"
 	"net/mail"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,9 +53,6 @@ type Config struct {
 	Admin    Admin
 	Mail     Mail
 	Log      Log
-	// Unused names variables that are set but that this version does not
-	// use yet (Evolution API), for a warning at start.
-	Unused []string
 	// Retired names variables that are set but no longer read
 	// (PLAN_INSTANCE_LIMITS: plans are edited in the database now), for a
 	// warning at start.
@@ -101,11 +99,24 @@ type Session struct {
 	PasswordCost int
 }
 
-// WhatsApp configures the WhatsApp gateway (WAHA).
+// WhatsApp configures the WhatsApp gateways (WAHA, Evolution API).
 type WhatsApp struct {
-	WAHAURL       string
-	WAHAKey       Secret
+	// Providers are the kinds of gateway new numbers are placed on
+	// (WHATSAPP_PROVIDER: waha, evolution, or both separated by a comma).
+	// Unset, they are those whose server is configured, else waha.
+	Providers []string
+	// WAHAURL is WAHA's default node (WAHA_API_URL); WAHAKey its API key.
+	WAHAURL string
+	WAHAKey Secret
+	// WebhookSecret is the HMAC key WAHA signs webhooks with.
 	WebhookSecret Secret
+	// EvolutionURL is Evolution API's default node (EVOLUTION_API_URL);
+	// EvolutionKey its global API key (AUTHENTICATION_API_KEY there).
+	EvolutionURL string
+	EvolutionKey Secret
+	// EvolutionWebhookSecret keys the per-instance webhook secrets Evolution
+	// API sends back in a header (it does not sign its webhooks).
+	EvolutionWebhookSecret Secret
 	// NodeCapacity is how many sessions the default node (WAHA_API_URL) holds.
 	NodeCapacity int
 	// Timeout bounds one request to a gateway (WHATSAPP_TIMEOUT).
@@ -224,19 +235,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Session.Lifetime = p.duration("SESSION_LIFETIME", 30*24*time.Hour)
 	c.Session.PasswordCost = p.intRange("PASSWORD_HASH_COST", 12, 4, 16)
 
-	// Evolution API arrives as a second provider later; until then asking
-	// for it must not silently run WAHA.
-	if v := strings.ToLower(p.str("WHATSAPP_PROVIDER", "waha")); v == "evolution" {
-		p.fail("WHATSAPP_PROVIDER=evolution is not available in this version: only waha")
-	} else if v != "waha" {
-		p.fail("WHATSAPP_PROVIDER must be waha")
-	}
-	c.WhatsApp.WAHAURL = p.optionalURL("WAHA_API_URL")
-	c.WhatsApp.WAHAKey = Secret(getenv("WAHA_API_KEY"))
-	c.WhatsApp.WebhookSecret = Secret(getenv("WAHA_WEBHOOK_SECRET"))
-	if c.WhatsApp.WAHAURL != "" && c.WhatsApp.WebhookSecret == "" {
-		p.fail("WAHA_WEBHOOK_SECRET is required when WAHA_API_URL is set")
-	}
+	c.WhatsApp = p.whatsApp()
 	c.WhatsApp.NodeCapacity = p.intRange("WAHA_NODE_CAPACITY", 20, 0, 100000)
 	c.WhatsApp.Timeout = p.duration("WHATSAPP_TIMEOUT", 30*time.Second)
 
@@ -251,12 +250,6 @@ func Load(getenv func(string) string) (Config, error) {
 	// gemini-2.5-flash's list prices (paid tier, text).
 	c.AI.PriceInputPerMTok = p.price("GEMINI_PRICE_INPUT_PER_MTOK", 0.30)
 	c.AI.PriceOutputPerMTok = p.price("GEMINI_PRICE_OUTPUT_PER_MTOK", 2.50)
-
-	for _, name := range []string{"EVOLUTION_API_URL", "EVOLUTION_API_KEY"} {
-		if strings.TrimSpace(getenv(name)) != "" {
-			c.Unused = append(c.Unused, name)
-		}
-	}
 
 	c.Credits.Default = int64(p.intRange("DEFAULT_CREDITS", 400, 0, 1_000_000_000))
 	c.Credits.AIReply = int64(p.intRange("CREDIT_COST_AI_REPLY", 1, 0, 1_000_000))
@@ -524,4 +517,54 @@ func (p *parser) sender(name string, base *url.URL) string {
 		p.fail("%s must be an address such as \"My Aibud <no-reply@example.com>\"", name)
 	}
 	return v
+}
+
+// whatsApp reads the gateways' settings.
+func (p *parser) whatsApp() WhatsApp {
+	var w WhatsApp
+	w.WAHAURL = p.optionalURL("WAHA_API_URL")
+	w.WAHAKey = Secret(p.getenv("WAHA_API_KEY"))
+	w.WebhookSecret = Secret(p.getenv("WAHA_WEBHOOK_SECRET"))
+	w.EvolutionURL = p.optionalURL("EVOLUTION_API_URL")
+	w.EvolutionKey = Secret(p.getenv("EVOLUTION_API_KEY"))
+	w.EvolutionWebhookSecret = Secret(p.getenv("EVOLUTION_WEBHOOK_SECRET"))
+	w.Providers = p.providers(w)
+	if w.WAHAURL != "" && w.WebhookSecret == "" {
+		p.fail("WAHA_WEBHOOK_SECRET is required when WAHA_API_URL is set")
+	}
+	if w.EvolutionURL != "" && w.EvolutionKey == "" {
+		p.fail("EVOLUTION_API_KEY is required when EVOLUTION_API_URL is set")
+	}
+	if slices.Contains(w.Providers, "evolution") && len(w.EvolutionWebhookSecret.Reveal()) < 16 {
+		p.fail("EVOLUTION_WEBHOOK_SECRET (16 characters or more) is required when Evolution API is used")
+	}
+	return w
+}
+
+// providers reads WHATSAPP_PROVIDER; unset, it is the providers whose
+// server is configured, else waha.
+func (p *parser) providers(w WhatsApp) []string {
+	v := strings.TrimSpace(p.getenv("WHATSAPP_PROVIDER"))
+	if v == "" {
+		var out []string
+		if w.WAHAURL != "" || w.EvolutionURL == "" {
+			out = append(out, "waha")
+		}
+		if w.EvolutionURL != "" {
+			out = append(out, "evolution")
+		}
+		return out
+	}
+	var out []string
+	for _, f := range strings.Split(strings.ToLower(v), ",") {
+		f = strings.TrimSpace(f)
+		switch {
+		case f != "waha" && f != "evolution":
+			p.fail("WHATSAPP_PROVIDER must be waha, evolution, or waha,evolution")
+			return nil
+		case !slices.Contains(out, f):
+			out = append(out, f)
+		}
+	}
+	return out
 }

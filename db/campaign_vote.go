@@ -17,18 +17,18 @@ type VoteResult struct {
 	Applied bool
 }
 
-// RecordVote records a vote on a campaign poll the tenant sent (pollWaID is
-// the poll message's id): the recipient's latest choice, by the vote's
+// RecordVote records a vote on a campaign poll the tenant sent from the
+// number instanceID (pollWaID is the poll message's key): the recipient's latest choice, by the vote's
 // time, and the contact tagged with the chosen options instead of the ones
 // chosen before. Options that the poll does not have are ignored. A poll
 // the tenant did not send through a campaign gives ErrNotFound.
-func (ts *TenantStore) RecordVote(ctx context.Context, pollWaID string, selected []string, at time.Time) (VoteResult, error) {
+func (ts *TenantStore) RecordVote(ctx context.Context, instanceID int64, pollWaID string, selected []string, at time.Time) (VoteResult, error) {
 	var res VoteResult
 	err := ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
 		r := new(Recipient)
 		err := tx.db.NewSelect().Model(r).ApplyQueryBuilder(tx.scope).
 			Join("JOIN messages AS m ON m.tenant_id = cr.tenant_id AND m.id = cr.message_id").
-			Where("m.wa_id = ?", pollWaID).For("UPDATE OF cr").Scan(ctx)
+			Where("m.origin_instance_id = ? AND m.wa_id = ?", instanceID, pollWaID).For("UPDATE OF cr").Scan(ctx)
 		if err != nil {
 			return fmt.Errorf("vote on %s: %w", pollWaID, mapErr(err))
 		}

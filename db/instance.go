@@ -60,8 +60,10 @@ var ErrPlanLimit = errors.New("the plan's limit of WhatsApp numbers is reached")
 
 // NewInstance is what CreateInstance needs.
 type NewInstance struct {
-	Name     string
-	Provider string
+	Name string
+	// Providers are the kinds of gateway the number may be placed on; the
+	// instance takes its node's.
+	Providers []string
 	// Limit is the number of instances the tenant's plan allows.
 	Limit int
 	// SessionName derives the gateway session name from the instance id.
@@ -85,15 +87,21 @@ func (ts *TenantStore) CreateInstance(ctx context.Context, in NewInstance) (*Ins
 		if int(n) >= in.Limit {
 			return ErrPlanLimit
 		}
+		if len(in.Providers) == 0 {
+			return ErrNoCapacity
+		}
 		if _, err := tx.db.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", placementLockKey); err != nil {
 			return err
 		}
-		var nodeID int64
+		var node struct {
+			ID       int64  `bun:"id"`
+			Provider string `bun:"provider"`
+		}
 		err = tx.db.NewRaw(`
-			SELECT n.id FROM waha_nodes n
-			WHERE n.enabled AND n.capacity > (SELECT count(*) FROM instances i WHERE i.node_id = n.id)
+			SELECT n.id, n.provider FROM gateway_nodes n
+			WHERE n.enabled AND n.provider IN (?) AND n.capacity > (SELECT count(*) FROM instances i WHERE i.node_id = n.id)
 			ORDER BY n.capacity - (SELECT count(*) FROM instances i WHERE i.node_id = n.id) DESC, n.id
-			LIMIT 1`).Scan(ctx, &nodeID)
+			LIMIT 1`, bun.In(in.Providers)).Scan(ctx, &node)
 		if errors.Is(mapErr(err), ErrNotFound) {
 			return ErrNoCapacity
 		}
@@ -101,7 +109,7 @@ func (ts *TenantStore) CreateInstance(ctx context.Context, in NewInstance) (*Ins
 			return err
 		}
 		inst = &Instance{
-			TenantID: ts.tenantID, NodeID: &nodeID, Provider: in.Provider, Name: in.Name,
+			TenantID: ts.tenantID, NodeID: &node.ID, Provider: node.Provider, Name: in.Name,
 			SessionName: "pending", Status: InstanceCreating,
 		}
 		if _, err := tx.db.NewInsert().Model(inst).Returning("*").Exec(ctx); err != nil {

@@ -51,28 +51,32 @@ type MessagePoll struct {
 type Message struct {
 	bun.BaseModel `bun:"table:messages,alias:m"`
 
-	ID         int64     `bun:"id,pk,autoincrement"`
-	TenantID   int64     `bun:"tenant_id,notnull"`
-	InstanceID *int64    `bun:"instance_id"`
-	ContactID  int64     `bun:"contact_id,notnull"`
-	WaID       string    `bun:"wa_id,notnull"`
-	ProviderID string    `bun:"provider_id,notnull"`
-	Direction  string    `bun:"direction,notnull"`
-	Sender     string    `bun:"sender,notnull"`
-	ChatKind   string    `bun:"chat_kind,notnull"`
-	Author     string    `bun:"author,notnull"`
-	Type       string    `bun:"type,notnull"`
-	Body       string    `bun:"body,notnull"`
-	MediaURL   string    `bun:"media_url,notnull"`
-	MediaType  string    `bun:"media_type,notnull"`
-	ReplyTo    string    `bun:"reply_to,notnull"`
-	Status     string    `bun:"status,notnull"`
-	Ack        int       `bun:"ack,notnull"`
-	Error      string    `bun:"error,notnull"`
-	ChargeRef  string    `bun:"charge_ref,notnull"`
-	SentAt     time.Time `bun:"sent_at,notnull"`
-	CreatedAt  time.Time `bun:"created_at,notnull,default:current_timestamp"`
-	UpdatedAt  time.Time `bun:"updated_at,notnull,default:current_timestamp"`
+	ID         int64  `bun:"id,pk,autoincrement"`
+	TenantID   int64  `bun:"tenant_id,notnull"`
+	InstanceID *int64 `bun:"instance_id"`
+	// OriginInstanceID is the number the message came or went through (0
+	// for notes); it stays when the number is deleted. A message's key is
+	// (OriginInstanceID, WaID).
+	OriginInstanceID int64     `bun:"origin_instance_id,notnull"`
+	ContactID        int64     `bun:"contact_id,notnull"`
+	WaID             string    `bun:"wa_id,notnull"`
+	ProviderID       string    `bun:"provider_id,notnull"`
+	Direction        string    `bun:"direction,notnull"`
+	Sender           string    `bun:"sender,notnull"`
+	ChatKind         string    `bun:"chat_kind,notnull"`
+	Author           string    `bun:"author,notnull"`
+	Type             string    `bun:"type,notnull"`
+	Body             string    `bun:"body,notnull"`
+	MediaURL         string    `bun:"media_url,notnull"`
+	MediaType        string    `bun:"media_type,notnull"`
+	ReplyTo          string    `bun:"reply_to,notnull"`
+	Status           string    `bun:"status,notnull"`
+	Ack              int       `bun:"ack,notnull"`
+	Error            string    `bun:"error,notnull"`
+	ChargeRef        string    `bun:"charge_ref,notnull"`
+	SentAt           time.Time `bun:"sent_at,notnull"`
+	CreatedAt        time.Time `bun:"created_at,notnull,default:current_timestamp"`
+	UpdatedAt        time.Time `bun:"updated_at,notnull,default:current_timestamp"`
 	// Poll is the poll a message of type "poll" asks (Body is its question).
 	Poll *MessagePoll `bun:"poll,type:jsonb"`
 	// MediaID is the file an outgoing media message (type "image") sends;
@@ -105,8 +109,9 @@ type Message struct {
 // Inserted when it is new. An existing row gets the provider id it lacked.
 func (ts *TenantStore) SaveMessage(ctx context.Context, m *Message) (*Message, error) {
 	m.TenantID = ts.tenantID
+	m.setOrigin()
 	ins := ts.db.NewInsert().Model(m).
-		On("CONFLICT (tenant_id, wa_id) DO UPDATE").
+		On("CONFLICT (tenant_id, origin_instance_id, wa_id) DO UPDATE").
 		Set("provider_id = CASE WHEN m.provider_id = '' THEN EXCLUDED.provider_id ELSE m.provider_id END").
 		Returning("*, (xmax = 0) AS inserted")
 	touch := ts.db.NewUpdate().Model((*Contact)(nil)).ApplyQueryBuilder(ts.scope).
@@ -136,10 +141,20 @@ func AckStatus(level int) string {
 	return MessagePlayed
 }
 
-// MessageByWaID returns the message with the provider message id.
-func (ts *TenantStore) MessageByWaID(ctx context.Context, waID string) (*Message, error) {
+// setOrigin records the number a new message belongs to.
+func (m *Message) setOrigin() {
+	m.OriginInstanceID = 0
+	if m.InstanceID != nil {
+		m.OriginInstanceID = *m.InstanceID
+	}
+}
+
+// MessageByWaID returns the message of the number (instance) with the
+// provider message key.
+func (ts *TenantStore) MessageByWaID(ctx context.Context, instanceID int64, waID string) (*Message, error) {
 	m := new(Message)
-	if err := ts.db.NewSelect().Model(m).ApplyQueryBuilder(ts.scope).Where("m.wa_id = ?", waID).Scan(ctx); err != nil {
+	if err := ts.db.NewSelect().Model(m).ApplyQueryBuilder(ts.scope).
+		Where("m.origin_instance_id = ? AND m.wa_id = ?", instanceID, waID).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("message %s: %w", waID, mapErr(err))
 	}
 	return m, nil

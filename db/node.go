@@ -9,14 +9,18 @@ import (
 	"github.com/uptrace/bun"
 )
 
-// Node is a WAHA server that holds WhatsApp sessions. Nodes belong to the
-// platform, not to a tenant; only platform owners manage them. The default
-// node comes from WAHA_API_URL and has no stored key (WAHA_API_KEY is used).
+// Node is a WhatsApp gateway server (WAHA or Evolution API) that holds
+// WhatsApp sessions. Nodes belong to the platform, not to a tenant; only
+// platform owners manage them. Each provider has at most one default node,
+// from the environment (WAHA_API_URL, EVOLUTION_API_URL), with no stored
+// key (the environment's key is used).
 type Node struct {
-	bun.BaseModel `bun:"table:waha_nodes,alias:n"`
+	bun.BaseModel `bun:"table:gateway_nodes,alias:n"`
 
-	ID        int64   `bun:"id,pk,autoincrement"`
-	Name      string  `bun:"name,notnull"`
+	ID   int64  `bun:"id,pk,autoincrement"`
+	Name string `bun:"name,notnull"`
+	// Provider is the kind of gateway: "waha" or "evolution".
+	Provider  string  `bun:"provider,notnull"`
 	URL       string  `bun:"url,notnull"`
 	APIKey    *string `bun:"api_key"`
 	Capacity  int     `bun:"capacity,notnull"`
@@ -34,12 +38,16 @@ type Node struct {
 // Free is the room left on the node.
 func (n *Node) Free() int { return n.Capacity - n.Used }
 
-// EnsureDefaultNode records the node configured by WAHA_API_URL, creating or
-// re-pointing the default row, and returns it.
-func (s *Store) EnsureDefaultNode(ctx context.Context, url string, capacity int) (*Node, error) {
-	n := &Node{Name: "Default", URL: url, Capacity: capacity, Enabled: true, IsDefault: true}
+// EnsureDefaultNode records a provider's node configured by the
+// environment, creating or re-pointing its default row, and returns it.
+func (s *Store) EnsureDefaultNode(ctx context.Context, provider, url string, capacity int) (*Node, error) {
+	name := "Default"
+	if provider != "waha" {
+		name = "Default (" + provider + ")"
+	}
+	n := &Node{Name: name, Provider: provider, URL: url, Capacity: capacity, Enabled: true, IsDefault: true}
 	_, err := s.db.NewInsert().Model(n).
-		On("CONFLICT (is_default) WHERE is_default DO UPDATE").
+		On("CONFLICT (provider) WHERE is_default DO UPDATE").
 		Set("url = EXCLUDED.url").Set("updated_at = now()").
 		Returning("*").Exec(ctx)
 	if err != nil {
@@ -73,6 +81,9 @@ func (s *Store) Node(ctx context.Context, id int64) (*Node, error) {
 // CreateNode adds a node; a URL already registered gives ErrConflict.
 func (s *Store) CreateNode(ctx context.Context, n *Node) error {
 	n.IsDefault = false
+	if n.Provider == "" {
+		n.Provider = "waha"
+	}
 	if _, err := s.db.NewInsert().Model(n).Returning("*").Exec(ctx); err != nil {
 		return fmt.Errorf("create node: %w", mapErr(err))
 	}
@@ -121,7 +132,7 @@ func (s *Store) DeleteNode(ctx context.Context, id int64) error {
 			return fmt.Errorf("delete node %d: %w", id, mapErr(err))
 		}
 		if n.IsDefault {
-			return fmt.Errorf("delete node: %w: it is the default node from WAHA_API_URL", ErrConflict)
+			return fmt.Errorf("delete node: %w: it is a default node from the environment", ErrConflict)
 		}
 		used, err := tx.tx.NewSelect().Table("instances").Where("node_id = ?", id).Count(ctx)
 		if err != nil {

@@ -41,7 +41,7 @@ func TestNumbersToPause(t *testing.T) {
 func TestPlanChangePausesNumbers(t *testing.T) {
 	ctx := context.Background()
 	s := dbtest.Store(t)
-	if _, err := s.EnsureDefaultNode(ctx, dbtest.TestNodeURL, 1_000_000); err != nil {
+	if _, err := s.EnsureDefaultNode(ctx, "waha", dbtest.TestNodeURL, 1_000_000); err != nil {
 		t.Fatal(err)
 	}
 	tenant, user := dbtest.NewTenant(t, s)
@@ -52,7 +52,7 @@ func TestPlanChangePausesNumbers(t *testing.T) {
 	}
 	var ids []int64
 	for range 3 {
-		inst, err := ts.CreateInstance(ctx, db.NewInstance{Name: "Shop", Provider: "waha", Limit: 10, SessionName: sessionName})
+		inst, err := ts.CreateInstance(ctx, db.NewInstance{Name: "Shop", Providers: []string{"waha"}, Limit: 10, SessionName: sessionName})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -42,6 +42,7 @@ func (ts *TenantStore) QueueMessage(ctx context.Context, m *Message, waID string
 	if m.WaID == "" {
 		m.WaID = PlaceholderWaID(key)
 	}
+	m.setOrigin()
 	m.Direction, m.Status, m.Ack, m.Attempt = DirectionOut, MessagePending, 0, 0
 	m.DueAt = &dueAt
 	if m.SentAt.IsZero() {
@@ -243,9 +244,9 @@ func (ts *TenantStore) refundUnsent(ctx context.Context, m *Message, why string)
 // sent after all and charged again (once). A negative level (the gateway
 // could not deliver) fails a message not yet delivered and refunds it. It
 // returns the message when it changed, ErrNotFound when nothing changed.
-func (ts *TenantStore) ApplyAck(ctx context.Context, waID string, level int) (*Message, error) {
+func (ts *TenantStore) ApplyAck(ctx context.Context, instanceID int64, waID string, level int) (*Message, error) {
 	if level < 0 {
-		return ts.failByAck(ctx, waID)
+		return ts.failByAck(ctx, instanceID, waID)
 	}
 	// One statement for the common cases: it raises a message not marked
 	// failed (reading its status before, by a self-join), and says whether
@@ -259,13 +260,13 @@ func (ts *TenantStore) ApplyAck(ctx context.Context, waID string, level int) (*M
 		WITH upd AS (
 			UPDATE messages AS m SET ack = ?, status = ?, due_at = NULL, error = '', updated_at = now()
 			FROM messages AS old
-			WHERE old.id = m.id AND m.tenant_id = ? AND m.wa_id = ? AND m.direction = 'out'
+			WHERE old.id = m.id AND m.tenant_id = ? AND m.origin_instance_id = ? AND m.wa_id = ? AND m.direction = 'out'
 			  AND m.status <> 'failed' AND m.ack < ?
 			RETURNING m.*, old.status AS old_status)
-		SELECT upd.*, EXISTS (SELECT 1 FROM messages AS f WHERE f.tenant_id = ? AND f.wa_id = ?
+		SELECT upd.*, EXISTS (SELECT 1 FROM messages AS f WHERE f.tenant_id = ? AND f.origin_instance_id = ? AND f.wa_id = ?
 		                        AND f.direction = 'out' AND f.status = 'failed' AND f.sender <> 'system') AS failed
 		FROM (SELECT 1) AS one LEFT JOIN upd ON true`,
-		level, AckStatus(level), ts.tenantID, waID, level, ts.tenantID, waID).Scan(ctx, &row)
+		level, AckStatus(level), ts.tenantID, instanceID, waID, level, ts.tenantID, instanceID, waID).Scan(ctx, &row)
 	if err != nil {
 		return nil, fmt.Errorf("ack %s: %w", waID, err)
 	}
@@ -284,7 +285,7 @@ func (ts *TenantStore) ApplyAck(ctx context.Context, waID string, level int) (*M
 	if level == 0 || !row.Failed {
 		return nil, fmt.Errorf("ack %s: %w", waID, ErrNotFound)
 	}
-	return ts.sentAfterAll(ctx, waID, level)
+	return ts.sentAfterAll(ctx, instanceID, waID, level)
 }
 
 // endSendingReply marks the AI reply carried by a message that went out
@@ -320,11 +321,12 @@ func (s *Store) SettleSendingRepliesAllTenants(ctx context.Context) (int, error)
 // out: it becomes sent, and what was refunded is charged again once. Without
 // the credits to cover it, nothing is charged (the balance never goes below
 // zero) and the conversation says so.
-func (ts *TenantStore) sentAfterAll(ctx context.Context, waID string, level int) (*Message, error) {
+func (ts *TenantStore) sentAfterAll(ctx context.Context, instanceID int64, waID string, level int) (*Message, error) {
 	m := new(Message)
 	err := ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
 		err := tx.db.NewSelect().Model(m).ApplyQueryBuilder(tx.scope).
-			Where("m.wa_id = ? AND m.direction = 'out' AND m.status = 'failed' AND m.sender <> 'system'", waID).
+			Where("m.origin_instance_id = ? AND m.wa_id = ? AND m.direction = 'out' AND m.status = 'failed' AND m.sender <> 'system'",
+				instanceID, waID).
 			For("UPDATE").Scan(ctx)
 		if err != nil {
 			return mapErr(err)
@@ -372,13 +374,13 @@ func (ts *TenantStore) chargeAgain(ctx context.Context, m *Message) error {
 }
 
 // failByAck fails a message the gateway reports it could not deliver.
-func (ts *TenantStore) failByAck(ctx context.Context, waID string) (*Message, error) {
+func (ts *TenantStore) failByAck(ctx context.Context, instanceID int64, waID string) (*Message, error) {
 	m := new(Message)
 	const why = "WhatsApp could not deliver the message."
 	err := ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
 		res, err := tx.db.NewUpdate().Model(m).ApplyQueryBuilder(tx.scope).
 			Set("ack = -1").Set("status = 'failed'").Set("error = ?", why).Set("due_at = NULL").Set("updated_at = now()").
-			Where("m.wa_id = ? AND m.direction = 'out' AND m.ack < 2 AND m.status <> 'failed'", waID).
+			Where("m.origin_instance_id = ? AND m.wa_id = ? AND m.direction = 'out' AND m.ack < 2 AND m.status <> 'failed'", instanceID, waID).
 			Returning("*").Exec(ctx)
 		if err != nil {
 			return err

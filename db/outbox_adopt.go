@@ -54,7 +54,8 @@ func (ts *TenantStore) AdoptWaID(ctx context.Context, id int64, waID, providerID
 func (ts *TenantStore) adoptWaID(ctx context.Context, id int64, waID, providerID string) (*Adopted, error) {
 	var rows []Message
 	err := ts.db.NewSelect().Model(&rows).ApplyQueryBuilder(ts.scope).
-		Where("m.id = ? OR m.wa_id = ?", id, waID).OrderExpr("m.id").For("UPDATE").Scan(ctx)
+		Where("m.id = ? OR (m.wa_id = ? AND m.origin_instance_id = (SELECT o.origin_instance_id FROM messages AS o WHERE o.id = ?))",
+			id, waID, id).OrderExpr("m.id").For("UPDATE").Scan(ctx)
 	if err != nil {
 		return nil, mapErr(err)
 	}

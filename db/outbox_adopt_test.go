@@ -85,7 +85,7 @@ func TestAdoptWaID(t *testing.T) {
 		if e := f.echo(t, "3EB0GW1", 1); e.Inserted || e.ID != f.msg.ID {
 			t.Errorf("echo stored as %+v, want our row", e)
 		}
-		if m, err := f.ts.ApplyAck(ctx, "3EB0GW1", 2); err != nil || m.ID != f.msg.ID || m.Status != db.MessageDelivered {
+		if m, err := f.ts.ApplyAck(ctx, f.inst.ID, "3EB0GW1", 2); err != nil || m.ID != f.msg.ID || m.Status != db.MessageDelivered {
 			t.Errorf("ack: %+v, %v", m, err)
 		}
 	})
@@ -152,7 +152,7 @@ func TestAdoptWaIDConcurrentEcho(t *testing.T) {
 		if adoptErr != nil {
 			t.Fatal(adoptErr)
 		}
-		m, err := f.ts.MessageByWaID(ctx, "3EB0RACE")
+		m, err := f.ts.MessageByWaID(ctx, f.inst.ID, "3EB0RACE")
 		if err != nil || m.ID != f.msg.ID || m.Sender != db.SenderCampaign {
 			t.Fatalf("run %d: the id belongs to %+v, %v", i, m, err)
 		}

@@ -18,7 +18,7 @@ import (
 func TestOwnerEditsPlansAndPacks(t *testing.T) {
 	ctx := context.Background()
 	s := dbtest.Store(t)
-	if _, err := s.EnsureDefaultNode(ctx, dbtest.TestNodeURL, 1_000_000); err != nil {
+	if _, err := s.EnsureDefaultNode(ctx, "waha", dbtest.TestNodeURL, 1_000_000); err != nil {
 		t.Fatal(err)
 	}
 	tenant, user := dbtest.NewTenant(t, s)
@@ -36,7 +36,7 @@ func TestOwnerEditsPlansAndPacks(t *testing.T) {
 	}
 	ts := s.Tenant(tenant.ID)
 	for range 2 {
-		if _, err := ts.CreateInstance(ctx, db.NewInstance{Name: "Shop", Provider: "waha", Limit: 2, SessionName: sessionName}); err != nil {
+		if _, err := ts.CreateInstance(ctx, db.NewInstance{Name: "Shop", Providers: []string{"waha"}, Limit: 2, SessionName: sessionName}); err != nil {
 			t.Fatal(err)
 		}
 	}

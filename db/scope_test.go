@@ -94,11 +94,11 @@ func TestTenantScope(t *testing.T) {
 		{"DeleteInstance", func() error { return mallory.DeleteInstance(ctx, inst.ID) }},
 		{"Contact", func() error { _, err := mallory.Contact(ctx, contact.ID); return err }},
 		{"ContactByPhone", func() error { _, err := mallory.ContactByPhone(ctx, "+15559990000"); return err }},
-		{"MessageByWaID", func() error { _, err := mallory.MessageByWaID(ctx, "alice-msg"); return err }},
-		{"ApplyAck", func() error { _, err := mallory.ApplyAck(ctx, "alice-msg", 3); return err }},
+		{"MessageByWaID", func() error { _, err := mallory.MessageByWaID(ctx, inst.ID, "alice-msg"); return err }},
+		{"ApplyAck", func() error { _, err := mallory.ApplyAck(ctx, inst.ID, "alice-msg", 3); return err }},
 		{"WebhookEvent", func() error { _, err := mallory.WebhookEvent(ctx, ev.ID); return err }},
 		{"MarkWebhookEvent", func() error { _, err := mallory.MarkWebhookEvent(ctx, ev.ID, nil, false); return err }},
-		{"ApplyAck failure", func() error { _, err := mallory.ApplyAck(ctx, "alice-msg", -1); return err }},
+		{"ApplyAck failure", func() error { _, err := mallory.ApplyAck(ctx, inst.ID, "alice-msg", -1); return err }},
 		{"ClaimSend", func() error { _, err := mallory.ClaimSend(ctx, queued.ID, 0, time.Minute); return err }},
 		{"RetryMessageLater", func() error { _, err := mallory.RetryMessageLater(ctx, queued.ID, 0, time.Now()); return err }},
 		{"MarkMessageSent", func() error { _, err := mallory.MarkMessageSent(ctx, queued.ID, ""); return err }},
@@ -132,7 +132,10 @@ func TestTenantScope(t *testing.T) {
 			})
 		}},
 		{"NextRecipient", func() error { _, _, err := mallory.NextRecipient(ctx, inst.ID); return err }},
-		{"RecordVote", func() error { _, err := mallory.RecordVote(ctx, "alice-msg", []string{"x"}, time.Now()); return err }},
+		{"RecordVote", func() error {
+			_, err := mallory.RecordVote(ctx, inst.ID, "alice-msg", []string{"x"}, time.Now())
+			return err
+		}},
 		{"HandReplyToOutbox", func() error {
 			return mallory.HandReplyToOutbox(ctx, &db.AIReply{ID: 1, TriggerMessageID: incoming.ID}, queued)
 		}},
@@ -206,7 +209,7 @@ func TestTenantScope(t *testing.T) {
 	if got, err := aliceStore.Instance(ctx, inst.ID); err != nil || got.Name != "Test number" || got.Status != db.InstanceScanQR || got.QRPNG != nil {
 		t.Errorf("alice's instance changed: %+v %v", got, err)
 	}
-	if m, _ := aliceStore.MessageByWaID(ctx, "alice-msg"); m.Ack != 1 || m.Status != db.MessageSent {
+	if m, _ := aliceStore.MessageByWaID(ctx, inst.ID, "alice-msg"); m.Ack != 1 || m.Status != db.MessageSent {
 		t.Errorf("alice's message changed: ack %d, status %s", m.Ack, m.Status)
 	}
 	// Writes that answer nothing must not have touched alice's work either.

@@ -20,15 +20,15 @@ func TestInstancePlacementAndLimits(t *testing.T) {
 	ctx := context.Background()
 	s := dbtest.Store(t)
 	bdb := dbtest.DB(t)
-	if _, err := s.EnsureDefaultNode(ctx, dbtest.TestNodeURL, 1_000_000); err != nil {
+	if _, err := s.EnsureDefaultNode(ctx, "waha", dbtest.TestNodeURL, 1_000_000); err != nil {
 		t.Fatal(err)
 	}
 	// Only the nodes of this test take instances while it runs.
-	if _, err := bdb.ExecContext(ctx, "UPDATE waha_nodes SET enabled = false"); err != nil {
+	if _, err := bdb.ExecContext(ctx, "UPDATE gateway_nodes SET enabled = false"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_, _ = bdb.ExecContext(ctx, "UPDATE waha_nodes SET enabled = true WHERE url = ?", dbtest.TestNodeURL)
+		_, _ = bdb.ExecContext(ctx, "UPDATE gateway_nodes SET enabled = true WHERE url = ?", dbtest.TestNodeURL)
 	})
 	small := &db.Node{Name: "small", URL: "http://small.test.invalid", Capacity: 1, Enabled: true}
 	big := &db.Node{Name: "big", URL: "http://big.test.invalid", Capacity: 3, Enabled: true}
@@ -44,7 +44,7 @@ func TestInstancePlacementAndLimits(t *testing.T) {
 	tenant, _ := dbtest.NewTenant(t, s)
 	ts := s.Tenant(tenant.ID)
 	newInst := func(limit int) (*db.Instance, error) {
-		return ts.CreateInstance(ctx, db.NewInstance{Name: "Shop", Provider: "waha", Limit: limit, SessionName: sessionName})
+		return ts.CreateInstance(ctx, db.NewInstance{Name: "Shop", Providers: []string{"waha"}, Limit: limit, SessionName: sessionName})
 	}
 	first, err := newInst(10)
 	if err != nil {
@@ -94,7 +94,7 @@ func TestInstancePlacementAndLimits(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := s.Tenant(other.ID).CreateInstance(ctx, db.NewInstance{Name: "x", Provider: "waha", Limit: 3, SessionName: sessionName})
+			_, err := s.Tenant(other.ID).CreateInstance(ctx, db.NewInstance{Name: "x", Providers: []string{"waha"}, Limit: 3, SessionName: sessionName})
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -341,11 +341,11 @@ func TestMessagesIdempotentAndAcks(t *testing.T) {
 		{3, false, db.MessageRead},  // duplicate
 		{-1, false, db.MessageRead}, // failure after delivery
 	} {
-		_, err := ts.ApplyAck(ctx, "ABC", tt.level)
+		_, err := ts.ApplyAck(ctx, inst.ID, "ABC", tt.level)
 		if (err == nil) != tt.changed {
 			t.Errorf("ack %d: err %v, want changed=%v", tt.level, err, tt.changed)
 		}
-		m, _ := ts.MessageByWaID(ctx, "ABC")
+		m, _ := ts.MessageByWaID(ctx, inst.ID, "ABC")
 		if m.Status != tt.status {
 			t.Errorf("after ack %d: status %s, want %s", tt.level, m.Status, tt.status)
 		}

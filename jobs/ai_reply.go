@@ -176,8 +176,10 @@ func (w *Worker) generate(ctx context.Context, ts *db.TenantStore, s *db.AISetti
 	if err := prov.SendSeen(ctx, inst.SessionName, c.ChatID, trigger.ProviderID); err != nil {
 		w.log.DebugContext(ctx, "send seen", "err", err)
 	}
-	if err := prov.StartTyping(ctx, inst.SessionName, c.ChatID); err != nil {
-		w.log.DebugContext(ctx, "start typing", "err", err)
+	if typist, ok := prov.(whatsapp.Typist); ok {
+		if err := typist.StartTyping(ctx, inst.SessionName, c.ChatID); err != nil {
+			w.log.DebugContext(ctx, "start typing", "err", err)
+		}
 	}
 	req, err := w.aiRequest(ctx, ts, s, c)
 	if err != nil {
@@ -243,12 +245,17 @@ func (w *Worker) queueAnswer(ctx context.Context, ts *db.TenantStore, c *db.Cont
 	if why != "" {
 		return false, w.giveUp(ctx, ts, c, r, why, true)
 	}
-	// The gateway id is reserved before the message is stored, so sending
-	// it never changes its key; if the gateway cannot, the send will.
-	waID, err := prov.NewMessageID(ctx, inst.SessionName)
-	if err != nil {
-		w.log.InfoContext(ctx, "reserve a message id; the send will", "instance_id", inst.ID, "err", err)
-		waID = ""
+	// Where the gateway can, its id is reserved before the message is
+	// stored, so sending it never changes its key; if it cannot now, the
+	// send will; a gateway that never can gives the message its id when it
+	// sends it (see whatsapp.Outbox).
+	waID := ""
+	if reserver, ok := prov.(whatsapp.IDReserver); ok {
+		id, err := reserver.NewMessageID(ctx, inst.SessionName)
+		if err != nil {
+			w.log.InfoContext(ctx, "reserve a message id; the send will", "instance_id", inst.ID, "err", err)
+		}
+		waID = id
 	}
 	m, err := w.outbox.Queue(ctx, ts, whatsapp.Outgoing{
 		Key: "ai:" + strconv.FormatInt(r.ID, 10), InstanceID: inst.ID, ContactID: c.ID, ChatKind: c.Kind,

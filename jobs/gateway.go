@@ -20,7 +20,10 @@ func SessionState(info whatsapp.SessionInfo) db.SessionState {
 		s.Status = db.InstanceFailed
 		s.Error = "WhatsApp did not link: the QR code was not scanned in time, or the phone refused."
 		s.ErrorAfterLinked = "The WhatsApp server stopped this number's session after it had been working. Reconnect to start it again; if that does not help, link the phone again."
-	default: // STOPPED and anything new
+	case whatsapp.StatusLoggedOut:
+		s.Status = db.InstanceLoggedOut
+		s.Error = "The phone was unlinked from this number (logged out on the phone, or from WhatsApp). Link it again with a new QR code."
+	default: // stopped, and anything new
 		s.Status = db.InstanceDisconnected
 		s.Error = "The session stopped on the WhatsApp server."
 	}

@@ -13,8 +13,8 @@ func TestMessageKeyAndParty(t *testing.T) {
 		"false_120363@g.us_BBBB_5511999@c.us":       "BBBB",
 		"3EB0ABC":                                   "3EB0ABC",
 	} {
-		if got := whatsapp.MessageKey(in); got != want {
-			t.Errorf("whatsapp.MessageKey(%q) = %q, want %q", in, got, want)
+		if got := whatsapp.WAHAMessageKey(in); got != want {
+			t.Errorf("whatsapp.WAHAMessageKey(%q) = %q, want %q", in, got, want)
 		}
 	}
 	if p := whatsapp.PartyOf("15551234567@c.us"); p.Phone != "+15551234567" || p.LID != "" {

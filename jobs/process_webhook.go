@@ -101,7 +101,7 @@ func (w *Worker) applyEvent(ctx context.Context, ts *db.TenantStore, ev *db.Webh
 		if e.Ack == nil {
 			return nil
 		}
-		return w.applyAck(ctx, ts, whatsapp.MessageKey(e.Ack.MessageID), e.Ack.Level)
+		return w.applyAck(ctx, ts, inst.ID, e.Ack.Key, e.Ack.Level)
 	case whatsapp.EventSessionStatus:
 		if e.Status == nil {
 			return nil
@@ -123,7 +123,7 @@ func (w *Worker) applyEvent(ctx context.Context, ts *db.TenantStore, ev *db.Webh
 		if e.Vote == nil {
 			return nil
 		}
-		return w.recordVote(ctx, ts, e.Vote)
+		return w.recordVote(ctx, ts, inst.ID, e.Vote)
 	case whatsapp.EventPollVoteFailed:
 		// The choice is unknown: nothing to count or tag.
 		return nil
@@ -134,8 +134,8 @@ func (w *Worker) applyEvent(ctx context.Context, ts *db.TenantStore, ev *db.Webh
 
 // recordVote counts a vote on a campaign poll and tags the voter; a vote on
 // a poll no campaign sent is ignored.
-func (w *Worker) recordVote(ctx context.Context, ts *db.TenantStore, v *whatsapp.PollVote) error {
-	res, err := ts.RecordVote(ctx, v.PollKey, v.Selected, v.Timestamp)
+func (w *Worker) recordVote(ctx context.Context, ts *db.TenantStore, instanceID int64, v *whatsapp.PollVote) error {
+	res, err := ts.RecordVote(ctx, instanceID, v.PollKey, v.Selected, v.Timestamp)
 	if errors.Is(err, db.ErrNotFound) || (err == nil && !res.Applied) {
 		return nil
 	}
@@ -194,7 +194,7 @@ func (w *Worker) ingestMessage(ctx context.Context, ts *db.TenantStore, inst *db
 		// own attempt concluded (usually it has already been settled).
 		level := max(m.Ack, whatsapp.AckServer)
 		if level > saved.Ack || saved.Status == db.MessageFailed || saved.Status == db.MessagePending || saved.Status == db.MessageSending {
-			return w.applyAck(ctx, ts, saved.WaID, level)
+			return w.applyAck(ctx, ts, inst.ID, saved.WaID, level)
 		}
 	}
 	return nil
@@ -205,7 +205,7 @@ func messageRow(inst *db.Instance, contact *db.Contact, m *whatsapp.Message) *db
 	msg := &db.Message{
 		InstanceID: &inst.ID,
 		ContactID:  contact.ID,
-		WaID:       whatsapp.MessageKey(m.ID),
+		WaID:       m.Key,
 		ProviderID: m.ID,
 		ChatKind:   chatKind(m.ChatKind),
 		Type:       orDefault(m.Type, "text"),
@@ -236,8 +236,8 @@ func messageRow(inst *db.Instance, contact *db.Contact, m *whatsapp.Message) *db
 }
 
 // applyAck records a delivery status and tells the pages.
-func (w *Worker) applyAck(ctx context.Context, ts *db.TenantStore, waID string, level int) error {
-	m, err := ts.ApplyAck(ctx, waID, level)
+func (w *Worker) applyAck(ctx context.Context, ts *db.TenantStore, instanceID int64, waID string, level int) error {
+	m, err := ts.ApplyAck(ctx, instanceID, waID, level)
 	if errors.Is(err, db.ErrNotFound) {
 		return nil // unknown message, or an older status than we have
 	}
@@ -271,22 +271,37 @@ func (w *Worker) identity(ctx context.Context, inst *db.Instance, m *whatsapp.Me
 		id.Name = party.PushName
 	}
 	if id.LID != "" && id.Phone == "" {
-		prov, err := whatsapp.ProviderFor(ctx, w.store, w.gateways, inst)
+		phone, err := w.phoneForLID(ctx, inst, id.LID)
 		if err != nil {
 			return id, err
 		}
-		pn, err := prov.PhoneForLID(ctx, inst.SessionName, id.LID)
-		if err != nil {
-			// Keep going with the linked id; a later event links the two.
-			w.log.WarnContext(ctx, "look up the phone of a linked id", "instance_id", inst.ID, "err", err)
-		} else if p := whatsapp.PartyOf(pn); p.Phone != "" {
-			id.Phone = p.Phone
-		}
+		id.Phone = phone
 	}
 	if id.Phone == "" && id.LID == "" {
 		return id, fmt.Errorf("message %s has no usable sender %q: %w", m.ID, m.ChatID, asynq.SkipRetry)
 	}
 	return id, nil
+}
+
+// phoneForLID asks the gateway, when it can tell (whatsapp.LIDResolver),
+// for the phone number behind a linked id; "" when it cannot or does not
+// know. An error only when the number's gateway is unknown.
+func (w *Worker) phoneForLID(ctx context.Context, inst *db.Instance, lid string) (string, error) {
+	prov, err := whatsapp.ProviderFor(ctx, w.store, w.gateways, inst)
+	if err != nil {
+		return "", err
+	}
+	resolver, ok := prov.(whatsapp.LIDResolver)
+	if !ok {
+		return "", nil // a later message naming the phone links the two
+	}
+	pn, err := resolver.PhoneForLID(ctx, inst.SessionName, lid)
+	if err != nil {
+		// Keep going with the linked id; a later event links the two.
+		w.log.WarnContext(ctx, "look up the phone of a linked id", "instance_id", inst.ID, "err", err)
+		return "", nil
+	}
+	return whatsapp.PartyOf(pn).Phone, nil
 }
 
 func chatKind(k string) string {

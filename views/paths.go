@@ -33,10 +33,12 @@ const (
 	PathSettingsReset  = "/settings/reset"
 	PathKnowledge      = "/settings/knowledge"
 	PathWebhookWAHA    = "/api/webhooks/whatsapp"
-	PathHealthz        = "/healthz"
-	PathReadyz         = "/readyz"
-	PathMetrics        = "/metrics"
-	PathStaticPrefix   = "/static/"
+	// PathWebhookEvolution receives Evolution API's webhooks.
+	PathWebhookEvolution = "/api/webhooks/evolution"
+	PathHealthz          = "/healthz"
+	PathReadyz           = "/readyz"
+	PathMetrics          = "/metrics"
+	PathStaticPrefix     = "/static/"
 )
 
 // Paths of billing. PathBillingCheckout, PathBillingTopUp and

@@ -10,12 +10,23 @@ import (
 // connections to a node are pooled. Nodes are added at run time by the
 // platform owner, so clients are made on first use.
 type Gateways struct {
-	defaultKey string
-	connect    func(url, apiKey string) Provider
+	defaultKeys map[string]string
+	connect     Connector
 
 	mu      sync.Mutex
 	clients map[string]Provider
 	nodes   map[int64]nodeEntry
+}
+
+// Connector builds the client of one node: its provider kind
+// (ProviderWAHA, ProviderEvolution), address and API key.
+type Connector func(kind, url, apiKey string) Provider
+
+// NodeAddress is what a client is built from.
+type NodeAddress struct {
+	Kind   string
+	URL    string
+	APIKey string
 }
 
 // nodeEntry remembers which client a node id uses, for a short while: the
@@ -30,43 +41,48 @@ type nodeEntry struct {
 const nodeTTL = 30 * time.Second
 
 // NewGateways returns a pool. connect builds the client of one node;
-// defaultKey is the API key of nodes that store none (the default node).
-func NewGateways(defaultKey string, connect func(url, apiKey string) Provider) *Gateways {
-	return &Gateways{defaultKey: defaultKey, connect: connect, clients: make(map[string]Provider), nodes: make(map[int64]nodeEntry)}
+// defaultKeys are the API keys, by provider kind, of nodes that store none
+// (the default nodes from the environment).
+func NewGateways(defaultKeys map[string]string, connect Connector) *Gateways {
+	return &Gateways{defaultKeys: defaultKeys, connect: connect, clients: make(map[string]Provider), nodes: make(map[int64]nodeEntry)}
 }
 
-// ForNode returns the client of a node by id; load reads the node's address
-// and key when they are not known or were read more than 30 s ago.
-func (g *Gateways) ForNode(id int64, load func() (url, apiKey string, err error)) (Provider, error) {
+// ForNode returns the client of a node by id; load reads the node's kind,
+// address and key when they are not known or were read more than 30 s ago.
+func (g *Gateways) ForNode(id int64, load func() (NodeAddress, error)) (Provider, error) {
 	g.mu.Lock()
 	e, ok := g.nodes[id]
 	g.mu.Unlock()
 	if ok && time.Now().Before(e.expires) {
 		return e.p, nil
 	}
-	url, key, err := load()
+	a, err := load()
 	if err != nil {
 		return nil, err
 	}
-	p := g.For(url, key)
+	p := g.For(a)
 	g.mu.Lock()
 	g.nodes[id] = nodeEntry{p: p, expires: time.Now().Add(nodeTTL)}
 	g.mu.Unlock()
 	return p, nil
 }
 
-// For returns the client of the node at url; an empty apiKey means the
-// default key.
-func (g *Gateways) For(url, apiKey string) Provider {
-	if apiKey == "" {
-		apiKey = g.defaultKey
+// For returns the client of the node at an address; an empty APIKey means
+// the provider's default key.
+func (g *Gateways) For(a NodeAddress) Provider {
+	if a.Kind == "" {
+		a.Kind = ProviderWAHA
 	}
-	key := strings.TrimRight(url, "/") + "\x00" + apiKey
+	if a.APIKey == "" {
+		a.APIKey = g.defaultKeys[a.Kind]
+	}
+	url := strings.TrimRight(a.URL, "/")
+	key := a.Kind + "\x00" + url + "\x00" + a.APIKey
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	p, ok := g.clients[key]
 	if !ok {
-		p = g.connect(strings.TrimRight(url, "/"), apiKey)
+		p = g.connect(a.Kind, url, a.APIKey)
 		g.clients[key] = p
 	}
 	return p

@@ -16,15 +16,15 @@ func ProviderFor(ctx context.Context, store *db.Store, gw *Gateways, inst *db.In
 	if inst.NodeID == nil {
 		return nil, ErrNoNode
 	}
-	return gw.ForNode(*inst.NodeID, func() (string, string, error) {
+	return gw.ForNode(*inst.NodeID, func() (NodeAddress, error) {
 		n, err := store.Node(ctx, *inst.NodeID)
 		if err != nil {
-			return "", "", fmt.Errorf("node of instance %d: %w", inst.ID, err)
+			return NodeAddress{}, fmt.Errorf("node of instance %d: %w", inst.ID, err)
 		}
-		key := ""
+		a := NodeAddress{Kind: n.Provider, URL: n.URL}
 		if n.APIKey != nil {
-			key = *n.APIKey
+			a.APIKey = *n.APIKey
 		}
-		return n.URL, key, nil
+		return a, nil
 	})
 }

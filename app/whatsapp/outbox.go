@@ -209,14 +209,14 @@ func (o *Outbox) Send(ctx context.Context, ts *db.TenantStore, id int64, attempt
 		return Attempted{}, err
 	}
 	chat := chatRoute{prov: prov, session: *claim.Session, chatID: claim.ChatID}
-	gatewayID, sendErr := o.deliver(ctx, ts, chat, m)
+	gateway, sendErr := o.deliver(ctx, ts, chat, m)
 	// What the gateway answered is recorded even if the attempt's time ran
 	// out meanwhile: otherwise a send that went out would be asked about,
 	// or resent, for nothing.
 	ctx = context.WithoutCancel(ctx)
 	switch {
 	case sendErr == nil:
-		return o.settle(ctx, ts, chat, m, gatewayID)
+		return o.settle(ctx, ts, chat, m, gateway)
 	case errors.Is(sendErr, errDBFailed):
 		return Attempted{}, sendErr
 	case errors.Is(sendErr, errMediaGone):
@@ -263,48 +263,51 @@ type chatRoute struct {
 	chatID  string
 }
 
-// deliver sends the message once and returns the gateway's id of it (empty
-// when its answer had none): it reserves the gateway id if none is stored
-// yet, and after an attempt whose outcome is unknown it asks the gateway
-// first. An error is the gateway's (or errDBFailed, errOutcomeUnknown).
-func (o *Outbox) deliver(ctx context.Context, ts *db.TenantStore, r chatRoute, m *db.Message) (string, error) {
-	if m.HasPlaceholderWaID() {
-		waID, err := r.prov.NewMessageID(ctx, r.session)
+// deliver sends the message once and returns the gateway's id and key of it
+// (empty when its answer had none): it reserves the gateway id if none is
+// stored yet and the gateway can (IDReserver), and after an attempt whose
+// outcome is unknown it asks the gateway first. An error is the gateway's
+// (or errDBFailed, errOutcomeUnknown).
+func (o *Outbox) deliver(ctx context.Context, ts *db.TenantStore, r chatRoute, m *db.Message) (Sent, error) {
+	reserver, reserves := r.prov.(IDReserver)
+	if m.HasPlaceholderWaID() && reserves {
+		waID, err := reserver.NewMessageID(ctx, r.session)
 		if err != nil {
-			return "", err
+			return Sent{}, err
 		}
 		m.WaID = waID // stored with the sending mark, before the send
 	}
 	if m.Status == db.MessageSending {
-		id, done, err := o.wentOut(ctx, ts, r, m)
+		s, done, err := o.wentOut(ctx, ts, r, m)
 		if err != nil || done {
-			return id, err
+			return s, err
 		}
 	}
 	media, err := messageMedia(ctx, ts, m)
 	if err != nil {
-		return "", err
+		return Sent{}, err
 	}
 	if err := ts.MarkMessageSending(ctx, m.ID, m.WaID); err != nil {
-		return "", fmt.Errorf("%w: %w", errDBFailed, err)
+		return Sent{}, fmt.Errorf("%w: %w", errDBFailed, err)
 	}
 	return send(ctx, r, m, media)
 }
 
 // wentOut asks the gateway whether an earlier attempt, whose outcome is
 // unknown, sent the message: done, with the gateway's id of it, if it did.
-func (o *Outbox) wentOut(ctx context.Context, ts *db.TenantStore, r chatRoute, m *db.Message) (string, bool, error) {
-	if !r.prov.HonoursMessageID(messageKind(m)) {
+func (o *Outbox) wentOut(ctx context.Context, ts *db.TenantStore, r chatRoute, m *db.Message) (Sent, bool, error) {
+	reserver, reserves := r.prov.(IDReserver)
+	if !reserves || !r.prov.HonoursMessageID(messageKind(m)) || m.HasPlaceholderWaID() {
 		return o.findSent(ctx, ts, r, m)
 	}
-	exists, err := r.prov.MessageExists(ctx, r.session, r.chatID, m.WaID)
+	exists, err := reserver.MessageExists(ctx, r.session, r.chatID, m.WaID)
 	if err != nil {
 		// The check cannot answer: send again with the same id, which
 		// WhatsApp delivers once.
 		o.log.InfoContext(ctx, "could not check whether a message went out; sending it again with the same id",
 			"tenant_id", m.TenantID, "message_id", m.ID, "err", err)
 	}
-	return "", err == nil && exists, nil
+	return Sent{}, err == nil && exists, nil
 }
 
 // sentSinceMargin allows for the gateway's clock (and its one-second
@@ -315,26 +318,26 @@ const sentSinceMargin = 30 * time.Second
 // among the chat's recent sent messages: one of the same kind and text (an
 // image's caption), sent after the message was queued, whose id no other
 // message of ours holds. errOutcomeUnknown when the gateway cannot tell.
-func (o *Outbox) findSent(ctx context.Context, ts *db.TenantStore, r chatRoute, m *db.Message) (string, bool, error) {
+func (o *Outbox) findSent(ctx context.Context, ts *db.TenantStore, r chatRoute, m *db.Message) (Sent, bool, error) {
 	recent, err := r.sentSince(ctx, m)
 	if err != nil {
-		return "", false, fmt.Errorf("%w: %w", errOutcomeUnknown, err)
+		return Sent{}, false, fmt.Errorf("%w: %w", errOutcomeUnknown, err)
 	}
 	for _, c := range recent {
 		if c.HasMedia != (m.Type == "image") || c.Body != m.Body {
 			continue
 		}
-		other, err := ts.MessageByWaID(ctx, MessageKey(c.ID))
+		other, err := ts.MessageByWaID(ctx, *m.InstanceID, c.Key)
 		switch {
 		case errors.Is(err, db.ErrNotFound):
 		case err != nil:
-			return "", false, fmt.Errorf("%w: %w", errDBFailed, err)
+			return Sent{}, false, fmt.Errorf("%w: %w", errDBFailed, err)
 		case other.ID != m.ID && other.Sender != db.SenderAPI:
 			continue // another message of ours, with the same text
 		}
-		return c.ID, true, nil
+		return Sent{ID: c.ID, Key: c.Key, Timestamp: c.Timestamp}, true, nil
 	}
-	return "", false, nil
+	return Sent{}, false, nil
 }
 
 // sentSince is the chat's messages sent since shortly before the message
@@ -345,11 +348,11 @@ func (r chatRoute) sentSince(ctx context.Context, m *db.Message) ([]ChatMessage,
 
 // settle records a send that went out, under the gateway's id when it gave
 // the message another one than ours (see adopt).
-func (o *Outbox) settle(ctx context.Context, ts *db.TenantStore, r chatRoute, m *db.Message, gatewayID string) (Attempted, error) {
+func (o *Outbox) settle(ctx context.Context, ts *db.TenantStore, r chatRoute, m *db.Message, gateway Sent) (Attempted, error) {
 	var res Attempted
 	ack := 0
-	if key := MessageKey(gatewayID); key != "" && key != m.WaID {
-		merged, adopted, err := o.adopt(ctx, ts, m, gatewayID)
+	if key := gateway.Key; key != "" && key != m.WaID {
+		merged, adopted, err := o.adopt(ctx, ts, m, gateway)
 		if err != nil {
 			// The sweeper tries again: the message is found among the
 			// chat's messages, or under our id.
@@ -365,7 +368,7 @@ func (o *Outbox) settle(ctx context.Context, ts *db.TenantStore, r chatRoute, m 
 	if err != nil || ack <= sent.Ack {
 		return res, err
 	}
-	acked, err := ts.ApplyAck(ctx, sent.WaID, ack)
+	acked, err := ts.ApplyAck(ctx, *sent.InstanceID, sent.WaID, ack)
 	switch {
 	case errors.Is(err, db.ErrNotFound):
 		return res, nil
@@ -378,11 +381,11 @@ func (o *Outbox) settle(ctx context.Context, ts *db.TenantStore, r chatRoute, m 
 
 // adopt re-keys the message to the gateway's id (db.AdoptWaID); adopted is
 // false when the id is another message's, which is left alone.
-func (o *Outbox) adopt(ctx context.Context, ts *db.TenantStore, m *db.Message, gatewayID string) (merged int64, adopted bool, err error) {
-	res, err := ts.AdoptWaID(ctx, m.ID, MessageKey(gatewayID), gatewayID)
+func (o *Outbox) adopt(ctx context.Context, ts *db.TenantStore, m *db.Message, gateway Sent) (merged int64, adopted bool, err error) {
+	res, err := ts.AdoptWaID(ctx, m.ID, gateway.Key, gateway.ID)
 	if errors.Is(err, db.ErrConflict) {
 		o.log.WarnContext(ctx, "the gateway's id of a sent message is another message's", "tenant_id", m.TenantID,
-			"message_id", m.ID, "gateway_id", gatewayID, "err", err)
+			"message_id", m.ID, "gateway_id", gateway.ID, "err", err)
 		return 0, false, nil
 	}
 	if err != nil {
@@ -402,7 +405,7 @@ func (o *Outbox) ackInChat(ctx context.Context, r chatRoute, m *db.Message, key 
 		return 0
 	}
 	for _, c := range recent {
-		if MessageKey(c.ID) == key {
+		if c.Key == key {
 			return c.Ack
 		}
 	}
@@ -441,21 +444,25 @@ func messageMedia(ctx context.Context, ts *db.TenantStore, m *db.Message) (*db.M
 
 // send makes the gateway call of the message's type: a poll, an image
 // (media, captioned with the body) or a text. It returns the gateway's id
-// of the message.
-func send(ctx context.Context, r chatRoute, m *db.Message, media *db.Media) (string, error) {
+// and key of the message.
+func send(ctx context.Context, r chatRoute, m *db.Message, media *db.Media) (Sent, error) {
 	var s Sent
 	var err error
+	id := m.WaID
+	if m.HasPlaceholderWaID() {
+		id = "" // nothing reserved: the gateway's id becomes the message's
+	}
 	switch {
 	case m.Poll != nil:
-		s, err = r.prov.SendPoll(ctx, Poll{Session: r.session, ChatID: r.chatID, ID: m.WaID, Name: m.Body,
+		s, err = r.prov.SendPoll(ctx, Poll{Session: r.session, ChatID: r.chatID, ID: id, Name: m.Body,
 			Options: m.Poll.Options, MultipleAnswers: m.Poll.Multiple, ReplyTo: m.ReplyTo})
 	case media != nil:
-		s, err = r.prov.SendImage(ctx, Image{Session: r.session, ChatID: r.chatID, ID: m.WaID, Mime: media.Mime,
+		s, err = r.prov.SendImage(ctx, Image{Session: r.session, ChatID: r.chatID, ID: id, Mime: media.Mime,
 			FileName: media.FileName, Data: media.Bytes, Caption: m.Body, ReplyTo: m.ReplyTo})
 	default:
-		s, err = r.prov.SendText(ctx, Text{Session: r.session, ChatID: r.chatID, ID: m.WaID, Body: m.Body, ReplyTo: m.ReplyTo})
+		s, err = r.prov.SendText(ctx, Text{Session: r.session, ChatID: r.chatID, ID: id, Body: m.Body, ReplyTo: m.ReplyTo})
 	}
-	return s.ID, err
+	return s, err
 }
 
 // retryLater hands the message to the next attempt after a backoff.

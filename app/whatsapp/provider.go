@@ -1,14 +1,18 @@
 // Package whatsapp talks to WhatsApp gateways. Provider is what the rest of
-// aibud uses; WAHA implements it now and Evolution API will later. Webhook
-// requests of a provider are parsed into the normalised Event.
+// aibud uses; WAHA and Evolution API implement it. Webhook requests of a
+// provider are parsed into the normalised Event. Nothing outside this
+// package knows a provider's ids, statuses or event names: sessions have
+// the normalised Status… values, and messages are keyed by the Key fields
+// (with the instance), never by a provider's id format.
 //
-// Sending is built so that a message is never sent twice by our retries:
-// callers reserve a message id first (NewMessageID), store it, send with it,
-// and before sending again after an unclear failure ask MessageExists. A
-// kind of message the gateway sends under its own id (HonoursMessageID)
-// takes the id of the send's answer instead, and after an unclear failure
-// is looked for among the chat's recent messages (SentSince). The client
-// itself never retries a send.
+// Sending is built so that a message is never sent twice by our retries.
+// A provider that can pre-generate ids (IDReserver) has one reserved first,
+// stored, and sent with; before sending again after an unclear failure the
+// caller asks MessageExists. A message the gateway sends under its own id
+// (HonoursMessageID false, and every message of a provider without
+// IDReserver) takes the id of the send's answer instead, and after an
+// unclear failure is looked for among the chat's recent messages
+// (SentSince). The client itself never retries a send.
 package whatsapp
 
 import (
@@ -18,13 +22,29 @@ import (
 	"time"
 )
 
-// Session statuses, as WAHA names them.
+// Kinds of provider, as nodes and instances record them.
 const (
-	StatusStopped  = "STOPPED"
-	StatusStarting = "STARTING"
-	StatusScanQR   = "SCAN_QR_CODE"
-	StatusWorking  = "WORKING"
-	StatusFailed   = "FAILED"
+	ProviderWAHA      = "waha"
+	ProviderEvolution = "evolution"
+)
+
+// Providers are the kinds of provider aibud speaks.
+var Providers = []string{ProviderWAHA, ProviderEvolution}
+
+// Normalised session statuses. Each client maps its gateway's own to these.
+const (
+	// StatusStopped: not running (WAHA STOPPED; Evolution close).
+	StatusStopped = "stopped"
+	// StatusStarting: connecting, no QR code yet.
+	StatusStarting = "starting"
+	// StatusScanQR: waiting for the phone to scan a QR code.
+	StatusScanQR = "scan_qr"
+	// StatusWorking: linked and connected.
+	StatusWorking = "working"
+	// StatusLoggedOut: the phone was unlinked; a new scan is needed.
+	StatusLoggedOut = "logged_out"
+	// StatusFailed: the gateway gave up (QR codes not scanned, banned…).
+	StatusFailed = "failed"
 )
 
 // Errors a Provider returns, to be checked with errors.Is.
@@ -149,6 +169,8 @@ const (
 type ChatMessage struct {
 	// ID is the provider message id (e.g. true_15551234567@c.us_3EB0…).
 	ID string
+	// Key is the message's key: what it is stored by, with its instance.
+	Key string
 	// Body is a text's text, or a media message's caption.
 	Body     string
 	HasMedia bool
@@ -160,7 +182,9 @@ type ChatMessage struct {
 // Sent is what the gateway answered to a send.
 type Sent struct {
 	// ID is the provider message id (e.g. true_15551234567@c.us_3EB0…).
-	ID        string
+	ID string
+	// Key is the message's key: what it is stored by, with its instance.
+	Key       string
 	Timestamp time.Time
 }
 
@@ -171,7 +195,11 @@ type NumberStatus struct {
 }
 
 // Provider is a WhatsApp gateway holding many sessions (one per number).
+// What only some gateways can do is in the optional interfaces IDReserver,
+// LIDResolver and Typist, each with the fallback its callers use.
 type Provider interface {
+	// Kind is ProviderWAHA or ProviderEvolution.
+	Kind() string
 	// CreateSession creates and starts a session, configured to post its
 	// webhooks to aibud.
 	CreateSession(ctx context.Context, spec SessionSpec) (SessionInfo, error)
@@ -191,18 +219,17 @@ type Provider interface {
 	// DeleteSession removes the session.
 	DeleteSession(ctx context.Context, name string) error
 
-	// NewMessageID reserves an id for a message about to be sent.
-	NewMessageID(ctx context.Context, session string) (string, error)
 	// HonoursMessageID tells whether the gateway sends a message of the kind
 	// (KindText, KindPoll, KindImage) under the id reserved with
-	// NewMessageID. When it does not, the message gets the gateway's own id,
-	// known only from the send's answer (Sent.ID), and MessageExists cannot
-	// tell whether a send whose answer was lost went out: SentSince can.
+	// IDReserver.NewMessageID; always false for a provider without
+	// IDReserver. When it does not, the message gets the gateway's own id,
+	// known only from the send's answer (Sent.ID), and whether a send whose
+	// answer was lost went out is told by SentSince.
 	HonoursMessageID(kind string) bool
-	// MessageExists tells whether a message with the id is in the chat.
-	MessageExists(ctx context.Context, session, chatID, messageID string) (bool, error)
 	// SentSince returns up to limit messages the account sent to the chat
-	// at or after since, newest first.
+	// at or after since, newest first: how a send whose answer was lost is
+	// found. A gateway that cannot list a chat returns ErrUnsupported, and
+	// such a message is never sent again (it may have gone out).
 	SentSince(ctx context.Context, session, chatID string, since time.Time, limit int) ([]ChatMessage, error)
 	// SendText sends a text message. It is never retried by the client.
 	SendText(ctx context.Context, m Text) (Sent, error)
@@ -211,17 +238,41 @@ type Provider interface {
 	// SendImage sends an image with its caption. It is never retried by
 	// the client.
 	SendImage(ctx context.Context, m Image) (Sent, error)
-	// SendSeen marks messages as read.
+	// SendSeen marks messages (by their provider ids) as read.
 	SendSeen(ctx context.Context, session, chatID string, messageIDs ...string) error
-	// StartTyping shows "typing…" in the chat; StopTyping hides it.
-	StartTyping(ctx context.Context, session, chatID string) error
-	StopTyping(ctx context.Context, session, chatID string) error
 	// CheckNumber tells whether a phone number (digits) is on WhatsApp.
 	CheckNumber(ctx context.Context, session, phone string) (NumberStatus, error)
+}
+
+// IDReserver is a gateway that sends messages under ids reserved before the
+// send. Without it, a message is stored under a placeholder key until the
+// send's answer gives the gateway's id (see Outbox).
+type IDReserver interface {
+	// NewMessageID reserves an id for a message about to be sent.
+	NewMessageID(ctx context.Context, session string) (string, error)
+	// MessageExists tells whether a message with the id is in the chat.
+	MessageExists(ctx context.Context, session, chatID, messageID string) (bool, error)
+}
+
+// LIDResolver is a gateway that can tell the phone number behind a linked
+// id. Without it, a contact known only by its linked id keeps it until a
+// later message names the phone too.
+type LIDResolver interface {
 	// PhoneForLID returns the chat id (…@c.us) behind a …@lid id, or "" when
 	// the gateway does not know it.
 	PhoneForLID(ctx context.Context, session, lid string) (string, error)
 }
+
+// Typist is a gateway that can show "typing…" in a chat. Without it, the
+// customer sees no typing indicator before an answer.
+type Typist interface {
+	// StartTyping shows "typing…" in the chat; StopTyping hides it.
+	StartTyping(ctx context.Context, session, chatID string) error
+	StopTyping(ctx context.Context, session, chatID string) error
+}
+
+// ErrUnsupported: the gateway cannot do what was asked.
+var ErrUnsupported = errors.New("whatsapp: the gateway cannot do that")
 
 // WebhookParser verifies and parses the webhook requests of a provider.
 type WebhookParser interface {
@@ -286,7 +337,11 @@ const (
 
 // Message is a WhatsApp message.
 type Message struct {
+	// ID is the provider's id of the message, as its API takes it back.
 	ID string
+	// Key is the message's own id, the same however the provider writes
+	// it: what it is stored by, with its instance.
+	Key string
 	// ChatID is the other side of the conversation: the sender of an
 	// incoming message, the recipient of an outgoing one, or the group.
 	ChatID string
@@ -332,9 +387,11 @@ const (
 // Ack is a delivery status change.
 type Ack struct {
 	MessageID string
-	ChatID    string
-	Level     int
-	Name      string
+	// Key is the acknowledged message's key (see Message.Key).
+	Key    string
+	ChatID string
+	Level  int
+	Name   string
 }
 
 // StatusChange is a session status change.
@@ -347,7 +404,8 @@ type StatusChange struct {
 type PollVote struct {
 	// PollID is the message id of the poll, as the provider gave it.
 	PollID string
-	// PollKey is MessageKey(PollID): the key a sent poll is stored by.
+	// PollKey is the poll's key (see Message.Key): what a sent poll is
+	// stored by.
 	PollKey string
 	// VoteID is the vote's own message id.
 	VoteID string

@@ -27,12 +27,12 @@ func (e *Event) clean() {
 		e.Me.clean()
 	}
 	if m := e.Message; m != nil {
-		m.ID, m.ChatID, m.Body, m.Type = CleanText(m.ID), CleanText(m.ChatID), CleanText(m.Body), CleanText(m.Type)
+		m.ID, m.Key, m.ChatID, m.Body, m.Type = CleanText(m.ID), CleanText(m.Key), CleanText(m.ChatID), CleanText(m.Body), CleanText(m.Type)
 		m.MediaURL, m.MediaType, m.MediaName, m.ReplyTo = CleanText(m.MediaURL), CleanText(m.MediaType), CleanText(m.MediaName), CleanText(m.ReplyTo)
 		m.Sender.clean()
 	}
 	if a := e.Ack; a != nil {
-		a.MessageID, a.ChatID, a.Name = CleanText(a.MessageID), CleanText(a.ChatID), CleanText(a.Name)
+		a.MessageID, a.Key, a.ChatID, a.Name = CleanText(a.MessageID), CleanText(a.Key), CleanText(a.ChatID), CleanText(a.Name)
 	}
 	if s := e.Status; s != nil {
 		s.Status = CleanText(s.Status)

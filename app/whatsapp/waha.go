@@ -1,14 +1,11 @@
 package whatsapp
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"mime"
 	"net/http"
 	"net/url"
@@ -52,44 +49,26 @@ type WAHAConfig struct {
 // WAHA is the client of one WAHA node (https://waha.devlike.pro). It is safe
 // for concurrent use.
 type WAHA struct {
-	baseURL       string
-	apiKey        string
+	transport
 	webhookURL    string
 	webhookSecret string
-	client        *http.Client
-	attempts      int
-	backoff       time.Duration
-	maxBackoff    time.Duration
 }
 
 var _ Provider = (*WAHA)(nil)
 
 // NewWAHA returns a WAHA client.
 func NewWAHA(cfg WAHAConfig) *WAHA {
-	w := &WAHA{
-		baseURL:       strings.TrimRight(cfg.BaseURL, "/"),
-		apiKey:        cfg.APIKey,
+	return &WAHA{
+		transport: newTransport(transportConfig{provider: ProviderWAHA, baseURL: cfg.BaseURL, keyHeader: "X-Api-Key",
+			apiKey: cfg.APIKey, client: cfg.HTTPClient, attempts: cfg.Attempts, backoff: cfg.Backoff,
+			maxBackoff: cfg.MaxBackoff, statusError: wahaStatusError}),
 		webhookURL:    cfg.WebhookURL,
 		webhookSecret: cfg.WebhookSecret,
-		client:        cfg.HTTPClient,
-		attempts:      cfg.Attempts,
-		backoff:       cfg.Backoff,
-		maxBackoff:    cfg.MaxBackoff,
 	}
-	if w.client == nil {
-		w.client = &http.Client{Timeout: 30 * time.Second}
-	}
-	if w.attempts <= 0 {
-		w.attempts = 3
-	}
-	if w.backoff <= 0 {
-		w.backoff = 500 * time.Millisecond
-	}
-	if w.maxBackoff <= 0 {
-		w.maxBackoff = 5 * time.Second
-	}
-	return w
 }
+
+// Kind is ProviderWAHA.
+func (w *WAHA) Kind() string { return ProviderWAHA }
 
 // maxSessionName is the longest session name aibud makes. WAHA stores
 // sessions under their name (folders, database names), so the name stays
@@ -118,175 +97,8 @@ func ValidSessionName(name string) error {
 	return nil
 }
 
-// GatewayError is an error answered by, or on the way to, the gateway. It
-// wraps one of the package's Err… values; check those with errors.Is.
-type GatewayError struct {
-	// Op is the operation, e.g. "send text".
-	Op string
-	// Status is the HTTP status, 0 when there was no answer.
-	Status int
-	// Message is the gateway's own explanation, trimmed.
-	Message string
-	// RetryIn is how long the gateway asked us to wait (Retry-After), 0
-	// when it did not say.
-	RetryIn time.Duration
-
-	kind  error
-	cause error
-}
-
-func (e *GatewayError) Error() string {
-	var b strings.Builder
-	b.WriteString("waha ")
-	b.WriteString(e.Op)
-	if e.kind != nil {
-		b.WriteString(": ")
-		b.WriteString(e.kind.Error())
-	}
-	if e.Message != "" {
-		b.WriteString(": ")
-		b.WriteString(e.Message)
-	}
-	if e.Status != 0 {
-		fmt.Fprintf(&b, " (HTTP %d)", e.Status)
-	}
-	return b.String()
-}
-
-// RetryAfter is how long the gateway asked us to wait before trying again;
-// job retries honour it.
-func (e *GatewayError) RetryAfter() time.Duration { return e.RetryIn }
-
-// Unwrap returns the package error and the cause, if any.
-func (e *GatewayError) Unwrap() []error {
-	var errs []error
-	for _, err := range []error{e.kind, e.cause} {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errs
-}
-
-// call is one API request.
-type call struct {
-	op     string
-	method string
-	path   string // escaped, from /api
-	query  url.Values
-	body   any
-	accept string // default application/json
-	// retry marks idempotent calls, tried up to w.attempts times.
-	retry bool
-	// sessionPath: a 404 means the session does not exist.
-	sessionPath bool
-}
-
-// response is a successful (2xx) answer.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-// maxResponse bounds what is read of an answer (QR images are small).
-const maxResponse = 8 << 20
-
-func (w *WAHA) do(ctx context.Context, c call) (response, error) {
-	var payload []byte
-	if c.body != nil {
-		var err error
-		if payload, err = json.Marshal(c.body); err != nil {
-			return response{}, w.fail(c.op, ErrBadRequest, 0, "", err)
-		}
-	}
-	attempts := 1
-	if c.retry {
-		attempts = w.attempts
-	}
-	var last error
-	for i := range attempts {
-		if i > 0 {
-			if err := sleep(ctx, w.delay(i)); err != nil {
-				var ge *GatewayError
-				errors.As(last, &ge)
-				return response{}, &GatewayError{Op: c.op, Status: ge.Status, Message: ge.Message, kind: ErrUnavailable, cause: err}
-			}
-		}
-		resp, err := w.once(ctx, c, payload)
-		if err == nil {
-			return resp, nil
-		}
-		last = err
-		if !errors.Is(err, ErrUnavailable) || ctx.Err() != nil {
-			return response{}, err
-		}
-	}
-	return response{}, last
-}
-
-// once sends the request one time. Transport errors and 5xx give
-// ErrUnavailable, which do may retry.
-func (w *WAHA) once(ctx context.Context, c call, payload []byte) (response, error) {
-	u := w.baseURL + c.path
-	if len(c.query) > 0 {
-		u += "?" + c.query.Encode()
-	}
-	var body io.Reader
-	if payload != nil {
-		body = bytes.NewReader(payload)
-	}
-	req, err := http.NewRequestWithContext(ctx, c.method, u, body)
-	if err != nil {
-		return response{}, w.fail(c.op, ErrBadRequest, 0, "", err)
-	}
-	req.Header.Set("X-Api-Key", w.apiKey)
-	accept := c.accept
-	if accept == "" {
-		accept = "application/json"
-	}
-	req.Header.Set("Accept", accept)
-	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := w.client.Do(req)
-	if err != nil {
-		return response{}, w.fail(c.op, ErrUnavailable, 0, "", err)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, maxResponse))
-	if err != nil {
-		return response{}, w.fail(c.op, ErrUnavailable, res.StatusCode, "", err)
-	}
-	if res.StatusCode >= 200 && res.StatusCode < 300 {
-		return response{status: res.StatusCode, header: res.Header, body: data}, nil
-	}
-	err = w.statusError(c, res.StatusCode, data)
-	var ge *GatewayError
-	if errors.As(err, &ge) {
-		ge.RetryIn = retryAfter(res.Header.Get("Retry-After"), time.Now())
-	}
-	return response{}, err
-}
-
-// retryAfter reads a Retry-After header (seconds, or an HTTP date); 0 when
-// there is none.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(v); err == nil && n > 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
-}
-
-// statusError maps a non-2xx answer to the package errors.
-func (w *WAHA) statusError(c call, status int, data []byte) error {
+// wahaStatusError maps a non-2xx answer of WAHA to the package errors.
+func wahaStatusError(w *transport, c call, status int, data []byte) error {
 	var e struct {
 		Message  json.RawMessage `json:"message"`
 		Error    json.RawMessage `json:"error"`
@@ -316,99 +128,6 @@ func (w *WAHA) statusError(c call, status int, data []byte) error {
 	return w.fail(c.op, ErrBadRequest, status, msg, nil)
 }
 
-// fail builds a GatewayError, making sure the API key appears nowhere in it.
-func (w *WAHA) fail(op string, kind error, status int, msg string, cause error) error {
-	if msg == "" && cause != nil {
-		msg = cause.Error()
-	}
-	if w.apiKey != "" {
-		msg = strings.ReplaceAll(msg, w.apiKey, "[redacted]")
-	}
-	msg = strings.Join(strings.Fields(msg), " ")
-	if r := []rune(msg); len(r) > 300 {
-		msg = string(r[:300]) + "…"
-	}
-	return &GatewayError{Op: op, Status: status, Message: msg, kind: kind, cause: unwrapCause(cause)}
-}
-
-// unwrapCause keeps what callers may test for (context errors) without
-// repeating the transport error's text, which is already in the message.
-func unwrapCause(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, context.DeadlineExceeded):
-		return context.DeadlineExceeded
-	case errors.Is(err, context.Canceled):
-		return context.Canceled
-	}
-	return nil
-}
-
-// firstText returns the first of raw JSON values that holds text: a string,
-// or a list of strings (NestJS validation messages) joined.
-func firstText(raws ...json.RawMessage) string {
-	for _, raw := range raws {
-		var s string
-		if json.Unmarshal(raw, &s) == nil && strings.TrimSpace(s) != "" {
-			return strings.TrimSpace(s)
-		}
-		var list []string
-		if json.Unmarshal(raw, &list) == nil && len(list) > 0 {
-			return strings.Join(list, "; ")
-		}
-	}
-	return ""
-}
-
-// delay is the wait before retry i (1-based): exponential, capped, with
-// jitter so that many workers do not retry in step.
-func (w *WAHA) delay(i int) time.Duration {
-	d := w.backoff << (i - 1)
-	if d > w.maxBackoff || d <= 0 {
-		d = w.maxBackoff
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// decode reads a JSON answer into v. An empty body (WAHA's way to say
-// "nothing" on some endpoints) leaves v as it is.
-func decode(op string, r response, v any) error {
-	if len(bytes.TrimSpace(r.body)) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(r.body, v); err != nil {
-		return &GatewayError{Op: op, Status: r.status, Message: "unreadable answer: " + err.Error(), kind: ErrUnavailable}
-	}
-	return nil
-}
-
-// segment escapes one path segment. Everything but unreserved characters is
-// escaped, '@' of chat ids included.
-func segment(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
-			b.WriteByte(c)
-			continue
-		}
-		fmt.Fprintf(&b, "%%%02X", c)
-	}
-	return b.String()
-}
-
 // checkSession refuses an unsafe session name before any request.
 func checkSession(op, name string) error {
 	if err := ValidSessionName(name); err != nil {
@@ -422,6 +141,23 @@ func required(op, what, v string) error {
 		return &GatewayError{Op: op, Message: what + " is empty", kind: ErrBadRequest}
 	}
 	return nil
+}
+
+// wahaStatus maps WAHA's session status to the normalised one.
+func wahaStatus(s string) string {
+	switch s {
+	case "STOPPED":
+		return StatusStopped
+	case "STARTING":
+		return StatusStarting
+	case "SCAN_QR_CODE":
+		return StatusScanQR
+	case "WORKING":
+		return StatusWorking
+	case "FAILED":
+		return StatusFailed
+	}
+	return StatusStopped // a status added later (e.g. passkey steps): not working
 }
 
 // wahaSession is WAHA's SessionInfo and SessionDTO.
@@ -455,7 +191,7 @@ func (s wahaSession) info(name string) SessionInfo {
 	if s.Name == "" {
 		s.Name = name
 	}
-	return SessionInfo{Name: s.Name, Status: s.Status, Me: s.Me.account()}
+	return SessionInfo{Name: s.Name, Status: wahaStatus(s.Status), Me: s.Me.account()}
 }
 
 // sessionConfig is the configuration of every aibud session: metadata and
@@ -778,7 +514,7 @@ func (w *WAHA) SentSince(ctx context.Context, session, chatID string, since time
 		if id == "" || !m.FromMe || unixTime(m.Timestamp).Before(since.Truncate(time.Second)) {
 			continue // the filters are the engine's to apply; check them
 		}
-		out = append(out, ChatMessage{ID: id, Body: m.Body, HasMedia: m.HasMedia, Ack: m.Ack, Timestamp: unixTime(m.Timestamp)})
+		out = append(out, ChatMessage{ID: id, Key: WAHAMessageKey(id), Body: m.Body, HasMedia: m.HasMedia, Ack: m.Ack, Timestamp: unixTime(m.Timestamp)})
 	}
 	return out, nil
 }
@@ -932,6 +668,7 @@ func sent(r response, chatID, id string) Sent {
 	if s.ID == "" && id != "" {
 		s.ID = fullMessageID(chatID, id)
 	}
+	s.Key = WAHAMessageKey(s.ID)
 	if f, err := m.Timestamp.Float64(); err == nil && f > 0 {
 		s.Timestamp = unixTime(f)
 	} else {
@@ -1064,4 +801,16 @@ func digits(s string) bool {
 		}
 	}
 	return true
+}
+
+// WAHAMessageKey is a WAHA message's own id: WAHA writes ids as
+// "<fromMe>_<chat>_<id>[_<participant>]", and a pre-generated id is the bare
+// "<id>"; both name the same message, and the key is the bare id.
+func WAHAMessageKey(id string) string {
+	if strings.HasPrefix(id, "true_") || strings.HasPrefix(id, "false_") {
+		if parts := strings.Split(id, "_"); len(parts) >= 3 {
+			return parts[2]
+		}
+	}
+	return id
 }

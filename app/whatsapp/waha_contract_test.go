@@ -609,7 +609,7 @@ func TestWAHAContract(t *testing.T) {
 	doc := wahaSpec(t)
 	cs := newContractServer(t, doc)
 	w := newTestWAHA(cs.URL)
-	var p whatsapp.Provider = w
+	p := w
 	ctx := context.Background()
 	const session = "t12_i34"
 
@@ -662,8 +662,8 @@ func TestWAHAContract(t *testing.T) {
 		{"SentSince", func() (any, error) {
 			return p.SentSince(ctx, session, "15551234567@c.us", time.Unix(1748482800, 0), 20)
 		}, []string{"ChatsController_getChatMessages"}, []whatsapp.ChatMessage{
-			{ID: "true_15551234567@c.us_3EB0IMAGE", Body: "Hi Ana, 20% off", HasMedia: true, Ack: 1, Timestamp: time.Unix(1748482805, 0).UTC()},
-			{ID: "true_15551234567@c.us_3EB0TEXT", Body: "Hello", Ack: 1, Timestamp: time.Unix(1748482805, 0).UTC()},
+			{ID: "true_15551234567@c.us_3EB0IMAGE", Key: "3EB0IMAGE", Body: "Hi Ana, 20% off", HasMedia: true, Ack: 1, Timestamp: time.Unix(1748482805, 0).UTC()},
+			{ID: "true_15551234567@c.us_3EB0TEXT", Key: "3EB0TEXT", Body: "Hello", Ack: 1, Timestamp: time.Unix(1748482805, 0).UTC()},
 		}},
 		{"SendSeen", func() (any, error) {
 			return nil, p.SendSeen(ctx, session, "15551234567@c.us", "false_15551234567@c.us_AAAA", "false_15551234567@c.us_BBBB")
@@ -674,16 +674,21 @@ func TestWAHAContract(t *testing.T) {
 			[]string{"ChattingController_stopTyping"}, nil},
 		{"CheckNumber", func() (any, error) { return p.CheckNumber(ctx, session, "+15551234567") },
 			[]string{"ChattingController_DEPRECATED_checkNumberStatus"}, whatsapp.NumberStatus{Exists: true, ChatID: "15551234567@c.us"}},
+		{"Kind", func() (any, error) { return p.Kind(), nil }, nil, whatsapp.ProviderWAHA},
 		{"PhoneForLID", func() (any, error) { return p.PhoneForLID(ctx, session, "123456789012345@lid") },
 			[]string{"LidsController_findPNByLid"}, "15551234567@c.us"},
 	}
 
-	// Every method of the interface is called here.
-	pt := reflect.TypeFor[whatsapp.Provider]()
+	// Every method of the interface, and of the optional capabilities WAHA
+	// has, is called here.
 	var methods, tested []string
-	for i := range pt.NumMethod() {
-		methods = append(methods, pt.Method(i).Name)
+	for _, pt := range []reflect.Type{reflect.TypeFor[whatsapp.Provider](), reflect.TypeFor[whatsapp.IDReserver](),
+		reflect.TypeFor[whatsapp.LIDResolver](), reflect.TypeFor[whatsapp.Typist]()} {
+		for i := range pt.NumMethod() {
+			methods = append(methods, pt.Method(i).Name)
+		}
 	}
+	slices.Sort(methods)
 	for _, tc := range tests {
 		tested = append(tested, tc.method)
 	}

@@ -544,8 +544,8 @@ func TestWAHASentSince(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []whatsapp.ChatMessage{
-		{ID: "true_1@c.us_NEW", Body: "Sale", HasMedia: true, Ack: 2, Timestamp: time.Unix(1700000100, 0).UTC()},
-		{ID: "true_1@c.us_OBJ", Body: "Hello", Ack: 1, Timestamp: time.Unix(1700000050, 0).UTC()},
+		{ID: "true_1@c.us_NEW", Key: "NEW", Body: "Sale", HasMedia: true, Ack: 2, Timestamp: time.Unix(1700000100, 0).UTC()},
+		{ID: "true_1@c.us_OBJ", Key: "OBJ", Body: "Hello", Ack: 1, Timestamp: time.Unix(1700000050, 0).UTC()},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)

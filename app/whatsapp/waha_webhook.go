@@ -166,7 +166,7 @@ func ParseWAHAEvent(body []byte) (Event, error) {
 		if err = json.Unmarshal(env.Payload, &s); err == nil && s.Status == "" {
 			err = fmt.Errorf("no status")
 		}
-		e.Status = &StatusChange{Status: s.Status}
+		e.Status = &StatusChange{Status: wahaStatus(s.Status)}
 	case EventPollVote, EventPollVoteFailed:
 		e.Vote, err = parseVote(env.Payload, e.Me, kind == EventPollVoteFailed)
 	}
@@ -218,6 +218,7 @@ func parseMessage(payload json.RawMessage) (*Message, error) {
 	if m.ID == "" {
 		return nil, fmt.Errorf("message has no id")
 	}
+	m.Key = WAHAMessageKey(m.ID)
 	switch p.Source {
 	case SourceAPI, SourcePhone:
 		m.Source = p.Source
@@ -260,6 +261,7 @@ func parseAck(payload json.RawMessage) (*Ack, error) {
 	if a.MessageID == "" {
 		return nil, fmt.Errorf("ack has no message id")
 	}
+	a.Key = WAHAMessageKey(a.MessageID)
 	if p.FromMe {
 		a.ChatID = p.To
 	}
@@ -281,7 +283,7 @@ func parseVote(payload json.RawMessage, me *Account, failed bool) (*PollVote, er
 	if p.Poll.ID == "" {
 		return nil, fmt.Errorf("vote has no poll id")
 	}
-	v := &PollVote{PollID: p.Poll.ID, PollKey: MessageKey(p.Poll.ID), VoteID: p.Vote.ID,
+	v := &PollVote{PollID: p.Poll.ID, PollKey: WAHAMessageKey(p.Poll.ID), VoteID: p.Vote.ID,
 		Selected: p.Vote.SelectedOptions, Failed: failed}
 	if v.Selected == nil || failed {
 		v.Selected = []string{}

@@ -224,7 +224,7 @@ func TestWAHAWebhookEvents(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			if diff := cmp.Diff(keyed(tc.want), got); diff != "" {
 				t.Errorf("event (-want +got):\n%s", diff)
 			}
 			// A stored body parses the same without its headers.
@@ -330,7 +330,7 @@ func TestWAHAWebhookMessages(t *testing.T) {
 			if got.Kind != whatsapp.EventMessage {
 				t.Fatalf("kind %q", got.Kind)
 			}
-			if diff := cmp.Diff(tc.want, got.Message); diff != "" {
+			if diff := cmp.Diff(keyed(whatsapp.Event{Message: tc.want}).Message, got.Message); diff != "" {
 				t.Errorf("message (-want +got):\n%s", diff)
 			}
 		})
@@ -430,7 +430,7 @@ func TestWAHAWebhookVotes(t *testing.T) {
 			if diff := cmp.Diff(&want, got.Vote); diff != "" {
 				t.Errorf("vote (-want +got):\n%s", diff)
 			}
-			if got.Vote.PollKey != whatsapp.MessageKey(got.Vote.PollID) {
+			if got.Vote.PollKey != whatsapp.WAHAMessageKey(got.Vote.PollID) {
 				t.Errorf("PollKey %q is not MessageKey(%q)", got.Vote.PollKey, got.Vote.PollID)
 			}
 		})
@@ -481,4 +481,19 @@ func TestWAHAWebhookWithoutMetadata(t *testing.T) {
 	if got.Kind != whatsapp.EventIgnored || got.Type != "group.v2.join" || got.Metadata != nil {
 		t.Errorf("got kind %q type %q metadata %v", got.Kind, got.Type, got.Metadata)
 	}
+}
+
+// keyed fills in the keys a parsed event carries: WAHA's bare message ids.
+func keyed(e whatsapp.Event) whatsapp.Event {
+	if e.Message != nil {
+		m := *e.Message
+		m.Key = whatsapp.WAHAMessageKey(m.ID)
+		e.Message = &m
+	}
+	if e.Ack != nil {
+		a := *e.Ack
+		a.Key = whatsapp.WAHAMessageKey(a.MessageID)
+		e.Ack = &a
+	}
+	return e
 }

@@ -408,11 +408,11 @@ const TestNodeURL = "http://waha.test.invalid"
 func NewInstance(tb testing.TB, s *db.Store, tenantID int64) *db.Instance {
 	tb.Helper()
 	ctx := context.Background()
-	if _, err := s.EnsureDefaultNode(ctx, TestNodeURL, 1_000_000); err != nil {
+	if _, err := s.EnsureDefaultNode(ctx, "waha", TestNodeURL, 1_000_000); err != nil {
 		tb.Fatalf("test node: %v", err)
 	}
 	inst, err := s.Tenant(tenantID).CreateInstance(ctx, db.NewInstance{
-		Name: "Test number", Provider: "waha", Limit: 1000,
+		Name: "Test number", Providers: []string{"waha"}, Limit: 1000,
 		SessionName: func(t, i int64) string { return fmt.Sprintf("t%d_i%d_%s", t, i, randomHex(3)) },
 	})
 	if err != nil {

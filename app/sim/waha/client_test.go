@@ -32,7 +32,7 @@ func TestRealClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Name != name || info.Status != waha.StatusStarting {
+	if info.Name != name || info.Status != whatsapp.StatusStarting {
 		t.Errorf("created %+v", info)
 	}
 	// The QR is asked for while STARTING; WAHA waits for it.
@@ -55,7 +55,7 @@ func TestRealClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Status != waha.StatusWorking || info.Me == nil || info.Me.Phone != "+5511987654321" {
+	if info.Status != whatsapp.StatusWorking || info.Me == nil || info.Me.Phone != "+5511987654321" {
 		t.Errorf("session after scan %+v %+v", info, info.Me)
 	}
 	if _, err := client.QR(ctx, name); !errors.Is(err, whatsapp.ErrWrongStatus) {

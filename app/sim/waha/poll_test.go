@@ -70,7 +70,7 @@ func TestLeadVotes(t *testing.T) {
 	}
 	var ids []string
 	for _, st := range steps {
-		id, err := s.LeadVotes("pv1", "+1 555 010 0300", whatsapp.MessageKey(pollID), st.options...)
+		id, err := s.LeadVotes("pv1", "+1 555 010 0300", whatsapp.WAHAMessageKey(pollID), st.options...)
 		if err != nil {
 			t.Fatalf("%s: %v", st.name, err)
 		}
@@ -79,7 +79,7 @@ func TestLeadVotes(t *testing.T) {
 		if wantSel == nil {
 			wantSel = []string{}
 		}
-		if v.PollID != pollID || v.PollKey != whatsapp.MessageKey(pollID) || v.Voter.Phone != "+15550100300" || !cmp.Equal(v.Selected, wantSel) || v.VoteID == "" {
+		if v.PollID != pollID || v.PollKey != whatsapp.WAHAMessageKey(pollID) || v.Voter.Phone != "+15550100300" || !cmp.Equal(v.Selected, wantSel) || v.VoteID == "" {
 			t.Errorf("%s: vote %+v", st.name, v)
 		}
 		ids = append(ids, id)
