@@ -28,14 +28,18 @@ services:
 	@.ci/services.sh > $(DEV)/services.env
 
 # Runs the whole product locally: services, migrations, the app (web and
-# workers in one process), the WAHA stand-in with its phone page, the mailbox
+# workers in one process), the WAHA stand-in with its phone page (or, with
+# WHATSAPP_PROVIDER=evolution, the Evolution API stand-in), the mailbox
 # stand-in (password reset emails land there), and the Gemini stand-in unless
 # GOOGLE_GENERATIVE_AI_API_KEY (or GEMINI_API_KEY) is set, in which case the
 # real Gemini API answers. Ctrl-C stops everything.
 WAHA_SIM_PORT ?= 3000
+EVOLUTION_SIM_PORT ?= 8089
 GEMINI_SIM_PORT ?= 8091
 MAIL_SIM_SMTP_PORT ?= 1025
 MAIL_SIM_HTTP_PORT ?= 8025
+# WHATSAPP_PROVIDER=evolution runs the Evolution API stand-in instead of WAHA's.
+WHATSAPP_PROVIDER ?= waha
 dev: build services
 	@set -a; . $(DEV)/services.env; set +a; \
 	"$(PSQL)" "$$PG_URL/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = 'aibud_dev'" | grep -q 1 || \
@@ -44,10 +48,20 @@ dev: build services
 	export DATABASE_URL="$$PG_URL/aibud_dev?sslmode=disable" REDIS_URL="$$REDIS_URL_BASE/1" \
 		SESSION_SECRET="$$(cat $(DEV)/session_secret)" APP_BASE_URL="$(APP_BASE_URL)" PORT="$(PORT)" \
 		LOG_FORMAT="$${LOG_FORMAT:-text}" ADMIN_EMAILS="$${ADMIN_EMAILS:-admin@example.com}" \
-		WAHA_API_URL="http://127.0.0.1:$(WAHA_SIM_PORT)" WAHA_API_KEY="dev-waha-key" WAHA_WEBHOOK_SECRET="dev-webhook-secret" \
+		WHATSAPP_PROVIDER="$(WHATSAPP_PROVIDER)" \
 		SMTP_URL="smtp://127.0.0.1:$(MAIL_SIM_SMTP_PORT)?starttls=off"; \
 	pids=""; trap 'kill $$pids 2>/dev/null; wait' EXIT INT TERM; \
-	bin/aibud sim waha -addr 127.0.0.1:$(WAHA_SIM_PORT) -key dev-waha-key & pids="$$pids $$!"; \
+	case "$(WHATSAPP_PROVIDER)" in \
+	evolution) \
+		bin/aibud sim evolution -addr 127.0.0.1:$(EVOLUTION_SIM_PORT) -key dev-evolution-key & pids="$$pids $$!"; \
+		export EVOLUTION_API_URL="http://127.0.0.1:$(EVOLUTION_SIM_PORT)" EVOLUTION_API_KEY="dev-evolution-key" \
+			EVOLUTION_WEBHOOK_SECRET="dev-evolution-webhook-secret"; \
+		phone="http://127.0.0.1:$(EVOLUTION_SIM_PORT)/phone   (Evolution API stand-in)";; \
+	*) \
+		bin/aibud sim waha -addr 127.0.0.1:$(WAHA_SIM_PORT) -key dev-waha-key & pids="$$pids $$!"; \
+		export WAHA_API_URL="http://127.0.0.1:$(WAHA_SIM_PORT)" WAHA_API_KEY="dev-waha-key" WAHA_WEBHOOK_SECRET="dev-webhook-secret"; \
+		phone="http://127.0.0.1:$(WAHA_SIM_PORT)/phone   (WAHA stand-in)";; \
+	esac; \
 	bin/aibud sim mail -smtp 127.0.0.1:$(MAIL_SIM_SMTP_PORT) -http 127.0.0.1:$(MAIL_SIM_HTTP_PORT) & pids="$$pids $$!"; \
 	if [ -z "$${GOOGLE_GENERATIVE_AI_API_KEY:-}$${GEMINI_API_KEY:-}" ]; then \
 		bin/aibud sim gemini -addr 127.0.0.1:$(GEMINI_SIM_PORT) -key dev-gemini-key & pids="$$pids $$!"; \
@@ -56,7 +70,7 @@ dev: build services
 	bin/aibud migrate; \
 	echo; \
 	echo "  My Aibud:      $(APP_BASE_URL)   (sign up; admin@example.com is a platform owner)"; \
-	echo "  Phone (WAHA):  http://127.0.0.1:$(WAHA_SIM_PORT)/phone   (scan QR codes, write as a customer)"; \
+	echo "  Phone:         $$phone: scan QR codes, write as a customer"; \
 	echo "  Mail:          http://127.0.0.1:$(MAIL_SIM_HTTP_PORT)   (password reset emails)"; \
 	echo; \
 	bin/aibud all

@@ -301,7 +301,7 @@ func (p *process) work(ctx context.Context) error {
 		ResetLink: func(token string) string {
 			return p.cfg.HTTP.BaseURL.String() + views.PasswordResetPath(token)
 		},
-		ParseEvent:  parseEvent,
+		ParseEvent:  whatsapp.ParseStoredEvent,
 		CostAIReply: p.cfg.Credits.AIReply,
 		CostMessage: p.cfg.Credits.Message,
 		AITimeout:   p.cfg.AI.Timeout,
@@ -382,17 +382,6 @@ func newMailer(c config.Mail, log *slog.Logger) (mailer.Sender, error) {
 		return nil, fmt.Errorf("SMTP_URL: %w", err)
 	}
 	return m, nil
-}
-
-// parseEvent reads a stored webhook body by provider.
-func parseEvent(provider string, body []byte) (whatsapp.Event, error) {
-	switch provider {
-	case whatsapp.ProviderWAHA:
-		return whatsapp.ParseWAHAEvent(body)
-	case whatsapp.ProviderEvolution:
-		return whatsapp.ParseEvolutionEvent(body)
-	}
-	return whatsapp.Event{}, fmt.Errorf("no parser for provider %q", provider)
 }
 
 // ensureDefaultNodes records the gateway nodes the environment configures

@@ -137,10 +137,8 @@ func sharedEnv(t testing.TB) *env {
 			Store: store, Queue: e.queue, Publisher: live.NewPublisher(redis.NewClient(dbtest.RedisOptions(t)), e.namespace),
 			Gateways: e.gateways, Outbox: e.outbox, AI: e.ai, Mail: mail, Metrics: e.metrics, Log: log,
 		}, jobs.Options{
-			ResetLink: func(token string) string { return resetLinkBase + views.PasswordResetPath(token) },
-			ParseEvent: func(provider string, body []byte) (whatsapp.Event, error) {
-				return whatsapp.ParseWAHAEvent(body)
-			},
+			ResetLink:   func(token string) string { return resetLinkBase + views.PasswordResetPath(token) },
+			ParseEvent:  whatsapp.ParseStoredEvent,
 			QRPollEvery: 200 * time.Millisecond,
 			CostAIReply: costAIReply,
 			CostMessage: costMessage,

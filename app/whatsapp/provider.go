@@ -18,6 +18,7 @@ package whatsapp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 )
@@ -418,4 +419,16 @@ type PollVote struct {
 	// Failed: the vote arrived but could not be decrypted, so the choice is
 	// unknown (EventPollVoteFailed).
 	Failed bool
+}
+
+// ParseStoredEvent parses a webhook body stored when it arrived (and was
+// authenticated then), by the provider that sent it.
+func ParseStoredEvent(provider string, body []byte) (Event, error) {
+	switch provider {
+	case ProviderWAHA:
+		return ParseWAHAEvent(body)
+	case ProviderEvolution:
+		return ParseEvolutionEvent(body)
+	}
+	return Event{}, fmt.Errorf("whatsapp: no parser for provider %q: %w", provider, ErrMalformed)
 }
