@@ -159,7 +159,7 @@ func (h *handler) deleteNode(c echo.Context) error {
 	case errors.Is(err, db.ErrNodeInUse):
 		return Errorf(EConflict, "This server still holds WhatsApp numbers; disable it instead so it takes no new ones.")
 	case errors.Is(err, db.ErrConflict):
-		return Errorf(EConflict, "The default server comes from WAHA_API_URL and cannot be removed here.")
+		return Errorf(EConflict, "A default server comes from the environment (WAHA_API_URL or EVOLUTION_API_URL) and cannot be removed here.")
 	case err != nil:
 		return err
 	}

@@ -72,7 +72,7 @@ func (h *handler) receiveWebhook(c echo.Context, provider string) error {
 		return err
 	}
 	if _, err := h.queue.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-		// Stored already: the sweeper queues it later. WAHA need not retry.
+		// Stored already: the sweeper queues it later. The gateway need not retry.
 		h.log.ErrorContext(ctx, "enqueue webhook processing", "event_id", ev.ID, "err", fmt.Errorf("%w", err))
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": outcome})
