@@ -25,6 +25,66 @@ type Media struct {
 	SHA256    []byte    `bun:"sha256,notnull"`
 	Bytes     []byte    `bun:"bytes,notnull"`
 	CreatedAt time.Time `bun:"created_at,notnull,default:current_timestamp"`
+	// ContactID is the customer who sent a received file; it is deleted
+	// with them. ExpiresAt is when a received file is deleted (retention).
+	ContactID *int64     `bun:"contact_id"`
+	ExpiresAt *time.Time `bun:"expires_at"`
+}
+
+// SaveReceivedMedia stores the file of a customer's message and links the
+// message to it, in one transaction; the file expires at expires. A message
+// that has its file already keeps it (a retried download stores nothing
+// again), and that file is returned.
+func (ts *TenantStore) SaveReceivedMedia(ctx context.Context, messageID int64, mime, fileName string, data []byte, expires time.Time) (*Media, error) {
+	var out *Media
+	err := ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
+		msg := new(Message)
+		if err := tx.db.NewSelect().Model(msg).Column("id", "contact_id", "media_id").ApplyQueryBuilder(tx.scope).
+			Where("m.id = ?", messageID).For("UPDATE").Scan(ctx); err != nil {
+			return mapErr(err)
+		}
+		if msg.MediaID != nil {
+			m, err := tx.Media(ctx, *msg.MediaID)
+			out = m
+			return err
+		}
+		sum := sha256.Sum256(data)
+		m := &Media{TenantID: ts.tenantID, Mime: mime, FileName: fileName, Size: int64(len(data)), SHA256: sum[:], Bytes: data,
+			ContactID: &msg.ContactID, ExpiresAt: &expires}
+		if _, err := tx.db.NewInsert().Model(m).Returning("id, created_at").Exec(ctx); err != nil {
+			return mapErr(err)
+		}
+		if _, err := tx.db.NewUpdate().Model((*Message)(nil)).ApplyQueryBuilder(tx.scope).Set("media_id = ?", m.ID).
+			Set("updated_at = now()").Where("m.id = ?", messageID).Exec(ctx); err != nil {
+			return err
+		}
+		out = m
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("save received media of message %d: %w", messageID, err)
+	}
+	return out, nil
+}
+
+// MediaInfo returns one of the tenant's files without its bytes.
+func (ts *TenantStore) MediaInfo(ctx context.Context, id int64) (*Media, error) {
+	m := new(Media)
+	if err := ts.db.NewSelect().Model(m).ExcludeColumn("bytes").ApplyQueryBuilder(ts.scope).Where("md.id = ?", id).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("media %d: %w", id, mapErr(err))
+	}
+	return m, nil
+}
+
+// DeleteExpiredMediaAllTenants deletes received files whose retention is
+// over (their messages keep their transcript) and returns how many.
+func (s *Store) DeleteExpiredMediaAllTenants(ctx context.Context, now time.Time) (int, error) {
+	res, err := s.db.NewDelete().Model((*Media)(nil)).Where("expires_at IS NOT NULL AND expires_at <= ?", now).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("delete expired media: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }
 
 // SaveMedia stores a file of the tenant and returns it with its id.

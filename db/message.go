@@ -82,6 +82,9 @@ type Message struct {
 	// MediaID is the file an outgoing media message (type "image") sends;
 	// Body is its caption.
 	MediaID *int64 `bun:"media_id"`
+	// Transcript is what the AI heard or saw in a customer's media: a voice
+	// note's transcript, or a photo's or document's description.
+	Transcript string `bun:"transcript,notnull"`
 	// OutboxKey names an outgoing message queued through the outbox, unique
 	// per tenant, so queueing it again finds it (see QueueMessage).
 	OutboxKey *string `bun:"outbox_key"`
@@ -234,4 +237,33 @@ func withLastMessage(q *bun.SelectQuery) *bun.SelectQuery {
 		Join(`LEFT JOIN LATERAL (SELECT m.body, m.direction, m.sender FROM messages m
 			WHERE m.tenant_id = c.tenant_id AND m.contact_id = c.id AND m.sender <> 'system'
 			ORDER BY date_trunc('second', m.sent_at) DESC, m.id DESC LIMIT 1) AS lm ON true`)
+}
+
+// SetTranscript records what the AI heard or saw in a customer's media.
+func (ts *TenantStore) SetTranscript(ctx context.Context, messageID int64, text string) error {
+	_, err := ts.db.NewUpdate().Model((*Message)(nil)).ApplyQueryBuilder(ts.scope).
+		Set("transcript = ?", text).Set("updated_at = now()").Where("m.id = ?", messageID).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("transcript of message %d: %w", messageID, err)
+	}
+	return nil
+}
+
+// UnansweredIncoming returns the customer's messages up to and including
+// upTo that came after the business last wrote (the burst an answer
+// answers), oldest first, at most limit.
+func (ts *TenantStore) UnansweredIncoming(ctx context.Context, contactID, upTo int64, limit int) ([]Message, error) {
+	var ms []Message
+	err := ts.db.NewSelect().Model(&ms).ApplyQueryBuilder(ts.scope).
+		Where("m.contact_id = ? AND m.direction = 'in' AND m.id <= ?", contactID, upTo).
+		Where(`m.id > COALESCE((SELECT max(o.id) FROM messages AS o WHERE o.tenant_id = m.tenant_id AND o.contact_id = m.contact_id
+			AND o.direction = 'out' AND o.sender <> 'system' AND o.id < ?), 0)`, upTo).
+		OrderExpr("m.id DESC").Limit(int64(limit)).Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("unanswered messages of contact %d: %w", contactID, err)
+	}
+	for i, j := 0, len(ms)-1; i < j; i, j = i+1, j-1 {
+		ms[i], ms[j] = ms[j], ms[i]
+	}
+	return ms, nil
 }

@@ -64,6 +64,17 @@ type Turn struct {
 	// business's (the AI's or a person's).
 	FromCustomer bool
 	Text         string
+	// Media is a voice note, image or document the customer sent, given
+	// to the model inline with the text (its caption, or a placeholder).
+	Media *Media
+}
+
+// Media is a file the model reads: audio, an image or a PDF.
+type Media struct {
+	// Kind is the message type: audio, image or document.
+	Kind string
+	Mime string
+	Data []byte
 }
 
 // Model is a Gemini model a tenant may choose.
@@ -113,7 +124,15 @@ type Reply struct {
 	Text    string
 	Handoff bool
 	Reason  string
-	Model   string
+	// MediaNote is the transcript of the customer's voice note, or a
+	// one-line description of their image or document; empty without media.
+	MediaNote string
+	// Question is the customer's question the business knowledge did not
+	// answer, in their words; empty when it did. Confidence is the model's
+	// own estimate (0–1) that its reply is right and grounded.
+	Question   string
+	Confidence float64
+	Model      string
 	// Tokens as the API reported them (0 when it did not).
 	InputTokens  int
 	OutputTokens int
@@ -146,9 +165,15 @@ func (c *Client) Reply(ctx context.Context, req Request) (Reply, error) {
 				"reply":   {Type: genai.TypeString, Description: "The WhatsApp message to send to the customer."},
 				"handoff": {Type: genai.TypeBoolean, Description: "True when a person from the business should take over."},
 				"reason":  {Type: genai.TypeString, Description: "Why a person should take over; empty otherwise."},
+				"media_note": {Type: genai.TypeString, Description: "The transcript of the customer's voice note, or a " +
+					"one-line description of their image or document, in its own language; empty when they sent none."},
+				"question": {Type: genai.TypeString, Description: "The customer's question that the business knowledge " +
+					"does not answer, short and in their words; empty when the knowledge answers it or there is none."},
+				"confidence": {Type: genai.TypeNumber, Description: "How sure you are, from 0 to 1, that the reply is " +
+					"right and grounded in the business knowledge."},
 			},
 			Required:         []string{"reply", "handoff"},
-			PropertyOrdering: []string{"reply", "handoff", "reason"},
+			PropertyOrdering: []string{"reply", "handoff", "reason", "media_note", "question", "confidence"},
 		},
 	}
 	// Fit chose the turns; Contents only shapes them.
@@ -173,16 +198,24 @@ func (c *Client) Reply(ctx context.Context, req Request) (Reply, error) {
 		return out, fmt.Errorf("gemini: %w", ErrEmpty)
 	}
 	var parsed struct {
-		Reply   string `json:"reply"`
-		Handoff bool   `json:"handoff"`
-		Reason  string `json:"reason"`
+		Reply      string   `json:"reply"`
+		Handoff    bool     `json:"handoff"`
+		Reason     string   `json:"reason"`
+		MediaNote  string   `json:"media_note"`
+		Question   string   `json:"question"`
+		Confidence *float64 `json:"confidence"`
 	}
 	if err := json.Unmarshal([]byte(text), &parsed); err != nil || (parsed.Reply == "" && !parsed.Handoff) {
 		// Not the JSON asked for: the text itself is the best answer.
-		out.Text = text
+		out.Text, out.Confidence = text, 1
 		return out, nil
 	}
 	out.Text, out.Handoff, out.Reason = strings.TrimSpace(parsed.Reply), parsed.Handoff, strings.TrimSpace(parsed.Reason)
+	out.MediaNote, out.Question = strings.TrimSpace(parsed.MediaNote), strings.TrimSpace(parsed.Question)
+	out.Confidence = 1 // a model that does not say is taken at its word
+	if c := parsed.Confidence; c != nil {
+		out.Confidence = min(max(*c, 0), 1)
+	}
 	return out, nil
 }
 
@@ -289,7 +322,11 @@ func SystemPrompt(req Request) string {
 		"- Rely only on the business knowledge for facts about the business.\n"+
 		"- Set handoff to true, with a reason, when the customer asks for a person, is upset, "+
 		"or needs something only a person can do; then tell them a person from the team will answer.\n"+
-		"- Answer all of the customer's latest messages together in one reply.\n",
+		"- Answer all of the customer's latest messages together in one reply.\n"+
+		"- The customer may send a voice note, a photo or a document: answer what it says or shows as if they had "+
+		"written it, and put its transcript (a voice note) or a one-line description (a photo or document) in media_note.\n"+
+		"- When the business knowledge does not answer the customer's question, do not guess: say a person from the "+
+		"team will confirm, put their question in question, and give a low confidence.\n",
 		now.In(loc).Format("Monday 2 January 2006, 15:04"), loc.String())
 	return b.String()
 }
@@ -335,11 +372,15 @@ func Contents(turns []Turn, budget int) []*genai.Content {
 		if t.FromCustomer {
 			role = genai.RoleUser
 		}
+		parts := []*genai.Part{genai.NewPartFromText(t.Text)}
+		if t.Media != nil && t.FromCustomer {
+			parts = []*genai.Part{genai.NewPartFromBytes(t.Media.Data, t.Media.Mime), genai.NewPartFromText(t.Text)}
+		}
 		if n := len(out); n > 0 && out[n-1].Role == string(role) {
-			out[n-1].Parts = append(out[n-1].Parts, genai.NewPartFromText(t.Text))
+			out[n-1].Parts = append(out[n-1].Parts, parts...)
 			continue
 		}
-		out = append(out, genai.NewContentFromText(t.Text, role))
+		out = append(out, genai.NewContentFromParts(parts, role))
 	}
 	return out
 }

@@ -78,7 +78,23 @@ func Fit(req Request, budget int) (Request, Fitted) {
 	return req, f
 }
 
-func turnCost(t Turn) int { return EstimateTokens(t.Text) + turnOverheadTokens }
+func turnCost(t Turn) int { return EstimateTokens(t.Text) + MediaTokens(t.Media) + turnOverheadTokens }
+
+// MediaTokens estimates what a file costs the model: Gemini counts 32
+// tokens a second of audio (a voice note is about 2 KB a second), 258 an
+// image, and 258 a page of a PDF (taken as 3 KB a page here).
+func MediaTokens(m *Media) int {
+	if m == nil {
+		return 0
+	}
+	switch m.Kind {
+	case "audio":
+		return max(len(m.Data)/62, 32)
+	case "image":
+		return 258
+	}
+	return max(len(m.Data)/3000, 1) * 258
+}
 
 func entryCost(e Entry) int {
 	return EstimateTokens(e.Title) + EstimateTokens(e.Body) + entryOverheadTokens

@@ -14,6 +14,8 @@ type Incoming struct {
 	Type string
 	// Body is the text, or a media message's caption.
 	Body string
+	// MediaMime is a media message's content type, when the gateway said.
+	MediaMime string
 }
 
 // Decide is what a customer's message sets off, given the tenant's
@@ -59,9 +61,9 @@ func chatSilence(s *db.AISettings, c *db.Contact, now time.Time) (string, bool) 
 func decideAnswer(s *db.AISettings, c *db.Contact, m Incoming, f db.InboundFacts, loc *time.Location, now time.Time) db.Inbound {
 	quiet := now.Add(time.Duration(s.HumanQuietMinutes) * time.Minute)
 	switch {
-	case IsMedia(m.Type):
+	case IsMedia(m.Type) && !Readable(m.Type, m.MediaMime):
 		return db.Inbound{Action: db.InboundHandoff, Until: quiet, Why: MediaHandoffReason(m.Type)}
-	case strings.TrimSpace(m.Body) == "":
+	case strings.TrimSpace(m.Body) == "" && !IsMedia(m.Type):
 		return none("nothing to answer")
 	case HasKeyword(m.Body, s.HandoffKeywords):
 		return db.Inbound{Action: db.InboundHandoff, Until: quiet, Why: "The customer asked for a person"}
@@ -103,8 +105,8 @@ func StillWanted(s *db.AISettings, c *db.Contact, now time.Time) (why string, re
 	return "", false
 }
 
-// IsMedia reports whether a message type carries something the AI cannot
-// read yet (stickers and reactions need no answer and are not media here).
+// IsMedia reports whether a message type carries something beyond text
+// (stickers and reactions need no answer and are not media here).
 func IsMedia(typ string) bool {
 	switch typ {
 	case "image", "audio", "video", "document", "location", "contact":
@@ -113,8 +115,49 @@ func IsMedia(typ string) bool {
 	return false
 }
 
+// Readable reports whether the model reads a media message itself: a voice
+// note or other audio, a photo, or a PDF (a document of unknown type is
+// tried; its real type is checked once downloaded, see ReadableMime).
+// Videos, locations and contact cards go to a person.
+func Readable(typ, mime string) bool {
+	switch typ {
+	case "audio", "image":
+		return mime == "" || ReadableMime(typ, mime)
+	case "document":
+		return mime == "" || ReadableMime(typ, mime)
+	}
+	return false
+}
+
+// ReadableMime reports whether the model takes a file of this type for a
+// message of this kind (Gemini's inline audio, image and PDF types).
+func ReadableMime(typ, mime string) bool {
+	mime = strings.ToLower(strings.TrimSpace(strings.SplitN(mime, ";", 2)[0]))
+	switch typ {
+	case "audio":
+		switch mime {
+		case "audio/ogg", "audio/opus", "audio/mpeg", "audio/mp3", "audio/mp4", "audio/aac", "audio/wav", "audio/x-wav",
+			"audio/webm", "audio/flac", "audio/amr":
+			return true
+		}
+	case "image":
+		switch mime {
+		case "image/jpeg", "image/png", "image/webp", "image/heic", "image/heif":
+			return true
+		}
+	case "document":
+		return mime == "application/pdf"
+	}
+	return false
+}
+
 // MediaHandoffReason is what the tenant reads when media hands a chat over.
 func MediaHandoffReason(typ string) string {
+	return "The customer sent " + mediaName(typ) + ", which the AI cannot read"
+}
+
+// mediaName is how the tenant reads a kind of media.
+func mediaName(typ string) string {
 	what := map[string]string{
 		"image": "a photo", "audio": "a voice message", "video": "a video", "document": "a document",
 		"location": "a location", "contact": "a contact card",
@@ -122,7 +165,14 @@ func MediaHandoffReason(typ string) string {
 	if what == "" {
 		what = "media"
 	}
-	return "The customer sent " + what + ", which the AI cannot read yet"
+	return what
+}
+
+// MediaRefusal is what the tenant reads when a readable kind of media was
+// refused once downloaded: too large, of another type than it claimed, or
+// not downloadable.
+func MediaRefusal(typ, why string) string {
+	return "The customer sent " + mediaName(typ) + " the AI could not read (" + why + ")"
 }
 
 // BusinessOpen reports whether the business is open at now, and when the

@@ -893,3 +893,48 @@ func evolutionAck(status string) int {
 	}
 	return AckPending
 }
+
+var _ MediaFetcher = (*Evolution)(nil)
+
+// FetchMedia downloads a received message's file through
+// getBase64FromMediaMessage (Evolution keeps it with the message when
+// DATABASE_SAVE_DATA_NEW_MESSAGE is on). The answer is bounded by the
+// base64 size of limit.
+func (e *Evolution) FetchMedia(ctx context.Context, session string, ref MediaRef, limit int64) (File, error) {
+	const op = "download media"
+	if err := checkSession(op, session); err != nil {
+		return File{}, err
+	}
+	if err := required(op, "message id", ref.MessageID); err != nil {
+		return File{}, err
+	}
+	r, err := e.do(ctx, call{op: op, method: http.MethodPost, path: instancePath("/chat/getBase64FromMediaMessage", session),
+		body:  map[string]any{"message": map[string]any{"key": map[string]string{"id": ref.MessageID}}, "convertToMp4": false},
+		retry: true, sessionPath: true, limit: limit/3*4 + 8<<10})
+	if errors.Is(err, ErrTooLarge) {
+		return File{}, err
+	}
+	var ge *GatewayError
+	if errors.As(err, &ge) && (ge.Status == http.StatusBadRequest || ge.Status == http.StatusNotFound) && !errors.Is(err, ErrUnavailable) {
+		return File{}, &GatewayError{Provider: ProviderEvolution, Op: op, Status: ge.Status, Message: ge.Message, kind: ErrMediaGone}
+	}
+	if err != nil {
+		return File{}, err
+	}
+	var f struct {
+		FileName string `json:"fileName"`
+		Mimetype string `json:"mimetype"`
+		Base64   string `json:"base64"`
+	}
+	if err := decode(op, r, &f); err != nil {
+		return File{}, err
+	}
+	data, err := base64.StdEncoding.DecodeString(f.Base64)
+	if err != nil || len(data) == 0 {
+		return File{}, e.fail(op, ErrMediaGone, r.status, "no file in the answer", nil)
+	}
+	if int64(len(data)) > limit {
+		return File{}, e.fail(op, ErrTooLarge, r.status, fmt.Sprintf("%d bytes, over %d", len(data), limit), nil)
+	}
+	return File{Mime: f.Mimetype, Name: f.FileName, Data: data}, nil
+}

@@ -272,6 +272,38 @@ type Typist interface {
 	StopTyping(ctx context.Context, session, chatID string) error
 }
 
+// MediaFetcher is a gateway that hands over the file of a message it
+// received (a voice note, a photo, a document). Both gateways are; the
+// interface keeps it optional for one that is not (media then goes to a
+// person).
+type MediaFetcher interface {
+	// FetchMedia downloads a received message's file, reading at most
+	// limit bytes: a larger file is ErrTooLarge, and is never held whole in
+	// memory. A file the gateway no longer has is ErrMediaGone.
+	FetchMedia(ctx context.Context, session string, ref MediaRef, limit int64) (File, error)
+}
+
+// MediaRef names a received message's file: its provider message id and
+// the URL its webhook gave, if any (WAHA's media.url).
+type MediaRef struct {
+	MessageID string
+	URL       string
+}
+
+// File is a downloaded file.
+type File struct {
+	// Mime is the type the gateway gave (not checked against the bytes).
+	Mime string
+	Name string
+	Data []byte
+}
+
+// ErrTooLarge: a file is larger than the caller allows.
+var ErrTooLarge = errors.New("whatsapp: the file is too large")
+
+// ErrMediaGone: the gateway no longer has a message's file.
+var ErrMediaGone = errors.New("whatsapp: the file is no longer on the gateway")
+
 // ErrUnsupported: the gateway cannot do what was asked.
 var ErrUnsupported = errors.New("whatsapp: the gateway cannot do that")
 

@@ -133,6 +133,11 @@ type call struct {
 	retry bool
 	// sessionPath: a 404 means the session does not exist.
 	sessionPath bool
+	// limit bounds a successful answer's body (default maxResponse); a
+	// larger one is ErrTooLarge, never read whole.
+	limit int64
+	// fullURL, when set, is requested instead of baseURL + path.
+	fullURL string
 }
 
 // response is a successful (2xx) answer.
@@ -182,6 +187,9 @@ func (w *transport) do(ctx context.Context, c call) (response, error) {
 // ErrUnavailable, which do may retry.
 func (w *transport) once(ctx context.Context, c call, payload []byte) (response, error) {
 	u := w.baseURL + c.path
+	if c.fullURL != "" {
+		u = c.fullURL
+	}
 	if len(c.query) > 0 {
 		u += "?" + c.query.Encode()
 	}
@@ -207,11 +215,22 @@ func (w *transport) once(ctx context.Context, c call, payload []byte) (response,
 		return response{}, w.fail(c.op, ErrUnavailable, 0, "", err)
 	}
 	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, maxResponse))
+	limit := c.limit
+	if limit <= 0 {
+		limit = maxResponse
+	}
+	ok := res.StatusCode >= 200 && res.StatusCode < 300
+	if ok && res.ContentLength > limit {
+		return response{}, w.fail(c.op, ErrTooLarge, res.StatusCode, fmt.Sprintf("%d bytes, over %d", res.ContentLength, limit), nil)
+	}
+	data, err := io.ReadAll(io.LimitReader(res.Body, limit+1))
 	if err != nil {
 		return response{}, w.fail(c.op, ErrUnavailable, res.StatusCode, "", err)
 	}
-	if res.StatusCode >= 200 && res.StatusCode < 300 {
+	if ok && int64(len(data)) > limit {
+		return response{}, w.fail(c.op, ErrTooLarge, res.StatusCode, fmt.Sprintf("over %d bytes", limit), nil)
+	}
+	if ok {
 		return response{status: res.StatusCode, header: res.Header, body: data}, nil
 	}
 	err = w.statusError(w, c, res.StatusCode, data)

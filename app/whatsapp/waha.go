@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -813,4 +814,31 @@ func WAHAMessageKey(id string) string {
 		}
 	}
 	return id
+}
+
+var _ MediaFetcher = (*WAHA)(nil)
+
+// FetchMedia downloads a received message's file from the URL WAHA's
+// webhook gave (media.url, under /api/files/), with the API key. Only the
+// URL's path is used, on this node's address: a webhook cannot make the
+// client send the key elsewhere.
+func (w *WAHA) FetchMedia(ctx context.Context, session string, ref MediaRef, limit int64) (File, error) {
+	const op = "download media"
+	if err := checkSession(op, session); err != nil {
+		return File{}, err
+	}
+	u, err := url.Parse(ref.URL)
+	if err != nil || !strings.HasPrefix(u.EscapedPath(), "/api/files/") || strings.Contains(u.Path, "..") {
+		return File{}, &GatewayError{Provider: ProviderWAHA, Op: op, Message: "not a WAHA file URL", kind: ErrBadRequest}
+	}
+	r, err := w.do(ctx, call{op: op, method: http.MethodGet, path: u.EscapedPath(), accept: "*/*", retry: true, limit: limit})
+	var ge *GatewayError
+	if errors.As(err, &ge) && ge.Status == http.StatusNotFound {
+		return File{}, &GatewayError{Provider: ProviderWAHA, Op: op, Status: ge.Status, Message: ge.Message, kind: ErrMediaGone}
+	}
+	if err != nil {
+		return File{}, err
+	}
+	mt, _, _ := mime.ParseMediaType(r.header.Get("Content-Type"))
+	return File{Mime: mt, Name: path.Base(u.Path), Data: r.body}, nil
 }
