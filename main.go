@@ -301,8 +301,11 @@ func (p *process) work(ctx context.Context) error {
 		ResetLink: func(token string) string {
 			return p.cfg.HTTP.BaseURL.String() + views.PasswordResetPath(token)
 		},
-		ParseEvent:  whatsapp.ParseStoredEvent,
-		CostAIReply: p.cfg.Credits.AIReply,
+		ParseEvent:       whatsapp.ParseStoredEvent,
+		CostAIReply:      p.cfg.Credits.AIReply,
+		CostAIMediaReply: p.cfg.Credits.AIMediaReply,
+		Media: jobs.MediaLimits{Audio: p.cfg.Media.Audio, Image: p.cfg.Media.Image, Document: p.cfg.Media.Document,
+			Retention: p.cfg.Media.Retention},
 		CostMessage: p.cfg.Credits.Message,
 		AITimeout:   p.cfg.AI.Timeout,
 		// A run of an AI answer makes a model call and a few gateway

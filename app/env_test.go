@@ -36,6 +36,10 @@ const (
 	geminiKey       = "gemini-test-key"
 	costAIReply     = 1
 	costMessage     = 1
+	// costAIMediaReply is an answer that reads a voice note, photo or PDF.
+	costAIMediaReply = 3
+	// mediaLimit bounds every file the AI reads in the tests.
+	mediaLimit = 256 << 10
 )
 
 // env is what every test app of the package shares: a WAHA simulator (the
@@ -137,15 +141,17 @@ func sharedEnv(t testing.TB) *env {
 			Store: store, Queue: e.queue, Publisher: live.NewPublisher(redis.NewClient(dbtest.RedisOptions(t)), e.namespace),
 			Gateways: e.gateways, Outbox: e.outbox, AI: e.ai, Mail: mail, Metrics: e.metrics, Log: log,
 		}, jobs.Options{
-			ResetLink:   func(token string) string { return resetLinkBase + views.PasswordResetPath(token) },
-			ParseEvent:  whatsapp.ParseStoredEvent,
-			QRPollEvery: 200 * time.Millisecond,
-			CostAIReply: costAIReply,
-			CostMessage: costMessage,
-			AITimeout:   5 * time.Second,
-			EventLease:  5 * time.Second,
-			LowBalance:  50,
-			BillingLink: resetLinkBase + views.PathBilling,
+			ResetLink:        func(token string) string { return resetLinkBase + views.PasswordResetPath(token) },
+			ParseEvent:       whatsapp.ParseStoredEvent,
+			QRPollEvery:      200 * time.Millisecond,
+			CostAIReply:      costAIReply,
+			CostAIMediaReply: costAIMediaReply,
+			Media:            jobs.MediaLimits{Audio: mediaLimit, Image: mediaLimit, Document: mediaLimit, Retention: time.Hour},
+			CostMessage:      costMessage,
+			AITimeout:        5 * time.Second,
+			EventLease:       5 * time.Second,
+			LowBalance:       50,
+			BillingLink:      resetLinkBase + views.PathBilling,
 		})
 		e.worker = w
 		go w.RunSweeper(context.Background(), time.Second)

@@ -371,9 +371,9 @@ func TestPoisonEventIsParkedAndNewerEventsProcess(t *testing.T) {
 	}
 }
 
-// TestMediaFromALeadHandsTheChatOver: a photo and a voice note are stored
-// and shown, the chat goes to the tenant with the reason, and the lead is
-// told a person will answer.
+// TestMediaFromALeadHandsTheChatOver: a video and a Word document, which
+// the AI does not read, are stored and shown, the chat goes to the tenant
+// with the reason, and the lead is told a person will answer.
 func TestMediaFromALeadHandsTheChatOver(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
@@ -385,8 +385,8 @@ func TestMediaFromALeadHandsTheChatOver(t *testing.T) {
 		reason string
 		label  string
 	}{
-		{wahasim.Media{Type: "image", Mimetype: "image/jpeg", Caption: "how much is this?"}, "The customer sent a photo", "Photo"},
-		{wahasim.Media{Type: "audio", Mimetype: "audio/ogg; codecs=opus"}, "The customer sent a voice message", "Voice message"},
+		{wahasim.Media{Type: "video", Mimetype: "video/mp4", Caption: "how much is this?"}, "The customer sent a video", "Video"},
+		{wahasim.Media{Type: "document", Mimetype: "application/msword"}, "The customer sent a document", "Document"},
 	} {
 		t.Run(tt.media.Type, func(t *testing.T) {
 			lead := newLead()

@@ -49,6 +49,7 @@ type Config struct {
 	WhatsApp WhatsApp
 	AI       AI
 	Credits  Credits
+	Media    Media
 	Billing  Billing
 	Admin    Admin
 	Mail     Mail
@@ -145,8 +146,20 @@ type Credits struct {
 	Default int64
 	// AIReply is charged for generating an AI answer.
 	AIReply int64
+	// AIMediaReply is charged instead for an answer that reads a voice
+	// note, photo or document (CREDIT_COST_AI_MEDIA_REPLY).
+	AIMediaReply int64
 	// Message is charged for every outgoing WhatsApp message.
 	Message int64
+}
+
+// Media bounds the files customers send that the AI reads (bytes by kind;
+// Gemini takes at most 20 MB inline) and sets how long they are kept.
+type Media struct {
+	Audio     int64
+	Image     int64
+	Document  int64
+	Retention time.Duration
 }
 
 // Billing configures Stripe and the credit warnings. Plans and credit packs
@@ -254,6 +267,11 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Credits.Default = int64(p.intRange("DEFAULT_CREDITS", 400, 0, 1_000_000_000))
 	c.Credits.AIReply = int64(p.intRange("CREDIT_COST_AI_REPLY", 1, 0, 1_000_000))
 	c.Credits.Message = int64(p.intRange("CREDIT_COST_MESSAGE", 1, 0, 1_000_000))
+	c.Credits.AIMediaReply = int64(p.intRange("CREDIT_COST_AI_MEDIA_REPLY", 2, 0, 1_000_000))
+	c.Media.Audio = int64(p.intRange("MEDIA_MAX_AUDIO_BYTES", 10<<20, 1024, 20<<20))
+	c.Media.Image = int64(p.intRange("MEDIA_MAX_IMAGE_BYTES", 5<<20, 1024, 20<<20))
+	c.Media.Document = int64(p.intRange("MEDIA_MAX_DOCUMENT_BYTES", 10<<20, 1024, 20<<20))
+	c.Media.Retention = p.duration("MEDIA_RETENTION", 30*24*time.Hour)
 
 	c.Billing = p.billing()
 	if strings.TrimSpace(getenv("PLAN_INSTANCE_LIMITS")) != "" {

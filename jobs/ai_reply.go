@@ -141,9 +141,18 @@ func (w *Worker) startReply(ctx context.Context, ts *db.TenantStore, s *db.AISet
 		w.log.DebugContext(ctx, "AI stays silent", "contact_id", c.ID, "why", why)
 		return nil, nil
 	}
+	burst, err := ts.UnansweredIncoming(ctx, c.ID, msg.ID, maxBurst)
+	if err != nil {
+		return nil, err
+	}
+	cost, reason := w.opts.CostAIReply, "AI reply"
+	if burstMedia(burst) {
+		// The model reads a voice note, photo or document: more tokens.
+		cost, reason = w.opts.CostAIMediaReply, "AI reply to a voice note, photo or document"
+	}
 	reply, err := ts.StartReply(ctx, &db.AIReply{
 		ContactID: c.ID, TriggerMessageID: msg.ID, InstanceID: msg.InstanceID, ChargeRef: "ai:" + msg.WaID,
-	}, w.opts.CostAIReply+w.opts.CostMessage, "AI reply")
+	}, cost+w.opts.CostMessage, reason)
 	if errors.Is(err, db.ErrInsufficientCredits) {
 		return nil, w.outOfCredits(ctx, ts, c, msg)
 	}
@@ -181,7 +190,18 @@ func (w *Worker) generate(ctx context.Context, ts *db.TenantStore, s *db.AISetti
 			w.log.DebugContext(ctx, "start typing", "err", err)
 		}
 	}
-	req, err := w.aiRequest(ctx, ts, s, c)
+	burst, err := ts.UnansweredIncoming(ctx, c.ID, trigger.ID, maxBurst)
+	if err != nil {
+		return err
+	}
+	media, refusal, err := w.readMedia(ctx, ts, prov, inst, burst)
+	if err != nil {
+		return err
+	}
+	if refusal != "" {
+		return w.refuseMedia(ctx, ts, s, c, trigger, r, refusal)
+	}
+	req, err := w.aiRequest(ctx, ts, s, c, media)
 	if err != nil {
 		return err
 	}
@@ -200,6 +220,7 @@ func (w *Worker) generate(ctx context.Context, ts *db.TenantStore, s *db.AISetti
 	if err := ts.UpdateReply(ctx, r); err != nil {
 		return err
 	}
+	w.afterReply(ctx, ts, c, burst, media, out)
 	if out.Handoff {
 		reason := "The AI asked for a person"
 		if out.Reason != "" {
@@ -287,7 +308,13 @@ func (w *Worker) queueAnswer(ctx context.Context, ts *db.TenantStore, c *db.Cont
 
 // aiRequest builds the model request from the settings, the knowledge and
 // the recent conversation.
-func (w *Worker) aiRequest(ctx context.Context, ts *db.TenantStore, s *db.AISettings, c *db.Contact) (ai.Request, error) {
+// maxBurst bounds the customer's messages one answer reads.
+const maxBurst = 20
+
+// aiRequest is the model's request: the tenant's assistant, its knowledge
+// and the conversation, with the files of media (by message id) inline; older
+// media is told by its transcript.
+func (w *Worker) aiRequest(ctx context.Context, ts *db.TenantStore, s *db.AISettings, c *db.Contact, media map[int64]*ai.Media) (ai.Request, error) {
 	tenant, err := ts.Tenant(ctx)
 	if err != nil {
 		return ai.Request{}, err
@@ -308,14 +335,11 @@ func (w *Worker) aiRequest(ctx context.Context, ts *db.TenantStore, s *db.AISett
 		req.Knowledge = append(req.Knowledge, ai.Entry{Title: k.Title, Body: k.Body})
 	}
 	for _, m := range history {
-		if m.Sender == db.SenderSystem || m.Status == db.MessageFailed || m.Body == "" {
+		text := turnText(&m, media[m.ID] != nil)
+		if m.Sender == db.SenderSystem || m.Status == db.MessageFailed || text == "" {
 			continue
 		}
-		text := m.Body
-		if m.Poll != nil {
-			text += "\n(Poll; options: " + strings.Join(m.Poll.Options, " / ") + ")"
-		}
-		req.Turns = append(req.Turns, ai.Turn{FromCustomer: m.Direction == db.DirectionIn, Text: text})
+		req.Turns = append(req.Turns, ai.Turn{FromCustomer: m.Direction == db.DirectionIn, Text: text, Media: media[m.ID]})
 	}
 	return req, nil
 }
@@ -416,4 +440,23 @@ func numberPaused(ctx context.Context, ts *db.TenantStore, id *int64) (bool, err
 		return false, err
 	}
 	return inst.PausedAt != nil, nil
+}
+
+// turnText is a message as the model reads it: a poll with its options; a
+// customer's media as a placeholder with its caption, and, once the AI has
+// read it, with what it heard or saw (the file itself goes inline only
+// while it is being answered).
+func turnText(m *db.Message, inline bool) string {
+	text := m.Body
+	if m.Poll != nil {
+		text += "\n(Poll; options: " + strings.Join(m.Poll.Options, " / ") + ")"
+	}
+	if m.Direction != db.DirectionIn || !ai.IsMedia(m.Type) {
+		return text
+	}
+	label := "[" + ai.MediaLabel(m.Type) + "]"
+	if m.Transcript != "" && !inline {
+		label = "[" + ai.MediaLabel(m.Type) + ": " + m.Transcript + "]"
+	}
+	return strings.TrimSpace(label + " " + text)
 }

@@ -7,7 +7,8 @@ import (
 	"github.com/hibiken/asynq"
 )
 
-// TypeCleanupSessions removes expired sign-in sessions.
+// TypeCleanupSessions removes expired sign-in sessions, and customers'
+// files whose retention is over.
 const TypeCleanupSessions = "sessions:cleanup"
 
 // NewCleanupSessionsTask returns the cleanup task.
@@ -22,6 +23,13 @@ func (w *Worker) cleanupSessions(ctx context.Context, _ *asynq.Task) error {
 	}
 	if n > 0 {
 		w.log.InfoContext(ctx, "removed expired sessions", "count", n)
+	}
+	files, err := w.store.DeleteExpiredMediaAllTenants(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	if n := files; n > 0 {
+		w.log.InfoContext(ctx, "removed customers' files past their retention", "count", n)
 	}
 	return nil
 }

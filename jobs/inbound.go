@@ -28,7 +28,7 @@ func (w *Worker) handleIncoming(ctx context.Context, ts *db.TenantStore, c *db.C
 	}
 	var decided db.Inbound
 	st, c, err := ts.DecideInbound(ctx, m, c, func(c *db.Contact, f db.InboundFacts) db.Inbound {
-		decided = ai.Decide(s, c, ai.Incoming{Type: m.Type, Body: m.Body}, f, loc, time.Now())
+		decided = ai.Decide(s, c, ai.Incoming{Type: m.Type, Body: m.Body, MediaMime: m.MediaType}, f, loc, time.Now())
 		return decided
 	})
 	if err != nil {

@@ -60,6 +60,11 @@ type Options struct {
 	// outgoing message cost.
 	CostAIReply int64
 	CostMessage int64
+	// CostAIMediaReply is what an AI answer costs instead when the model
+	// reads a voice note, photo or document (more tokens).
+	CostAIMediaReply int64
+	// Media bounds the files the AI reads and sets how long they are kept.
+	Media MediaLimits
 	// AILease is how long one run of an AI answer may take before another
 	// worker takes it over (default 75 s): longer than the model call's
 	// timeout. EventLease is the same for a webhook event (default 20 s).

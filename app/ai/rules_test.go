@@ -149,3 +149,31 @@ func BenchmarkDecide(b *testing.B) {
 		ai.Decide(s, c, ai.Incoming{Type: "text", Body: "what are your opening hours?"}, db.InboundFacts{AIRepliesLastHour: func() int { return 0 }}, time.UTC, now)
 	}
 }
+
+func TestSniffMime(t *testing.T) {
+	ogg := append([]byte("OggS\x00\x02"), make([]byte, 40)...)
+	png := append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 40)...)
+	pdf := []byte("%PDF-1.4\n1 0 obj\n")
+	html := []byte("<html><script>alert(1)</script></html>")
+	for _, tc := range []struct {
+		name, typ, claimed string
+		data               []byte
+		want               string
+		ok                 bool
+	}{
+		{"a voice note", "audio", "audio/ogg; codecs=opus", ogg, "audio/ogg", true},
+		{"a photo", "image", "image/jpeg", png, "image/png", true},
+		{"a PDF", "document", "application/pdf", pdf, "application/pdf", true},
+		{"HTML claiming to be a photo", "image", "image/jpeg", html, "text/html", false},
+		{"HTML claiming to be a PDF", "document", "application/pdf", html, "text/html", false},
+		{"HTML claiming to be audio", "audio", "audio/ogg", html, "", false},
+		{"AAC the sniffer does not know", "audio", "audio/aac", []byte{0xff, 0xf1, 0x50, 0x80, 0x01, 0x7f, 0xfc}, "audio/aac", true},
+		{"unknown bytes claiming an unreadable audio type", "audio", "audio/x-foo", []byte{0xff, 0xf1, 0x50}, "", false},
+		{"nothing", "image", "image/png", nil, "", false},
+	} {
+		got, ok := ai.SniffMime(tc.typ, tc.claimed, tc.data)
+		if ok != tc.ok || (ok && got != tc.want) {
+			t.Errorf("%s: %q %v, want %q %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
+}

@@ -1,0 +1,184 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/myaibud/aibud/app/ai"
+	"github.com/myaibud/aibud/app/live"
+	"github.com/myaibud/aibud/app/whatsapp"
+	"github.com/myaibud/aibud/db"
+)
+
+// MediaLimits bound the files customers send that the AI reads, by message
+// type (audio, image, document), in bytes, and say how long they are kept.
+type MediaLimits struct {
+	Audio     int64
+	Image     int64
+	Document  int64
+	Retention time.Duration
+}
+
+// limit is the largest file of a message type the AI reads.
+func (l MediaLimits) limit(typ string) int64 {
+	switch typ {
+	case "audio":
+		return l.Audio
+	case "image":
+		return l.Image
+	}
+	return l.Document
+}
+
+// burstMedia reports whether the customer's unanswered messages up to msg
+// hold media the AI reads (the answer then costs the media price).
+func burstMedia(burst []db.Message) bool {
+	for _, m := range burst {
+		if ai.IsMedia(m.Type) && ai.Readable(m.Type, m.MediaType) {
+			return true
+		}
+	}
+	return false
+}
+
+// readMedia makes sure every readable file of the burst is downloaded and
+// stored, and returns them for the model by message id. refusal is set when
+// a file cannot be read (too large, not what it claims to be, gone from the
+// gateway, the gateway cannot hand files over): the chat then goes to a
+// person with that reason. An error is one worth retrying.
+func (w *Worker) readMedia(ctx context.Context, ts *db.TenantStore, prov whatsapp.Provider, inst *db.Instance, burst []db.Message) (map[int64]*ai.Media, string, error) {
+	out := map[int64]*ai.Media{}
+	for i := range burst {
+		m := &burst[i]
+		if !ai.IsMedia(m.Type) || !ai.Readable(m.Type, m.MediaType) {
+			continue
+		}
+		if m.MediaID == nil {
+			why, err := w.downloadMedia(ctx, ts, prov, inst, m)
+			if err != nil || why != "" {
+				return nil, why, err
+			}
+		}
+		f, err := ts.Media(ctx, *m.MediaID)
+		if errors.Is(err, db.ErrNotFound) {
+			continue // expired meanwhile: the transcript stands for it
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		out[m.ID] = &ai.Media{Kind: m.Type, Mime: f.Mime, Data: f.Bytes}
+	}
+	return out, "", nil
+}
+
+// downloadMedia fetches one message's file from the gateway, checks its
+// size and type, and stores it with the message (m.MediaID is set).
+func (w *Worker) downloadMedia(ctx context.Context, ts *db.TenantStore, prov whatsapp.Provider, inst *db.Instance, m *db.Message) (string, error) {
+	fetcher, ok := prov.(whatsapp.MediaFetcher)
+	if !ok {
+		return ai.MediaRefusal(m.Type, "this WhatsApp server cannot hand files over"), nil
+	}
+	limit := w.opts.Media.limit(m.Type)
+	f, err := fetcher.FetchMedia(ctx, inst.SessionName, whatsapp.MediaRef{MessageID: m.ProviderID, URL: m.MediaURL}, limit)
+	switch {
+	case errors.Is(err, whatsapp.ErrTooLarge):
+		w.metrics.Count("media_too_large")
+		w.log.InfoContext(ctx, "customer media over the limit", "tenant_id", ts.TenantID(), "message_id", m.ID, "type", m.Type, "limit", limit)
+		return ai.MediaRefusal(m.Type, fmt.Sprintf("larger than %s", byteSize(limit))), nil
+	case errors.Is(err, whatsapp.ErrMediaGone), errors.Is(err, whatsapp.ErrBadRequest):
+		w.log.InfoContext(ctx, "customer media not downloadable", "tenant_id", ts.TenantID(), "message_id", m.ID, "err", err)
+		return ai.MediaRefusal(m.Type, "the file could not be downloaded"), nil
+	case err != nil && !lastAttempt(ctx):
+		return "", fmt.Errorf("download media of message %d: %w", m.ID, err)
+	case err != nil:
+		w.log.WarnContext(ctx, "customer media not downloadable", "tenant_id", ts.TenantID(), "message_id", m.ID, "err", err)
+		return ai.MediaRefusal(m.Type, "the WhatsApp server did not hand the file over"), nil
+	}
+	mime, ok := ai.SniffMime(m.Type, f.Mime, f.Data)
+	if !ok {
+		w.metrics.Count("media_wrong_type")
+		w.log.InfoContext(ctx, "customer media of an unreadable type", "tenant_id", ts.TenantID(), "message_id", m.ID,
+			"claimed", f.Mime, "sniffed", http.DetectContentType(f.Data))
+		return ai.MediaRefusal(m.Type, "not a file type the AI reads"), nil
+	}
+	saved, err := ts.SaveReceivedMedia(ctx, m.ID, mime, mediaFileName(f.Name), f.Data, time.Now().Add(w.opts.Media.Retention))
+	if err != nil {
+		return "", err
+	}
+	m.MediaID = &saved.ID
+	w.metrics.Count("media_stored")
+	w.publish(ctx, ts.TenantID(), live.MessageUpdated, map[string]int64{"contact_id": m.ContactID, "message_id": m.ID})
+	return "", nil
+}
+
+func mediaFileName(names ...string) string {
+	for _, n := range names {
+		if n = strings.TrimSpace(n); n != "" {
+			return whatsapp.CleanText(n)
+		}
+	}
+	return ""
+}
+
+// byteSize writes a size the way the tenant reads it.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%d MB", n>>20)
+	case n >= 1<<10:
+		return fmt.Sprintf("%d KB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// refuseMedia hands the chat to a person because the AI could not read a
+// file, tells the customer (the handoff acknowledgement, as for any
+// handoff), and ends the reply with its credits refunded.
+func (w *Worker) refuseMedia(ctx context.Context, ts *db.TenantStore, s *db.AISettings, c *db.Contact, trigger *db.Message, r *db.AIReply, why string) error {
+	if err := w.handOff(ctx, ts, c, s, why); err != nil {
+		return err
+	}
+	text, err := w.handoffReply(ctx, ts, s, c, trigger)
+	if err != nil {
+		return err
+	}
+	if err := w.autoReply(ctx, ts, c, trigger, ai.ReplyHandoff, text); err != nil {
+		return err
+	}
+	return w.giveUp(ctx, ts, c, r, why+". The chat is waiting for you; the credits were refunded.", true)
+}
+
+// afterMedia records what the model said about the customer's media (the
+// transcript or description, on the latest file's message) and the
+// question it could not answer.
+func (w *Worker) afterReply(ctx context.Context, ts *db.TenantStore, c *db.Contact, burst []db.Message, media map[int64]*ai.Media, out ai.Reply) {
+	if note := whatsapp.CleanText(out.MediaNote); note != "" {
+		for i := len(burst) - 1; i >= 0; i-- {
+			if media[burst[i].ID] == nil {
+				continue
+			}
+			if err := ts.SetTranscript(ctx, burst[i].ID, note); err != nil {
+				w.log.WarnContext(ctx, "record a transcript", "message_id", burst[i].ID, "err", err)
+			} else {
+				w.publish(ctx, ts.TenantID(), live.MessageUpdated, map[string]int64{"contact_id": c.ID, "message_id": burst[i].ID})
+			}
+			break
+		}
+	}
+	question := whatsapp.CleanText(out.Question)
+	if question == "" && out.Confidence < ai.LowConfidence && len(burst) > 0 {
+		question = whatsapp.CleanText(burst[len(burst)-1].Body)
+	}
+	if question == "" {
+		return
+	}
+	if _, err := ts.RecordGap(ctx, question, c.ID, time.Now()); err != nil {
+		w.log.WarnContext(ctx, "record a knowledge gap", "contact_id", c.ID, "err", err)
+		return
+	}
+	w.metrics.Count("knowledge_gap")
+}
