@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/myaibud/aibud/app/sim"
+	"github.com/myaibud/aibud/app/sim/phone"
 )
 
 // Ack levels of a message, as WAHA names them.
@@ -156,7 +159,7 @@ func normalChat(id string) string {
 	user, _, _ = strings.Cut(user, ":") // device suffix
 	switch server {
 	case "c.us", "s.whatsapp.net":
-		if !validPhone(user) || digitsOf(user) != user {
+		if !sim.ValidPhone(user) || sim.Digits(user) != user {
 			return ""
 		}
 		return user + "@c.us"
@@ -166,45 +169,16 @@ func normalChat(id string) string {
 	return ""
 }
 
-// normalLID returns "digits@lid" for "digits" or "digits@lid".
-func normalLID(lid string) string {
-	user, _, _ := strings.Cut(strings.TrimSpace(lid), "@")
-	if user == "" || digitsOf(user) != user {
-		return ""
-	}
-	return user + "@lid"
-}
-
 // chatFor reads a phone number (digits, written with + and separators if
 // need be) or a chat id; it returns "" when it is neither.
 func chatFor(phoneOrChat string) string {
 	if strings.Contains(phoneOrChat, "@") {
 		return normalChat(phoneOrChat)
 	}
-	if d := cleanPhone(phoneOrChat); d != "" {
+	if d := sim.CleanPhone(phoneOrChat); d != "" {
 		return d + "@c.us"
 	}
 	return ""
-}
-
-// cleanPhone returns the digits of a phone number written with +, spaces,
-// dashes, dots or brackets, or "" when it has other characters or is not a
-// possible number.
-func cleanPhone(s string) string {
-	var b strings.Builder
-	for _, c := range strings.TrimSpace(s) {
-		switch {
-		case c >= '0' && c <= '9':
-			b.WriteRune(c)
-		case strings.ContainsRune("+ -.()", c):
-		default:
-			return ""
-		}
-	}
-	if !validPhone(b.String()) {
-		return ""
-	}
-	return b.String()
 }
 
 // sameChat tells whether two chat ids are the same person: equal, or a
@@ -224,13 +198,7 @@ func (ss *session) sameChat(a, b string) bool {
 
 // Media is a file a lead sends: a photo, a voice note, a video or a
 // document, with an optional caption.
-type Media struct {
-	// Type is image, audio (a voice note), video or document.
-	Type     string
-	Mimetype string
-	Filename string
-	Caption  string
-}
+type Media = phone.Media
 
 // mediaPayload is WAHA's WAMedia.
 type mediaPayload struct {
@@ -473,7 +441,7 @@ func (s *Server) LeadSays(session, fromPhone, pushName, text string) (string, er
 // an empty phone makes the mapping unknown, as it often is. It returns the
 // message's serialized id.
 func (s *Server) LeadSaysAsLID(session, lid, phone, pushName, text string) (string, error) {
-	l := normalLID(lid)
+	l := sim.NormalLID(lid)
 	if l == "" {
 		return "", fmt.Errorf("lead says: lid %q: %w", lid, ErrInvalid)
 	}

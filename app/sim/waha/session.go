@@ -1,15 +1,13 @@
 package waha
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/myaibud/aibud/app/sim"
 )
 
 // Account is a WhatsApp account: the number a session is linked to.
@@ -188,7 +186,7 @@ func (s *Server) Session(name string) (SessionState, error) {
 func (s *Server) SetAccount(session, phone, pushName string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := newAccount(session, digitsOf(phone), pushName)
+	a := newAccount(session, sim.Digits(phone), pushName)
 	s.accounts[session] = a
 	if ss, ok := s.sessions[session]; ok && ss.paired {
 		ss.me = &a
@@ -202,7 +200,7 @@ func (s *Server) accountLocked(ss *session) Account {
 	if !ok {
 		a = newAccount(ss.name, "", "")
 	}
-	if ss.pairPhone != "" && digitsOf(a.Phone) != ss.pairPhone {
+	if ss.pairPhone != "" && sim.Digits(a.Phone) != ss.pairPhone {
 		a = newAccount(ss.name, ss.pairPhone, a.PushName)
 	}
 	return a
@@ -302,7 +300,7 @@ func (s *Server) nextQRLocked(ss *session) {
 func (s *Server) showQRLocked(ss *session, number int, life time.Duration) {
 	// The status change clears the QR fields, so it comes first.
 	s.changeStatusLocked(ss, StatusScanQR)
-	ss.qr, ss.qrNumber, ss.qrExpires = newQRValue(), number, time.Now().Add(life)
+	ss.qr, ss.qrNumber, ss.qrExpires = sim.NewQRValue(), number, time.Now().Add(life)
 	s.log.Info("waha stand-in: session status", "session", ss.name, "status", StatusScanQR, "qr_number", number)
 	s.emitLocked(ss, "session.status", statusPayload{Name: ss.name, Status: StatusScanQR, Statuses: slices.Clone(ss.points)})
 	s.afterLocked(ss, life, func() {
@@ -380,47 +378,4 @@ func (s *Server) DropSession(session string) error {
 	s.changeStatusLocked(ss, StatusFailed)
 	s.log.Info("waha stand-in: session dropped silently", "session", session)
 	return nil
-}
-
-// newQRValue makes a value shaped like WhatsApp's pairing QR:
-// "2@ref,noise key,identity key,adv secret".
-func newQRValue() string {
-	part := func(n int) string {
-		b := make([]byte, n)
-		_, _ = rand.Read(b) // crypto/rand.Read never fails
-		return base64.StdEncoding.EncodeToString(b)
-	}
-	return "2@" + part(48) + "," + part(32) + "," + part(32) + "," + part(32)
-}
-
-// newPairingCode makes a code like WhatsApp's: eight letters and digits,
-// shown as ABCD-EFGH.
-func newPairingCode() string {
-	const alphabet = "ABCDEFGHJKLMNPQRSTVWXYZ123456789"
-	b := make([]byte, 8)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b[:4]) + "-" + string(b[4:])
-}
-
-// digitsOf keeps the digits of a phone number.
-func digitsOf(phone string) string {
-	var b strings.Builder
-	for _, c := range phone {
-		if c >= '0' && c <= '9' {
-			b.WriteRune(c)
-		}
-	}
-	return b.String()
-}
-
-// validPhone tells digits that can be a phone number with country code.
-func validPhone(digits string) bool {
-	if len(digits) < 7 || len(digits) > 15 || digits[0] == '0' {
-		return false
-	}
-	_, err := strconv.ParseUint(digits, 10, 64)
-	return err == nil
 }
