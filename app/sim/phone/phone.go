@@ -150,10 +150,12 @@ type Backend interface {
 	// Drop makes the session go away, as the page's "Make trouble" says.
 	Drop(session string) error
 	SetAccount(session, phone, pushName string)
-	LeadSays(session, phone, pushName, text string) error
-	// LeadSaysAsLID writes from a linked id; phone may be empty.
-	LeadSaysAsLID(session, lid, phone, pushName, text string) error
-	LeadSendsMedia(session, phone, pushName string, m Media) error
+	// LeadSays, LeadSaysAsLID (phone may be empty) and LeadSendsMedia
+	// return the conversation the message went to, "" when it is the
+	// phone's digits or the …@lid.
+	LeadSays(session, phone, pushName, text string) (chat string, err error)
+	LeadSaysAsLID(session, lid, phone, pushName, text string) (chat string, err error)
+	LeadSendsMedia(session, phone, pushName string, m Media) (chat string, err error)
 	// OwnerSays writes from the phone to a number or chat id; it returns
 	// the conversation.
 	OwnerSays(session, to, text string) (chat string, err error)
@@ -660,14 +662,18 @@ func (pp *Page) lead(session string, f url.Values) (string, error) {
 	if err := pp.b.ReadChat(session, chat); err != nil && !errors.Is(err, sim.ErrWrongStatus) {
 		return chat, err
 	}
+	var to string
 	var err error
 	switch media := f.Get("media"); {
 	case media != "" && lid == "":
-		err = pp.b.LeadSendsMedia(session, phone, name, phoneMedia(media, text))
+		to, err = pp.b.LeadSendsMedia(session, phone, name, phoneMedia(media, text))
 	case lid != "":
-		err = pp.b.LeadSaysAsLID(session, lid, phone, name, text)
+		to, err = pp.b.LeadSaysAsLID(session, lid, phone, name, text)
 	default:
-		err = pp.b.LeadSays(session, phone, name, text)
+		to, err = pp.b.LeadSays(session, phone, name, text)
+	}
+	if to != "" {
+		chat = to
 	}
 	return chat, err
 }

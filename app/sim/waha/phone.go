@@ -123,19 +123,19 @@ func (p phoneSide) SetAccount(session, phone, pushName string) {
 	p.s.SetAccount(session, phone, pushName)
 }
 
-func (p phoneSide) LeadSays(session, phone, pushName, text string) error {
+func (p phoneSide) LeadSays(session, phone, pushName, text string) (string, error) {
 	_, err := p.s.LeadSays(session, phone, pushName, text)
-	return err
+	return "", err
 }
 
-func (p phoneSide) LeadSaysAsLID(session, lid, phone, pushName, text string) error {
+func (p phoneSide) LeadSaysAsLID(session, lid, phone, pushName, text string) (string, error) {
 	_, err := p.s.LeadSaysAsLID(session, lid, phone, pushName, text)
-	return err
+	return "", err
 }
 
-func (p phoneSide) LeadSendsMedia(session, phone, pushName string, m phone.Media) error {
+func (p phoneSide) LeadSendsMedia(session, phone, pushName string, m phone.Media) (string, error) {
 	_, err := p.s.LeadSendsMedia(session, phone, pushName, m)
-	return err
+	return "", err
 }
 
 func (p phoneSide) OwnerSays(session, to, text string) (string, error) {
