@@ -401,7 +401,15 @@ func (s *Server) restartInstance(w http.ResponseWriter, r *http.Request, p sim.P
 
 // success is Evolution's answer to logout and delete.
 func success(message string) reply {
-	return reply{status: http.StatusOK, body: map[string]any{"status": "SUCCESS", "error": false, "response": map[string]string{"message": message}}}
+	var body struct {
+		Status   string `json:"status"`
+		Error    bool   `json:"error"`
+		Response struct {
+			Message string `json:"message"`
+		} `json:"response"`
+	}
+	body.Status, body.Response.Message = "SUCCESS", message
+	return reply{status: http.StatusOK, body: body}
 }
 
 // logoutInstance is DELETE /instance/logout/{instance}: 400 when closed

@@ -136,6 +136,7 @@ func (s *sim) open(t *testing.T, name string, hook *receiver) {
 		t.Fatal(err)
 	}
 	s.waitState(t, name, func(st evolution.SessionState) bool { return st.Status == evolution.StateOpen })
+	s.flush(t)
 }
 
 func (s *sim) waitState(t *testing.T, name string, ok func(evolution.SessionState) bool) evolution.SessionState {
