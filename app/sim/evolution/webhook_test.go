@@ -267,7 +267,9 @@ func TestInboundSenders(t *testing.T) {
 			"key.remoteJid": "553191234567@s.whatsapp.net"}},
 		{"lid only", func() (string, error) { return s.LeadSaysAsLID("l1", "201234567890123", "", "Caio", "Oi") }, map[string]any{
 			"key.remoteJid": "201234567890123@lid", "key.remoteJidAlt": nil, "key.addressingMode": "lid"}},
-		{"lid with a phone", func() (string, error) { return s.LeadSaysAsLID("l1", "201234567890124@lid", "5511977776666", "Duda", "Oi") }, map[string]any{
+		{"lid with a phone", func() (string, error) {
+			return s.LeadSaysAsLID("l1", "201234567890124@lid", "5511977776666", "Duda", "Oi")
+		}, map[string]any{
 			"key.remoteJid": "5511977776666@s.whatsapp.net", "key.remoteJidAlt": "201234567890124@lid"}},
 		{"typed on the phone", func() (string, error) { return s.OwnerSaysFromPhone("l1", "5511977776666", "Já te respondo") }, map[string]any{
 			"key.remoteJid": "5511977776666@s.whatsapp.net", "key.fromMe": true, "pushName": "Sim l1", "status": "SERVER_ACK"}},
