@@ -132,8 +132,8 @@ func NewAPI(cfg APIConfig) *API {
 	}
 }
 
-// ServeHTTP answers one API request.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// Serve answers one API request.
+func (a *API) Serve(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 	var rt *Route
 	var p Params
@@ -190,10 +190,15 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	buf.copyTo(rec)
 }
 
-// FailNext makes the next n requests to path answer status (through
-// APIConfig.Fail), without doing anything. path is a request path or a
-// route pattern. n <= 0 disarms it.
+// FailNext makes the next n requests to path fail without doing anything,
+// answering status (400–599, else 500) in the gateway's error shape. path
+// is a request path ("/api/sendText", "/message/sendText/i1") or a route
+// pattern ("/api/{session}/auth/qr", "/instance/connect/{instance}"). n <=
+// 0 disarms it.
 func (a *API) FailNext(path string, status int, n int) {
+	if status < 400 || status > 599 {
+		status = http.StatusInternalServerError
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if n <= 0 {
@@ -204,21 +209,29 @@ func (a *API) FailNext(path string, status int, n int) {
 }
 
 // Delay holds back the answers to path (as in FailNext) by d: the request
-// is carried out at once and its answer waits until d passes or the caller
-// gives up. d <= 0 removes the delay.
+// is carried out at once and its answer waits, as when the answer is slow
+// to come back, until d passes or the caller gives up. A send whose caller
+// gave up is still sent. d <= 0 removes the delay.
 func (a *API) Delay(path string, d time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	SetDuration(a.delays, path, d)
+}
+
+// SetDuration sets m[key] to d, or deletes it when d <= 0.
+func SetDuration(m map[string]time.Duration, key string, d time.Duration) {
 	if d <= 0 {
-		delete(a.delays, path)
+		delete(m, key)
 		return
 	}
-	a.delays[path] = d
+	m[key] = d
 }
 
 // Hold holds back the answers to path (as in FailNext) until release is
-// called: each request is carried out at once and its answer waits. Hold
-// again replaces an earlier hold, releasing it.
+// called: each request is carried out at once (its webhooks are sent) and
+// its answer waits, as Delay's, so a test can see what the events did
+// before the caller has the answer. Hold again replaces an earlier hold,
+// releasing it.
 func (a *API) Hold(path string) (release func()) {
 	ch := make(chan struct{})
 	a.mu.Lock()

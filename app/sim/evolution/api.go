@@ -1,10 +1,8 @@
 package evolution
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -391,7 +389,7 @@ func (s *Server) restartInstance(w http.ResponseWriter, r *http.Request, p sim.P
 		case StateOpen:
 			s.reconnectLocked(in, 515)
 		default:
-			in.stopTimer()
+			in.timer.Stop()
 			s.setStateLocked(in, StateClose)
 			s.connectLocked(in, "")
 		}
@@ -432,12 +430,12 @@ func (s *Server) deleteInstance(w http.ResponseWriter, r *http.Request, p sim.Pa
 		case StateOpen:
 			s.logoutLocked(in, 401)
 		case StateConnecting:
-			in.stopTimer()
+			in.timer.Stop()
 			s.setStateLocked(in, StateClose)
 		}
 		s.emitLocked(in, "instance.delete", map[string]string{"instanceName": in.name, "instanceId": in.id})
 		s.emitLocked(in, "remove.instance", nil)
-		in.stopTimer()
+		in.timer.Stop()
 		delete(s.instances, in.name)
 		s.log.Info("evolution stand-in: instance deleted", "instance", in.name)
 		return success("Instance deleted")
@@ -543,17 +541,3 @@ func contains(list []string, v string) bool {
 	return false
 }
 
-// peekName returns the instanceName of a create body, putting the body
-// back for the handler.
-func peekName(r *http.Request) string {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	if err != nil {
-		return ""
-	}
-	var b struct {
-		InstanceName string `json:"instanceName"`
-	}
-	_ = json.Unmarshal(body, &b) // the handler reports bad bodies
-	return b.InstanceName
-}

@@ -5,23 +5,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"strings"
 	"time"
 
 	"github.com/myaibud/aibud/app/sim"
 )
 
-// Account is a WhatsApp account: the number an instance is linked to.
-type Account struct {
-	// ID is the JID (wuid), e.g. 5511911112222@s.whatsapp.net.
-	ID string
-	// LID is the account's linked id, e.g. 201234567890123@lid.
-	LID string
-	// Phone is the number in E.164, e.g. +5511911112222.
-	Phone    string
-	PushName string
-}
+// Account is a WhatsApp account: the number an instance is linked to; its
+// ID is the JID (wuid), e.g. 5511911112222@s.whatsapp.net.
+type Account = sim.Account
 
 // SessionState is what the stand-in knows of an instance.
 type SessionState struct {
@@ -117,10 +109,8 @@ type instance struct {
 	disconnectionCode int
 	disconnectionAt   time.Time
 
-	// timer drives the changes that happen by themselves; gen makes a
-	// stopped timer's late callback a no-op.
-	timer *time.Timer
-	gen   int
+	// timer drives the changes that happen by themselves.
+	timer sim.Timer
 	// changed is closed and replaced on every state or QR change.
 	changed chan struct{}
 
@@ -139,14 +129,6 @@ func newInstance(name string) *instance {
 		name: name, id: newUUID(), state: StateClose, createdAt: now, updatedAt: now,
 		changed: make(chan struct{}), byID: make(map[string]*message),
 		lids: make(map[string]string), muted: make(map[string]bool),
-	}
-}
-
-func (in *instance) stopTimer() {
-	in.gen++
-	if in.timer != nil {
-		in.timer.Stop()
-		in.timer = nil
 	}
 }
 
@@ -206,8 +188,7 @@ func (s *Server) Session(name string) (SessionState, error) {
 func (s *Server) SetAccount(instance, phone, pushName string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := newAccount(instance, sim.Digits(phone), pushName)
-	s.accounts[instance] = a
+	a := s.accounts.Set(instance, phone, pushName)
 	if in, ok := s.instances[instance]; ok && in.paired {
 		in.me, in.wuid = &a, a.ID
 		s.notifyLocked()
@@ -216,31 +197,7 @@ func (s *Server) SetAccount(instance, phone, pushName string) {
 
 // accountLocked is the account a scan of in links.
 func (s *Server) accountLocked(in *instance) Account {
-	a, ok := s.accounts[in.name]
-	if !ok {
-		a = newAccount(in.name, "", "")
-	}
-	if in.pairPhone != "" && sim.Digits(a.Phone) != in.pairPhone {
-		a = newAccount(in.name, in.pairPhone, a.PushName)
-	}
-	return a
-}
-
-// newAccount builds an account; an empty phone becomes a +1 555 number
-// derived from the instance name, so that each instance has its own.
-func newAccount(instance, phone, pushName string) Account {
-	h := fnv.New64a()
-	h.Write([]byte(instance))
-	sum := h.Sum64()
-	if phone == "" {
-		phone = fmt.Sprintf("1555%07d", sum%10_000_000)
-	}
-	if pushName == "" {
-		pushName = "Sim " + instance
-	}
-	h.Write([]byte(phone))
-	lid := fmt.Sprintf("2%014d@lid", h.Sum64()%100_000_000_000_000)
-	return Account{ID: jidOf(phone), LID: lid, Phone: "+" + phone, PushName: pushName}
+	return s.accounts.For(in.name, in.pairPhone)
 }
 
 // setStateLocked changes the connection state, without an event.
@@ -263,17 +220,7 @@ func (s *Server) signalLocked(in *instance) {
 // afterLocked runs f, with s.mu held, after d unless the instance's timer
 // is stopped or replaced first.
 func (s *Server) afterLocked(in *instance, d time.Duration, f func()) {
-	in.stopTimer()
-	gen := in.gen
-	in.timer = time.AfterFunc(d, func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.closed || in.gen != gen || s.instances[in.name] != in {
-			return
-		}
-		in.timer = nil
-		f()
-	})
+	in.timer.After(&s.mu, d, func() bool { return !s.closed && s.instances[in.name] == in }, f)
 }
 
 // connectionData is the data of connection.update.
@@ -324,7 +271,7 @@ func (s *Server) nextQRLocked(in *instance) {
 			d.WUID = in.wuid
 		}
 		s.emitLocked(in, "connection.update", d)
-		in.stopTimer()
+		in.timer.Stop()
 		s.setStateLocked(in, StateClose)
 		return
 	}
@@ -374,7 +321,7 @@ func (s *Server) qrObject(in *instance) *qrCode {
 
 // openLocked links the account: open, with connection.update open.
 func (s *Server) openLocked(in *instance) {
-	in.stopTimer()
+	in.timer.Stop()
 	if in.me == nil {
 		a := s.accountLocked(in)
 		in.me = &a
@@ -392,7 +339,7 @@ func (s *Server) openLocked(in *instance) {
 // connection.update close and logout.instance; the pairing is wiped and
 // the instance stays.
 func (s *Server) logoutLocked(in *instance, code int) {
-	in.stopTimer()
+	in.timer.Stop()
 	in.paired, in.me, in.pairPhone, in.pairingCode = false, nil, "", ""
 	in.disconnectionCode, in.disconnectionAt = code, time.Now()
 	s.setStateLocked(in, StateClose)

@@ -27,11 +27,7 @@ const (
 var statusRank = map[string]int{statusPending: 0, statusServer: 1, statusDelivery: 2, statusRead: 3}
 
 // Poll is a poll's question and options.
-type Poll struct {
-	Name            string
-	Options         []string
-	MultipleAnswers bool
-}
+type Poll = sim.Poll
 
 // Media is a file a lead sends: a photo, a voice note, a video or a
 // document, with an optional caption.
@@ -252,9 +248,7 @@ func (s *Server) sendLocked(in *instance, jid, number string, m *message) messag
 	sm := &SentMessage{ID: m.id, Key: m.id, ChatID: jid, Number: number, Type: "text", Text: m.body, Requests: 1, Time: m.time}
 	switch {
 	case m.poll != nil:
-		p := *m.poll
-		p.Options = slices.Clone(m.poll.Options)
-		sm.Type, sm.Text, sm.Poll = "poll", "", &p
+		sm.Type, sm.Text, sm.Poll = "poll", "", m.poll.Clone()
 	case m.media != nil:
 		sm.Type, sm.Text, sm.Caption = m.media.Type, "", m.media.Caption
 		sm.Mime, sm.FileName, sm.Size, sm.MediaURL = m.media.Mimetype, m.media.Filename, len(m.file), m.url
@@ -450,7 +444,7 @@ func (s *Server) vote(instance, voterPhone, pollMessageID string, options []stri
 	}
 	selected := []string{}
 	if !failed {
-		if selected, err = p.poll.choice(options); err != nil {
+		if selected, err = p.poll.Choice(options); err != nil {
 			return "", err
 		}
 		if p.votes == nil {
@@ -505,23 +499,6 @@ func sortedKeys(m map[string][]string) []string {
 	return keys
 }
 
-// choice checks a vote's options against the poll and drops repeats.
-func (p *Poll) choice(options []string) ([]string, error) {
-	selected := []string{}
-	for _, o := range options {
-		if !slices.Contains(p.Options, o) {
-			return nil, fmt.Errorf("vote: %q is not an option of the poll: %w", o, ErrInvalid)
-		}
-		if !slices.Contains(selected, o) {
-			selected = append(selected, o)
-		}
-	}
-	if len(selected) > 1 && !p.MultipleAnswers {
-		return nil, fmt.Errorf("vote: the poll takes one answer: %w", ErrInvalid)
-	}
-	return selected, nil
-}
-
 // Read is the lead reading a message the instance sent: messages.update
 // READ (after DELIVERY_ACK, if that had not come yet).
 func (s *Server) Read(instance, messageID string) error {
@@ -557,11 +534,7 @@ func (s *Server) Sent(instance string) []SentMessage {
 	out := make([]SentMessage, len(in.sent))
 	for i, sm := range in.sent {
 		out[i] = *sm
-		if sm.Poll != nil {
-			p := *sm.Poll
-			p.Options = slices.Clone(sm.Poll.Options)
-			out[i].Poll = &p
-		}
+		out[i].Poll = sm.Poll.Clone()
 	}
 	return out
 }

@@ -179,7 +179,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, name string, req s
 		if !ok || s.absentLocked(jid) {
 			return badRequestReply([]map[string]any{{"jid": jid, "exists": false, "number": number}})
 		}
-		if s.refused[userOf(jid)] || s.refused[sim.Digits(number)] {
+		if s.Refused(userOf(jid)) || s.Refused(sim.Digits(number)) {
 			return badRequestReply([]string{"Error: not-acceptable"})
 		}
 		return reply{status: http.StatusCreated, body: s.sendLocked(in, jid, number, m)}
@@ -193,15 +193,7 @@ func (s *Server) absentLocked(jid string) bool {
 		return false
 	}
 	user := userOf(jid)
-	if s.absent[user] {
-		return true
-	}
-	for d := range s.absent {
-		if rewrite(d) == user {
-			return true
-		}
-	}
-	return false
+	return s.Absent(user, func(d string) bool { return d == user || rewrite(d) == user })
 }
 
 // whatsappNumbers is POST /chat/whatsappNumbers/{instance}.

@@ -179,26 +179,6 @@ func FastTiming() Timing {
 	return t
 }
 
-func (t Timing) withDefaults() Timing {
-	d := DefaultTiming()
-	for _, f := range []struct{ v, def *time.Duration }{
-		{&t.FirstQR, &d.FirstQR}, {&t.QRWait, &d.QRWait}, {&t.NextQR, &d.NextQR},
-		{&t.Reconnect, &d.Reconnect}, {&t.DeliveryAck, &d.DeliveryAck}, {&t.RetryBase, &d.RetryBase},
-		{&t.MaxRetryDelay, &d.MaxRetryDelay}, {&t.WebhookTimeout, &d.WebhookTimeout},
-	} {
-		if *f.v <= 0 {
-			*f.v = *f.def
-		}
-	}
-	if t.QRLimit <= 0 {
-		t.QRLimit = d.QRLimit
-	}
-	if t.RetryAttempts <= 0 {
-		t.RetryAttempts = d.RetryAttempts
-	}
-	return t
-}
-
 // Options configure a Server.
 type Options struct {
 	// APIKey is the global key (AUTHENTICATION_API_KEY) requests send as
@@ -235,25 +215,27 @@ type Server struct {
 	log        *slog.Logger
 	serverURL  string
 	duplicates int
-	api        *sim.API
 	poster     *delivery.Poster
 	handler    http.Handler
+	// API serves Evolution's routes and holds the injected faults:
+	// FailNext, Delay, Hold and Calls.
+	*sim.API
+	// Numbers holds the numbers not on WhatsApp (SetNumberExists) and
+	// those sends to which are refused (RefuseSendsTo, which answers 400
+	// ["Error: not-acceptable"]).
+	*sim.Numbers
 
 	mu        sync.Mutex
 	closed    bool
 	instances map[string]*instance
 	// accounts are the accounts set with SetAccount, by instance.
-	accounts map[string]Account
-	// absent are the numbers (digits) not on WhatsApp; refused those sends
-	// to which fail.
-	absent  map[string]bool
-	refused map[string]bool
+	accounts *sim.Accounts
 	// slowQR delays the first QR code of an instance's attempts (SlowQR).
 	slowQR map[string]time.Duration
 	// delayNext holds the next event of a type back (DelayNext), by
 	// instance and event.
 	delayNext map[string]time.Duration
-	events    []*eventRecord
+	events    delivery.Log
 	seq       int
 	// changed is closed and replaced, and version counted up, on every
 	// change the phone page shows.
@@ -270,7 +252,7 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	timing := opts.Timing.withDefaults()
+	timing := sim.WithDefaults(opts.Timing, DefaultTiming())
 	client := opts.HTTPClient
 	if client == nil {
 		client = &http.Client{Timeout: timing.WebhookTimeout}
@@ -287,14 +269,13 @@ func New(opts Options) *Server {
 		duplicates: max(opts.Duplicates, 0),
 		poster:     delivery.New(client),
 		instances:  make(map[string]*instance),
-		accounts:   make(map[string]Account),
-		absent:     make(map[string]bool),
-		refused:    make(map[string]bool),
+		Numbers:    sim.NewNumbers(),
+		accounts:   sim.NewAccounts(jidOf),
 		slowQR:     make(map[string]time.Duration),
 		delayNext:  make(map[string]time.Duration),
 		changed:    make(chan struct{}),
 	}
-	s.api = sim.NewAPI(sim.APIConfig{
+	s.API = sim.NewAPI(sim.APIConfig{
 		Routes:  s.apiRoutes(),
 		Session: func(_ *http.Request, p sim.Params) string { return p["instance"] },
 		Check:   s.check,
@@ -306,7 +287,7 @@ func New(opts Options) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.welcome)
 	phone.New(phoneSide{s}, phoneLabels, log).Register(mux)
-	mux.Handle("/", s.api)
+	mux.Handle("/", http.HandlerFunc(s.API.Serve))
 	s.handler = mux
 	return s
 }
@@ -328,7 +309,7 @@ func (s *Server) Close() {
 	}
 	s.closed = true
 	for _, in := range s.instances {
-		in.stopTimer()
+		in.timer.Stop()
 	}
 	s.mu.Unlock()
 	s.poster.Close()
@@ -352,39 +333,6 @@ func Run(ctx context.Context, addr string, opts Options, log *slog.Logger) error
 	})
 }
 
-// FailNext makes the next n requests to path fail without doing anything.
-// path is a request path ("/message/sendText/i1") or a route pattern
-// ("/instance/connect/{instance}"). Connect and restart answer HTTP 200
-// {"error":true,"message":"[object Object]"}, as Evolution does; other
-// routes answer status (400–599, else 500) in Evolution's error shape.
-// n <= 0 disarms it.
-func (s *Server) FailNext(path string, status int, n int) {
-	if status < 400 || status > 599 {
-		status = http.StatusInternalServerError
-	}
-	s.api.FailNext(path, status, n)
-}
-
-// Delay holds back the answers to path (as in FailNext) by d: the request
-// is carried out at once and its answer waits until d passes or the caller
-// gives up. d <= 0 removes the delay.
-func (s *Server) Delay(path string, d time.Duration) {
-	s.api.Delay(path, d)
-}
-
-// Hold holds back the answers to path (as in FailNext) until release is
-// called: each request is carried out at once (its webhooks are sent) and
-// its answer waits.
-func (s *Server) Hold(path string) (release func()) {
-	return s.api.Hold(path)
-}
-
-// Calls returns the API requests answered so far, oldest first (at most the
-// last 10000).
-func (s *Server) Calls() []Call {
-	return s.api.Calls()
-}
-
 // Mute stops (on) or restarts delivering the instance's events of a type
 // (dotted, e.g. "send.message"), as when deliveries are lost; muted events
 // are still recorded in Events.
@@ -396,32 +344,6 @@ func (s *Server) Mute(instance, event string, on bool) {
 	}
 }
 
-// SetNumberExists tells whether a phone number (digits, a leading +
-// allowed) is on WhatsApp, for whatsappNumbers and the check before every
-// send. Every well-formed number is, unless set otherwise here.
-func (s *Server) SetNumberExists(phone string, exists bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if exists {
-		delete(s.absent, sim.Digits(phone))
-	} else {
-		s.absent[sim.Digits(phone)] = true
-	}
-}
-
-// RefuseSendsTo makes sends to a phone number (digits, a leading +
-// allowed) fail with 400 ["Error: not-acceptable"] without sending
-// anything (refuse), or sends normally again (!refuse).
-func (s *Server) RefuseSendsTo(phone string, refuse bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if refuse {
-		s.refused[sim.Digits(phone)] = true
-	} else {
-		delete(s.refused, sim.Digits(phone))
-	}
-}
-
 // SlowQR makes the first QR code of the instance's next connection
 // attempts come d after the socket opens, so that create with qrcode:true
 // and connect, which wait only Timing.QRWait, answer {"count":0} and the
@@ -430,11 +352,7 @@ func (s *Server) RefuseSendsTo(phone string, refuse bool) {
 func (s *Server) SlowQR(instance string, d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if d <= 0 {
-		delete(s.slowQR, instance)
-		return
-	}
-	s.slowQR[instance] = d
+	sim.SetDuration(s.slowQR, instance, d)
 }
 
 // notifyLocked wakes the phone page's waiters; s.mu is held.
@@ -461,7 +379,11 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request, rt *sim.Route, p 
 		return true
 	}
 	if rt.Pattern == "/instance/create" {
-		if name := peekName(r); name != "" {
+		var body struct {
+			InstanceName string `json:"instanceName"`
+		}
+		sim.PeekJSON(r, &body)
+		if name := body.InstanceName; name != "" {
 			s.mu.Lock()
 			_, used := s.instances[name]
 			s.mu.Unlock()
@@ -518,7 +440,8 @@ func (s *Server) tokenKnown(token string) bool {
 }
 
 // fail answers a FailNext: connect and restart report errors with HTTP
-// 200, the other routes in Evolution's error shape.
+// 200 {"error":true,"message":"[object Object]"}, as Evolution does; the
+// other routes answer the status in Evolution's error shape.
 func (s *Server) fail(w http.ResponseWriter, _ *http.Request, pattern string, status int) {
 	if pattern == "/instance/connect/{instance}" || pattern == "/instance/restart/{instance}" {
 		sim.WriteJSON(w, http.StatusOK, map[string]any{"error": true, "message": "[object Object]"})

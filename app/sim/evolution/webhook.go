@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,57 +45,20 @@ type envelope struct {
 	APIKey      *string `json:"apikey"`
 }
 
-// Event is an event an instance emitted, with its deliveries.
-type Event struct {
-	// ID is the stand-in's own name for the event ("evo_1", …), for
-	// Redeliver: Evolution's events carry no id, and Body has none.
-	ID string
-	// Type is the event as the body names it, e.g. "messages.upsert".
-	Type    string
-	Session string
-	Time    time.Time
-	// Body is the JSON posted, byte for byte.
-	Body []byte
-	// Deliveries has one entry per post of the event.
-	Deliveries []Delivery
-}
+// Event is an event an instance emitted, with its posts. Its ID is the
+// stand-in's own name for it ("evo_1", …), for Redeliver: Evolution's
+// events carry no id, and Body has none.
+type Event = delivery.Event
 
 // Delivery is one post of an event to the instance's webhook.
-type Delivery struct {
-	URL string
-	// Attempts counts the tries made so far.
-	Attempts int
-	// Status is the HTTP status of the last try, 0 when it got no answer.
-	Status int
-	// Err is the network error of the last try, if any.
-	Err string
-	// Delivered: a try got a 2xx answer. GaveUp: the delivery ended
-	// without.
-	Delivered bool
-	GaveUp    bool
-}
-
-// eventRecord is an Event; it and its deliveries are guarded by Server.mu.
-type eventRecord struct {
-	Event
-	deliveries []*Delivery
-}
+type Delivery = delivery.Delivery
 
 // Events returns the events emitted so far, oldest first (at most the last
 // 10000), with their deliveries.
 func (s *Server) Events() []Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Event, len(s.events))
-	for i, e := range s.events {
-		out[i] = e.Event
-		out[i].Body = slices.Clone(e.Body)
-		out[i].Deliveries = make([]Delivery, len(e.deliveries))
-		for j, d := range e.deliveries {
-			out[i].Deliveries[j] = *d
-		}
-	}
-	return out
+	return s.events.Events()
 }
 
 // Flush waits until every webhook delivery queued so far has ended
@@ -122,11 +84,10 @@ func (s *Server) DelayNext(instance, event string, d time.Duration) {
 func (s *Server) Redeliver(eventID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := slices.IndexFunc(s.events, func(e *eventRecord) bool { return e.ID == eventID })
-	if i < 0 {
+	rec := s.events.Find(eventID)
+	if rec == nil {
 		return fmt.Errorf("redeliver %q: no such event: %w", eventID, ErrInvalid)
 	}
-	rec := s.events[i]
 	in, ok := s.instances[rec.Session]
 	if !ok {
 		return fmt.Errorf("redeliver %q: instance %q: %w", eventID, rec.Session, ErrUnknownSession)
@@ -162,18 +123,15 @@ func (s *Server) emitLocked(in *instance, event string, data any) string {
 		return ""
 	}
 	s.seq++
-	rec := &eventRecord{Event: Event{ID: "evo_" + strconv.Itoa(s.seq), Type: event, Session: in.name, Time: now, Body: body}}
-	s.events = append(s.events, rec)
-	if len(s.events) > sim.MaxLog {
-		s.events = slices.Clone(s.events[len(s.events)-sim.MaxLog:])
-	}
+	rec := delivery.NewRecord(Event{ID: "evo_" + strconv.Itoa(s.seq), Type: event, Session: in.name, Time: now, Body: body})
+	s.events.Add(rec)
 	s.fanOutLocked(in, rec, url, 1+s.duplicates)
 	return rec.ID
 }
 
 // fanOutLocked queues n posts of the event to the instance's webhook, if
 // that takes the event.
-func (s *Server) fanOutLocked(in *instance, rec *eventRecord, url string, n int) {
+func (s *Server) fanOutLocked(in *instance, rec *delivery.Record, url string, n int) {
 	h := in.hook
 	if !h.wants(rec.Type) || in.muted[rec.Type] {
 		return
@@ -186,8 +144,7 @@ func (s *Server) fanOutLocked(in *instance, rec *eventRecord, url string, n int)
 		queue, wait = queue+"\x00"+rec.ID, d
 	}
 	for range n {
-		d := &Delivery{URL: url}
-		rec.deliveries = append(rec.deliveries, d)
+		d := rec.Add(url, "")
 		ok := s.poster.Enqueue(delivery.Job{
 			Queue:   queue,
 			URL:     url,
@@ -200,8 +157,7 @@ func (s *Server) fanOutLocked(in *instance, rec *eventRecord, url string, n int)
 			Report: func(r delivery.Result) {
 				s.mu.Lock()
 				defer s.mu.Unlock()
-				d.Attempts, d.Status, d.Err = r.Attempts, r.Status, r.Err
-				d.Delivered, d.GaveUp = r.Delivered, r.GaveUp
+				d.Update(r)
 			},
 			Log: s.log.With("event", rec.Type, "instance", rec.Session, "url", url),
 		})

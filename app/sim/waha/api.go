@@ -275,7 +275,7 @@ func (s *Server) updateSession(w http.ResponseWriter, r *http.Request, p sim.Par
 func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request, p sim.Params) {
 	s.inSession(w, r, p["session"], nil, func(ss *session) reply {
 		s.stopLocked(ss)
-		ss.stopTimer()
+		ss.timer.Stop()
 		delete(s.sessions, ss.name)
 		s.notifyLocked()
 		s.log.Info("waha stand-in: session deleted", "session", ss.name)
@@ -717,7 +717,7 @@ func (s *Server) checkNumberStatus(w http.ResponseWriter, r *http.Request, _ sim
 	}
 	phone := sim.CleanPhone(q.Get("phone"))
 	s.inSession(w, r, name, working, func(ss *session) reply {
-		if phone == "" || s.absent[phone] {
+		if phone == "" || s.Absent(phone, nil) {
 			return reply{status: http.StatusOK, body: map[string]any{"numberExists": false}}
 		}
 		return reply{status: http.StatusOK, body: map[string]any{"numberExists": true, "chatId": phone + "@c.us"}}

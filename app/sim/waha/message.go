@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -42,11 +41,7 @@ func ackName(level int) string {
 }
 
 // Poll is a poll's question and options.
-type Poll struct {
-	Name            string
-	Options         []string
-	MultipleAnswers bool
-}
+type Poll = sim.Poll
 
 // SentMessage is a message the app sent through the API (sendText,
 // sendPoll or sendImage).
@@ -395,7 +390,7 @@ func sentOf(m *message) *SentMessage {
 	sm := &SentMessage{ID: m.id, Key: m.key, ChatID: m.chatID, Type: "text", Text: m.body, ReplyTo: m.replyTo, Requests: 1, Time: m.time}
 	switch {
 	case m.poll != nil:
-		sm.Type, sm.Poll = "poll", clonePoll(m.poll)
+		sm.Type, sm.Poll = "poll", m.poll.Clone()
 	case m.media != nil:
 		sm.Type, sm.Text, sm.Caption = m.media.Type, "", m.body
 		sm.Mime, sm.FileName, sm.Size = m.media.Mimetype, m.media.Filename, len(m.file)
@@ -555,7 +550,7 @@ func (s *Server) vote(session, voterPhone, pollMessageID string, options []strin
 	}
 	selected := []string{}
 	if !failed {
-		if selected, err = m.poll.choice(options); err != nil {
+		if selected, err = m.poll.Choice(options); err != nil {
 			return "", err
 		}
 		if m.votes == nil {
@@ -568,23 +563,6 @@ func (s *Server) vote(session, voterPhone, pollMessageID string, options []strin
 		event = "poll.vote.failed"
 	}
 	return s.emitLocked(ss, event, m.votePayload(voter, selected)), nil
-}
-
-// choice checks a vote's options against the poll and drops repeats.
-func (p *Poll) choice(options []string) ([]string, error) {
-	selected := []string{}
-	for _, o := range options {
-		if !slices.Contains(p.Options, o) {
-			return nil, fmt.Errorf("vote: %q is not an option of the poll: %w", o, ErrInvalid)
-		}
-		if !slices.Contains(selected, o) {
-			selected = append(selected, o)
-		}
-	}
-	if len(selected) > 1 && !p.MultipleAnswers {
-		return nil, fmt.Errorf("vote: the poll takes one answer: %w", ErrInvalid)
-	}
-	return selected, nil
 }
 
 // votePayload is the poll.vote payload of voter's choice in the poll m.
@@ -640,16 +618,8 @@ func (s *Server) Sent(session string) []SentMessage {
 	out := make([]SentMessage, len(ss.sent))
 	for i, sm := range ss.sent {
 		out[i] = *sm
-		out[i].Poll = clonePoll(sm.Poll)
+		out[i].Poll = sm.Poll.Clone()
 	}
 	return out
 }
 
-func clonePoll(p *Poll) *Poll {
-	if p == nil {
-		return nil
-	}
-	c := *p
-	c.Options = slices.Clone(p.Options)
-	return &c
-}

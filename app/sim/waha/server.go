@@ -44,12 +44,10 @@
 package waha
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -145,23 +143,6 @@ func FastTiming() Timing {
 	return t
 }
 
-func (t Timing) withDefaults() Timing {
-	d := DefaultTiming()
-	for _, f := range []struct{ v, def *time.Duration }{
-		{&t.StartDelay, &d.StartDelay}, {&t.FirstQR, &d.FirstQR}, {&t.NextQR, &d.NextQR},
-		{&t.StatusWait, &d.StatusWait}, {&t.DeviceAck, &d.DeviceAck}, {&t.RetryUnit, &d.RetryUnit},
-		{&t.MaxRetryDelay, &d.MaxRetryDelay}, {&t.WebhookTimeout, &d.WebhookTimeout},
-	} {
-		if *f.v <= 0 {
-			*f.v = *f.def
-		}
-	}
-	if t.MaxQRs <= 0 {
-		t.MaxQRs = d.MaxQRs
-	}
-	return t
-}
-
 // Options configure a Server.
 type Options struct {
 	// APIKey is the key every /api request must send as X-Api-Key. Empty
@@ -194,20 +175,21 @@ type Server struct {
 	log      *slog.Logger
 	client   *http.Client
 	handler  http.Handler
-	api      *sim.API
 	poster   *delivery.Poster
+	// API serves /api and holds the injected faults: FailNext, Delay,
+	// Hold and Calls.
+	*sim.API
+	// Numbers holds the numbers not on WhatsApp (SetNumberExists) and
+	// those sends to which are refused (RefuseSendsTo).
+	*sim.Numbers
 
 	mu       sync.Mutex
 	closed   bool
 	sessions map[string]*session
-	// accounts are the WhatsApp accounts set with SetAccount, by session,
-	// used when the session is paired.
-	accounts map[string]Account
-	// absent are the phone numbers (digits) that are not on WhatsApp.
-	absent map[string]bool
-	// refused are the phone numbers (digits) sends to which are refused.
-	refused map[string]bool
-	events  []*eventRecord
+	// accounts are the WhatsApp accounts set with SetAccount, linked when
+	// a session is paired.
+	accounts *sim.Accounts
+	events   delivery.Log
 	// changed is closed and replaced, and version counted up, on every
 	// change the phone page shows.
 	changed chan struct{}
@@ -223,7 +205,7 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	timing := opts.Timing.withDefaults()
+	timing := sim.WithDefaults(opts.Timing, DefaultTiming())
 	client := opts.HTTPClient
 	if client == nil {
 		client = &http.Client{Timeout: timing.WebhookTimeout}
@@ -236,12 +218,11 @@ func New(opts Options) *Server {
 		client:   client,
 		poster:   delivery.New(client),
 		sessions: make(map[string]*session),
-		accounts: make(map[string]Account),
-		absent:   make(map[string]bool),
-		refused:  make(map[string]bool),
+		Numbers:  sim.NewNumbers(),
+		accounts: sim.NewAccounts(func(digits string) string { return digits + "@c.us" }),
 		changed:  make(chan struct{}),
 	}
-	s.api = sim.NewAPI(sim.APIConfig{
+	s.API = sim.NewAPI(sim.APIConfig{
 		Routes:   s.apiRoutes(),
 		Session:  sessionOf,
 		Check:    s.check,
@@ -254,7 +235,7 @@ func New(opts Options) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ping", s.ping)
 	mux.HandleFunc("GET /health", s.health)
-	mux.Handle("/api/", s.api)
+	mux.Handle("/api/", http.HandlerFunc(s.API.Serve))
 	phone.New(phoneSide{s}, phoneLabels, log).Register(mux)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/phone", http.StatusSeeOther)
@@ -282,7 +263,7 @@ func (s *Server) Close() {
 	}
 	s.closed = true
 	for _, ss := range s.sessions {
-		ss.stopTimer()
+		ss.timer.Stop()
 	}
 	s.mu.Unlock()
 	s.poster.Close()
@@ -302,35 +283,6 @@ func Run(ctx context.Context, addr string, opts Options, log *slog.Logger) error
 	})
 }
 
-// FailNext makes the next n requests to path answer status with a WAHA
-// error body, without doing anything. path is a request path
-// ("/api/sendText", "/api/t1_i2/auth/qr") or a route pattern
-// ("/api/{session}/auth/qr"). n <= 0 disarms it; a status outside 400–599
-// becomes 500.
-func (s *Server) FailNext(path string, status int, n int) {
-	if status < 400 || status > 599 {
-		status = http.StatusInternalServerError
-	}
-	s.api.FailNext(path, status, n)
-}
-
-// Delay holds back the answers to path (as in FailNext) by d: the request
-// is carried out at once and its answer waits, as when the answer is slow to
-// come back, until d passes or the caller gives up. A send whose caller gave
-// up is still sent. d <= 0 removes the delay.
-func (s *Server) Delay(path string, d time.Duration) {
-	s.api.Delay(path, d)
-}
-
-// Hold holds back the answers to path (as in FailNext) until release is
-// called: each request is carried out at once (its webhooks are sent) and
-// its answer waits, as Delay's, so a test can see what the events did
-// before the caller has the answer. Hold again replaces an earlier hold,
-// releasing it.
-func (s *Server) Hold(path string) (release func()) {
-	return s.api.Hold(path)
-}
-
 // Mute stops (on) or restarts delivering the session's events of a type,
 // e.g. "message.any", as when deliveries are lost; muted events are still
 // recorded in Events.
@@ -342,44 +294,9 @@ func (s *Server) Mute(session, event string, on bool) {
 	}
 }
 
-// SetNumberExists tells whether a phone number (digits, a leading + allowed)
-// is on WhatsApp, for checkNumberStatus. Every well-formed number is,
-// unless set otherwise here.
-func (s *Server) SetNumberExists(phone string, exists bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if exists {
-		delete(s.absent, sim.Digits(phone))
-	} else {
-		s.absent[sim.Digits(phone)] = true
-	}
-}
-
-// RefuseSendsTo makes sends (text and poll) to a phone number (digits, a
-// leading + allowed) answer 400 without sending anything (refuse), as the
-// gateway does for a chat WhatsApp will not deliver to, or sends normally
-// again (!refuse).
-func (s *Server) RefuseSendsTo(phone string, refuse bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if refuse {
-		s.refused[sim.Digits(phone)] = true
-	} else {
-		delete(s.refused, sim.Digits(phone))
-	}
-}
-
 // refusesSendsTo reports whether sends to chat are refused (RefuseSendsTo).
 func (s *Server) refusesSendsTo(chat string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.HasSuffix(chat, "@c.us") && s.refused[sim.Digits(strings.TrimSuffix(chat, "@c.us"))]
-}
-
-// Calls returns the API requests answered so far, oldest first (at most the
-// last 10000).
-func (s *Server) Calls() []Call {
-	return s.api.Calls()
+	return strings.HasSuffix(chat, "@c.us") && s.Refused(sim.Digits(strings.TrimSuffix(chat, "@c.us")))
 }
 
 // notifyLocked wakes the phone page's waiters; s.mu is held.
@@ -426,18 +343,13 @@ func sessionOf(r *http.Request, p sim.Params) string {
 	if v := p["session"]; v != "" {
 		return v
 	}
-	if v := r.URL.Query().Get("session"); v != "" || r.Body == nil || r.Method == http.MethodGet {
+	if v := r.URL.Query().Get("session"); v != "" || r.Method == http.MethodGet {
 		return v
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	if err != nil {
-		return ""
 	}
 	var b struct {
 		Session string `json:"session"`
 	}
-	_ = json.Unmarshal(body, &b) // the handler reports bad bodies
+	sim.PeekJSON(r, &b)
 	return b.Session
 }
 

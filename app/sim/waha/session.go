@@ -3,23 +3,15 @@ package waha
 import (
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"time"
 
 	"github.com/myaibud/aibud/app/sim"
 )
 
-// Account is a WhatsApp account: the number a session is linked to.
-type Account struct {
-	// ID is the chat id, e.g. 15551234567@c.us.
-	ID string
-	// LID is the account's linked id, e.g. 201234567890123@lid.
-	LID string
-	// Phone is the number in E.164, e.g. +15551234567.
-	Phone    string
-	PushName string
-}
+// Account is a WhatsApp account: the number a session is linked to; its ID
+// is the chat id, e.g. 15551234567@c.us.
+type Account = sim.Account
 
 // SessionState is what the stand-in knows of a session.
 type SessionState struct {
@@ -72,10 +64,8 @@ type session struct {
 	pairPhone   string
 	pairingCode string
 
-	// timer drives the status changes that happen by themselves; gen makes
-	// a stopped timer's late callback a no-op.
-	timer *time.Timer
-	gen   int
+	// timer drives the status changes that happen by themselves.
+	timer sim.Timer
 	// changed is closed and replaced on every status change.
 	changed chan struct{}
 
@@ -104,14 +94,6 @@ func newSession(name string) *session {
 		sentByID: make(map[string]*SentMessage),
 		muted:    make(map[string]bool),
 		typing:   make(map[string]bool),
-	}
-}
-
-func (ss *session) stopTimer() {
-	ss.gen++
-	if ss.timer != nil {
-		ss.timer.Stop()
-		ss.timer = nil
 	}
 }
 
@@ -186,8 +168,7 @@ func (s *Server) Session(name string) (SessionState, error) {
 func (s *Server) SetAccount(session, phone, pushName string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := newAccount(session, sim.Digits(phone), pushName)
-	s.accounts[session] = a
+	a := s.accounts.Set(session, phone, pushName)
 	if ss, ok := s.sessions[session]; ok && ss.paired {
 		ss.me = &a
 		s.notifyLocked()
@@ -196,31 +177,7 @@ func (s *Server) SetAccount(session, phone, pushName string) {
 
 // accountLocked is the account a scan of ss links.
 func (s *Server) accountLocked(ss *session) Account {
-	a, ok := s.accounts[ss.name]
-	if !ok {
-		a = newAccount(ss.name, "", "")
-	}
-	if ss.pairPhone != "" && sim.Digits(a.Phone) != ss.pairPhone {
-		a = newAccount(ss.name, ss.pairPhone, a.PushName)
-	}
-	return a
-}
-
-// newAccount builds an account; an empty phone becomes a +1 555 number
-// derived from the session name, so that each session has its own.
-func newAccount(session, phone, pushName string) Account {
-	h := fnv.New64a()
-	h.Write([]byte(session))
-	sum := h.Sum64()
-	if phone == "" {
-		phone = fmt.Sprintf("1555%07d", sum%10_000_000)
-	}
-	if pushName == "" {
-		pushName = "Sim " + session
-	}
-	h.Write([]byte(phone))
-	lid := fmt.Sprintf("2%014d@lid", h.Sum64()%100_000_000_000_000)
-	return Account{ID: phone + "@c.us", LID: lid, Phone: "+" + phone, PushName: pushName}
+	return s.accounts.For(ss.name, ss.pairPhone)
 }
 
 // setStatusLocked changes the status and emits session.status, as WAHA
@@ -257,17 +214,7 @@ type statusPayload struct {
 // afterLocked runs f, with s.mu held, after d unless the session's timer is
 // stopped or replaced first.
 func (s *Server) afterLocked(ss *session, d time.Duration, f func()) {
-	ss.stopTimer()
-	gen := ss.gen
-	ss.timer = time.AfterFunc(d, func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.closed || ss.gen != gen || s.sessions[ss.name] != ss {
-			return
-		}
-		ss.timer = nil
-		f()
-	})
+	ss.timer.After(&s.mu, d, func() bool { return !s.closed && s.sessions[ss.name] == ss }, f)
 }
 
 // startLocked starts a stopped or failed session; a started one is left as
@@ -315,7 +262,7 @@ func (s *Server) showQRLocked(ss *session, number int, life time.Duration) {
 
 // stopLocked stops a session (keeping its pairing).
 func (s *Server) stopLocked(ss *session) {
-	ss.stopTimer()
+	ss.timer.Stop()
 	ss.typing = make(map[string]bool)
 	if ss.status != StatusStopped {
 		s.setStatusLocked(ss, StatusStopped)
@@ -337,7 +284,7 @@ func (s *Server) Scan(session string) error {
 	if ss.status != StatusScanQR {
 		return fmt.Errorf("scan %q in status %s: %w", session, ss.status, ErrWrongStatus)
 	}
-	ss.stopTimer()
+	ss.timer.Stop()
 	a := s.accountLocked(ss)
 	ss.paired, ss.me = true, &a
 	ss.pairingCode = ""
@@ -374,7 +321,7 @@ func (s *Server) DropSession(session string) error {
 	if !ok {
 		return fmt.Errorf("drop %q: %w", session, ErrUnknownSession)
 	}
-	ss.stopTimer()
+	ss.timer.Stop()
 	s.changeStatusLocked(ss, StatusFailed)
 	s.log.Info("waha stand-in: session dropped silently", "session", session)
 	return nil

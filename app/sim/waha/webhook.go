@@ -193,61 +193,20 @@ type environment struct {
 	} `json:"worker"`
 }
 
-// Event is an event a session emitted, with its deliveries.
-type Event struct {
-	// ID is the event id ("evt_…"), the same in every delivery and retry.
-	ID      string
-	Type    string
-	Session string
-	Time    time.Time
-	// Body is the JSON posted, byte for byte.
-	Body []byte
-	// Deliveries has one entry per webhook that takes the event.
-	Deliveries []Delivery
-}
+// Event is an event a session emitted, with its deliveries; its ID is the
+// event id ("evt_…"), the same in every delivery and retry.
+type Event = delivery.Event
 
-// Delivery is the delivery of an event to one webhook.
-type Delivery struct {
-	URL string
-	// RequestID is the X-Webhook-Request-Id, the same on every try.
-	RequestID string
-	// Attempts counts the tries made so far.
-	Attempts int
-	// Status is the HTTP status of the last try, 0 when it got no answer.
-	Status int
-	// Err is the network error of the last try, if any.
-	Err string
-	// Delivered: a try got a 2xx answer. GaveUp: every try failed.
-	Delivered bool
-	GaveUp    bool
-}
-
-// eventRecord is an Event; it and its deliveries are guarded by Server.mu.
-type eventRecord struct {
-	Event
-	deliveries []*Delivery
-}
-
-func (e *eventRecord) export() Event {
-	out := e.Event
-	out.Body = slices.Clone(e.Body)
-	out.Deliveries = make([]Delivery, len(e.deliveries))
-	for i, d := range e.deliveries {
-		out.Deliveries[i] = *d
-	}
-	return out
-}
+// Delivery is the delivery of an event to one webhook, with the
+// X-Webhook-Request-Id it carries on every try.
+type Delivery = delivery.Delivery
 
 // Events returns the events emitted so far, oldest first (at most the last
 // 10000), with their deliveries.
 func (s *Server) Events() []Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Event, len(s.events))
-	for i, e := range s.events {
-		out[i] = e.export()
-	}
-	return out
+	return s.events.Events()
 }
 
 // Flush waits until every webhook delivery queued so far has ended
@@ -281,11 +240,8 @@ func (s *Server) emitLocked(ss *session, event string, payload any) string {
 		s.log.Error("waha stand-in: encode event", "event", event, "session", ss.name, "err", err)
 		return ""
 	}
-	rec := &eventRecord{Event: Event{ID: env.ID, Type: event, Session: ss.name, Time: now, Body: body}}
-	s.events = append(s.events, rec)
-	if len(s.events) > sim.MaxLog {
-		s.events = slices.Clone(s.events[len(s.events)-sim.MaxLog:])
-	}
+	rec := delivery.NewRecord(Event{ID: env.ID, Type: event, Session: ss.name, Time: now, Body: body})
+	s.events.Add(rec)
 	s.fanOutLocked(ss, rec)
 	return rec.ID
 }
@@ -293,13 +249,12 @@ func (s *Server) emitLocked(ss *session, event string, payload any) string {
 // fanOutLocked queues a delivery of the event to each of the session's
 // webhooks that take it. Each webhook of a session has one queue, sent in
 // order.
-func (s *Server) fanOutLocked(ss *session, rec *eventRecord) {
+func (s *Server) fanOutLocked(ss *session, rec *delivery.Record) {
 	for i, h := range ss.hooks {
 		if !h.wants(rec.Type) || ss.muted[rec.Type] {
 			continue
 		}
-		d := &Delivery{URL: h.URL, RequestID: newRequestID()}
-		rec.deliveries = append(rec.deliveries, d)
+		d := rec.Add(h.URL, newRequestID())
 		s.enqueueLocked(ss.name+"\x00"+strconv.Itoa(i)+"\x00"+h.URL, rec, d, h)
 	}
 }
@@ -312,11 +267,10 @@ func (s *Server) fanOutLocked(ss *session, rec *eventRecord) {
 func (s *Server) Redeliver(eventID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := slices.IndexFunc(s.events, func(e *eventRecord) bool { return e.ID == eventID })
-	if i < 0 {
+	rec := s.events.Find(eventID)
+	if rec == nil {
 		return fmt.Errorf("redeliver %q: no such event: %w", eventID, ErrInvalid)
 	}
-	rec := s.events[i]
 	ss, ok := s.sessions[rec.Session]
 	if !ok {
 		return fmt.Errorf("redeliver %q: session %q: %w", eventID, rec.Session, ErrUnknownSession)
@@ -327,7 +281,7 @@ func (s *Server) Redeliver(eventID string) error {
 }
 
 // enqueueLocked hands one delivery to the poster; s.mu is held.
-func (s *Server) enqueueLocked(queue string, rec *eventRecord, d *Delivery, h webhookConfig) {
+func (s *Server) enqueueLocked(queue string, rec *delivery.Record, d *Delivery, h webhookConfig) {
 	ok := s.poster.Enqueue(delivery.Job{
 		Queue: queue,
 		URL:   h.URL,
@@ -351,8 +305,7 @@ func (s *Server) enqueueLocked(queue string, rec *eventRecord, d *Delivery, h we
 		Report: func(r delivery.Result) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			d.Attempts, d.Status, d.Err = r.Attempts, r.Status, r.Err
-			d.Delivered, d.GaveUp = r.Delivered, r.GaveUp
+			d.Update(r)
 		},
 		Log: s.log.With("event", rec.Type, "event_id", rec.ID, "session", rec.Session, "url", h.URL),
 	})
