@@ -38,3 +38,28 @@ func (p *Poll) Clone() *Poll {
 	c.Options = slices.Clone(p.Options)
 	return &c
 }
+
+// Cast records voter's choice in the poll in votes (by voter, made when
+// nil), as WhatsApp does: the options ticked replace the voter's earlier
+// choice, and none withdraws the vote. It returns the choice.
+func (p *Poll) Cast(votes *map[string][]string, voter string, options []string) ([]string, error) {
+	selected, err := p.Choice(options)
+	if err != nil {
+		return nil, err
+	}
+	if *votes == nil {
+		*votes = make(map[string][]string)
+	}
+	(*votes)[voter] = selected
+	return selected, nil
+}
+
+// SortedKeys returns a map's keys in order.
+func SortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -300,7 +300,7 @@ func (s *Server) fetchInstances(w http.ResponseWriter, r *http.Request, _ sim.Pa
 	global := s.apiKey == "" || keyIs(r, s.apiKey)
 	s.mu.Lock()
 	rows := []map[string]any{}
-	for _, name := range sortedNames(s.instances) {
+	for _, name := range sim.SortedKeys(s.instances) {
 		in := s.instances[name]
 		if !global && in.token != key {
 			continue
@@ -540,4 +540,3 @@ func contains(list []string, v string) bool {
 	}
 	return false
 }
-

@@ -159,7 +159,7 @@ func TestConnectStates(t *testing.T) {
 	// No QR in time: {"count":0}; the code comes later by webhook.
 	hook := newReceiver(t, nil)
 	s.create(t, "c3", hook, nil)
-	s.SlowQR("c3", 400*time.Millisecond)
+	s.SlowQR("c3", time.Second)
 	if got := string(s.api(t, http.MethodGet, "/instance/connect/c3", nil, 200).body); got != `{"count":0}` {
 		t.Errorf("slow connect: %s", got)
 	}

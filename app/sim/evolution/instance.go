@@ -164,7 +164,7 @@ func (s *Server) Sessions() []SessionState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]SessionState, 0, len(s.instances))
-	for _, name := range sortedNames(s.instances) {
+	for _, name := range sim.SortedKeys(s.instances) {
 		out = append(out, s.instances[name].view())
 	}
 	return out

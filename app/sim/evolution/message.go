@@ -444,13 +444,9 @@ func (s *Server) vote(instance, voterPhone, pollMessageID string, options []stri
 	}
 	selected := []string{}
 	if !failed {
-		if selected, err = p.poll.Choice(options); err != nil {
+		if selected, err = p.poll.Cast(&p.votes, voter, options); err != nil {
 			return "", err
 		}
-		if p.votes == nil {
-			p.votes = make(map[string][]string)
-		}
-		p.votes[voter] = selected
 	}
 	vote := map[string]any{"encPayload": opaque(24), "encIv": opaque(12), "selectedOptions": selected}
 	if failed {
@@ -467,7 +463,7 @@ func (s *Server) vote(instance, voterPhone, pollMessageID string, options []stri
 	if !failed {
 		for _, o := range p.poll.Options {
 			u := pollUpdate{Name: o, Voters: []string{}}
-			for _, v := range sortedKeys(p.votes) {
+			for _, v := range sim.SortedKeys(p.votes) {
 				if slices.Contains(p.votes[v], o) {
 					u.Voters = append(u.Voters, v)
 				}
@@ -488,15 +484,6 @@ func opaque(n int) map[string]int {
 		out[strconv.Itoa(i)] = int(c)
 	}
 	return out
-}
-
-func sortedKeys(m map[string][]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // Read is the lead reading a message the instance sent: messages.update

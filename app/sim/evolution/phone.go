@@ -92,7 +92,7 @@ func (p phoneSide) Sessions() []phone.Session {
 	p.s.mu.Lock()
 	defer p.s.mu.Unlock()
 	var out []phone.Session
-	for _, name := range sortedNames(p.s.instances) {
+	for _, name := range sim.SortedKeys(p.s.instances) {
 		out = append(out, p.pageSession(p.s.instances[name], false))
 	}
 	return out

@@ -81,7 +81,6 @@ import (
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
-	"sort"
 	"sync"
 	"time"
 
@@ -469,12 +468,3 @@ func notExists(w http.ResponseWriter, name string) {
 	writeError(w, http.StatusNotFound, `The "`+name+`" instance does not exist`)
 }
 
-// sortedNames returns the instance names in order.
-func sortedNames(m map[string]*instance) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}

@@ -166,7 +166,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, _ sim.Para
 	all := r.URL.Query().Get("all") == "true"
 	s.mu.Lock()
 	out := []sessionInfo{}
-	for _, name := range sortedNames(s.sessions) {
+	for _, name := range sim.SortedKeys(s.sessions) {
 		if ss := s.sessions[name]; all || ss.status != StatusStopped {
 			out = append(out, ss.info())
 		}

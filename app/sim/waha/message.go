@@ -550,13 +550,9 @@ func (s *Server) vote(session, voterPhone, pollMessageID string, options []strin
 	}
 	selected := []string{}
 	if !failed {
-		if selected, err = m.poll.Choice(options); err != nil {
+		if selected, err = m.poll.Cast(&m.votes, voter, options); err != nil {
 			return "", err
 		}
-		if m.votes == nil {
-			m.votes = make(map[string][]string)
-		}
-		m.votes[voter] = selected
 	}
 	event := "poll.vote"
 	if failed {
@@ -622,4 +618,3 @@ func (s *Server) Sent(session string) []SentMessage {
 	}
 	return out
 }
-

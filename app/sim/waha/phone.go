@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/myaibud/aibud/app/sim"
 	"github.com/myaibud/aibud/app/sim/phone"
 )
 
@@ -94,7 +95,7 @@ func (p phoneSide) Sessions() []phone.Session {
 	p.s.mu.Lock()
 	defer p.s.mu.Unlock()
 	var out []phone.Session
-	for _, name := range sortedNames(p.s.sessions) {
+	for _, name := range sim.SortedKeys(p.s.sessions) {
 		out = append(out, p.pageSession(p.s.sessions[name], false))
 	}
 	return out

@@ -144,7 +144,7 @@ func (s *Server) Sessions() []SessionState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]SessionState, 0, len(s.sessions))
-	for _, name := range sortedNames(s.sessions) {
+	for _, name := range sim.SortedKeys(s.sessions) {
 		out = append(out, s.sessions[name].state())
 	}
 	return out
