@@ -62,7 +62,8 @@ func badRequestReply(message any) reply {
 }
 
 // inInstance runs f with the lock held on the named instance and writes
-// its reply; an instance deleted meanwhile is a 404.
+// its reply (none when its status is 0); an instance deleted meanwhile is
+// a 404.
 func (s *Server) inInstance(w http.ResponseWriter, name string, f func(in *instance) reply) {
 	s.mu.Lock()
 	in, ok := s.instances[name]
@@ -73,7 +74,28 @@ func (s *Server) inInstance(w http.ResponseWriter, name string, f func(in *insta
 	}
 	rep := f(in)
 	s.mu.Unlock()
-	sim.WriteJSON(w, rep.status, rep.body)
+	if rep.status != 0 {
+		sim.WriteJSON(w, rep.status, rep.body)
+	}
+}
+
+// onOpenInstance is inInstance for calls that need the socket open: any
+// other state answers 400 "Connection Closed".
+func (s *Server) onOpenInstance(w http.ResponseWriter, name string, f func(in *instance) reply) {
+	s.inInstance(w, name, func(in *instance) reply {
+		if in.state != StateOpen {
+			return connectionClosed
+		}
+		return f(in)
+	})
+}
+
+// need answers 400 when a required property is missing.
+func need(w http.ResponseWriter, present bool, property string) bool {
+	if !present {
+		badRequest(w, requires(property))
+	}
+	return present
 }
 
 // decode reads a JSON body into v; it answers 400 and returns false when
@@ -266,23 +288,18 @@ func (s *Server) connectInstance(w http.ResponseWriter, r *http.Request, p sim.P
 			return
 		}
 	}
-	name := p["instance"]
-	s.mu.Lock()
-	in, ok := s.instances[name]
-	if !ok {
-		s.mu.Unlock()
-		notExists(w, name)
-		return
+	var connecting *instance
+	s.inInstance(w, p["instance"], func(in *instance) reply {
+		if in.state == StateOpen {
+			return reply{status: http.StatusOK, body: stateBody(in)}
+		}
+		s.connectLocked(in, pairPhone)
+		connecting = in
+		return reply{} // answered below, once the QR code came
+	})
+	if connecting != nil {
+		sim.WriteJSON(w, http.StatusOK, s.waitQR(r.Context(), connecting))
 	}
-	if in.state == StateOpen {
-		body := stateBody(in)
-		s.mu.Unlock()
-		sim.WriteJSON(w, http.StatusOK, body)
-		return
-	}
-	s.connectLocked(in, pairPhone)
-	s.mu.Unlock()
-	sim.WriteJSON(w, http.StatusOK, s.waitQR(r.Context(), in))
 }
 
 // connectionState is GET /instance/connectionState/{instance}.

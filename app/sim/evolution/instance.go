@@ -172,13 +172,34 @@ func (s *Server) Sessions() []SessionState {
 
 // Session returns one instance.
 func (s *Server) Session(name string) (SessionState, error) {
+	var st SessionState
+	err := s.control("instance", name, func(in *instance) error {
+		st = in.view()
+		return nil
+	})
+	return st, err
+}
+
+// control runs f with the lock held on the named instance; op names the
+// call in errors.
+func (s *Server) control(op, name string, f func(in *instance) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	in, ok := s.instances[name]
 	if !ok {
-		return SessionState{}, fmt.Errorf("instance %q: %w", name, ErrUnknownSession)
+		return fmt.Errorf("%s %q: %w", op, name, ErrUnknownSession)
 	}
-	return in.view(), nil
+	return f(in)
+}
+
+// wrongState is the error of a call in the wrong state.
+func wrongState(op string, in *instance) error {
+	return fmt.Errorf("%s %q in state %s: %w", op, in.name, in.state, ErrWrongStatus)
+}
+
+// showsQR tells an instance showing a QR code.
+func (in *instance) showsQR() bool {
+	return in.state == StateConnecting && in.qr != ""
 }
 
 // SetAccount sets the WhatsApp account (phone digits, a leading + allowed,
@@ -365,73 +386,57 @@ func (s *Server) reconnectLocked(in *instance, reason int) {
 // pairing code): the instance becomes open, linked to the account set with
 // SetAccount (or the number the pairing code was asked for, or one derived
 // from the name). It returns ErrWrongStatus unless a code is shown.
-func (s *Server) Scan(instance string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	in, ok := s.instances[instance]
-	if !ok {
-		return fmt.Errorf("scan %q: %w", instance, ErrUnknownSession)
-	}
-	if in.state != StateConnecting || in.qr == "" {
-		return fmt.Errorf("scan %q in state %s: %w", instance, in.state, ErrWrongStatus)
-	}
-	a := s.accountLocked(in)
-	in.me = &a
-	s.openLocked(in)
-	return nil
+func (s *Server) Scan(name string) error {
+	return s.control("scan", name, func(in *instance) error {
+		if !in.showsQR() {
+			return wrongState("scan", in)
+		}
+		a := s.accountLocked(in)
+		in.me = &a
+		s.openLocked(in)
+		return nil
+	})
 }
 
 // RotateQR replaces the current QR code now, as Baileys does when a code
 // expires: qrcode.updated with a new code and count one up. It returns
 // ErrWrongStatus unless a code is shown.
-func (s *Server) RotateQR(instance string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	in, ok := s.instances[instance]
-	if !ok {
-		return fmt.Errorf("rotate QR of %q: %w", instance, ErrUnknownSession)
-	}
-	if in.state != StateConnecting || in.qr == "" {
-		return fmt.Errorf("rotate QR of %q in state %s: %w", instance, in.state, ErrWrongStatus)
-	}
-	s.nextQRLocked(in)
-	return nil
+func (s *Server) RotateQR(name string) error {
+	return s.control("rotate QR of", name, func(in *instance) error {
+		if !in.showsQR() {
+			return wrongState("rotate QR of", in)
+		}
+		s.nextQRLocked(in)
+		return nil
+	})
 }
 
 // DropSession ends the instance's session for good, as when the phone
 // unlinks the device: a terminal close 401 (status.instance,
 // connection.update close, logout.instance). The pairing is gone; connect
 // gives a new QR code.
-func (s *Server) DropSession(instance string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	in, ok := s.instances[instance]
-	if !ok {
-		return fmt.Errorf("drop %q: %w", instance, ErrUnknownSession)
-	}
-	if in.state == StateClose {
-		return fmt.Errorf("drop %q in state %s: %w", instance, in.state, ErrWrongStatus)
-	}
-	s.logoutLocked(in, 401)
-	return nil
+func (s *Server) DropSession(name string) error {
+	return s.control("drop", name, func(in *instance) error {
+		if in.state == StateClose {
+			return wrongState("drop", in)
+		}
+		s.logoutLocked(in, 401)
+		return nil
+	})
 }
 
 // DropConnection breaks the open instance's connection without ending the
 // session (statusReason 408, connection lost): Evolution reconnects by
 // itself, so the webhook sees connecting and then open, and no close. It
 // returns ErrWrongStatus unless the instance is open.
-func (s *Server) DropConnection(instance string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	in, ok := s.instances[instance]
-	if !ok {
-		return fmt.Errorf("drop connection of %q: %w", instance, ErrUnknownSession)
-	}
-	if in.state != StateOpen {
-		return fmt.Errorf("drop connection of %q in state %s: %w", instance, in.state, ErrWrongStatus)
-	}
-	s.reconnectLocked(in, 408)
-	return nil
+func (s *Server) DropConnection(name string) error {
+	return s.control("drop connection of", name, func(in *instance) error {
+		if in.state != StateOpen {
+			return wrongState("drop connection of", in)
+		}
+		s.reconnectLocked(in, 408)
+		return nil
+	})
 }
 
 // newUUID returns a random (version 4) UUID.

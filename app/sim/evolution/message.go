@@ -225,16 +225,14 @@ func sha256Base64(b []byte) string {
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
-// openInstanceLocked returns the instance if it is open.
-func (s *Server) openInstanceLocked(op, instance string) (*instance, error) {
-	in, ok := s.instances[instance]
-	if !ok {
-		return nil, fmt.Errorf("%s in %q: %w", op, instance, ErrUnknownSession)
-	}
-	if in.state != StateOpen || in.me == nil {
-		return nil, fmt.Errorf("%s in %q (state %s): %w", op, instance, in.state, ErrWrongStatus)
-	}
-	return in, nil
+// onOpen runs f with the lock held on the named instance once it is open.
+func (s *Server) onOpen(op, name string, f func(in *instance) error) error {
+	return s.control(op, name, func(in *instance) error {
+		if in.state != StateOpen || in.me == nil {
+			return wrongState(op, in)
+		}
+		return f(in)
+	})
 }
 
 // sendLocked sends a message from the instance's account through the API:
@@ -285,15 +283,31 @@ func (s *Server) ackLocked(in *instance, m *message, status string) {
 	})
 }
 
-// receiveLocked stores a message a lead sent and emits messages.upsert.
-func (s *Server) receiveLocked(in *instance, m *message) string {
-	m.id, m.dbID, m.source, m.time = newIncomingID(), newDBID(), "android", time.Now()
-	if m.status == "" {
-		m.status = statusDelivery
+// receive stores a message a lead, or the owner on the phone, wrote, once
+// the instance is open, and emits messages.upsert (and the owner's
+// DELIVERY_ACK later). It returns the message id.
+func (s *Server) receive(op, name string, m *message) (string, error) {
+	if m.media == nil && strings.TrimSpace(m.body) == "" {
+		return "", fmt.Errorf("%s: empty text: %w", op, ErrInvalid)
 	}
-	in.addMessage(m)
-	s.emitLocked(in, "messages.upsert", m.data(in))
-	return m.id
+	err := s.onOpen(op, name, func(in *instance) error {
+		m.id, m.dbID, m.source, m.time = newIncomingID(), newDBID(), "android", time.Now()
+		m.status = statusDelivery
+		if m.fromMe {
+			m.status = statusServer
+			s.deliveryAckLater(in, m)
+		}
+		switch {
+		case strings.HasSuffix(m.alt, "@lid"):
+			in.lids[m.alt] = m.jid
+		case strings.HasSuffix(m.jid, "@lid"):
+			in.lids[m.jid] = ""
+		}
+		in.addMessage(m)
+		s.emitLocked(in, "messages.upsert", m.data(in))
+		return nil
+	})
+	return m.id, err
 }
 
 // LeadSays is a lead writing to the instance's number from fromPhone
@@ -305,16 +319,7 @@ func (s *Server) LeadSays(instance, fromPhone, pushName, text string) (string, e
 	if jid == "" || !strings.HasSuffix(jid, "@s.whatsapp.net") {
 		return "", fmt.Errorf("lead says: phone %q: %w", fromPhone, ErrInvalid)
 	}
-	if strings.TrimSpace(text) == "" {
-		return "", fmt.Errorf("lead says: empty text: %w", ErrInvalid)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	in, err := s.openInstanceLocked("lead says", instance)
-	if err != nil {
-		return "", err
-	}
-	return s.receiveLocked(in, &message{jid: jid, pushName: pushName, body: text}), nil
+	return s.receive("lead says", instance, &message{jid: jid, pushName: pushName, body: text})
 }
 
 // LeadSaysAsLID is a lead writing from a linked id (lid: digits, or
@@ -327,27 +332,15 @@ func (s *Server) LeadSaysAsLID(instance, lid, phone, pushName, text string) (str
 	if l == "" {
 		return "", fmt.Errorf("lead says: lid %q: %w", lid, ErrInvalid)
 	}
-	pn := ""
+	m := &message{jid: l, pushName: pushName, body: text}
 	if phone != "" {
-		if pn = leadJID(phone); pn == "" || !strings.HasSuffix(pn, "@s.whatsapp.net") {
+		pn := leadJID(phone)
+		if pn == "" || !strings.HasSuffix(pn, "@s.whatsapp.net") {
 			return "", fmt.Errorf("lead says: phone %q: %w", phone, ErrInvalid)
 		}
-	}
-	if strings.TrimSpace(text) == "" {
-		return "", fmt.Errorf("lead says: empty text: %w", ErrInvalid)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	in, err := s.openInstanceLocked("lead says", instance)
-	if err != nil {
-		return "", err
-	}
-	in.lids[l] = pn
-	m := &message{jid: l, pushName: pushName, body: text}
-	if pn != "" {
 		m.jid, m.alt = pn, l
 	}
-	return s.receiveLocked(in, m), nil
+	return s.receive("lead says", instance, m)
 }
 
 // LeadSendsMedia is a lead sending a photo, voice note, video or document
@@ -362,14 +355,8 @@ func (s *Server) LeadSendsMedia(instance, fromPhone, pushName string, media Medi
 	if mediaTypes[media.Type] == "" || media.Mimetype == "" {
 		return "", fmt.Errorf("lead sends media: type %q, mimetype %q: %w", media.Type, media.Mimetype, ErrInvalid)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	in, err := s.openInstanceLocked("lead sends media", instance)
-	if err != nil {
-		return "", err
-	}
 	m := &message{jid: jid, pushName: pushName, body: media.Caption, media: &media, file: sampleFile(media)}
-	return s.receiveLocked(in, m), nil
+	return s.receive("lead sends media", instance, m)
 }
 
 // sampleFile is the bytes of a file a lead sends: a tiny file of its type.
@@ -393,19 +380,7 @@ func (s *Server) OwnerSaysFromPhone(instance, toPhone, text string) (string, err
 	if jid == "" {
 		return "", fmt.Errorf("owner says: to %q: %w", toPhone, ErrInvalid)
 	}
-	if strings.TrimSpace(text) == "" {
-		return "", fmt.Errorf("owner says: empty text: %w", ErrInvalid)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	in, err := s.openInstanceLocked("owner says", instance)
-	if err != nil {
-		return "", err
-	}
-	m := &message{jid: jid, fromMe: true, body: text, status: statusServer}
-	s.receiveLocked(in, m)
-	s.deliveryAckLater(in, m)
-	return m.id, nil
+	return s.receive("owner says", instance, &message{jid: jid, fromMe: true, body: text})
 }
 
 // LeadVotes is a lead (leadPhone: digits, + allowed, or a JID; empty for
@@ -425,13 +400,18 @@ func (s *Server) LeadVoteFails(instance, leadPhone, pollMessageID string) (strin
 	return s.vote(instance, leadPhone, pollMessageID, nil, true)
 }
 
-func (s *Server) vote(instance, voterPhone, pollMessageID string, options []string, failed bool) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	in, err := s.openInstanceLocked("vote", instance)
-	if err != nil {
-		return "", err
-	}
+func (s *Server) vote(name, voterPhone, pollMessageID string, options []string, failed bool) (string, error) {
+	var id string
+	err := s.onOpen("vote", name, func(in *instance) error {
+		var err error
+		id, err = s.voteLocked(in, voterPhone, pollMessageID, options, failed)
+		return err
+	})
+	return id, err
+}
+
+func (s *Server) voteLocked(in *instance, voterPhone, pollMessageID string, options []string, failed bool) (string, error) {
+	var err error
 	p := in.byID[pollMessageID]
 	if p == nil || p.poll == nil || !p.fromMe {
 		return "", fmt.Errorf("vote: poll %q: %w", pollMessageID, ErrUnknownMessage)
@@ -488,19 +468,15 @@ func opaque(n int) map[string]int {
 
 // Read is the lead reading a message the instance sent: messages.update
 // READ (after DELIVERY_ACK, if that had not come yet).
-func (s *Server) Read(instance, messageID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	in, err := s.openInstanceLocked("read", instance)
-	if err != nil {
-		return err
-	}
-	m := in.byID[messageID]
-	if m == nil || !m.fromMe {
-		return fmt.Errorf("read %q: %w", messageID, ErrUnknownMessage)
-	}
-	s.readLocked(in, m)
-	return nil
+func (s *Server) Read(name, messageID string) error {
+	return s.onOpen("read", name, func(in *instance) error {
+		m := in.byID[messageID]
+		if m == nil || !m.fromMe {
+			return fmt.Errorf("read %q: %w", messageID, ErrUnknownMessage)
+		}
+		s.readLocked(in, m)
+		return nil
+	})
 }
 
 func (s *Server) readLocked(in *instance, m *message) {

@@ -1,7 +1,6 @@
 package evolution
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/myaibud/aibud/app/sim"
@@ -99,13 +98,12 @@ func (p phoneSide) Sessions() []phone.Session {
 }
 
 func (p phoneSide) Session(name string) (phone.Session, bool) {
-	p.s.mu.Lock()
-	defer p.s.mu.Unlock()
-	in, ok := p.s.instances[name]
-	if !ok {
-		return phone.Session{}, false
-	}
-	return p.pageSession(in, true), true
+	var ps phone.Session
+	err := p.s.control("show", name, func(in *instance) error {
+		ps = p.pageSession(in, true)
+		return nil
+	})
+	return ps, err == nil
 }
 
 func (p phoneSide) Changes() (int, <-chan struct{}) {
@@ -117,18 +115,18 @@ func (p phoneSide) Changes() (int, <-chan struct{}) {
 func (p phoneSide) Scan(instance string) error     { return p.s.Scan(instance) }
 func (p phoneSide) RotateQR(instance string) error { return p.s.RotateQR(instance) }
 func (p phoneSide) Drop(instance string) error     { return p.s.DropSession(instance) }
-func (p phoneSide) SetAccount(instance, phone, pushName string) {
-	p.s.SetAccount(instance, phone, pushName)
+func (p phoneSide) SetAccount(name, phone, pushName string) {
+	p.s.SetAccount(name, phone, pushName)
 }
 
 // chatOfMessage is the conversation of a message the lead just sent.
-func (p phoneSide) chatOfMessage(instance, id string, err error) (string, error) {
+func (p phoneSide) chatOfMessage(name, id string, err error) (string, error) {
 	if err != nil {
 		return "", err
 	}
 	p.s.mu.Lock()
 	defer p.s.mu.Unlock()
-	if in, ok := p.s.instances[instance]; ok {
+	if in, ok := p.s.instances[name]; ok {
 		if m := in.byID[id]; m != nil {
 			return in.chatOf(m.jid), nil
 		}
@@ -136,69 +134,59 @@ func (p phoneSide) chatOfMessage(instance, id string, err error) (string, error)
 	return "", nil
 }
 
-func (p phoneSide) LeadSays(instance, phone, pushName, text string) (string, error) {
-	id, err := p.s.LeadSays(instance, phone, pushName, text)
-	return p.chatOfMessage(instance, id, err)
+func (p phoneSide) LeadSays(name, phone, pushName, text string) (string, error) {
+	id, err := p.s.LeadSays(name, phone, pushName, text)
+	return p.chatOfMessage(name, id, err)
 }
 
-func (p phoneSide) LeadSaysAsLID(instance, lid, phone, pushName, text string) (string, error) {
-	id, err := p.s.LeadSaysAsLID(instance, lid, phone, pushName, text)
-	return p.chatOfMessage(instance, id, err)
+func (p phoneSide) LeadSaysAsLID(name, lid, phone, pushName, text string) (string, error) {
+	id, err := p.s.LeadSaysAsLID(name, lid, phone, pushName, text)
+	return p.chatOfMessage(name, id, err)
 }
 
-func (p phoneSide) LeadSendsMedia(instance, phone, pushName string, m phone.Media) (string, error) {
-	id, err := p.s.LeadSendsMedia(instance, phone, pushName, m)
-	return p.chatOfMessage(instance, id, err)
+func (p phoneSide) LeadSendsMedia(name, phone, pushName string, m phone.Media) (string, error) {
+	id, err := p.s.LeadSendsMedia(name, phone, pushName, m)
+	return p.chatOfMessage(name, id, err)
 }
 
-func (p phoneSide) OwnerSays(instance, to, text string) (string, error) {
-	id, err := p.s.OwnerSaysFromPhone(instance, to, text)
-	return p.chatOfMessage(instance, id, err)
+func (p phoneSide) OwnerSays(name, to, text string) (string, error) {
+	id, err := p.s.OwnerSaysFromPhone(name, to, text)
+	return p.chatOfMessage(name, id, err)
 }
 
 // Vote is the poll's lead voting: the options ticked, none to withdraw the
 // vote, or a vote Evolution cannot decrypt.
-func (p phoneSide) Vote(instance, poll string, options []string, failed bool) error {
+func (p phoneSide) Vote(name, poll string, options []string, failed bool) error {
 	var err error
 	if failed {
-		_, err = p.s.LeadVoteFails(instance, "", poll)
+		_, err = p.s.LeadVoteFails(name, "", poll)
 	} else {
-		_, err = p.s.LeadVotes(instance, "", poll, options...)
+		_, err = p.s.LeadVotes(name, "", poll, options...)
 	}
 	return err
 }
 
 // ReadChat reads what the business sent in a conversation.
-func (p phoneSide) ReadChat(instance, chat string) error {
-	s := p.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	in, err := s.openInstanceLocked("read", instance)
-	if err != nil {
-		return err
-	}
+func (p phoneSide) ReadChat(name, chat string) error {
 	if sim.ValidPhone(chat) {
 		chat = userOf(jidOf(chat)) // a Brazilian number's chat lacks the ninth digit
 	}
-	for _, m := range in.messages {
-		if m.fromMe && m.status != statusRead && in.chatOf(m.jid) == chat {
-			s.readLocked(in, m)
+	return p.s.onOpen("read", name, func(in *instance) error {
+		for _, m := range in.messages {
+			if m.fromMe && m.status != statusRead && in.chatOf(m.jid) == chat {
+				p.s.readLocked(in, m)
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // Start connects a closed instance, as the app's connect would.
-func (p phoneSide) Start(instance string) error {
-	s := p.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	in, ok := s.instances[instance]
-	if !ok {
-		return fmt.Errorf("start %q: %w", instance, ErrUnknownSession)
-	}
-	s.connectLocked(in, "")
-	return nil
+func (p phoneSide) Start(name string) error {
+	return p.s.control("start", name, func(in *instance) error {
+		p.s.connectLocked(in, "")
+		return nil
+	})
 }
 
 var _ phone.Backend = phoneSide{}

@@ -171,10 +171,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, name string, req s
 		}
 	}
 	number := *req.Number
-	s.inInstance(w, name, func(in *instance) reply {
-		if in.state != StateOpen {
-			return connectionClosed
-		}
+	s.onOpenInstance(w, name, func(in *instance) reply {
 		jid, ok := jidFor(number)
 		if !ok || s.absentLocked(jid) {
 			return badRequestReply([]map[string]any{{"jid": jid, "exists": false, "number": number}})
@@ -201,17 +198,10 @@ func (s *Server) whatsappNumbers(w http.ResponseWriter, r *http.Request, p sim.P
 	var in struct {
 		Numbers []string `json:"numbers"`
 	}
-	if !decode(w, r, &in, maxBody) {
+	if !decode(w, r, &in, maxBody) || !need(w, in.Numbers != nil, "numbers") {
 		return
 	}
-	if in.Numbers == nil {
-		badRequest(w, requires("numbers"))
-		return
-	}
-	s.inInstance(w, p["instance"], func(inst *instance) reply {
-		if inst.state != StateOpen {
-			return connectionClosed
-		}
+	s.onOpenInstance(w, p["instance"], func(inst *instance) reply {
 		out := make([]map[string]any, 0, len(in.Numbers))
 		for _, n := range in.Numbers {
 			jid, ok := jidFor(n)
@@ -245,17 +235,10 @@ func (s *Server) markMessageAsRead(w http.ResponseWriter, r *http.Request, p sim
 	var in struct {
 		ReadMessages []messageKey `json:"readMessages"`
 	}
-	if !decode(w, r, &in, maxBody) {
+	if !decode(w, r, &in, maxBody) || !need(w, in.ReadMessages != nil, "readMessages") {
 		return
 	}
-	if in.ReadMessages == nil {
-		badRequest(w, requires("readMessages"))
-		return
-	}
-	s.inInstance(w, p["instance"], func(inst *instance) reply {
-		if inst.state != StateOpen {
-			return connectionClosed
-		}
+	s.onOpenInstance(w, p["instance"], func(inst *instance) reply {
 		for _, k := range in.ReadMessages {
 			if !strings.HasSuffix(k.RemoteJID, "@s.whatsapp.net") && !strings.HasSuffix(k.RemoteJID, "@g.us") {
 				continue

@@ -335,12 +335,11 @@ func Run(ctx context.Context, addr string, opts Options, log *slog.Logger) error
 // Mute stops (on) or restarts delivering the instance's events of a type
 // (dotted, e.g. "send.message"), as when deliveries are lost; muted events
 // are still recorded in Events.
-func (s *Server) Mute(instance, event string, on bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if in, ok := s.instances[instance]; ok {
+func (s *Server) Mute(name, event string, on bool) {
+	_ = s.control("mute", name, func(in *instance) error { // an unknown name has nothing to mute
 		in.muted[event] = on
-	}
+		return nil
+	})
 }
 
 // SlowQR makes the first QR code of the instance's next connection
@@ -467,4 +466,3 @@ func badRequest(w http.ResponseWriter, problems ...string) {
 func notExists(w http.ResponseWriter, name string) {
 	writeError(w, http.StatusNotFound, `The "`+name+`" instance does not exist`)
 }
-

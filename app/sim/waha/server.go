@@ -409,4 +409,3 @@ func decodeBodyUpTo(w http.ResponseWriter, r *http.Request, v any, limit int64) 
 	}
 	return true
 }
-
