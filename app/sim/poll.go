@@ -63,3 +63,12 @@ func SortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// Each returns f of each value of the map, in the order of the keys.
+func Each[V, T any](m map[string]V, f func(V) T) []T {
+	out := make([]T, 0, len(m))
+	for _, k := range SortedKeys(m) {
+		out = append(out, f(m[k]))
+	}
+	return out
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -139,18 +140,26 @@ func (s *sim) open(t *testing.T, name string, hook *receiver) {
 	s.flush(t)
 }
 
+// waitState waits until the instance's state satisfies ok, and returns it.
 func (s *sim) waitState(t *testing.T, name string, ok func(evolution.SessionState) bool) evolution.SessionState {
 	t.Helper()
-	deadline := time.Now().Add(patience)
-	for {
-		st, err := s.Session(name)
-		if err == nil && ok(st) {
-			return st
-		}
+	var st evolution.SessionState
+	eventually(t, func() string { return fmt.Sprintf("instance %s to get there: %+v", name, st) }, func() bool {
+		var err error
+		st, err = s.Session(name)
+		return err == nil && ok(st)
+	})
+	return st
+}
+
+// eventually polls done until it holds, failing the test after patience
+// with what it waited for.
+func eventually(t *testing.T, what func() string, done func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(patience); !done(); time.Sleep(2 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("instance %s never got there: %+v (%v)", name, st, err)
+			t.Fatalf("waited in vain for %s", what())
 		}
-		time.Sleep(2 * time.Millisecond)
 	}
 }
 
@@ -242,16 +251,12 @@ func (rc *receiver) got(events ...string) []post {
 // await waits until n posts of the event came, and returns them.
 func (rc *receiver) await(t *testing.T, event string, n int) []post {
 	t.Helper()
-	deadline := time.Now().Add(patience)
-	for {
-		if got := rc.got(event); len(got) >= n {
-			return got
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d %s posts never came; got %s", n, event, rc.summary())
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	var got []post
+	eventually(t, func() string { return fmt.Sprintf("%d %s posts; got %s", n, event, rc.summary()) }, func() bool {
+		got = rc.got(event)
+		return len(got) >= n
+	})
+	return got
 }
 
 func (rc *receiver) summary() string {

@@ -163,11 +163,7 @@ func (in *instance) view() SessionState {
 func (s *Server) Sessions() []SessionState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]SessionState, 0, len(s.instances))
-	for _, name := range sim.SortedKeys(s.instances) {
-		out = append(out, s.instances[name].view())
-	}
-	return out
+	return sim.Each(s.instances, (*instance).view)
 }
 
 // Session returns one instance.

@@ -487,17 +487,15 @@ func (s *Server) readLocked(in *instance, m *message) {
 }
 
 // Sent returns the messages the app sent through the instance, in order.
-func (s *Server) Sent(instance string) []SentMessage {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	in, ok := s.instances[instance]
-	if !ok {
+func (s *Server) Sent(name string) []SentMessage {
+	var out []SentMessage
+	_ = s.control("sent", name, func(in *instance) error { // none for an unknown instance
+		for _, sm := range in.sent {
+			c := *sm
+			c.Poll = sm.Poll.Clone()
+			out = append(out, c)
+		}
 		return nil
-	}
-	out := make([]SentMessage, len(in.sent))
-	for i, sm := range in.sent {
-		out[i] = *sm
-		out[i].Poll = sm.Poll.Clone()
-	}
+	})
 	return out
 }

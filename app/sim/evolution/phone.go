@@ -90,11 +90,7 @@ func (p phoneSide) pageSession(in *instance, full bool) phone.Session {
 func (p phoneSide) Sessions() []phone.Session {
 	p.s.mu.Lock()
 	defer p.s.mu.Unlock()
-	var out []phone.Session
-	for _, name := range sim.SortedKeys(p.s.instances) {
-		out = append(out, p.pageSession(p.s.instances[name], false))
-	}
-	return out
+	return sim.Each(p.s.instances, func(in *instance) phone.Session { return p.pageSession(in, false) })
 }
 
 func (p phoneSide) Session(name string) (phone.Session, bool) {

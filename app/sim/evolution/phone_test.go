@@ -1,13 +1,10 @@
 package evolution_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/myaibud/aibud/app/sim/evolution"
+	"github.com/myaibud/aibud/app/sim/phone/phonetest"
 )
 
 // page fetches a phone page without JavaScript.
@@ -121,30 +119,10 @@ func TestPhonePage(t *testing.T) {
 // by itself.
 func TestPhoneInBrowser(t *testing.T) {
 	t.Parallel()
-	path := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("Chromium is not installed: run the tests with `make test`")
-		}
-		t.Skip("Chromium is not installed: run the tests with `make test`")
-	}
 	s := start(t, evolution.Options{})
 	s.open(t, "br1", nil)
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(390, 844))
-	defer cancelAlloc()
-	browser, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	ctx, cancelRun := context.WithTimeout(browser, 30*time.Second)
-	defer cancelRun()
+	ctx, problems := phonetest.Browser(t)
 	conversation := func(want string) {
 		t.Helper()
 		expr := `(document.querySelector("[data-testid=conversation]") || {textContent: ""}).textContent`
@@ -175,5 +153,8 @@ func TestPhoneInBrowser(t *testing.T) {
 	conversation("Yes, every day.")
 	if got := fmt.Sprint(len(s.Sent("br1"))); got != "1" {
 		t.Errorf("sent %s", got)
+	}
+	for _, p := range problems() {
+		t.Errorf("script error: %s", p)
 	}
 }

@@ -31,6 +31,20 @@ type sendRequest struct {
 	FileName  string  `json:"fileName"`
 }
 
+// decodeSend reads a send's body and checks its number; it returns false
+// when it answered 400.
+func decodeSend(w http.ResponseWriter, r *http.Request, limit int64) (sendRequest, []string, bool) {
+	var in sendRequest
+	if !decode(w, r, &in, limit) {
+		return in, nil, false
+	}
+	var problems []string
+	if in.Number == nil {
+		problems = append(problems, requires("number"))
+	}
+	return in, problems, true
+}
+
 // requires is the JSON-schema problem of a missing property.
 func requires(field string) string {
 	return `instance requires property "` + field + `"`
@@ -38,13 +52,9 @@ func requires(field string) string {
 
 // sendText is POST /message/sendText/{instance}.
 func (s *Server) sendText(w http.ResponseWriter, r *http.Request, p sim.Params) {
-	var in sendRequest
-	if !decode(w, r, &in, maxBody) {
+	in, problems, ok := decodeSend(w, r, maxBody)
+	if !ok {
 		return
-	}
-	var problems []string
-	if in.Number == nil {
-		problems = append(problems, requires("number"))
 	}
 	if in.Text == nil {
 		problems = append(problems, requires("text"))
@@ -60,13 +70,9 @@ func (s *Server) sendText(w http.ResponseWriter, r *http.Request, p sim.Params) 
 
 // sendPoll is POST /message/sendPoll/{instance}.
 func (s *Server) sendPoll(w http.ResponseWriter, r *http.Request, p sim.Params) {
-	var in sendRequest
-	if !decode(w, r, &in, maxBody) {
+	in, problems, ok := decodeSend(w, r, maxBody)
+	if !ok {
 		return
-	}
-	var problems []string
-	if in.Number == nil {
-		problems = append(problems, requires("number"))
 	}
 	if in.Name == nil || strings.TrimSpace(*in.Name) == "" {
 		problems = append(problems, requires("name"))
@@ -104,13 +110,9 @@ func (s *Server) sendPoll(w http.ResponseWriter, r *http.Request, p sim.Params) 
 // sendMedia is POST /message/sendMedia/{instance}: media is an https URL
 // (not fetched) or raw base64; a data: URL is refused, as Evolution does.
 func (s *Server) sendMedia(w http.ResponseWriter, r *http.Request, p sim.Params) {
-	var in sendRequest
-	if !decode(w, r, &in, maxMedia) {
+	in, problems, ok := decodeSend(w, r, maxMedia)
+	if !ok {
 		return
-	}
-	var problems []string
-	if in.Number == nil {
-		problems = append(problems, requires("number"))
 	}
 	if in.MediaType == nil {
 		problems = append(problems, requires("mediatype"))

@@ -167,29 +167,27 @@ func DefaultTiming() Timing {
 // QR codes keep Evolution's lifetime, so that they do not rotate in the
 // middle of a test; use RotateQR, or set NextQR, to test rotation.
 func FastTiming() Timing {
+	const ms = time.Millisecond
 	t := DefaultTiming()
-	t.FirstQR = 5 * time.Millisecond
-	t.QRWait = 300 * time.Millisecond
-	t.Reconnect = 5 * time.Millisecond
-	t.DeliveryAck = 5 * time.Millisecond
-	t.RetryBase = 5 * time.Millisecond
-	t.MaxRetryDelay = 50 * time.Millisecond
-	t.WebhookTimeout = 5 * time.Second
+	t.FirstQR, t.QRWait, t.Reconnect, t.DeliveryAck = 5*ms, 300*ms, 5*ms, 5*ms
+	t.RetryBase, t.MaxRetryDelay, t.WebhookTimeout = 5*ms, 50*ms, 5*time.Second
 	return t
 }
 
-// Options configure a Server.
+// Options configure a Server. Only APIKey matters to most callers.
 type Options struct {
-	// APIKey is the global key (AUTHENTICATION_API_KEY) requests send as
-	// apikey. Empty accepts every request.
+	// APIKey is AUTHENTICATION_API_KEY, the global key callers send in
+	// the apikey header; instance tokens are accepted beside it. Empty:
+	// no key is checked.
 	APIKey string
-	// Timing sets the clocks; zero fields take Evolution's values.
+	// Timing: zero fields take Evolution's values (DefaultTiming); tests
+	// start from FastTiming.
 	Timing Timing
-	// Logger receives lifecycle and webhook delivery lines (never message
-	// texts at Info). Nil discards.
+	// Logger gets instance lifecycle and webhook lines, never message
+	// texts at Info; nil discards them.
 	Logger *slog.Logger
-	// HTTPClient delivers the webhooks. Nil uses a client with a
-	// Timing.WebhookTimeout timeout.
+	// HTTPClient posts the webhooks; nil means a client that gives up
+	// after Timing.WebhookTimeout.
 	HTTPClient *http.Client
 	// ServerURL is the envelopes' server_url (SERVER_URL); default
 	// http://localhost:8080.

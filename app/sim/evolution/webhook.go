@@ -50,9 +50,6 @@ type envelope struct {
 // events carry no id, and Body has none.
 type Event = delivery.Event
 
-// Delivery is one post of an event to the instance's webhook.
-type Delivery = delivery.Delivery
-
 // Events returns the events emitted so far, oldest first (at most the last
 // 10000), with their deliveries.
 func (s *Server) Events() []Event {
@@ -61,9 +58,9 @@ func (s *Server) Events() []Event {
 	return s.events.Events()
 }
 
-// Flush waits until every webhook delivery queued so far has ended
-// (delivered or given up), or ctx ends. Events that timers emit later
-// (acks, QR rotations, reconnects) are not waited for.
+// Flush waits, until ctx ends, for the webhook posts queued so far to be
+// delivered or given up; events that timers emit later (acks, QR
+// rotations, reconnects) are not waited for.
 func (s *Server) Flush(ctx context.Context) error {
 	return s.poster.Flush(ctx)
 }

@@ -94,11 +94,7 @@ func (ss *session) leadKey(chatID string) string {
 func (p phoneSide) Sessions() []phone.Session {
 	p.s.mu.Lock()
 	defer p.s.mu.Unlock()
-	var out []phone.Session
-	for _, name := range sim.SortedKeys(p.s.sessions) {
-		out = append(out, p.pageSession(p.s.sessions[name], false))
-	}
-	return out
+	return sim.Each(p.s.sessions, func(ss *session) phone.Session { return p.pageSession(ss, false) })
 }
 
 func (p phoneSide) Session(name string) (phone.Session, bool) {

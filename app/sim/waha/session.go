@@ -143,11 +143,7 @@ func (ss *session) state() SessionState {
 func (s *Server) Sessions() []SessionState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]SessionState, 0, len(s.sessions))
-	for _, name := range sim.SortedKeys(s.sessions) {
-		out = append(out, s.sessions[name].state())
-	}
-	return out
+	return sim.Each(s.sessions, (*session).state)
 }
 
 // Session returns one session.
