@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"reflect"
 	"time"
@@ -23,6 +24,18 @@ func WithDefaults[T any](t, def T) T {
 		}
 	}
 	return t
+}
+
+// Defaults returns log, or a logger that discards when it is nil, and
+// client, or a client with the timeout when it is nil.
+func Defaults(log *slog.Logger, client *http.Client, timeout time.Duration) (*slog.Logger, *http.Client) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if client == nil {
+		client = &http.Client{Timeout: timeout}
+	}
+	return log, client
 }
 
 // PeekJSON decodes a request's JSON body (up to 1 MiB) into v and puts the

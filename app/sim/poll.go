@@ -39,6 +39,21 @@ func (p *Poll) Clone() *Poll {
 	return &c
 }
 
+// Creation is the poll as WhatsApp's poll creation message holds it:
+// name, options [{optionName}] and selectableOptionsCount (1 for a single
+// answer, 0 for any number).
+func (p *Poll) Creation() map[string]any {
+	options := make([]map[string]string, len(p.Options))
+	for i, o := range p.Options {
+		options[i] = map[string]string{"optionName": o}
+	}
+	count := 1
+	if p.MultipleAnswers {
+		count = 0
+	}
+	return map[string]any{"name": p.Name, "options": options, "selectableOptionsCount": count}
+}
+
 // Cast records voter's choice in the poll in votes (by voter, made when
 // nil), as WhatsApp does: the options ticked replace the voter's earlier
 // choice, and none withdraws the vote. It returns the choice.

@@ -1,7 +1,6 @@
 package evolution_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/myaibud/aibud/app/sim/evolution"
+	"github.com/myaibud/aibud/app/sim/simtest"
 )
 
 const (
@@ -35,13 +35,12 @@ func start(t *testing.T, opts evolution.Options) *sim {
 		opts.Timing = evolution.FastTiming()
 	}
 	opts.APIKey = globalKey
-	s := evolution.New(opts)
+	s := &sim{Server: evolution.New(opts)}
+	t.Cleanup(s.Close) // after the HTTP server's Close, registered below
 	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		s.Close()
-	})
-	return &sim{Server: s, url: srv.URL}
+	t.Cleanup(srv.Close)
+	s.url = srv.URL
+	return s
 }
 
 // reply is an HTTP answer, read in full.
@@ -72,32 +71,12 @@ func (r reply) list(t *testing.T) []any {
 // as JSON.
 func (s *sim) request(t *testing.T, key, method, path string, body any) reply {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, s.url+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
+	h := http.Header{}
 	if key != "" {
-		req.Header.Set("apikey", key)
+		h.Set("apikey", key)
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reply{status: res.StatusCode, body: data}
+	status, _, data := simtest.Call(t, method, s.url+path, body, h)
+	return reply{status: status, body: data}
 }
 
 // api calls with the global key and checks the status.
@@ -165,10 +144,10 @@ func eventually(t *testing.T, what func() string, done func() bool) {
 
 func (s *sim) flush(t *testing.T) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	ctx, cancel := context.WithTimeout(t.Context(), patience)
 	defer cancel()
-	if err := s.Flush(ctx); err != nil {
-		t.Fatal(err)
+	if s.Flush(ctx) != nil {
+		t.Fatalf("webhook posts still queued after %s", patience)
 	}
 }
 

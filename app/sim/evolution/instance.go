@@ -15,14 +15,18 @@ import (
 // ID is the JID (wuid), e.g. 5511911112222@s.whatsapp.net.
 type Account = sim.Account
 
-// SessionState is what the stand-in knows of an instance.
+// SessionState is what the stand-in knows of an instance. Its fields are
+// named as the WAHA stand-in's, where they mean the same.
 type SessionState struct {
-	Name string
-	// Status is the connection state: close, connecting or open.
-	Status string
 	// InstanceID is the instance's UUID; Token its apikey (hash).
 	InstanceID string
 	Token      string
+	// DisconnectionReasonCode is the statusReason of the last terminal
+	// close (401 after a logout).
+	DisconnectionReasonCode int
+	Name                    string
+	// Status is the connection state: close, connecting or open.
+	Status string
 	// Me is the linked account while open.
 	Me *Account
 	// QR is the current code while connecting with a code shown; QRNumber
@@ -39,9 +43,6 @@ type SessionState struct {
 	Webhooks       []string
 	WebhookHeaders map[string]string
 	WebhookEvents  []string
-	// DisconnectionReasonCode is the statusReason of the last terminal
-	// close (401 after a logout).
-	DisconnectionReasonCode int
 }
 
 // hookConfig is an instance's webhook (Evolution's Webhook row).

@@ -150,16 +150,8 @@ func (m *message) messageType() string {
 func (m *message) content() map[string]any {
 	switch {
 	case m.poll != nil:
-		options := make([]map[string]string, len(m.poll.Options))
-		for i, o := range m.poll.Options {
-			options[i] = map[string]string{"optionName": o}
-		}
-		count := 1
-		if m.poll.MultipleAnswers {
-			count = 0
-		}
 		return map[string]any{
-			m.messageType():      map[string]any{"name": m.poll.Name, "options": options, "selectableOptionsCount": count},
+			m.messageType():      m.poll.Creation(),
 			"messageContextInfo": map[string]any{"messageSecret": m.secret},
 		}
 	case m.media != nil:
@@ -413,16 +405,17 @@ func (s *Server) vote(name, voterPhone, pollMessageID string, options []string, 
 func (s *Server) voteLocked(in *instance, voterPhone, pollMessageID string, options []string, failed bool) (string, error) {
 	var err error
 	p := in.byID[pollMessageID]
-	if p == nil || p.poll == nil || !p.fromMe {
+	if p == nil || p.poll == nil {
 		return "", fmt.Errorf("vote: poll %q: %w", pollMessageID, ErrUnknownMessage)
 	}
-	voter := p.jid
+	voter := p.jid // the poll's chat, unless another voter is named
 	if voterPhone != "" {
-		if voter = leadJID(voterPhone); voter == "" {
-			return "", fmt.Errorf("vote: voter %q: %w", voterPhone, ErrInvalid)
-		}
+		voter = leadJID(voterPhone)
 	}
-	selected := []string{}
+	if voter == "" {
+		return "", fmt.Errorf("vote: voter %q: %w", voterPhone, ErrInvalid)
+	}
+	var selected []string
 	if !failed {
 		if selected, err = p.poll.Cast(&p.votes, voter, options); err != nil {
 			return "", err

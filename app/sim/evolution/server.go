@@ -245,15 +245,8 @@ type Call = sim.Call
 
 // New returns a Server with no instances.
 func New(opts Options) *Server {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	timing := sim.WithDefaults(opts.Timing, DefaultTiming())
-	client := opts.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: timing.WebhookTimeout}
-	}
+	log, client := sim.Defaults(opts.Logger, opts.HTTPClient, timing.WebhookTimeout)
 	serverURL := opts.ServerURL
 	if serverURL == "" {
 		serverURL = "http://localhost:8080"
@@ -299,17 +292,24 @@ func (s *Server) Handler() http.Handler {
 // deliveries in flight to end. The handler keeps answering; nothing is sent
 // any more.
 func (s *Server) Close() {
+	if s.stopTimers() {
+		s.poster.Close()
+	}
+}
+
+// stopTimers marks the server closed and stops the instances' timers; it
+// returns false when it was closed already.
+func (s *Server) stopTimers() bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed {
-		s.mu.Unlock()
-		return
+		return false
 	}
 	s.closed = true
 	for _, in := range s.instances {
 		in.timer.Stop()
 	}
-	s.mu.Unlock()
-	s.poster.Close()
+	return true
 }
 
 // Run serves a new stand-in on addr until ctx is cancelled, then shuts it

@@ -50,14 +50,6 @@ type envelope struct {
 // events carry no id, and Body has none.
 type Event = delivery.Event
 
-// Events returns the events emitted so far, oldest first (at most the last
-// 10000), with their deliveries.
-func (s *Server) Events() []Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.events.Events()
-}
-
 // Flush waits, until ctx ends, for the webhook posts queued so far to be
 // delivered or given up; events that timers emit later (acks, QR
 // rotations, reconnects) are not waited for.
@@ -80,18 +72,24 @@ func (s *Server) DelayNext(instance, event string, d time.Duration) {
 // lost answer. The new delivery is added to the event's Deliveries.
 func (s *Server) Redeliver(eventID string) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	rec := s.events.Find(eventID)
+	s.mu.Unlock()
 	if rec == nil {
 		return fmt.Errorf("redeliver %q: no such event: %w", eventID, ErrInvalid)
 	}
-	in, ok := s.instances[rec.Session]
-	if !ok {
-		return fmt.Errorf("redeliver %q: instance %q: %w", eventID, rec.Session, ErrUnknownSession)
-	}
-	s.notifyLocked()
-	s.fanOutLocked(in, rec, hookURL(in.hook, rec.Type), 1)
-	return nil
+	return s.control("redeliver "+eventID+" of", rec.Session, func(in *instance) error {
+		s.notifyLocked()
+		s.fanOutLocked(in, rec, hookURL(in.hook, rec.Type), 1)
+		return nil
+	})
+}
+
+// Events returns what the instances emitted so far, oldest first (the
+// last 10000 at most), each with its posts.
+func (s *Server) Events() []Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.events.Events()
 }
 
 // hookURL is where an event goes: the webhook's url, plus the event in

@@ -298,17 +298,7 @@ func (m *message) data(me *Account) map[string]any {
 	}
 	if m.poll != nil {
 		info["Type"] = "poll"
-		options := make([]map[string]string, len(m.poll.Options))
-		for i, o := range m.poll.Options {
-			options[i] = map[string]string{"optionName": o}
-		}
-		count := 1
-		if m.poll.MultipleAnswers {
-			count = 0
-		}
-		content = map[string]any{"pollCreationMessageV3": map[string]any{
-			"name": m.poll.Name, "options": options, "selectableOptionsCount": count,
-		}}
+		content = map[string]any{"pollCreationMessageV3": m.poll.Creation()}
 	}
 	return map[string]any{"Info": info, "Message": content}
 }

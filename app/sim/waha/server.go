@@ -200,15 +200,8 @@ type Call = sim.Call
 
 // New returns a Server with no sessions.
 func New(opts Options) *Server {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	timing := sim.WithDefaults(opts.Timing, DefaultTiming())
-	client := opts.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: timing.WebhookTimeout}
-	}
+	log, client := sim.Defaults(opts.Logger, opts.HTTPClient, timing.WebhookTimeout)
 	s := &Server{
 		apiKey:   opts.APIKey,
 		imageIDs: opts.ImageIDs,
