@@ -105,7 +105,7 @@ func (p phoneSide) Session(name string) (phone.Session, bool) {
 func (p phoneSide) Changes() (int, <-chan struct{}) {
 	p.s.mu.Lock()
 	defer p.s.mu.Unlock()
-	return p.s.version, p.s.changed
+	return p.s.changes.Watch()
 }
 
 func (p phoneSide) Scan(instance string) error     { return p.s.Scan(instance) }

@@ -234,10 +234,9 @@ type Server struct {
 	delayNext map[string]time.Duration
 	events    delivery.Log
 	seq       int
-	// changed is closed and replaced, and version counted up, on every
-	// change the phone page shows.
-	changed chan struct{}
-	version int
+	// changes counts what the phone page shows, to wake its waiting
+	// requests.
+	changes sim.Changes
 }
 
 // Call is one API request the stand-in answered, for tests to inspect.
@@ -263,7 +262,6 @@ func New(opts Options) *Server {
 		accounts:   sim.NewAccounts(jidOf),
 		slowQR:     make(map[string]time.Duration),
 		delayNext:  make(map[string]time.Duration),
-		changed:    make(chan struct{}),
 	}
 	s.API = sim.NewAPI(sim.APIConfig{
 		Routes:  s.apiRoutes(),
@@ -353,9 +351,7 @@ func (s *Server) SlowQR(instance string, d time.Duration) {
 
 // notifyLocked wakes the phone page's waiters; s.mu is held.
 func (s *Server) notifyLocked() {
-	s.version++
-	close(s.changed)
-	s.changed = make(chan struct{})
+	s.changes.Notify()
 }
 
 // welcome is GET /, Evolution's health answer.

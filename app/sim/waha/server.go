@@ -189,10 +189,9 @@ type Server struct {
 	// a session is paired.
 	accounts *sim.Accounts
 	events   delivery.Log
-	// changed is closed and replaced, and version counted up, on every
-	// change the phone page shows.
-	changed chan struct{}
-	version int
+	// changes counts what the phone page shows, to wake its waiting
+	// requests.
+	changes sim.Changes
 }
 
 // Call is one API request the stand-in answered, for tests to inspect.
@@ -212,7 +211,6 @@ func New(opts Options) *Server {
 		sessions: make(map[string]*session),
 		Numbers:  sim.NewNumbers(),
 		accounts: sim.NewAccounts(func(digits string) string { return digits + "@c.us" }),
-		changed:  make(chan struct{}),
 	}
 	s.API = sim.NewAPI(sim.APIConfig{
 		Routes:   s.apiRoutes(),
@@ -293,9 +291,7 @@ func (s *Server) refusesSendsTo(chat string) bool {
 
 // notifyLocked wakes the phone page's waiters; s.mu is held.
 func (s *Server) notifyLocked() {
-	s.version++
-	close(s.changed)
-	s.changed = make(chan struct{})
+	s.changes.Notify()
 }
 
 // ping is WAHA's GET /ping, the one endpoint without the API key.
