@@ -92,18 +92,11 @@ import (
 // Version is the Evolution API version the stand-in speaks.
 const Version = "2.3.7"
 
-// Errors of the control methods, to be checked with errors.Is; they are
-// the shared stand-in errors of package sim.
-var (
-	// ErrUnknownSession: there is no instance of that name.
-	ErrUnknownSession = sim.ErrUnknownSession
-	// ErrWrongStatus: the instance is not in a state that allows the call.
-	ErrWrongStatus = sim.ErrWrongStatus
-	// ErrUnknownMessage: the instance has no message with that id.
-	ErrUnknownMessage = sim.ErrUnknownMessage
-	// ErrInvalid: an argument is empty or malformed.
-	ErrInvalid = sim.ErrInvalid
-)
+// The control methods' errors, to be checked with errors.Is, are package
+// sim's: ErrUnknownSession (no instance of that name), ErrWrongStatus (the
+// instance is not in a state that allows the call), ErrUnknownMessage and
+// ErrInvalid (an argument is empty or malformed).
+var ErrUnknownSession, ErrWrongStatus, ErrUnknownMessage, ErrInvalid = sim.ErrUnknownSession, sim.ErrWrongStatus, sim.ErrUnknownMessage, sim.ErrInvalid
 
 // Connection states, as Evolution (Baileys) names them.
 const (
