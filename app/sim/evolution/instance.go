@@ -203,11 +203,11 @@ func (in *instance) showsQR() bool {
 // and push name) that links to the instance when it is scanned. It may be
 // called before the app creates the instance. An open instance takes it at
 // once. Without it, an instance gets a number derived from its name.
-func (s *Server) SetAccount(instance, phone, pushName string) {
+func (s *Server) SetAccount(name, phone, pushName string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.accounts.Set(instance, phone, pushName)
-	if in, ok := s.instances[instance]; ok && in.paired {
+	a := s.accounts.Set(name, phone, pushName)
+	if in, ok := s.instances[name]; ok && in.paired {
 		in.me, in.wuid = &a, a.ID
 		s.notifyLocked()
 	}

@@ -306,12 +306,12 @@ func (s *Server) receive(op, name string, m *message) (string, error) {
 // (digits, a leading + allowed): the instance emits messages.upsert with
 // fromMe false. A Brazilian number's JID lacks the ninth digit, as
 // Evolution's does. It returns the message id (key.id).
-func (s *Server) LeadSays(instance, fromPhone, pushName, text string) (string, error) {
+func (s *Server) LeadSays(name, fromPhone, pushName, text string) (string, error) {
 	jid := leadJID(fromPhone)
 	if jid == "" || !strings.HasSuffix(jid, "@s.whatsapp.net") {
 		return "", fmt.Errorf("lead says: phone %q: %w", fromPhone, ErrInvalid)
 	}
-	return s.receive("lead says", instance, &message{jid: jid, pushName: pushName, body: text})
+	return s.receive("lead says", name, &message{jid: jid, pushName: pushName, body: text})
 }
 
 // LeadSaysAsLID is a lead writing from a linked id (lid: digits, or
@@ -319,7 +319,7 @@ func (s *Server) LeadSays(instance, fromPhone, pushName, text string) (string, e
 // remoteJidAlt, as some 2.3.7 payloads do; with phone, remoteJid is the
 // phone's JID and remoteJidAlt the lid, as 2.3.7 rewrites it. It returns
 // the message id.
-func (s *Server) LeadSaysAsLID(instance, lid, phone, pushName, text string) (string, error) {
+func (s *Server) LeadSaysAsLID(name, lid, phone, pushName, text string) (string, error) {
 	l := sim.NormalLID(lid)
 	if l == "" {
 		return "", fmt.Errorf("lead says: lid %q: %w", lid, ErrInvalid)
@@ -332,14 +332,14 @@ func (s *Server) LeadSaysAsLID(instance, lid, phone, pushName, text string) (str
 		}
 		m.jid, m.alt = pn, l
 	}
-	return s.receive("lead says", instance, m)
+	return s.receive("lead says", name, m)
 }
 
 // LeadSendsMedia is a lead sending a photo, voice note, video or document
 // (with an optional caption) from fromPhone: messages.upsert with an
 // imageMessage (…) whose bytes getBase64FromMediaMessage returns. It
 // returns the message id.
-func (s *Server) LeadSendsMedia(instance, fromPhone, pushName string, media Media) (string, error) {
+func (s *Server) LeadSendsMedia(name, fromPhone, pushName string, media Media) (string, error) {
 	jid := leadJID(fromPhone)
 	if jid == "" || !strings.HasSuffix(jid, "@s.whatsapp.net") {
 		return "", fmt.Errorf("lead sends media: phone %q: %w", fromPhone, ErrInvalid)
@@ -348,7 +348,7 @@ func (s *Server) LeadSendsMedia(instance, fromPhone, pushName string, media Medi
 		return "", fmt.Errorf("lead sends media: type %q, mimetype %q: %w", media.Type, media.Mimetype, ErrInvalid)
 	}
 	m := &message{jid: jid, pushName: pushName, body: media.Caption, media: &media, file: sampleFile(media)}
-	return s.receive("lead sends media", instance, m)
+	return s.receive("lead sends media", name, m)
 }
 
 // sampleFile is the bytes of a file a lead sends: a tiny file of its type.
@@ -367,12 +367,12 @@ func sampleFile(m Media) []byte {
 // OwnerSaysFromPhone is the owner writing to toPhone (digits, + allowed,
 // or a JID) from the phone itself: messages.upsert with fromMe true, then
 // its DELIVERY_ACK. It returns the message id.
-func (s *Server) OwnerSaysFromPhone(instance, toPhone, text string) (string, error) {
+func (s *Server) OwnerSaysFromPhone(name, toPhone, text string) (string, error) {
 	jid := leadJID(toPhone)
 	if jid == "" {
 		return "", fmt.Errorf("owner says: to %q: %w", toPhone, ErrInvalid)
 	}
-	return s.receive("owner says", instance, &message{jid: jid, fromMe: true, body: text})
+	return s.receive("owner says", name, &message{jid: jid, fromMe: true, body: text})
 }
 
 // LeadVotes is a lead (leadPhone: digits, + allowed, or a JID; empty for
@@ -381,15 +381,15 @@ func (s *Server) OwnerSaysFromPhone(instance, toPhone, text string) (string, err
 // vote. The instance emits messages.upsert with a pollUpdateMessage whose
 // vote.selectedOptions are the option names ([] when withdrawn) and
 // pollUpdates the tally. It returns the event id (see Redeliver).
-func (s *Server) LeadVotes(instance, leadPhone, pollMessageID string, options ...string) (string, error) {
-	return s.vote(instance, leadPhone, pollMessageID, options, false)
+func (s *Server) LeadVotes(name, leadPhone, pollMessageID string, options ...string) (string, error) {
+	return s.vote(name, leadPhone, pollMessageID, options, false)
 }
 
 // LeadVoteFails is a vote Evolution cannot decrypt: the pollUpdateMessage
 // has opaque selectedOptions (hashes as index-keyed byte objects) and no
 // pollUpdates. It returns the event id.
-func (s *Server) LeadVoteFails(instance, leadPhone, pollMessageID string) (string, error) {
-	return s.vote(instance, leadPhone, pollMessageID, nil, true)
+func (s *Server) LeadVoteFails(name, leadPhone, pollMessageID string) (string, error) {
+	return s.vote(name, leadPhone, pollMessageID, nil, true)
 }
 
 func (s *Server) vote(name, voterPhone, pollMessageID string, options []string, failed bool) (string, error) {

@@ -336,10 +336,10 @@ func (s *Server) Mute(name, event string, on bool) {
 // and connect, which wait only Timing.QRWait, answer {"count":0} and the
 // code arrives later by qrcode.updated (Evolution #1541). It may be called
 // before the instance exists. d <= 0 restores Timing.FirstQR.
-func (s *Server) SlowQR(instance string, d time.Duration) {
+func (s *Server) SlowQR(name string, d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sim.SetDuration(s.slowQR, instance, d)
+	sim.SetDuration(s.slowQR, name, d)
 }
 
 // notifyLocked wakes the phone page's waiters; s.mu is held.

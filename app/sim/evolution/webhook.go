@@ -61,10 +61,10 @@ func (s *Server) Flush(ctx context.Context) error {
 // "messages.update") back by d, on a queue of its own, so that the events
 // after it overtake it: out-of-order delivery, as Evolution's
 // fire-and-forget webhooks give.
-func (s *Server) DelayNext(instance, event string, d time.Duration) {
+func (s *Server) DelayNext(name, event string, d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.delayNext[instance+"\x00"+event] = d
+	s.delayNext[name+"\x00"+event] = d
 }
 
 // Redeliver posts an event already emitted again, byte for byte, to the
