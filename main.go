@@ -367,6 +367,8 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 		return gemini.Run(ctx, *addr, gemini.Options{APIKey: *key}, log)
 	case "waha":
 		return runWAHASim(ctx, fs, args[1:], log)
+	case "evolution":
+		return runEvolutionSim(ctx, fs, args[1:], log)
 	case "mail":
 		return runMailSim(ctx, fs, args[1:], log)
 	}

@@ -1,5 +1,10 @@
-// Package sim holds what the stand-ins for outside services (app/sim/waha,
-// app/sim/gemini) share.
+// Package sim holds what the stand-ins for outside services share: serving
+// (Serve), the API plumbing of the WhatsApp gateway stand-ins
+// (app/sim/waha, app/sim/evolution) with its fault injection (API), and
+// the pieces of WhatsApp they both play: accounts, phone numbers, QR and
+// pairing codes, polls, session timers and the phone page's change
+// counter. Webhook delivery is in app/sim/delivery, the phone page in
+// app/sim/phone.
 package sim
 
 import (

@@ -13,36 +13,36 @@ import (
 	"time"
 	"unicode/utf8"
 
-	qrcode "github.com/skip2/go-qrcode"
+	"github.com/myaibud/aibud/app/sim"
 )
 
 // apiRoutes lists WAHA's endpoints the stand-in serves. The first match
 // wins, so /api/sessions/… comes before /api/{session}/….
-func (s *Server) apiRoutes() []route {
-	return []route{
-		newRoute(http.MethodGet, "/api/sessions", s.listSessions),
-		newRoute(http.MethodPost, "/api/sessions", s.createSession),
-		newRoute(http.MethodGet, "/api/sessions/{session}", s.showSession),
-		newRoute(http.MethodPut, "/api/sessions/{session}", s.updateSession),
-		newRoute(http.MethodDelete, "/api/sessions/{session}", s.deleteSession),
-		newRoute(http.MethodGet, "/api/sessions/{session}/me", s.showMe),
-		newRoute(http.MethodPost, "/api/sessions/{session}/start", s.startSession),
-		newRoute(http.MethodPost, "/api/sessions/{session}/stop", s.stopSession),
-		newRoute(http.MethodPost, "/api/sessions/{session}/restart", s.restartSession),
-		newRoute(http.MethodPost, "/api/sessions/{session}/logout", s.logoutSession),
-		newRoute(http.MethodGet, "/api/{session}/auth/qr", s.showQR),
-		newRoute(http.MethodPost, "/api/{session}/auth/request-code", s.requestCode),
-		newRoute(http.MethodGet, "/api/{session}/new-message-id", s.newMessageID),
-		newRoute(http.MethodPost, "/api/sendText", s.sendText),
-		newRoute(http.MethodPost, "/api/sendPoll", s.sendPoll),
-		newRoute(http.MethodPost, "/api/sendImage", s.sendImage),
-		newRoute(http.MethodPost, "/api/sendSeen", s.sendSeen),
-		newRoute(http.MethodPost, "/api/startTyping", s.startTyping),
-		newRoute(http.MethodPost, "/api/stopTyping", s.stopTyping),
-		newRoute(http.MethodGet, "/api/{session}/chats/{chatId}/messages/{messageId}", s.showMessage),
-		newRoute(http.MethodGet, "/api/{session}/chats/{chatId}/messages", s.listMessages),
-		newRoute(http.MethodGet, "/api/checkNumberStatus", s.checkNumberStatus),
-		newRoute(http.MethodGet, "/api/{session}/lids/{lid}", s.showLID),
+func (s *Server) apiRoutes() []sim.Route {
+	return []sim.Route{
+		sim.NewRoute(http.MethodGet, "/api/sessions", s.listSessions),
+		sim.NewRoute(http.MethodPost, "/api/sessions", s.createSession),
+		sim.NewRoute(http.MethodGet, "/api/sessions/{session}", s.showSession),
+		sim.NewRoute(http.MethodPut, "/api/sessions/{session}", s.updateSession),
+		sim.NewRoute(http.MethodDelete, "/api/sessions/{session}", s.deleteSession),
+		sim.NewRoute(http.MethodGet, "/api/sessions/{session}/me", s.showMe),
+		sim.NewRoute(http.MethodPost, "/api/sessions/{session}/start", s.startSession),
+		sim.NewRoute(http.MethodPost, "/api/sessions/{session}/stop", s.stopSession),
+		sim.NewRoute(http.MethodPost, "/api/sessions/{session}/restart", s.restartSession),
+		sim.NewRoute(http.MethodPost, "/api/sessions/{session}/logout", s.logoutSession),
+		sim.NewRoute(http.MethodGet, "/api/{session}/auth/qr", s.showQR),
+		sim.NewRoute(http.MethodPost, "/api/{session}/auth/request-code", s.requestCode),
+		sim.NewRoute(http.MethodGet, "/api/{session}/new-message-id", s.newMessageID),
+		sim.NewRoute(http.MethodPost, "/api/sendText", s.sendText),
+		sim.NewRoute(http.MethodPost, "/api/sendPoll", s.sendPoll),
+		sim.NewRoute(http.MethodPost, "/api/sendImage", s.sendImage),
+		sim.NewRoute(http.MethodPost, "/api/sendSeen", s.sendSeen),
+		sim.NewRoute(http.MethodPost, "/api/startTyping", s.startTyping),
+		sim.NewRoute(http.MethodPost, "/api/stopTyping", s.stopTyping),
+		sim.NewRoute(http.MethodGet, "/api/{session}/chats/{chatId}/messages/{messageId}", s.showMessage),
+		sim.NewRoute(http.MethodGet, "/api/{session}/chats/{chatId}/messages", s.listMessages),
+		sim.NewRoute(http.MethodGet, "/api/checkNumberStatus", s.checkNumberStatus),
+		sim.NewRoute(http.MethodGet, "/api/{session}/lids/{lid}", s.showLID),
 	}
 }
 
@@ -162,11 +162,11 @@ func (ss *session) meInfo() *meInfo {
 }
 
 // listSessions is GET /api/sessions; STOPPED sessions only with all=true.
-func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, _ params) {
+func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, _ sim.Params) {
 	all := r.URL.Query().Get("all") == "true"
 	s.mu.Lock()
 	out := []sessionInfo{}
-	for _, name := range sortedNames(s.sessions) {
+	for _, name := range sim.SortedKeys(s.sessions) {
 		if ss := s.sessions[name]; all || ss.status != StatusStopped {
 			out = append(out, ss.info())
 		}
@@ -176,7 +176,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, _ params) 
 }
 
 // createSession is POST /api/sessions.
-func (s *Server) createSession(w http.ResponseWriter, r *http.Request, _ params) {
+func (s *Server) createSession(w http.ResponseWriter, r *http.Request, _ sim.Params) {
 	var in struct {
 		Name   *string         `json:"name"`
 		Start  *bool           `json:"start"`
@@ -240,7 +240,7 @@ func configOrNil(raw json.RawMessage) json.RawMessage {
 }
 
 // showSession is GET /api/sessions/{session}.
-func (s *Server) showSession(w http.ResponseWriter, r *http.Request, p params) {
+func (s *Server) showSession(w http.ResponseWriter, r *http.Request, p sim.Params) {
 	s.inSession(w, r, p["session"], nil, func(ss *session) reply {
 		return reply{status: http.StatusOK, body: ss.info()}
 	})
@@ -248,7 +248,7 @@ func (s *Server) showSession(w http.ResponseWriter, r *http.Request, p params) {
 
 // updateSession is PUT /api/sessions/{session}: a new config; a running
 // session restarts with it.
-func (s *Server) updateSession(w http.ResponseWriter, r *http.Request, p params) {
+func (s *Server) updateSession(w http.ResponseWriter, r *http.Request, p sim.Params) {
 	var in struct {
 		Config json.RawMessage `json:"config"`
 	}
@@ -272,10 +272,10 @@ func (s *Server) updateSession(w http.ResponseWriter, r *http.Request, p params)
 }
 
 // deleteSession is DELETE /api/sessions/{session}: stop, log out, remove.
-func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request, p params) {
+func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request, p sim.Params) {
 	s.inSession(w, r, p["session"], nil, func(ss *session) reply {
 		s.stopLocked(ss)
-		ss.stopTimer()
+		ss.timer.Stop()
 		delete(s.sessions, ss.name)
 		s.notifyLocked()
 		s.log.Info("waha stand-in: session deleted", "session", ss.name)
@@ -285,7 +285,7 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request, p params)
 
 // showMe is GET /api/sessions/{session}/me: the account, or an empty body
 // before the phone is linked.
-func (s *Server) showMe(w http.ResponseWriter, r *http.Request, p params) {
+func (s *Server) showMe(w http.ResponseWriter, r *http.Request, p sim.Params) {
 	s.inSession(w, r, p["session"], nil, func(ss *session) reply {
 		if me := ss.meInfo(); me != nil {
 			return reply{status: http.StatusOK, body: me}
@@ -294,21 +294,21 @@ func (s *Server) showMe(w http.ResponseWriter, r *http.Request, p params) {
 	})
 }
 
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, p params) {
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, p sim.Params) {
 	s.inSession(w, r, p["session"], nil, func(ss *session) reply {
 		s.startLocked(ss)
 		return reply{status: http.StatusCreated, body: ss.dto()}
 	})
 }
 
-func (s *Server) stopSession(w http.ResponseWriter, r *http.Request, p params) {
+func (s *Server) stopSession(w http.ResponseWriter, r *http.Request, p sim.Params) {
 	s.inSession(w, r, p["session"], nil, func(ss *session) reply {
 		s.stopLocked(ss)
 		return reply{status: http.StatusCreated, body: ss.dto()}
 	})
 }
 
-func (s *Server) restartSession(w http.ResponseWriter, r *http.Request, p params) {
+func (s *Server) restartSession(w http.ResponseWriter, r *http.Request, p sim.Params) {
 	s.inSession(w, r, p["session"], nil, func(ss *session) reply {
 		s.stopLocked(ss)
 		s.startLocked(ss)
@@ -318,7 +318,7 @@ func (s *Server) restartSession(w http.ResponseWriter, r *http.Request, p params
 
 // logoutSession unlinks the phone; a running session restarts and waits
 // for a new scan.
-func (s *Server) logoutSession(w http.ResponseWriter, r *http.Request, p params) {
+func (s *Server) logoutSession(w http.ResponseWriter, r *http.Request, p sim.Params) {
 	s.inSession(w, r, p["session"], nil, func(ss *session) reply {
 		wasRunning := ss.running()
 		ss.paired, ss.me, ss.pairPhone, ss.pairingCode = false, nil, "", ""
@@ -335,7 +335,7 @@ func (s *Server) logoutSession(w http.ResponseWriter, r *http.Request, p params)
 
 // showQR is GET /api/{session}/auth/qr: PNG bytes, {mimetype, data} when
 // Accept is exactly application/json, or {value} with format=raw.
-func (s *Server) showQR(w http.ResponseWriter, r *http.Request, p params) {
+func (s *Server) showQR(w http.ResponseWriter, r *http.Request, p sim.Params) {
 	format := r.URL.Query().Get("format")
 	if format == "" {
 		format = "image"
@@ -356,7 +356,7 @@ func (s *Server) showQR(w http.ResponseWriter, r *http.Request, p params) {
 		writeJSON(w, http.StatusOK, map[string]string{"value": value})
 		return
 	}
-	png, err := qrPNG(value)
+	png, err := sim.QRPNG(value)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -371,18 +371,9 @@ func (s *Server) showQR(w http.ResponseWriter, r *http.Request, p params) {
 	_, _ = w.Write(png) // nothing to do when the caller is gone
 }
 
-// qrPNG renders a QR code value as a PNG.
-func qrPNG(value string) ([]byte, error) {
-	png, err := qrcode.Encode(value, qrcode.Medium, 292)
-	if err != nil {
-		return nil, fmt.Errorf("render QR code: %w", err)
-	}
-	return png, nil
-}
-
 // requestCode is POST /api/{session}/auth/request-code: a code to type on
 // the phone instead of scanning; the phone number becomes the session's.
-func (s *Server) requestCode(w http.ResponseWriter, r *http.Request, p params) {
+func (s *Server) requestCode(w http.ResponseWriter, r *http.Request, p sim.Params) {
 	var in struct {
 		PhoneNumber string `json:"phoneNumber"`
 		Method      string `json:"method"`
@@ -390,20 +381,20 @@ func (s *Server) requestCode(w http.ResponseWriter, r *http.Request, p params) {
 	if !decodeBody(w, r, &in) {
 		return
 	}
-	phone := cleanPhone(in.PhoneNumber)
+	phone := sim.CleanPhone(in.PhoneNumber)
 	if phone == "" {
 		badRequest(w, "phoneNumber must be a phone number in international format")
 		return
 	}
 	s.inSession(w, r, p["session"], []string{StatusScanQR}, func(ss *session) reply {
-		ss.pairPhone, ss.pairingCode = phone, newPairingCode()
+		ss.pairPhone, ss.pairingCode = phone, sim.NewPairingCode()
 		s.notifyLocked()
 		return reply{status: http.StatusCreated, body: map[string]string{"code": ss.pairingCode}}
 	})
 }
 
 // newMessageID is GET /api/{session}/new-message-id.
-func (s *Server) newMessageID(w http.ResponseWriter, r *http.Request, p params) {
+func (s *Server) newMessageID(w http.ResponseWriter, r *http.Request, p sim.Params) {
 	s.inSession(w, r, p["session"], nil, func(ss *session) reply {
 		return reply{status: http.StatusOK, body: map[string]string{"id": newOutgoingKey()}}
 	})
@@ -440,7 +431,7 @@ func deref(p *string) string {
 }
 
 // sendText is POST /api/sendText.
-func (s *Server) sendText(w http.ResponseWriter, r *http.Request, _ params) {
+func (s *Server) sendText(w http.ResponseWriter, r *http.Request, _ sim.Params) {
 	var in sendRequest
 	if !decodeBody(w, r, &in) {
 		return
@@ -463,7 +454,7 @@ func (s *Server) sendText(w http.ResponseWriter, r *http.Request, _ params) {
 }
 
 // sendPoll is POST /api/sendPoll.
-func (s *Server) sendPoll(w http.ResponseWriter, r *http.Request, _ params) {
+func (s *Server) sendPoll(w http.ResponseWriter, r *http.Request, _ sim.Params) {
 	var in sendRequest
 	if !decodeBody(w, r, &in) {
 		return
@@ -552,7 +543,7 @@ func (in imageRequest) check() (name, chat string, media *Media, data []byte, pr
 
 // sendImage is POST /api/sendImage: the image is recorded with its type,
 // size and caption, and shown on the phone page.
-func (s *Server) sendImage(w http.ResponseWriter, r *http.Request, _ params) {
+func (s *Server) sendImage(w http.ResponseWriter, r *http.Request, _ sim.Params) {
 	var in imageRequest
 	if !decodeBodyUpTo(w, r, &in, maxImage*4/3+maxBody) {
 		return
@@ -602,7 +593,7 @@ func checkSessionChat(session *string, chatID string) (name, chat string, proble
 
 // sendSeen is POST /api/sendSeen: the chat's incoming messages (or the
 // ones listed) are marked read.
-func (s *Server) sendSeen(w http.ResponseWriter, r *http.Request, _ params) {
+func (s *Server) sendSeen(w http.ResponseWriter, r *http.Request, _ sim.Params) {
 	var in chatRequest
 	if !decodeBody(w, r, &in) {
 		return
@@ -630,11 +621,11 @@ func (s *Server) sendSeen(w http.ResponseWriter, r *http.Request, _ params) {
 	})
 }
 
-func (s *Server) startTyping(w http.ResponseWriter, r *http.Request, _ params) {
+func (s *Server) startTyping(w http.ResponseWriter, r *http.Request, _ sim.Params) {
 	s.typing(w, r, true)
 }
 
-func (s *Server) stopTyping(w http.ResponseWriter, r *http.Request, _ params) {
+func (s *Server) stopTyping(w http.ResponseWriter, r *http.Request, _ sim.Params) {
 	s.typing(w, r, false)
 }
 
@@ -660,7 +651,7 @@ func (s *Server) typing(w http.ResponseWriter, r *http.Request, on bool) {
 }
 
 // showMessage is GET /api/{session}/chats/{chatId}/messages/{messageId}.
-func (s *Server) showMessage(w http.ResponseWriter, r *http.Request, p params) {
+func (s *Server) showMessage(w http.ResponseWriter, r *http.Request, p sim.Params) {
 	chat := normalChat(p["chatId"])
 	if chat == "" {
 		badRequest(w, "chatId must be a chat id like 11111111111@c.us")
@@ -679,7 +670,7 @@ func (s *Server) showMessage(w http.ResponseWriter, r *http.Request, p params) {
 // limit (required), sortOrder (desc by default here: newest first),
 // filter.fromMe and filter.timestamp.gte parameters; media is never
 // downloaded.
-func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, p params) {
+func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, p sim.Params) {
 	chat := normalChat(p["chatId"])
 	q := r.URL.Query()
 	limit, err := strconv.Atoi(q.Get("limit"))
@@ -714,7 +705,7 @@ func orZero(s string) string {
 }
 
 // checkNumberStatus is GET /api/checkNumberStatus?phone=&session=.
-func (s *Server) checkNumberStatus(w http.ResponseWriter, r *http.Request, _ params) {
+func (s *Server) checkNumberStatus(w http.ResponseWriter, r *http.Request, _ sim.Params) {
 	q := r.URL.Query()
 	name := q.Get("session")
 	if !q.Has("session") {
@@ -724,9 +715,9 @@ func (s *Server) checkNumberStatus(w http.ResponseWriter, r *http.Request, _ par
 		badRequest(w, "phone should not be empty")
 		return
 	}
-	phone := cleanPhone(q.Get("phone"))
+	phone := sim.CleanPhone(q.Get("phone"))
 	s.inSession(w, r, name, working, func(ss *session) reply {
-		if phone == "" || s.absent[phone] {
+		if phone == "" || s.Absent(phone, nil) {
 			return reply{status: http.StatusOK, body: map[string]any{"numberExists": false}}
 		}
 		return reply{status: http.StatusOK, body: map[string]any{"numberExists": true, "chatId": phone + "@c.us"}}
@@ -735,8 +726,8 @@ func (s *Server) checkNumberStatus(w http.ResponseWriter, r *http.Request, _ par
 
 // showLID is GET /api/{session}/lids/{lid}: {lid, pn}, pn null when the
 // phone number behind the lid is not known.
-func (s *Server) showLID(w http.ResponseWriter, r *http.Request, p params) {
-	lid := normalLID(p["lid"])
+func (s *Server) showLID(w http.ResponseWriter, r *http.Request, p sim.Params) {
+	lid := sim.NormalLID(p["lid"])
 	if lid == "" {
 		badRequest(w, "lid must be like 123123@lid")
 		return

@@ -1,7 +1,6 @@
 package waha_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/myaibud/aibud/app/sim/simtest"
 	"github.com/myaibud/aibud/app/sim/waha"
 )
 
@@ -80,38 +80,8 @@ func (s *sim) call(t *testing.T, method, path string, body any) answer {
 
 func (s *sim) callWith(t *testing.T, method, path string, body any, h http.Header) answer {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		data, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, s.url+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range h {
-		req.Header[k] = v
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return answer{status: res.StatusCode, header: res.Header, body: data}
+	status, header, data := simtest.Call(t, method, s.url+path, body, h)
+	return answer{status: status, header: header, body: data}
 }
 
 // mustCall calls and checks the status.

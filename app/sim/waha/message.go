@@ -5,9 +5,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/myaibud/aibud/app/sim"
+	"github.com/myaibud/aibud/app/sim/phone"
 )
 
 // Ack levels of a message, as WAHA names them.
@@ -39,11 +41,7 @@ func ackName(level int) string {
 }
 
 // Poll is a poll's question and options.
-type Poll struct {
-	Name            string
-	Options         []string
-	MultipleAnswers bool
-}
+type Poll = sim.Poll
 
 // SentMessage is a message the app sent through the API (sendText,
 // sendPoll or sendImage).
@@ -156,7 +154,7 @@ func normalChat(id string) string {
 	user, _, _ = strings.Cut(user, ":") // device suffix
 	switch server {
 	case "c.us", "s.whatsapp.net":
-		if !validPhone(user) || digitsOf(user) != user {
+		if !sim.ValidPhone(user) || sim.Digits(user) != user {
 			return ""
 		}
 		return user + "@c.us"
@@ -166,45 +164,16 @@ func normalChat(id string) string {
 	return ""
 }
 
-// normalLID returns "digits@lid" for "digits" or "digits@lid".
-func normalLID(lid string) string {
-	user, _, _ := strings.Cut(strings.TrimSpace(lid), "@")
-	if user == "" || digitsOf(user) != user {
-		return ""
-	}
-	return user + "@lid"
-}
-
 // chatFor reads a phone number (digits, written with + and separators if
 // need be) or a chat id; it returns "" when it is neither.
 func chatFor(phoneOrChat string) string {
 	if strings.Contains(phoneOrChat, "@") {
 		return normalChat(phoneOrChat)
 	}
-	if d := cleanPhone(phoneOrChat); d != "" {
+	if d := sim.CleanPhone(phoneOrChat); d != "" {
 		return d + "@c.us"
 	}
 	return ""
-}
-
-// cleanPhone returns the digits of a phone number written with +, spaces,
-// dashes, dots or brackets, or "" when it has other characters or is not a
-// possible number.
-func cleanPhone(s string) string {
-	var b strings.Builder
-	for _, c := range strings.TrimSpace(s) {
-		switch {
-		case c >= '0' && c <= '9':
-			b.WriteRune(c)
-		case strings.ContainsRune("+ -.()", c):
-		default:
-			return ""
-		}
-	}
-	if !validPhone(b.String()) {
-		return ""
-	}
-	return b.String()
 }
 
 // sameChat tells whether two chat ids are the same person: equal, or a
@@ -224,13 +193,7 @@ func (ss *session) sameChat(a, b string) bool {
 
 // Media is a file a lead sends: a photo, a voice note, a video or a
 // document, with an optional caption.
-type Media struct {
-	// Type is image, audio (a voice note), video or document.
-	Type     string
-	Mimetype string
-	Filename string
-	Caption  string
-}
+type Media = phone.Media
 
 // mediaPayload is WAHA's WAMedia.
 type mediaPayload struct {
@@ -335,17 +298,7 @@ func (m *message) data(me *Account) map[string]any {
 	}
 	if m.poll != nil {
 		info["Type"] = "poll"
-		options := make([]map[string]string, len(m.poll.Options))
-		for i, o := range m.poll.Options {
-			options[i] = map[string]string{"optionName": o}
-		}
-		count := 1
-		if m.poll.MultipleAnswers {
-			count = 0
-		}
-		content = map[string]any{"pollCreationMessageV3": map[string]any{
-			"name": m.poll.Name, "options": options, "selectableOptionsCount": count,
-		}}
+		content = map[string]any{"pollCreationMessageV3": m.poll.Creation()}
 	}
 	return map[string]any{"Info": info, "Message": content}
 }
@@ -427,7 +380,7 @@ func sentOf(m *message) *SentMessage {
 	sm := &SentMessage{ID: m.id, Key: m.key, ChatID: m.chatID, Type: "text", Text: m.body, ReplyTo: m.replyTo, Requests: 1, Time: m.time}
 	switch {
 	case m.poll != nil:
-		sm.Type, sm.Poll = "poll", clonePoll(m.poll)
+		sm.Type, sm.Poll = "poll", m.poll.Clone()
 	case m.media != nil:
 		sm.Type, sm.Text, sm.Caption = m.media.Type, "", m.body
 		sm.Mime, sm.FileName, sm.Size = m.media.Mimetype, m.media.Filename, len(m.file)
@@ -473,7 +426,7 @@ func (s *Server) LeadSays(session, fromPhone, pushName, text string) (string, er
 // an empty phone makes the mapping unknown, as it often is. It returns the
 // message's serialized id.
 func (s *Server) LeadSaysAsLID(session, lid, phone, pushName, text string) (string, error) {
-	l := normalLID(lid)
+	l := sim.NormalLID(lid)
 	if l == "" {
 		return "", fmt.Errorf("lead says: lid %q: %w", lid, ErrInvalid)
 	}
@@ -587,36 +540,15 @@ func (s *Server) vote(session, voterPhone, pollMessageID string, options []strin
 	}
 	selected := []string{}
 	if !failed {
-		if selected, err = m.poll.choice(options); err != nil {
+		if selected, err = m.poll.Cast(&m.votes, voter, options); err != nil {
 			return "", err
 		}
-		if m.votes == nil {
-			m.votes = make(map[string][]string)
-		}
-		m.votes[voter] = selected
 	}
 	event := "poll.vote"
 	if failed {
 		event = "poll.vote.failed"
 	}
 	return s.emitLocked(ss, event, m.votePayload(voter, selected)), nil
-}
-
-// choice checks a vote's options against the poll and drops repeats.
-func (p *Poll) choice(options []string) ([]string, error) {
-	selected := []string{}
-	for _, o := range options {
-		if !slices.Contains(p.Options, o) {
-			return nil, fmt.Errorf("vote: %q is not an option of the poll: %w", o, ErrInvalid)
-		}
-		if !slices.Contains(selected, o) {
-			selected = append(selected, o)
-		}
-	}
-	if len(selected) > 1 && !p.MultipleAnswers {
-		return nil, fmt.Errorf("vote: the poll takes one answer: %w", ErrInvalid)
-	}
-	return selected, nil
 }
 
 // votePayload is the poll.vote payload of voter's choice in the poll m.
@@ -672,16 +604,7 @@ func (s *Server) Sent(session string) []SentMessage {
 	out := make([]SentMessage, len(ss.sent))
 	for i, sm := range ss.sent {
 		out[i] = *sm
-		out[i].Poll = clonePoll(sm.Poll)
+		out[i].Poll = sm.Poll.Clone()
 	}
 	return out
-}
-
-func clonePoll(p *Poll) *Poll {
-	if p == nil {
-		return nil
-	}
-	c := *p
-	c.Options = slices.Clone(p.Options)
-	return &c
 }

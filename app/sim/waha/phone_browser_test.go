@@ -1,18 +1,15 @@
 package waha_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/myaibud/aibud/app/sim/phone/phonetest"
 )
 
 // TestPhoneInBrowser uses the phone page as a person does, on a phone-sized
@@ -20,52 +17,10 @@ import (
 // itself, and the page has no script errors and no sideways scrolling.
 func TestPhoneInBrowser(t *testing.T) {
 	t.Parallel()
-	path := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("Chromium is not installed: run the tests with `make test`")
-		}
-		t.Skip("Chromium is not installed: run the tests with `make test`")
-	}
 	s := newSim(t, nil)
 	s.working(t, "t8_i8", nil)
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(390, 844),
-	)
-	defer cancelAlloc()
-	browser, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	var mu sync.Mutex
-	var problems []string
-	exceptions := chromedp.Events(browser, runtime.ExceptionThrown)
-	go func() {
-		for ev, err := range exceptions {
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			problems = append(problems, (&chromedp.ExceptionError{ExceptionDetails: ev.ExceptionDetails}).Error())
-			mu.Unlock()
-		}
-	}()
-	ctx, cancelRun := context.WithTimeout(browser, 30*time.Second)
-	defer cancelRun()
+	ctx, problems := phonetest.Browser(t)
 	js := func(expr string) string {
 		t.Helper()
 		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
@@ -134,9 +89,7 @@ func TestPhoneInBrowser(t *testing.T) {
 	if over := js(`String(document.documentElement.scrollWidth - window.innerWidth)`); over != "0" {
 		t.Errorf("the page is %spx wider than a phone", over)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, p := range problems {
+	for _, p := range problems() {
 		t.Errorf("script error: %s", p)
 	}
 }

@@ -44,34 +44,32 @@
 package waha
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/myaibud/aibud/app/sim"
+	"github.com/myaibud/aibud/app/sim/delivery"
+	"github.com/myaibud/aibud/app/sim/phone"
 )
 
-// Errors of the control methods, to be checked with errors.Is.
+// Errors of the control methods, to be checked with errors.Is; they are
+// the shared stand-in errors of package sim.
 var (
 	// ErrUnknownSession: there is no session of that name.
-	ErrUnknownSession = errors.New("waha sim: no such session")
+	ErrUnknownSession = sim.ErrUnknownSession
 	// ErrWrongStatus: the session is not in a status that allows the call.
-	ErrWrongStatus = errors.New("waha sim: session is not in the right status")
+	ErrWrongStatus = sim.ErrWrongStatus
 	// ErrUnknownMessage: the session has no message with that id.
-	ErrUnknownMessage = errors.New("waha sim: no such message")
+	ErrUnknownMessage = sim.ErrUnknownMessage
 	// ErrInvalid: an argument is empty or malformed.
-	ErrInvalid = errors.New("waha sim: invalid argument")
+	ErrInvalid = sim.ErrInvalid
 )
 
 // Session statuses, as WAHA names them.
@@ -144,23 +142,6 @@ func FastTiming() Timing {
 	return t
 }
 
-func (t Timing) withDefaults() Timing {
-	d := DefaultTiming()
-	for _, f := range []struct{ v, def *time.Duration }{
-		{&t.StartDelay, &d.StartDelay}, {&t.FirstQR, &d.FirstQR}, {&t.NextQR, &d.NextQR},
-		{&t.StatusWait, &d.StatusWait}, {&t.DeviceAck, &d.DeviceAck}, {&t.RetryUnit, &d.RetryUnit},
-		{&t.MaxRetryDelay, &d.MaxRetryDelay}, {&t.WebhookTimeout, &d.WebhookTimeout},
-	} {
-		if *f.v <= 0 {
-			*f.v = *f.def
-		}
-	}
-	if t.MaxQRs <= 0 {
-		t.MaxQRs = d.MaxQRs
-	}
-	return t
-}
-
 // Options configure a Server.
 type Options struct {
 	// APIKey is the key every /api request must send as X-Api-Key. Empty
@@ -184,9 +165,6 @@ type Options struct {
 // maxBody bounds request bodies.
 const maxBody = 1 << 20
 
-// maxLog bounds the event and call logs; the oldest entries go first.
-const maxLog = 10000
-
 // Server is the WAHA stand-in. Its methods are safe for concurrent use. Call
 // Close to stop its timers and webhook deliveries.
 type Server struct {
@@ -196,98 +174,59 @@ type Server struct {
 	log      *slog.Logger
 	client   *http.Client
 	handler  http.Handler
-	routes   []route
-	phone    *phonePage
-
-	// ctx ends with Close; background deliveries and timers watch it.
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	poster   *delivery.Poster
+	// API serves /api and holds the injected faults: FailNext, Delay,
+	// Hold and Calls.
+	*sim.API
+	// Numbers holds the numbers not on WhatsApp (SetNumberExists) and
+	// those sends to which are refused (RefuseSendsTo).
+	*sim.Numbers
 
 	mu       sync.Mutex
 	closed   bool
 	sessions map[string]*session
-	// accounts are the WhatsApp accounts set with SetAccount, by session,
-	// used when the session is paired.
-	accounts map[string]Account
-	// absent are the phone numbers (digits) that are not on WhatsApp.
-	absent map[string]bool
-	// refused are the phone numbers (digits) sends to which are refused.
-	refused map[string]bool
-	faults  map[string]*fault
-	delays  map[string]time.Duration
-	holds   map[string]chan struct{}
-	events  []*eventRecord
-	queues  map[string]*queue
-	// busy counts deliveries waiting or in flight, for Flush.
-	busy  int
-	idle  chan struct{}
-	calls []Call
-	// changed is closed and replaced, and version counted up, on every
-	// change the phone page shows.
-	changed chan struct{}
-	version int
-}
-
-// fault is a FailNext injection.
-type fault struct {
-	status int
-	left   int
+	// accounts are the WhatsApp accounts set with SetAccount, linked when
+	// a session is paired.
+	accounts *sim.Accounts
+	events   delivery.Log
+	// changes counts what the phone page shows, to wake its waiting
+	// requests.
+	changes sim.Changes
 }
 
 // Call is one API request the stand-in answered, for tests to inspect.
-type Call struct {
-	Method string
-	// Path is the request path, unescaped.
-	Path string
-	// Route is the route pattern, e.g. "/api/{session}/auth/qr"; empty for
-	// unknown paths.
-	Route string
-	// Session is the session the request named, in the path, the query or
-	// the JSON body.
-	Session string
-	Status  int
-	Time    time.Time
-}
+type Call = sim.Call
 
 // New returns a Server with no sessions.
 func New(opts Options) *Server {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	timing := opts.Timing.withDefaults()
-	client := opts.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: timing.WebhookTimeout}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
+	timing := sim.WithDefaults(opts.Timing, DefaultTiming())
+	log, client := sim.Defaults(opts.Logger, opts.HTTPClient, timing.WebhookTimeout)
 	s := &Server{
 		apiKey:   opts.APIKey,
 		imageIDs: opts.ImageIDs,
 		timing:   timing,
 		log:      log,
 		client:   client,
-		ctx:      ctx,
-		cancel:   cancel,
+		poster:   delivery.New(client),
 		sessions: make(map[string]*session),
-		accounts: make(map[string]Account),
-		absent:   make(map[string]bool),
-		refused:  make(map[string]bool),
-		faults:   make(map[string]*fault),
-		delays:   make(map[string]time.Duration),
-		holds:    make(map[string]chan struct{}),
-		queues:   make(map[string]*queue),
-		changed:  make(chan struct{}),
+		Numbers:  sim.NewNumbers(),
+		accounts: sim.NewAccounts(func(digits string) string { return digits + "@c.us" }),
 	}
-	s.routes = s.apiRoutes()
-	s.phone = newPhonePage(s)
+	s.API = sim.NewAPI(sim.APIConfig{
+		Routes:   s.apiRoutes(),
+		Session:  sessionOf,
+		Check:    s.check,
+		NotFound: notFound,
+		Fail: func(w http.ResponseWriter, _ *http.Request, _ string, status int) {
+			sim.WriteJSON(w, status, map[string]any{"statusCode": status, "message": "simulated failure", "error": http.StatusText(status)})
+		},
+	})
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ping", s.ping)
 	mux.HandleFunc("GET /health", s.health)
-	mux.Handle("/api/", http.HandlerFunc(s.serveAPI))
-	s.phone.register(mux)
+	mux.Handle("/api/", http.HandlerFunc(s.API.Serve))
+	phone.New(phoneSide{s}, phoneLabels, log).Register(mux)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/phone", http.StatusSeeOther)
 	})
@@ -314,11 +253,10 @@ func (s *Server) Close() {
 	}
 	s.closed = true
 	for _, ss := range s.sessions {
-		ss.stopTimer()
+		ss.timer.Stop()
 	}
 	s.mu.Unlock()
-	s.cancel()
-	s.wg.Wait()
+	s.poster.Close()
 }
 
 // Run serves a new stand-in on addr until ctx is cancelled, then shuts it
@@ -335,64 +273,6 @@ func Run(ctx context.Context, addr string, opts Options, log *slog.Logger) error
 	})
 }
 
-// FailNext makes the next n requests to path answer status with a WAHA
-// error body, without doing anything. path is a request path
-// ("/api/sendText", "/api/t1_i2/auth/qr") or a route pattern
-// ("/api/{session}/auth/qr"). n <= 0 disarms it; a status outside 400–599
-// becomes 500.
-func (s *Server) FailNext(path string, status int, n int) {
-	if status < 400 || status > 599 {
-		status = http.StatusInternalServerError
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n <= 0 {
-		delete(s.faults, path)
-		return
-	}
-	s.faults[path] = &fault{status: status, left: n}
-}
-
-// Delay holds back the answers to path (as in FailNext) by d: the request
-// is carried out at once and its answer waits, as when the answer is slow to
-// come back, until d passes or the caller gives up. A send whose caller gave
-// up is still sent. d <= 0 removes the delay.
-func (s *Server) Delay(path string, d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if d <= 0 {
-		delete(s.delays, path)
-		return
-	}
-	s.delays[path] = d
-}
-
-// Hold holds back the answers to path (as in FailNext) until release is
-// called: each request is carried out at once (its webhooks are sent) and
-// its answer waits, as Delay's, so a test can see what the events did
-// before the caller has the answer. Hold again replaces an earlier hold,
-// releasing it.
-func (s *Server) Hold(path string) (release func()) {
-	ch := make(chan struct{})
-	s.mu.Lock()
-	if old, ok := s.holds[path]; ok {
-		close(old)
-	}
-	s.holds[path] = ch
-	s.mu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			s.mu.Lock()
-			if s.holds[path] == ch {
-				delete(s.holds, path)
-			}
-			s.mu.Unlock()
-			close(ch)
-		})
-	}
-}
-
 // Mute stops (on) or restarts delivering the session's events of a type,
 // e.g. "message.any", as when deliveries are lost; muted events are still
 // recorded in Events.
@@ -404,53 +284,14 @@ func (s *Server) Mute(session, event string, on bool) {
 	}
 }
 
-// SetNumberExists tells whether a phone number (digits, a leading + allowed)
-// is on WhatsApp, for checkNumberStatus. Every well-formed number is,
-// unless set otherwise here.
-func (s *Server) SetNumberExists(phone string, exists bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if exists {
-		delete(s.absent, digitsOf(phone))
-	} else {
-		s.absent[digitsOf(phone)] = true
-	}
-}
-
-// RefuseSendsTo makes sends (text and poll) to a phone number (digits, a
-// leading + allowed) answer 400 without sending anything (refuse), as the
-// gateway does for a chat WhatsApp will not deliver to, or sends normally
-// again (!refuse).
-func (s *Server) RefuseSendsTo(phone string, refuse bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if refuse {
-		s.refused[digitsOf(phone)] = true
-	} else {
-		delete(s.refused, digitsOf(phone))
-	}
-}
-
 // refusesSendsTo reports whether sends to chat are refused (RefuseSendsTo).
 func (s *Server) refusesSendsTo(chat string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.HasSuffix(chat, "@c.us") && s.refused[digitsOf(strings.TrimSuffix(chat, "@c.us"))]
-}
-
-// Calls returns the API requests answered so far, oldest first (at most the
-// last 10000).
-func (s *Server) Calls() []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Call(nil), s.calls...)
+	return strings.HasSuffix(chat, "@c.us") && s.Refused(sim.Digits(strings.TrimSuffix(chat, "@c.us")))
 }
 
 // notifyLocked wakes the phone page's waiters; s.mu is held.
 func (s *Server) notifyLocked() {
-	s.version++
-	close(s.changed)
-	s.changed = make(chan struct{})
+	s.changes.Notify()
 }
 
 // ping is WAHA's GET /ping, the one endpoint without the API key.
@@ -474,235 +315,35 @@ func (s *Server) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Api-Key")), []byte(s.apiKey)) == 1
 }
 
-// route is one API endpoint. Patterns are matched segment by segment;
-// {name} matches any one segment. The standard mux cannot hold WAHA's paths:
-// /api/sessions/{session} and /api/{session}/new-message-id overlap.
-type route struct {
-	method  string
-	pattern string
-	parts   []string
-	handle  func(w http.ResponseWriter, r *http.Request, p params)
-}
-
-// params are the values of a route's wildcards.
-type params map[string]string
-
-// match returns the wildcard values when segs fit the route.
-func (rt route) match(segs []string) (params, bool) {
-	if len(segs) != len(rt.parts) {
-		return nil, false
-	}
-	var p params
-	for i, part := range rt.parts {
-		if strings.HasPrefix(part, "{") {
-			if segs[i] == "" {
-				return nil, false
-			}
-			if p == nil {
-				p = params{}
-			}
-			p[strings.Trim(part, "{}")] = segs[i]
-			continue
-		}
-		if part != segs[i] {
-			return nil, false
-		}
-	}
-	return p, true
-}
-
-func newRoute(method, pattern string, h func(w http.ResponseWriter, r *http.Request, p params)) route {
-	return route{method: method, pattern: pattern, parts: strings.Split(strings.Trim(pattern, "/"), "/"), handle: h}
-}
-
-// serveAPI checks the API key, finds the route, applies the injected faults
-// and delays, and records the call.
-func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
-	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	var rt *route
-	var p params
-	segs, ok := segments(r.URL)
-	if ok {
-		for i := range s.routes {
-			if s.routes[i].method != r.Method {
-				continue
-			}
-			if v, ok := s.routes[i].match(segs); ok {
-				rt, p = &s.routes[i], v
-				break
-			}
-		}
-	}
-	pattern := ""
-	if rt != nil {
-		pattern = rt.pattern
-	}
-	session := sessionOf(r, p)
-	defer func() {
-		s.record(Call{Method: r.Method, Path: r.URL.Path, Route: pattern, Session: session, Status: rec.status, Time: time.Now()})
-	}()
-
+// check asks for the API key on every /api request.
+func (s *Server) check(w http.ResponseWriter, r *http.Request, _ *sim.Route, _ sim.Params) bool {
 	if !s.authorized(r) {
 		s.log.Warn("waha stand-in: request without the API key", "method", r.Method, "path", r.URL.Path)
-		writeError(rec, http.StatusUnauthorized, "Unauthorized")
-		return
+		writeError(w, http.StatusUnauthorized, "Unauthorized")
+		return false
 	}
-	if rt == nil {
-		notFound(rec, r)
-		return
-	}
-	if status, ok := s.takeFault(r.URL.Path, pattern); ok {
-		writeJSON(rec, status, map[string]any{"statusCode": status, "message": "simulated failure", "error": http.StatusText(status)})
-		return
-	}
-	d, held := s.delayFor(r.URL.Path, pattern)
-	if d <= 0 && held == nil {
-		rt.handle(rec, r, p)
-		return
-	}
-	// Carry the request out now, even if the caller gives up while its
-	// answer is held back.
-	buf := newBufferedWriter()
-	rt.handle(buf, r.WithContext(context.WithoutCancel(r.Context())), p)
-	var timeout <-chan time.Time
-	if d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		timeout = t.C
-	}
-	select {
-	case <-timeout:
-	case <-held:
-	case <-r.Context().Done():
-	}
-	buf.copyTo(rec)
-}
-
-// segments splits an escaped path into unescaped segments, so that an
-// escaped "/" stays inside its segment.
-func segments(u *url.URL) ([]string, bool) {
-	raw := strings.Split(strings.Trim(u.EscapedPath(), "/"), "/")
-	out := make([]string, len(raw))
-	for i, seg := range raw {
-		v, err := url.PathUnescape(seg)
-		if err != nil {
-			return nil, false
-		}
-		out[i] = v
-	}
-	return out, true
+	return true
 }
 
 // sessionOf names the session of a request for the call log: in the path,
 // the query or the JSON body (which is read and put back).
-func sessionOf(r *http.Request, p params) string {
+func sessionOf(r *http.Request, p sim.Params) string {
 	if v := p["session"]; v != "" {
 		return v
 	}
-	if v := r.URL.Query().Get("session"); v != "" || r.Body == nil || r.Method == http.MethodGet {
+	if v := r.URL.Query().Get("session"); v != "" || r.Method == http.MethodGet {
 		return v
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	if err != nil {
-		return ""
 	}
 	var b struct {
 		Session string `json:"session"`
 	}
-	_ = json.Unmarshal(body, &b) // the handler reports bad bodies
+	sim.PeekJSON(r, &b)
 	return b.Session
-}
-
-func (s *Server) record(c Call) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls = append(s.calls, c)
-	if len(s.calls) > maxLog {
-		s.calls = append([]Call(nil), s.calls[len(s.calls)-maxLog:]...)
-	}
-}
-
-func (s *Server) takeFault(path, pattern string) (int, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, key := range []string{path, pattern} {
-		f, ok := s.faults[key]
-		if !ok || key == "" {
-			continue
-		}
-		f.left--
-		if f.left <= 0 {
-			delete(s.faults, key)
-		}
-		return f.status, true
-	}
-	return 0, false
-}
-
-// delayFor is how long the answer to a request waits (Delay), and the
-// channel that releases it when it is held (Hold).
-func (s *Server) delayFor(path, pattern string) (time.Duration, <-chan struct{}) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	held, ok := s.holds[path]
-	if !ok {
-		held = s.holds[pattern]
-	}
-	if d, ok := s.delays[path]; ok {
-		return d, held
-	}
-	return s.delays[pattern], held
-}
-
-// recorder remembers the status written.
-type recorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *recorder) WriteHeader(status int) {
-	r.status = status
-	r.ResponseWriter.WriteHeader(status)
-}
-
-// bufferedWriter holds an answer back (Delay).
-type bufferedWriter struct {
-	header http.Header
-	status int
-	body   []byte
-}
-
-func newBufferedWriter() *bufferedWriter {
-	return &bufferedWriter{header: http.Header{}, status: http.StatusOK}
-}
-
-func (b *bufferedWriter) Header() http.Header { return b.header }
-func (b *bufferedWriter) WriteHeader(status int) {
-	b.status = status
-}
-func (b *bufferedWriter) Write(p []byte) (int, error) {
-	b.body = append(b.body, p...)
-	return len(p), nil
-}
-
-func (b *bufferedWriter) copyTo(w http.ResponseWriter) {
-	for k, v := range b.header {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(b.status)
-	_, _ = w.Write(b.body) // the caller may be gone
 }
 
 // writeJSON answers v as JSON, without escaping <, > and & (as WAHA).
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := marshal(v)
-	if err != nil {
-		status, body = http.StatusInternalServerError, []byte(`{"statusCode":500,"message":"encode answer"}`)
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(body) // nothing to do when the caller is gone
+	sim.WriteJSON(w, status, v)
 }
 
 // writeEmpty answers 200 with an empty body, WAHA's "nothing".
@@ -742,18 +383,6 @@ func wrongStatus(w http.ResponseWriter, name, status string, expected []string) 
 	})
 }
 
-// marshal encodes JSON without HTML escaping and without the trailing
-// newline of json.Encoder.
-func marshal(v any) ([]byte, error) {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("encode json: %w", err)
-	}
-	return []byte(strings.TrimSuffix(b.String(), "\n")), nil
-}
-
 // decodeBody reads a JSON request body into v; it answers 400 and returns
 // false when it cannot.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
@@ -768,14 +397,4 @@ func decodeBodyUpTo(w http.ResponseWriter, r *http.Request, v any, limit int64) 
 		return false
 	}
 	return true
-}
-
-// sortedNames returns the session names in order.
-func sortedNames(m map[string]*session) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }

@@ -1,27 +1,17 @@
 package waha
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/myaibud/aibud/app/sim"
 )
 
-// Account is a WhatsApp account: the number a session is linked to.
-type Account struct {
-	// ID is the chat id, e.g. 15551234567@c.us.
-	ID string
-	// LID is the account's linked id, e.g. 201234567890123@lid.
-	LID string
-	// Phone is the number in E.164, e.g. +15551234567.
-	Phone    string
-	PushName string
-}
+// Account is a WhatsApp account: the number a session is linked to; its ID
+// is the chat id, e.g. 15551234567@c.us.
+type Account = sim.Account
 
 // SessionState is what the stand-in knows of a session.
 type SessionState struct {
@@ -74,10 +64,8 @@ type session struct {
 	pairPhone   string
 	pairingCode string
 
-	// timer drives the status changes that happen by themselves; gen makes
-	// a stopped timer's late callback a no-op.
-	timer *time.Timer
-	gen   int
+	// timer drives the status changes that happen by themselves.
+	timer sim.Timer
 	// changed is closed and replaced on every status change.
 	changed chan struct{}
 
@@ -106,14 +94,6 @@ func newSession(name string) *session {
 		sentByID: make(map[string]*SentMessage),
 		muted:    make(map[string]bool),
 		typing:   make(map[string]bool),
-	}
-}
-
-func (ss *session) stopTimer() {
-	ss.gen++
-	if ss.timer != nil {
-		ss.timer.Stop()
-		ss.timer = nil
 	}
 }
 
@@ -163,11 +143,7 @@ func (ss *session) state() SessionState {
 func (s *Server) Sessions() []SessionState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]SessionState, 0, len(s.sessions))
-	for _, name := range sortedNames(s.sessions) {
-		out = append(out, s.sessions[name].state())
-	}
-	return out
+	return sim.Each(s.sessions, (*session).state)
 }
 
 // Session returns one session.
@@ -188,8 +164,7 @@ func (s *Server) Session(name string) (SessionState, error) {
 func (s *Server) SetAccount(session, phone, pushName string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := newAccount(session, digitsOf(phone), pushName)
-	s.accounts[session] = a
+	a := s.accounts.Set(session, phone, pushName)
 	if ss, ok := s.sessions[session]; ok && ss.paired {
 		ss.me = &a
 		s.notifyLocked()
@@ -198,31 +173,7 @@ func (s *Server) SetAccount(session, phone, pushName string) {
 
 // accountLocked is the account a scan of ss links.
 func (s *Server) accountLocked(ss *session) Account {
-	a, ok := s.accounts[ss.name]
-	if !ok {
-		a = newAccount(ss.name, "", "")
-	}
-	if ss.pairPhone != "" && digitsOf(a.Phone) != ss.pairPhone {
-		a = newAccount(ss.name, ss.pairPhone, a.PushName)
-	}
-	return a
-}
-
-// newAccount builds an account; an empty phone becomes a +1 555 number
-// derived from the session name, so that each session has its own.
-func newAccount(session, phone, pushName string) Account {
-	h := fnv.New64a()
-	h.Write([]byte(session))
-	sum := h.Sum64()
-	if phone == "" {
-		phone = fmt.Sprintf("1555%07d", sum%10_000_000)
-	}
-	if pushName == "" {
-		pushName = "Sim " + session
-	}
-	h.Write([]byte(phone))
-	lid := fmt.Sprintf("2%014d@lid", h.Sum64()%100_000_000_000_000)
-	return Account{ID: phone + "@c.us", LID: lid, Phone: "+" + phone, PushName: pushName}
+	return s.accounts.For(ss.name, ss.pairPhone)
 }
 
 // setStatusLocked changes the status and emits session.status, as WAHA
@@ -259,17 +210,7 @@ type statusPayload struct {
 // afterLocked runs f, with s.mu held, after d unless the session's timer is
 // stopped or replaced first.
 func (s *Server) afterLocked(ss *session, d time.Duration, f func()) {
-	ss.stopTimer()
-	gen := ss.gen
-	ss.timer = time.AfterFunc(d, func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.closed || ss.gen != gen || s.sessions[ss.name] != ss {
-			return
-		}
-		ss.timer = nil
-		f()
-	})
+	ss.timer.After(&s.mu, d, func() bool { return !s.closed && s.sessions[ss.name] == ss }, f)
 }
 
 // startLocked starts a stopped or failed session; a started one is left as
@@ -302,7 +243,7 @@ func (s *Server) nextQRLocked(ss *session) {
 func (s *Server) showQRLocked(ss *session, number int, life time.Duration) {
 	// The status change clears the QR fields, so it comes first.
 	s.changeStatusLocked(ss, StatusScanQR)
-	ss.qr, ss.qrNumber, ss.qrExpires = newQRValue(), number, time.Now().Add(life)
+	ss.qr, ss.qrNumber, ss.qrExpires = sim.NewQRValue(), number, time.Now().Add(life)
 	s.log.Info("waha stand-in: session status", "session", ss.name, "status", StatusScanQR, "qr_number", number)
 	s.emitLocked(ss, "session.status", statusPayload{Name: ss.name, Status: StatusScanQR, Statuses: slices.Clone(ss.points)})
 	s.afterLocked(ss, life, func() {
@@ -317,7 +258,7 @@ func (s *Server) showQRLocked(ss *session, number int, life time.Duration) {
 
 // stopLocked stops a session (keeping its pairing).
 func (s *Server) stopLocked(ss *session) {
-	ss.stopTimer()
+	ss.timer.Stop()
 	ss.typing = make(map[string]bool)
 	if ss.status != StatusStopped {
 		s.setStatusLocked(ss, StatusStopped)
@@ -339,7 +280,7 @@ func (s *Server) Scan(session string) error {
 	if ss.status != StatusScanQR {
 		return fmt.Errorf("scan %q in status %s: %w", session, ss.status, ErrWrongStatus)
 	}
-	ss.stopTimer()
+	ss.timer.Stop()
 	a := s.accountLocked(ss)
 	ss.paired, ss.me = true, &a
 	ss.pairingCode = ""
@@ -376,51 +317,8 @@ func (s *Server) DropSession(session string) error {
 	if !ok {
 		return fmt.Errorf("drop %q: %w", session, ErrUnknownSession)
 	}
-	ss.stopTimer()
+	ss.timer.Stop()
 	s.changeStatusLocked(ss, StatusFailed)
 	s.log.Info("waha stand-in: session dropped silently", "session", session)
 	return nil
-}
-
-// newQRValue makes a value shaped like WhatsApp's pairing QR:
-// "2@ref,noise key,identity key,adv secret".
-func newQRValue() string {
-	part := func(n int) string {
-		b := make([]byte, n)
-		_, _ = rand.Read(b) // crypto/rand.Read never fails
-		return base64.StdEncoding.EncodeToString(b)
-	}
-	return "2@" + part(48) + "," + part(32) + "," + part(32) + "," + part(32)
-}
-
-// newPairingCode makes a code like WhatsApp's: eight letters and digits,
-// shown as ABCD-EFGH.
-func newPairingCode() string {
-	const alphabet = "ABCDEFGHJKLMNPQRSTVWXYZ123456789"
-	b := make([]byte, 8)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b[:4]) + "-" + string(b[4:])
-}
-
-// digitsOf keeps the digits of a phone number.
-func digitsOf(phone string) string {
-	var b strings.Builder
-	for _, c := range phone {
-		if c >= '0' && c <= '9' {
-			b.WriteRune(c)
-		}
-	}
-	return b.String()
-}
-
-// validPhone tells digits that can be a phone number with country code.
-func validPhone(digits string) bool {
-	if len(digits) < 7 || len(digits) > 15 || digits[0] == '0' {
-		return false
-	}
-	_, err := strconv.ParseUint(digits, 10, 64)
-	return err == nil
 }

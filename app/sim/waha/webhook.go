@@ -22,7 +22,6 @@ package waha
 // wait before a retry is capped at Timing.MaxRetryDelay (WAHA has no cap).
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -30,13 +29,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/myaibud/aibud/app/sim"
+	"github.com/myaibud/aibud/app/sim/delivery"
 )
 
 // WAHA's version and engine, as the events' environment says.
@@ -192,84 +193,27 @@ type environment struct {
 	} `json:"worker"`
 }
 
-// Event is an event a session emitted, with its deliveries.
-type Event struct {
-	// ID is the event id ("evt_…"), the same in every delivery and retry.
-	ID      string
-	Type    string
-	Session string
-	Time    time.Time
-	// Body is the JSON posted, byte for byte.
-	Body []byte
-	// Deliveries has one entry per webhook that takes the event.
-	Deliveries []Delivery
-}
+// Event is an event a session emitted, with its deliveries; its ID is the
+// event id ("evt_…"), the same in every delivery and retry.
+type Event = delivery.Event
 
-// Delivery is the delivery of an event to one webhook.
-type Delivery struct {
-	URL string
-	// RequestID is the X-Webhook-Request-Id, the same on every try.
-	RequestID string
-	// Attempts counts the tries made so far.
-	Attempts int
-	// Status is the HTTP status of the last try, 0 when it got no answer.
-	Status int
-	// Err is the network error of the last try, if any.
-	Err string
-	// Delivered: a try got a 2xx answer. GaveUp: every try failed.
-	Delivered bool
-	GaveUp    bool
-}
-
-// eventRecord is an Event; it and its deliveries are guarded by Server.mu.
-type eventRecord struct {
-	Event
-	deliveries []*Delivery
-}
-
-func (e *eventRecord) export() Event {
-	out := e.Event
-	out.Body = slices.Clone(e.Body)
-	out.Deliveries = make([]Delivery, len(e.deliveries))
-	for i, d := range e.deliveries {
-		out.Deliveries[i] = *d
-	}
-	return out
-}
+// Delivery is the delivery of an event to one webhook, with the
+// X-Webhook-Request-Id it carries on every try.
+type Delivery = delivery.Delivery
 
 // Events returns the events emitted so far, oldest first (at most the last
 // 10000), with their deliveries.
 func (s *Server) Events() []Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Event, len(s.events))
-	for i, e := range s.events {
-		out[i] = e.export()
-	}
-	return out
+	return s.events.Events()
 }
 
 // Flush waits until every webhook delivery queued so far has ended
 // (delivered or given up), or ctx ends. Events that timers emit later (acks,
 // QR rotations) are not waited for.
 func (s *Server) Flush(ctx context.Context) error {
-	for {
-		s.mu.Lock()
-		if s.busy == 0 || s.closed {
-			s.mu.Unlock()
-			return nil
-		}
-		if s.idle == nil {
-			s.idle = make(chan struct{})
-		}
-		idle := s.idle
-		s.mu.Unlock()
-		select {
-		case <-idle:
-		case <-ctx.Done():
-			return fmt.Errorf("flush webhooks: %w", ctx.Err())
-		}
-	}
+	return s.poster.Flush(ctx)
 }
 
 // emitLocked builds an event of the session and queues it for the
@@ -291,30 +235,27 @@ func (s *Server) emitLocked(ss *session, event string, payload any) string {
 	if ss.paired && ss.me != nil {
 		env.Me = &envelopeMe{ID: ss.me.ID, PushName: ss.me.PushName}
 	}
-	body, err := marshal(env)
+	body, err := sim.Marshal(env)
 	if err != nil {
 		s.log.Error("waha stand-in: encode event", "event", event, "session", ss.name, "err", err)
 		return ""
 	}
-	rec := &eventRecord{Event: Event{ID: env.ID, Type: event, Session: ss.name, Time: now, Body: body}}
-	s.events = append(s.events, rec)
-	if len(s.events) > maxLog {
-		s.events = slices.Clone(s.events[len(s.events)-maxLog:])
-	}
+	rec := delivery.NewRecord(Event{ID: env.ID, Type: event, Session: ss.name, Time: now, Body: body})
+	s.events.Add(rec)
 	s.fanOutLocked(ss, rec)
 	return rec.ID
 }
 
 // fanOutLocked queues a delivery of the event to each of the session's
-// webhooks that take it.
-func (s *Server) fanOutLocked(ss *session, rec *eventRecord) {
+// webhooks that take it. Each webhook of a session has one queue, sent in
+// order.
+func (s *Server) fanOutLocked(ss *session, rec *delivery.Record) {
 	for i, h := range ss.hooks {
 		if !h.wants(rec.Type) || ss.muted[rec.Type] {
 			continue
 		}
-		d := &Delivery{URL: h.URL, RequestID: newRequestID()}
-		rec.deliveries = append(rec.deliveries, d)
-		s.enqueueLocked(ss.name+"\x00"+strconv.Itoa(i)+"\x00"+h.URL, job{event: rec, delivery: d, hook: h})
+		d := rec.Add(h.URL, newRequestID())
+		s.enqueueLocked(ss.name+"\x00"+strconv.Itoa(i)+"\x00"+h.URL, rec, d, h)
 	}
 }
 
@@ -326,11 +267,10 @@ func (s *Server) fanOutLocked(ss *session, rec *eventRecord) {
 func (s *Server) Redeliver(eventID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := slices.IndexFunc(s.events, func(e *eventRecord) bool { return e.ID == eventID })
-	if i < 0 {
+	rec := s.events.Find(eventID)
+	if rec == nil {
 		return fmt.Errorf("redeliver %q: no such event: %w", eventID, ErrInvalid)
 	}
-	rec := s.events[i]
 	ss, ok := s.sessions[rec.Session]
 	if !ok {
 		return fmt.Errorf("redeliver %q: session %q: %w", eventID, rec.Session, ErrUnknownSession)
@@ -340,114 +280,38 @@ func (s *Server) Redeliver(eventID string) error {
 	return nil
 }
 
-// queue is the ordered deliveries to one webhook of one session.
-type queue struct {
-	key     string
-	jobs    []job
-	running bool
-}
-
-type job struct {
-	event    *eventRecord
-	delivery *Delivery
-	hook     webhookConfig
-}
-
-func (s *Server) enqueueLocked(key string, j job) {
-	if s.closed {
-		j.delivery.GaveUp = true
-		j.delivery.Err = "stand-in closed"
-		return
-	}
-	q, ok := s.queues[key]
-	if !ok {
-		q = &queue{key: key}
-		s.queues[key] = q
-	}
-	q.jobs = append(q.jobs, j)
-	s.busy++
-	if !q.running {
-		q.running = true
-		s.wg.Add(1)
-		go s.work(q)
-	}
-}
-
-// work delivers a queue's jobs in order until it is empty.
-func (s *Server) work(q *queue) {
-	defer s.wg.Done()
-	for {
-		s.mu.Lock()
-		if len(q.jobs) == 0 {
-			q.running = false
-			delete(s.queues, q.key)
-			s.mu.Unlock()
-			return
-		}
-		j := q.jobs[0]
-		q.jobs = q.jobs[1:]
-		s.mu.Unlock()
-
-		s.deliver(j)
-
-		s.mu.Lock()
-		s.busy--
-		if s.busy == 0 && s.idle != nil {
-			close(s.idle)
-			s.idle = nil
-		}
-		s.mu.Unlock()
-	}
-}
-
-// deliver tries one delivery until it succeeds, runs out of retries or the
-// server closes.
-func (s *Server) deliver(j job) {
-	log := s.log.With("event", j.event.Type, "event_id", j.event.ID, "session", j.event.Session, "url", j.hook.URL)
-	tries := j.hook.Retries.Attempts + 1
-	for n := range tries {
-		if n > 0 {
-			t := time.NewTimer(s.retryDelay(j.hook.Retries, n))
-			select {
-			case <-t.C:
-			case <-s.ctx.Done():
-				t.Stop()
-				s.endDelivery(j, "stand-in closed")
-				return
+// enqueueLocked hands one delivery to the poster; s.mu is held.
+func (s *Server) enqueueLocked(queue string, rec *delivery.Record, d *Delivery, h webhookConfig) {
+	ok := s.poster.Enqueue(delivery.Job{
+		Queue: queue,
+		URL:   h.URL,
+		Body:  rec.Body,
+		Header: func(int) http.Header {
+			hdr := http.Header{}
+			for _, ch := range h.Headers {
+				hdr.Set(ch.Name, ch.Value)
 			}
-		}
-		status, err := s.post(j)
-		s.mu.Lock()
-		d := j.delivery
-		d.Attempts++
-		d.Status = status
-		d.Err = ""
-		if err != nil {
-			d.Err = err.Error()
-		}
-		ok := err == nil && status >= 200 && status < 300
-		d.Delivered = ok
-		s.mu.Unlock()
-		if ok {
-			log.Debug("waha stand-in: webhook delivered", "attempt", n+1)
-			return
-		}
-		if s.ctx.Err() != nil {
-			s.endDelivery(j, "stand-in closed")
-			return
-		}
-		log.Warn("waha stand-in: webhook failed", "attempt", n+1, "of", tries, "status", status, "err", err)
-	}
-	s.endDelivery(j, "")
-	log.Warn("waha stand-in: webhook given up", "tries", tries)
-}
-
-func (s *Server) endDelivery(j job, reason string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	j.delivery.GaveUp = true
-	if reason != "" {
-		j.delivery.Err = reason
+			hdr.Set("User-Agent", "WAHA/"+wahaVersion)
+			hdr.Set("X-Webhook-Request-Id", d.RequestID)
+			hdr.Set("X-Webhook-Timestamp", strconv.FormatInt(time.Now().UnixMilli(), 10))
+			if h.HMACKey != "" {
+				hdr.Set("X-Webhook-Hmac", Sign(h.HMACKey, rec.Body))
+				hdr.Set("X-Webhook-Hmac-Algorithm", "sha512")
+			}
+			return hdr
+		},
+		Tries:   h.Retries.Attempts + 1,
+		Backoff: func(n int) time.Duration { return s.retryDelay(h.Retries, n-1) },
+		Report: func(r delivery.Result) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			d.Update(r)
+		},
+		Log: s.log.With("event", rec.Type, "event_id", rec.ID, "session", rec.Session, "url", h.URL),
+	})
+	if !ok {
+		d.GaveUp = true
+		d.Err = "stand-in closed"
 	}
 }
 
@@ -467,32 +331,6 @@ func (s *Server) retryDelay(r retries, n int) time.Duration {
 		return s.timing.MaxRetryDelay
 	}
 	return time.Duration(d)
-}
-
-// post makes one try; it returns the HTTP status or the network error.
-func (s *Server) post(j job) (int, error) {
-	req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, j.hook.URL, bytes.NewReader(j.event.Body))
-	if err != nil {
-		return 0, fmt.Errorf("build webhook request: %w", err)
-	}
-	for _, h := range j.hook.Headers {
-		req.Header.Set(h.Name, h.Value)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "WAHA/"+wahaVersion)
-	req.Header.Set("X-Webhook-Request-Id", j.delivery.RequestID)
-	req.Header.Set("X-Webhook-Timestamp", strconv.FormatInt(time.Now().UnixMilli(), 10))
-	if j.hook.HMACKey != "" {
-		req.Header.Set("X-Webhook-Hmac", Sign(j.hook.HMACKey, j.event.Body))
-		req.Header.Set("X-Webhook-Hmac-Algorithm", "sha512")
-	}
-	res, err := s.client.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("post webhook: %w", err)
-	}
-	defer res.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20)) // let the connection be reused
-	return res.StatusCode, nil
 }
 
 // Sign returns WAHA's X-Webhook-Hmac of body: the lower-case hex
