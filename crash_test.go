@@ -148,9 +148,9 @@ func (e *crashEnv) startWorker(t *testing.T) *worker {
 	for k, v := range e.env {
 		w.cmd.Env = append(w.cmd.Env, k+"="+v)
 	}
-	// The worker's probe listener needs a port of its own.
+	// Each worker's probe listener has a port of its own.
 	probe := freePort(t)
-	w.cmd.Env = append(w.cmd.Env, fmt.Sprintf("PORT=%d", probe))
+	w.cmd.Env = append(w.cmd.Env, fmt.Sprintf("WORKER_HEALTH_ADDR=127.0.0.1:%d", probe))
 	w.cmd.Stdout, w.cmd.Stderr = w.logs, w.logs
 	if err := w.cmd.Start(); err != nil {
 		t.Fatal(err)

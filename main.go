@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 	_ "time/tzdata" // tenants' time zones load without the system's zoneinfo
@@ -188,8 +189,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if cmd == "all" || cmd == "worker" {
 		g.Go(func() error { return p.work(gctx) })
 	}
-	if cmd == "worker" {
-		g.Go(func() error { return p.serveProbes(gctx) })
+	if cmd == "worker" && cfg.Jobs.HealthAddr != "" {
+		g.Go(func() error { return p.serveProbes(gctx, cfg.Jobs.HealthAddr) })
 	}
 	log.Info("aibud started", "command", cmd)
 	err = g.Wait()
@@ -262,21 +263,22 @@ func (p *process) serve(ctx context.Context) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
 	}
-	return p.listenAndServe(ctx, srv, func() { stopHub() })
+	return p.listenAndServe(ctx, fmt.Sprintf(":%d", p.cfg.HTTP.Port), srv, func() { stopHub() })
 }
 
-// serveProbes gives a worker-only process /healthz and /metrics.
-func (p *process) serveProbes(ctx context.Context) error {
+// serveProbes gives a worker-only process /healthz and /metrics on addr
+// (WORKER_HEALTH_ADDR), apart from PORT so that workers share a host.
+func (p *process) serveProbes(ctx context.Context, addr string) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	mux.Handle("GET /metrics", p.metrics.Handler())
-	return p.listenAndServe(ctx, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, nil)
+	return p.listenAndServe(ctx, addr, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, nil)
 }
 
-func (p *process) listenAndServe(ctx context.Context, srv *http.Server, beforeShutdown func()) error {
-	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", p.cfg.HTTP.Port))
+func (p *process) listenAndServe(ctx context.Context, addr string, srv *http.Server, beforeShutdown func()) error {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	p.log.Info("listening", "addr", ln.Addr().String(), "url", p.cfg.HTTP.BaseURL.String())
 	errc := make(chan error, 1)
@@ -330,26 +332,19 @@ func (p *process) work(ctx context.Context) error {
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
-	sched, err := jobs.NewScheduler(p.asynqOpt, p.log)
+	sched, err := jobs.NewScheduler(p.queue, jobs.Periodics(p.cfg.Jobs.ScheduleMinute), p.log)
 	if err != nil {
 		srv.Shutdown()
 		return err
 	}
-	if err := sched.Start(); err != nil {
-		srv.Shutdown()
-		return fmt.Errorf("start scheduler: %w", err)
-	}
-	sweepCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
-	sweeperDone := make(chan struct{})
-	go func() {
-		defer close(sweeperDone)
-		w.RunSweeper(sweepCtx, sweepEvery)
-	}()
+	loopCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
+	var loops sync.WaitGroup
+	loops.Go(func() { sched.Run(loopCtx) })
+	loops.Go(func() { w.RunSweeper(loopCtx, sweepEvery) })
 	<-ctx.Done()
-	stopSweeper()
-	<-sweeperDone
+	stopLoops()
+	loops.Wait()
 	p.log.Info("shutting down the workers")
-	sched.Shutdown()
 	srv.Shutdown()
 	return nil
 }
