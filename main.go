@@ -4,6 +4,7 @@
 //	aibud serve      web server: pages, admin, webhooks, live updates
 //	aibud worker     background workers and the periodic scheduler
 //	aibud migrate    apply database migrations and exit
+//	aibud health URL exit 0 if URL answers 200 (container health checks)
 //	aibud sim gemini stand-in for the Gemini API (development and tests)
 //	aibud sim waha   stand-in for a WAHA server with a "phone" page
 //	aibud sim mail   stand-in mailbox: SMTP in, a web page to read
@@ -63,6 +64,8 @@ commands:
   serve     web server
   worker    background workers and scheduler
   migrate   apply database migrations and exit
+  health URL
+            exit 0 if URL answers 200: a health check for images without curl
   sim gemini [-addr 127.0.0.1:8091] [-key KEY]
             stand-in for the Gemini API (development and tests)
   sim waha [-addr 127.0.0.1:3000] [-key KEY]
@@ -83,6 +86,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "all", "serve", "worker", "migrate":
 	case "sim":
 		return runSim(ctx, args[2:], stdout)
+	case "health":
+		return checkHealth(ctx, args[2:])
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -351,6 +356,29 @@ func (p *process) work(ctx context.Context) error {
 
 // sweepEvery is how often a worker looks for unfinished work to re-drive.
 const sweepEvery = 2 * time.Second
+
+// checkHealth asks a probe endpoint (/healthz of a web or worker process)
+// whether the process is up.
+func checkHealth(ctx context.Context, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("health needs one URL, such as http://127.0.0.1:9090/healthz\n%s", usage)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, args[0], nil)
+	if err != nil {
+		return fmt.Errorf("health: %w", err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("health: %w", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("health: %s answered %s", args[0], res.Status)
+	}
+	return nil
+}
 
 // runSim runs one of the development stand-ins until ctx ends.
 func runSim(ctx context.Context, args []string, stdout io.Writer) error {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -202,4 +203,31 @@ func newJarClient(t *testing.T, base string) *http.Client {
 		t.Fatalf("sign-up ended on %s (status %d)", res.Request.URL.Path, res.StatusCode)
 	}
 	return c
+}
+
+func TestRunHealth(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"up", []string{"aibud", "health", srv.URL + "/healthz"}, ""},
+		{"not ready", []string{"aibud", "health", srv.URL + "/readyz"}, "503"},
+		{"nothing listening", []string{"aibud", "health", "http://127.0.0.1:1/healthz"}, "refused"},
+		{"no URL", []string{"aibud", "health"}, "needs one URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := run(context.Background(), tt.args, func(string) string { return "" }, io.Discard)
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("health: %v, want an error with %q", err, tt.wantErr)
+			}
+		})
+	}
 }
