@@ -179,6 +179,13 @@ func TestRunAllServesWorksAndStops(t *testing.T) {
 // client.
 func newJarClient(t *testing.T, base string) *http.Client {
 	t.Helper()
+	return signUp(t, base, fmt.Sprintf("run-%d@example.com", time.Now().UnixNano()))
+}
+
+// signUp signs up an account with email through the forms and returns its
+// client.
+func signUp(t *testing.T, base, email string) *http.Client {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
 	res, err := c.Get(base + "/sign-up")
@@ -193,7 +200,7 @@ func newJarClient(t *testing.T, base string) *http.Client {
 	}
 	res, err = c.PostForm(base+"/sign-up", url.Values{
 		"_csrf": {string(m[1])}, "business_name": {"Run Test"},
-		"email": {fmt.Sprintf("run-%d@example.com", time.Now().UnixNano())}, "password": {"password123"},
+		"email": {email}, "password": {"password123"},
 	})
 	if err != nil {
 		t.Fatal(err)
