@@ -170,11 +170,10 @@ func TestInstanceStateAndQR(t *testing.T) {
 // restart it again, until the number connects again.
 func TestClaimInstanceRestartOnce(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	s := dbtest.Store(t)
 	tenant, _ := dbtest.NewTenant(t, s)
-	inst := dbtest.NewInstance(t, s, tenant.ID)
-	ts := s.Tenant(tenant.ID)
+	ts, inst := s.Tenant(tenant.ID), dbtest.NewInstance(t, s, tenant.ID)
+	ctx := context.Background()
 	var wg sync.WaitGroup
 	claims := make(chan bool, 5)
 	for range cap(claims) {
