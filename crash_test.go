@@ -72,7 +72,10 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func newCrashEnv(t *testing.T) *crashEnv {
+// newStandIns starts the WAHA and Gemini stand-ins and prepares the
+// configuration the program's processes start with; the web process is to
+// listen on the port of e.base.
+func newStandIns(t *testing.T) *crashEnv {
 	t.Helper()
 	e := &crashEnv{store: dbtest.Store(t)}
 	e.sim = wahasim.New(wahasim.Options{APIKey: crashWAHAKey, Timing: wahasim.FastTiming()})
@@ -104,6 +107,13 @@ func newCrashEnv(t *testing.T) *crashEnv {
 		"GEMINI_TIMEOUT":   "2s",
 		"LOG_LEVEL":        "warn",
 	}
+	return e
+}
+
+// newCrashEnv is the stand-ins and a web process in this test process.
+func newCrashEnv(t *testing.T) *crashEnv {
+	t.Helper()
+	e := newStandIns(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	done := make(chan error, 1)
@@ -112,15 +122,21 @@ func newCrashEnv(t *testing.T) *crashEnv {
 		cancel()
 		<-done
 	})
-	waitUntil(t, 30*time.Second, "the web process to be ready", func() bool {
-		res, err := http.Get(e.base + "/readyz")
+	waitReady(t, e.base+"/readyz", "the web process to be ready")
+	return e
+}
+
+// waitReady waits for url to answer 200.
+func waitReady(t *testing.T, url, what string) {
+	t.Helper()
+	waitUntil(t, 30*time.Second, what, func() bool {
+		res, err := http.Get(url)
 		if err != nil {
 			return false
 		}
 		res.Body.Close()
 		return res.StatusCode == http.StatusOK
 	})
-	return e
 }
 
 func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
@@ -134,53 +150,74 @@ func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool
 	}
 }
 
-// worker is a worker process: this test binary running "aibud worker".
-type worker struct {
+// child is a process of the program: this test binary running "aibud
+// worker" or "aibud serve".
+type child struct {
 	cmd  *exec.Cmd
 	logs *syncBuffer
 }
 
-func (e *crashEnv) startWorker(t *testing.T) *worker {
+func (e *crashEnv) startWorker(t *testing.T) *child {
 	t.Helper()
-	w := &worker{logs: &syncBuffer{}}
-	w.cmd = exec.Command(os.Args[0], "-test.run=^$")
-	w.cmd.Env = append(os.Environ(), childCommand+"=worker")
-	for k, v := range e.env {
-		w.cmd.Env = append(w.cmd.Env, k+"="+v)
-	}
-	// The worker's probe listener needs a port of its own.
+	// Each worker's probe listener has a port of its own.
 	probe := freePort(t)
-	w.cmd.Env = append(w.cmd.Env, fmt.Sprintf("PORT=%d", probe))
-	w.cmd.Stdout, w.cmd.Stderr = w.logs, w.logs
-	if err := w.cmd.Start(); err != nil {
+	return e.startChild(t, "worker", map[string]string{"WORKER_HEALTH_ADDR": fmt.Sprintf("127.0.0.1:%d", probe)},
+		fmt.Sprintf("http://127.0.0.1:%d/healthz", probe))
+}
+
+// startChild starts the program with command cmd and the environment's
+// settings, overridden by env, and waits for ready to answer 200.
+func (e *crashEnv) startChild(t *testing.T, cmd string, env map[string]string, ready string) *child {
+	t.Helper()
+	c := &child{logs: &syncBuffer{}}
+	c.cmd = exec.Command(os.Args[0], "-test.run=^$")
+	c.cmd.Env = append(os.Environ(), childCommand+"="+cmd)
+	for k, v := range e.env {
+		if _, ok := env[k]; !ok {
+			c.cmd.Env = append(c.cmd.Env, k+"="+v)
+		}
+	}
+	for k, v := range env {
+		c.cmd.Env = append(c.cmd.Env, k+"="+v)
+	}
+	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
+	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { w.kill() })
-	waitUntil(t, 30*time.Second, "the worker process to start", func() bool {
-		res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", probe))
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	})
-	return w
+	t.Cleanup(func() { c.kill() })
+	waitReady(t, ready, "the "+cmd+" process to start")
+	return c
 }
 
 // kill ends the process with SIGKILL: no shutdown, no cleanup.
-func (w *worker) kill() {
-	if w.cmd.ProcessState == nil {
-		_ = w.cmd.Process.Signal(syscall.SIGKILL)
-		_ = w.cmd.Wait()
+func (c *child) kill() {
+	if c.cmd.ProcessState == nil {
+		_ = c.cmd.Process.Signal(syscall.SIGKILL)
+		_ = c.cmd.Wait()
 	}
+}
+
+// stop ends the process with SIGTERM, as an orchestrator does, and returns
+// how it exited.
+func (c *child) stop() error {
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	return c.cmd.Wait()
 }
 
 // shop is a tenant with a connected number on the stand-in.
 func (e *crashEnv) shop(t *testing.T) (*db.TenantStore, *db.Instance) {
 	t.Helper()
-	ctx := context.Background()
 	tenant, _ := dbtest.NewTenant(t, e.store)
-	ts := e.store.Tenant(tenant.ID)
+	return e.shopOf(t, tenant.ID)
+}
+
+// shopOf connects a number of the tenant on the stand-in.
+func (e *crashEnv) shopOf(t *testing.T, tenantID int64) (*db.TenantStore, *db.Instance) {
+	t.Helper()
+	ctx := context.Background()
+	ts := e.store.Tenant(tenantID)
 	st, err := ts.AISettings(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -229,35 +266,34 @@ func TestKilledWorkerLosesAndDoublesNothing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ts, inst := e.shop(t)
 			w := e.startWorker(t)
-			leads := make([]string, crashLeads)
-			var wg sync.WaitGroup
-			for i := range leads {
-				leads[i] = fmt.Sprintf("1444%07d", time.Now().UnixNano()%1e7+int64(i)*7919)
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					if _, err := e.sim.LeadSays(inst.SessionName, leads[i], "Lead", "what are your opening hours?"); err != nil {
-						t.Error(err)
-					}
-				}()
-			}
-			wg.Wait()
-			var atKill crashProgress
-			deadline := time.Now().Add(20 * time.Second)
-			for atKill = e.progress(t, ts, inst.SessionName, leads); !tt.when(atKill); atKill = e.progress(t, ts, inst.SessionName, leads) {
-				if time.Now().After(deadline) {
-					t.Fatalf("the kill point never came: %s\n%s", atKill, tail(w.logs.String(), 2000))
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			leads := e.leadsWrite(t, inst.SessionName, crashLeads)
+			e.waitProgress(t, ts, inst.SessionName, leads, tt.when, w)
 			w.kill()
-			atKill = e.progress(t, ts, inst.SessionName, leads)
+			atKill := e.progress(t, ts, inst.SessionName, leads)
 			w = e.startWorker(t)
-			e.waitQuiet(t, ts, w, leads, inst.SessionName)
+			e.waitQuiet(t, ts, leads, inst.SessionName, w)
 			e.checkExactlyOnce(t, ts, leads, inst.SessionName)
 			t.Logf("killed with %s; every lead answered once after the restart", atKill)
 		})
 	}
+}
+
+// leadsWrite has n new leads write to the number at once and returns their
+// phone numbers.
+func (e *crashEnv) leadsWrite(t *testing.T, session string, n int) []string {
+	t.Helper()
+	leads := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range leads {
+		leads[i] = fmt.Sprintf("1444%07d", time.Now().UnixNano()%1e7+int64(i)*7919)
+		wg.Go(func() {
+			if _, err := e.sim.LeadSays(session, leads[i], "Lead", "what are your opening hours?"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	return leads
 }
 
 // crashProgress is how far the work of a crash test got.
@@ -268,6 +304,19 @@ type crashProgress struct {
 func (p crashProgress) String() string {
 	return fmt.Sprintf("%d/%d events processed, %d answers reserved, %d queued, %d leads answered",
 		p.processed, p.events, p.reserved, p.queued, p.answered)
+}
+
+// waitProgress waits, polling closely, until the work reaches the point
+// when says.
+func (e *crashEnv) waitProgress(t *testing.T, ts *db.TenantStore, session string, leads []string, when func(crashProgress) bool, logs ...*child) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for p := e.progress(t, ts, session, leads); !when(p); p = e.progress(t, ts, session, leads) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the point never came: %s\n%s", p, tails(logs, 2000))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (e *crashEnv) progress(t *testing.T, ts *db.TenantStore, session string, leads []string) crashProgress {
@@ -298,7 +347,7 @@ func (e *crashEnv) answered(session string, leads []string) int {
 
 // waitQuiet waits until every lead is answered and nothing is left to do:
 // no unprocessed webhook event, no message with pending work.
-func (e *crashEnv) waitQuiet(t *testing.T, ts *db.TenantStore, w *worker, leads []string, session string) {
+func (e *crashEnv) waitQuiet(t *testing.T, ts *db.TenantStore, leads []string, session string, logs ...*child) {
 	t.Helper()
 	sqlDB := dbtest.DB(t)
 	deadline := time.Now().Add(60 * time.Second)
@@ -314,8 +363,8 @@ func (e *crashEnv) waitQuiet(t *testing.T, ts *db.TenantStore, w *worker, leads 
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 60s: %d of %d leads answered, %d events unprocessed, %d messages with work left, %d replies open\nworker log:\n%s",
-				e.answered(session, leads), len(leads), pendingEvents, pendingWork, openReplies, tail(w.logs.String(), 3000))
+			t.Fatalf("after 60s: %d of %d leads answered, %d events unprocessed, %d messages with work left, %d replies open\nworker logs:\n%s",
+				e.answered(session, leads), len(leads), pendingEvents, pendingWork, openReplies, tails(logs, 3000))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -366,6 +415,15 @@ func (e *crashEnv) checkExactlyOnce(t *testing.T, ts *db.TenantStore, leads []st
 	if out != len(leads) {
 		t.Errorf("%d outgoing AI messages stored, want %d", out, len(leads))
 	}
+}
+
+// tails is the end of each process's log.
+func tails(cs []*child, n int) string {
+	var b strings.Builder
+	for i, c := range cs {
+		fmt.Fprintf(&b, "--- process %d:\n%s\n", i+1, tail(c.logs.String(), n))
+	}
+	return b.String()
 }
 
 func tail(s string, n int) string {

@@ -4,6 +4,7 @@
 //	aibud serve      web server: pages, admin, webhooks, live updates
 //	aibud worker     background workers and the periodic scheduler
 //	aibud migrate    apply database migrations and exit
+//	aibud health URL exit 0 if URL answers 200 (container health checks)
 //	aibud sim gemini stand-in for the Gemini API (development and tests)
 //	aibud sim waha   stand-in for a WAHA server with a "phone" page
 //	aibud sim mail   stand-in mailbox: SMTP in, a web page to read
@@ -22,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 	_ "time/tzdata" // tenants' time zones load without the system's zoneinfo
@@ -62,6 +64,8 @@ commands:
   serve     web server
   worker    background workers and scheduler
   migrate   apply database migrations and exit
+  health URL
+            exit 0 if URL answers 200: a health check for images without curl
   sim gemini [-addr 127.0.0.1:8091] [-key KEY]
             stand-in for the Gemini API (development and tests)
   sim waha [-addr 127.0.0.1:3000] [-key KEY]
@@ -82,6 +86,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "all", "serve", "worker", "migrate":
 	case "sim":
 		return runSim(ctx, args[2:], stdout)
+	case "health":
+		return checkHealth(ctx, args[2:])
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -176,8 +182,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if cmd == "all" || cmd == "worker" {
 		g.Go(func() error { return p.work(gctx) })
 	}
-	if cmd == "worker" {
-		g.Go(func() error { return p.serveProbes(gctx) })
+	if cmd == "worker" && cfg.Jobs.HealthAddr != "" {
+		g.Go(func() error { return p.serveProbes(gctx, cfg.Jobs.HealthAddr) })
 	}
 	log.Info("aibud started", "command", cmd)
 	err = g.Wait()
@@ -251,21 +257,22 @@ func (p *process) serve(ctx context.Context) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
 	}
-	return p.listenAndServe(ctx, srv, func() { stopHub() })
+	return p.listenAndServe(ctx, fmt.Sprintf(":%d", p.cfg.HTTP.Port), srv, func() { stopHub() })
 }
 
-// serveProbes gives a worker-only process /healthz and /metrics.
-func (p *process) serveProbes(ctx context.Context) error {
+// serveProbes gives a worker-only process /healthz and /metrics on addr
+// (WORKER_HEALTH_ADDR), apart from PORT so that workers share a host.
+func (p *process) serveProbes(ctx context.Context, addr string) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	mux.Handle("GET /metrics", p.metrics.Handler())
-	return p.listenAndServe(ctx, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, nil)
+	return p.listenAndServe(ctx, addr, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, nil)
 }
 
-func (p *process) listenAndServe(ctx context.Context, srv *http.Server, beforeShutdown func()) error {
-	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", p.cfg.HTTP.Port))
+func (p *process) listenAndServe(ctx context.Context, addr string, srv *http.Server, beforeShutdown func()) error {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	p.log.Info("listening", "addr", ln.Addr().String(), "url", p.cfg.HTTP.BaseURL.String())
 	errc := make(chan error, 1)
@@ -322,32 +329,48 @@ func (p *process) work(ctx context.Context) error {
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
-	sched, err := jobs.NewScheduler(p.asynqOpt, p.log)
+	sched, err := jobs.NewScheduler(p.queue, jobs.Periodics(p.cfg.Jobs.ScheduleMinute), p.log)
 	if err != nil {
 		srv.Shutdown()
 		return err
 	}
-	if err := sched.Start(); err != nil {
-		srv.Shutdown()
-		return fmt.Errorf("start scheduler: %w", err)
-	}
-	sweepCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
-	sweeperDone := make(chan struct{})
-	go func() {
-		defer close(sweeperDone)
-		w.RunSweeper(sweepCtx, sweepEvery)
-	}()
+	loopCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
+	var loops sync.WaitGroup
+	loops.Go(func() { sched.Run(loopCtx) })
+	loops.Go(func() { w.RunSweeper(loopCtx, sweepEvery) })
 	<-ctx.Done()
-	stopSweeper()
-	<-sweeperDone
+	stopLoops()
+	loops.Wait()
 	p.log.Info("shutting down the workers")
-	sched.Shutdown()
 	srv.Shutdown()
 	return nil
 }
 
 // sweepEvery is how often a worker looks for unfinished work to re-drive.
 const sweepEvery = 2 * time.Second
+
+// checkHealth asks a probe endpoint (/healthz of a web or worker process)
+// whether the process is up.
+func checkHealth(ctx context.Context, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("health needs one URL, such as http://127.0.0.1:9090/healthz\n%s", usage)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, args[0], nil)
+	if err != nil {
+		return fmt.Errorf("health: %w", err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("health: %w", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("health: %s answered %s", args[0], res.Status)
+	}
+	return nil
+}
 
 // runSim runs one of the development stand-ins until ctx ends.
 func runSim(ctx context.Context, args []string, stdout io.Writer) error {

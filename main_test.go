@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -178,6 +179,13 @@ func TestRunAllServesWorksAndStops(t *testing.T) {
 // client.
 func newJarClient(t *testing.T, base string) *http.Client {
 	t.Helper()
+	return signUp(t, base, fmt.Sprintf("run-%d@example.com", time.Now().UnixNano()))
+}
+
+// signUp signs up an account with email through the forms and returns its
+// client.
+func signUp(t *testing.T, base, email string) *http.Client {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
 	res, err := c.Get(base + "/sign-up")
@@ -192,7 +200,7 @@ func newJarClient(t *testing.T, base string) *http.Client {
 	}
 	res, err = c.PostForm(base+"/sign-up", url.Values{
 		"_csrf": {string(m[1])}, "business_name": {"Run Test"},
-		"email": {fmt.Sprintf("run-%d@example.com", time.Now().UnixNano())}, "password": {"password123"},
+		"email": {email}, "password": {"password123"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -202,4 +210,31 @@ func newJarClient(t *testing.T, base string) *http.Client {
 		t.Fatalf("sign-up ended on %s (status %d)", res.Request.URL.Path, res.StatusCode)
 	}
 	return c
+}
+
+func TestRunHealth(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"up", []string{"aibud", "health", srv.URL + "/healthz"}, ""},
+		{"not ready", []string{"aibud", "health", srv.URL + "/readyz"}, "503"},
+		{"nothing listening", []string{"aibud", "health", "http://127.0.0.1:1/healthz"}, "refused"},
+		{"no URL", []string{"aibud", "health"}, "needs one URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := run(context.Background(), tt.args, func(string) string { return "" }, io.Discard)
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("health: %v, want an error with %q", err, tt.wantErr)
+			}
+		})
+	}
 }

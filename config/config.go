@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"net/mail"
 	"net/url"
 	"slices"
@@ -90,6 +91,14 @@ type Redis struct {
 // Jobs configures the background workers.
 type Jobs struct {
 	Concurrency int
+	// HealthAddr is where a worker-only process serves /healthz and
+	// /metrics (WORKER_HEALTH_ADDR, e.g. 127.0.0.1:9090); empty: nowhere.
+	// Not PORT, so that several workers run on one host.
+	HealthAddr string
+	// ScheduleMinute is how long a minute of the periodic schedule lasts
+	// (SCHEDULE_MINUTE): one minute, or seconds to run the schedule fast
+	// in tests. Every period shrinks alike.
+	ScheduleMinute time.Duration
 }
 
 // Session configures sign-in sessions and password hashing.
@@ -240,6 +249,10 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Redis.URL = p.requiredURL("REDIS_URL", "redis", "rediss")
 	c.Redis.Namespace = p.str("REDIS_NAMESPACE", "aibud")
 	c.Jobs.Concurrency = p.intRange("WORKER_CONCURRENCY", 20, 1, 1000)
+	c.Jobs.HealthAddr = p.listenAddr("WORKER_HEALTH_ADDR")
+	if c.Jobs.ScheduleMinute = p.duration("SCHEDULE_MINUTE", time.Minute); c.Jobs.ScheduleMinute < time.Second || c.Jobs.ScheduleMinute > time.Minute {
+		p.fail("SCHEDULE_MINUTE must be from 1s to 1m")
+	}
 
 	c.Session.Secret = Secret(p.required("SESSION_SECRET"))
 	if s := c.Session.Secret.Reveal(); s != "" && len(s) < 32 {
@@ -391,6 +404,21 @@ func (p *parser) duration(name string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// listenAddr reads an optional host:port to listen on (":9090" for every
+// interface).
+func (p *parser) listenAddr(name string) string {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return ""
+	}
+	_, port, err := net.SplitHostPort(v)
+	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+		p.fail("%s must be host:port, such as 127.0.0.1:9090 or :9090", name)
+		return ""
+	}
+	return v
 }
 
 func (p *parser) oneOf(name, def string, allowed ...string) string {

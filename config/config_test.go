@@ -45,6 +45,8 @@ func TestLoadDefaults(t *testing.T) {
 		{"grace period", c.Billing.GracePeriod, 7 * 24 * time.Hour},
 		{"low balance", c.Billing.LowBalance, int64(50)},
 		{"log level", c.Log.Level, slog.LevelInfo},
+		{"no worker health listener", c.Jobs.HealthAddr, ""},
+		{"schedule minute", c.Jobs.ScheduleMinute, time.Minute},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,6 +81,9 @@ func TestLoadErrors(t *testing.T) {
 			m["EVOLUTION_API_URL"], m["EVOLUTION_WEBHOOK_SECRET"] = "http://evo:8080", "0123456789abcdef0"
 		}, []string{"EVOLUTION_API_KEY is required"}},
 		{"waha without webhook secret", func(m map[string]string) { m["WAHA_API_URL"] = "http://127.0.0.1:3000" }, []string{"WAHA_WEBHOOK_SECRET is required"}},
+		{"bad worker health address", func(m map[string]string) { m["WORKER_HEALTH_ADDR"] = "9090" }, []string{"WORKER_HEALTH_ADDR must be host:port"}},
+		{"schedule minute too short", func(m map[string]string) { m["SCHEDULE_MINUTE"] = "100ms" }, []string{"SCHEDULE_MINUTE must be from 1s to 1m"}},
+		{"schedule minute too long", func(m map[string]string) { m["SCHEDULE_MINUTE"] = "2m" }, []string{"SCHEDULE_MINUTE must be from 1s to 1m"}},
 		{"negative price", func(m map[string]string) { m["GEMINI_PRICE_INPUT_PER_MTOK"] = "-1" }, []string{"GEMINI_PRICE_INPUT_PER_MTOK must be a decimal"}},
 		{"price not a number", func(m map[string]string) { m["GEMINI_PRICE_OUTPUT_PER_MTOK"] = "2,50" }, []string{"GEMINI_PRICE_OUTPUT_PER_MTOK must be a decimal"}},
 		{"negative credits", func(m map[string]string) { m["DEFAULT_CREDITS"] = "-5" }, []string{"DEFAULT_CREDITS must be a whole number"}},
@@ -119,11 +124,14 @@ func TestOverrides(t *testing.T) {
 	m["ADMIN_EMAILS"] = "Owner@Example.com,two@example.com"
 	m["PLAN_INSTANCE_LIMITS"] = "pro=5"
 	m["CREDIT_COST_AI_REPLY"] = "2"
+	m["WORKER_HEALTH_ADDR"] = ":9090"
+	m["SCHEDULE_MINUTE"] = "2s"
 	c, err := Load(env(m))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.HTTP.Port != 9090 || c.AI.APIKey.Reveal() != "k-gemini" || c.Credits.AIReply != 2 {
+	if c.HTTP.Port != 9090 || c.AI.APIKey.Reveal() != "k-gemini" || c.Credits.AIReply != 2 ||
+		c.Jobs.HealthAddr != ":9090" || c.Jobs.ScheduleMinute != 2*time.Second {
 		t.Errorf("overrides not applied: %+v", c)
 	}
 	if !c.Admin.IsOwner("owner@example.com") || c.Admin.IsOwner("else@example.com") {

@@ -266,10 +266,24 @@ func (ts *TenantStore) SetPairingCode(ctx context.Context, id int64, code string
 	return ts.updateInstance(ctx, id, func(q *bun.UpdateQuery) *bun.UpdateQuery { return q.Set("pairing_code = ?", code) })
 }
 
-// MarkInstanceRestarted records that the health check restarted a failed
-// session, so it does so once per failure.
-func (ts *TenantStore) MarkInstanceRestarted(ctx context.Context, id int64) error {
-	return ts.updateInstance(ctx, id, func(q *bun.UpdateQuery) *bun.UpdateQuery { return q.Set("restarted_at = now()") })
+// ClaimInstanceRestart records that the health check restarts a failed
+// session, once per failure: it reports false when a restart was claimed
+// already, by an earlier check or by one running at the same time on
+// another worker.
+func (ts *TenantStore) ClaimInstanceRestart(ctx context.Context, id int64) (bool, error) {
+	res, err := ts.db.NewUpdate().Model((*Instance)(nil)).ApplyQueryBuilder(ts.scope).
+		Set("restarted_at = now()").Set("updated_at = now()").
+		Where("i.id = ? AND i.restarted_at IS NULL", id).Exec(ctx)
+	if err != nil {
+		return false, fmt.Errorf("claim restart of instance %d: %w", id, mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return true, nil
+	}
+	if _, err := ts.Instance(ctx, id); err != nil {
+		return false, fmt.Errorf("claim restart of instance %d: %w", id, err)
+	}
+	return false, nil
 }
 
 // DeleteInstance removes the instance. Its messages stay, without it. A

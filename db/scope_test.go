@@ -90,7 +90,7 @@ func TestTenantScope(t *testing.T) {
 			return err
 		}},
 		{"SetPairingCode", func() error { return mallory.SetPairingCode(ctx, inst.ID, "X") }},
-		{"MarkInstanceRestarted", func() error { return mallory.MarkInstanceRestarted(ctx, inst.ID) }},
+		{"ClaimInstanceRestart", func() error { _, err := mallory.ClaimInstanceRestart(ctx, inst.ID); return err }},
 		{"DeleteInstance", func() error { return mallory.DeleteInstance(ctx, inst.ID) }},
 		{"Contact", func() error { _, err := mallory.Contact(ctx, contact.ID); return err }},
 		{"ContactByPhone", func() error { _, err := mallory.ContactByPhone(ctx, "+15559990000"); return err }},

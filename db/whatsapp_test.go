@@ -165,6 +165,48 @@ func TestInstanceStateAndQR(t *testing.T) {
 	}
 }
 
+// Of checks claiming the restart of a failed session at once (two health
+// check runs overlapping on two workers), one wins; a later check does not
+// restart it again, until the number connects again.
+func TestClaimInstanceRestartOnce(t *testing.T) {
+	t.Parallel()
+	s := dbtest.Store(t)
+	tenant, _ := dbtest.NewTenant(t, s)
+	ts, inst := s.Tenant(tenant.ID), dbtest.NewInstance(t, s, tenant.ID)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	claims := make(chan bool, 5)
+	for range cap(claims) {
+		wg.Go(func() {
+			ok, err := ts.ClaimInstanceRestart(ctx, inst.ID)
+			if err != nil {
+				t.Error(err)
+			}
+			claims <- ok
+		})
+	}
+	wg.Wait()
+	close(claims)
+	won := 0
+	for ok := range claims {
+		if ok {
+			won++
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of 5 concurrent claims won, want 1", won)
+	}
+	if ok, err := ts.ClaimInstanceRestart(ctx, inst.ID); ok || err != nil {
+		t.Errorf("a later claim: %v %v, want false", ok, err)
+	}
+	if _, err := ts.SetInstanceState(ctx, inst.ID, db.SessionState{Status: db.InstanceConnected, ProviderStatus: "WORKING"}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := ts.ClaimInstanceRestart(ctx, inst.ID); !ok || err != nil {
+		t.Errorf("a claim after the number connected again: %v %v, want true", ok, err)
+	}
+}
+
 // A number that fails says what happened: linking did not finish, or a
 // number that worked stopped; a repeated failure keeps the first reason.
 func TestInstanceFailureReasonFollowsWhatHappened(t *testing.T) {

@@ -95,14 +95,19 @@ func (w *Worker) reconcile(ctx context.Context, inst *db.Instance) error {
 	restart := (info.Status == whatsapp.StatusFailed || info.Status == whatsapp.StatusStopped) && err == nil && inst.RestartedAt == nil
 	if restart {
 		// Once per failure: a session that fails again stays failed for the
-		// tenant to retry, rather than looping.
-		if rerr := prov.RestartSession(ctx, inst.SessionName); rerr != nil {
-			w.log.WarnContext(ctx, "restart failed session", "instance_id", inst.ID, "err", rerr)
-		} else {
-			state.Status, state.Error = db.InstanceStarting, "The session stopped; we restarted it."
-		}
-		if err := ts.MarkInstanceRestarted(ctx, inst.ID); err != nil {
+		// tenant to retry, rather than looping. The claim comes first, so
+		// that two checks at once (two periods' runs overlapping) restart
+		// it once.
+		claimed, err := ts.ClaimInstanceRestart(ctx, inst.ID)
+		if err != nil {
 			return err
+		}
+		if claimed {
+			if rerr := prov.RestartSession(ctx, inst.SessionName); rerr != nil {
+				w.log.WarnContext(ctx, "restart failed session", "instance_id", inst.ID, "err", rerr)
+			} else {
+				state.Status, state.Error = db.InstanceStarting, "The session stopped; we restarted it."
+			}
 		}
 	}
 	if state.Status == inst.Status && state.Error == inst.LastError {
