@@ -7,6 +7,7 @@
 //	aibud health URL exit 0 if URL answers 200 (container health checks)
 //	aibud sim gemini stand-in for the Gemini API (development and tests)
 //	aibud sim waha   stand-in for a WAHA server with a "phone" page
+//	aibud sim evolution  stand-in for an Evolution API server, the same page
 //	aibud sim mail   stand-in mailbox: SMTP in, a web page to read
 //
 // Configuration comes from the environment; see README.md.
@@ -70,6 +71,8 @@ commands:
             stand-in for the Gemini API (development and tests)
   sim waha [-addr 127.0.0.1:3000] [-key KEY]
             stand-in for a WAHA server, with a "phone" page at /phone
+  sim evolution [-addr 127.0.0.1:8089] [-key KEY]
+            stand-in for an Evolution API server, with the same "phone" page
   sim mail [-smtp 127.0.0.1:1025] [-http 127.0.0.1:8025]
             stand-in mailbox: accepts SMTP, shows the messages on a web page
 `
@@ -375,7 +378,7 @@ func checkHealth(ctx context.Context, args []string) error {
 // runSim runs one of the development stand-ins until ctx ends.
 func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("sim needs a name: gemini, waha or mail\n%s", usage)
+		return fmt.Errorf("sim needs a name: gemini, waha, evolution or mail\n%s", usage)
 	}
 	fs := flag.NewFlagSet("sim "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stdout)
@@ -395,7 +398,7 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 	case "mail":
 		return runMailSim(ctx, fs, args[1:], log)
 	}
-	return fmt.Errorf("unknown simulator %q: use gemini, waha or mail", args[0])
+	return fmt.Errorf("unknown simulator %q: use gemini, waha, evolution or mail", args[0])
 }
 
 // newMailer returns the SMTP sender, or nil (and a warning) when SMTP_URL

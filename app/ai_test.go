@@ -56,7 +56,7 @@ func newAIShop(t *testing.T, a *testApp, tune func(*db.AISettings)) *aiShop {
 // says sends a lead's message and waits until it is stored.
 func (s *aiShop) says(t *testing.T, phone, text string) *db.Message {
 	t.Helper()
-	id, err := s.a.env.sim.LeadSays(s.inst.SessionName, phone, "Lead", text)
+	id, err := s.a.simFor(s.inst).LeadSays(s.inst.SessionName, phone, "Lead", text)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +72,8 @@ func (s *aiShop) says(t *testing.T, phone, text string) *db.Message {
 // sentTo returns what the app sent to phone through the gateway.
 func (s *aiShop) sentTo(phone string) []string {
 	var out []string
-	for _, m := range s.a.env.sim.Sent(s.inst.SessionName) {
-		if m.ChatID == phone+"@c.us" {
+	for _, m := range s.a.sentBy(s.inst) {
+		if m.to(phone) {
 			out = append(out, m.Text)
 		}
 	}

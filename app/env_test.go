@@ -18,6 +18,7 @@ import (
 	"github.com/myaibud/aibud/app/live"
 	"github.com/myaibud/aibud/app/mailer"
 	"github.com/myaibud/aibud/app/metrics"
+	evosim "github.com/myaibud/aibud/app/sim/evolution"
 	"github.com/myaibud/aibud/app/sim/gemini"
 	mailsim "github.com/myaibud/aibud/app/sim/mail"
 	wahasim "github.com/myaibud/aibud/app/sim/waha"
@@ -31,8 +32,10 @@ import (
 const (
 	simAPIKey     = "sim-api-key"
 	webhookSecret = "test-webhook-secret"
-	// evolutionSecret is EVOLUTION_WEBHOOK_SECRET in the tests.
+	// evolutionSecret is EVOLUTION_WEBHOOK_SECRET in the tests, and
+	// evoAPIKey the Evolution stand-in's global key.
 	evolutionSecret = "test-evolution-webhook-secret"
+	evoAPIKey       = "evo-api-key"
 	geminiKey       = "gemini-test-key"
 	costAIReply     = 1
 	costMessage     = 1
@@ -43,13 +46,16 @@ const (
 )
 
 // env is what every test app of the package shares: a WAHA simulator (the
-// default gateway node), a Gemini stand-in, the gateway clients, and one
+// default WAHA node), an Evolution API simulator (the default Evolution
+// node, used by apps whose numbers go there), a Gemini stand-in, the gateway clients, and one
 // worker process. Webhooks of every session go to one receiving app: any app
 // instance stores and queues them the same way, as in production where any
 // web process may receive them.
 type env struct {
 	sim       *wahasim.Server
 	simURL    string
+	evo       *evosim.Server
+	evoURL    string
 	gemini    *gemini.Server
 	gateways  *whatsapp.Gateways
 	outbox    *whatsapp.Outbox
@@ -91,6 +97,12 @@ func sharedEnv(t testing.TB) *env {
 		if _, envErr = store.EnsureDefaultNode(ctx, "waha", e.simURL, 1_000_000); envErr != nil {
 			return
 		}
+		e.evo = evosim.New(evosim.Options{APIKey: evoAPIKey, Timing: evosim.FastTiming()})
+		evoSrv := httptest.NewServer(e.evo.Handler())
+		e.evoURL = evoSrv.URL
+		if _, envErr = store.EnsureDefaultNode(ctx, "evolution", e.evoURL, 1_000_000); envErr != nil {
+			return
+		}
 		e.gemini = gemini.New(gemini.Options{APIKey: geminiKey})
 		geminiSrv := httptest.NewServer(e.gemini.Handler())
 		if e.ai, envErr = ai.New(ctx, ai.Config{APIKey: geminiKey, BaseURL: geminiSrv.URL, DefaultModel: "gemini-2.5-flash"}); envErr != nil {
@@ -109,7 +121,7 @@ func sharedEnv(t testing.TB) *env {
 		receiver := httptest.NewUnstartedServer(nil)
 		receiver.Start()
 		e.webhookURL = receiver.URL + "/api/webhooks/whatsapp"
-		e.gateways = whatsapp.NewGateways(map[string]string{whatsapp.ProviderWAHA: simAPIKey}, func(kind, url, key string) whatsapp.Provider {
+		e.gateways = whatsapp.NewGateways(map[string]string{whatsapp.ProviderWAHA: simAPIKey, whatsapp.ProviderEvolution: evoAPIKey}, func(kind, url, key string) whatsapp.Provider {
 			if kind == whatsapp.ProviderEvolution {
 				return whatsapp.NewEvolution(whatsapp.EvolutionConfig{
 					BaseURL: url, APIKey: key, WebhookURL: receiver.URL + "/api/webhooks/evolution", WebhookSecret: evolutionSecret,

@@ -12,18 +12,11 @@ import (
 	"github.com/myaibud/aibud/db"
 )
 
-// evolutionNodeURL is a gateway node of the Evolution kind that nothing
-// answers: the webhook tests need numbers on it, not its API.
-const evolutionNodeURL = "http://evolution.test.invalid"
-
-// evolutionNumber records a number of a tenant on the Evolution test node,
-// as if it had been created (no gateway call).
+// evolutionNumber records a number of a tenant on the Evolution node, as if
+// it had been created (no gateway call).
 func evolutionNumber(t *testing.T, a *testApp, tenantID int64) *db.Instance {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := a.store.EnsureDefaultNode(ctx, whatsapp.ProviderEvolution, evolutionNodeURL, 1_000_000); err != nil {
-		t.Fatal(err)
-	}
 	inst, err := a.store.Tenant(tenantID).CreateInstance(ctx, db.NewInstance{Name: "Evolution number",
 		Providers: []string{whatsapp.ProviderEvolution}, Limit: 100, SessionName: whatsapp.SessionName})
 	if err != nil {

@@ -48,6 +48,12 @@ type testApp struct {
 type appOption func(*app.Options)
 
 func withLimits(l app.RateLimits) appOption { return func(o *app.Options) { o.Limits = l } }
+
+// withProviders places the app's new numbers on gateways of these kinds.
+func withProviders(kinds ...string) appOption {
+	return func(o *app.Options) { o.WhatsAppProviders = kinds }
+}
+
 func withAdmins(emails ...string) appOption {
 	return func(o *app.Options) { o.AdminEmails = emails }
 }

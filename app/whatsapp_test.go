@@ -81,7 +81,7 @@ func (a *testApp) connect(t testing.TB, b *browser, tenantID int64) *db.Instance
 		i, err := ts.Instance(context.Background(), inst.ID)
 		return err == nil && i.Status == db.InstanceScanQR && len(i.QRPNG) > 0
 	})
-	if err := a.env.sim.Scan(inst.SessionName); err != nil {
+	if err := a.simFor(&inst).Scan(inst.SessionName); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "the number to connect", func() bool {

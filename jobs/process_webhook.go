@@ -111,6 +111,11 @@ func (w *Worker) applyEvent(ctx context.Context, ts *db.TenantStore, ev *db.Webh
 			info.Me = nil // the envelope's "me" is stale once unlinked
 		}
 		state := SessionState(info)
+		if state.Status == db.InstanceLoggedOut && !linked(inst) {
+			// Nothing was linked to unlink: the gateway restarting a
+			// login (Evolution logs out to make a pairing code).
+			return nil
+		}
 		if info.Status != whatsapp.StatusWorking {
 			// A number the tenant unlinked stays unlinked, whatever the
 			// gateway does with the session next, until it is linked again.
@@ -302,6 +307,16 @@ func (w *Worker) phoneForLID(ctx context.Context, inst *db.Instance, lid string)
 		return "", nil
 	}
 	return whatsapp.PartyOf(pn).Phone, nil
+}
+
+// linked reports whether a number has a phone linked, or had one when it
+// dropped: a logout means something only then.
+func linked(inst *db.Instance) bool {
+	switch inst.Status {
+	case db.InstanceCreating, db.InstanceStarting, db.InstanceScanQR:
+		return false
+	}
+	return true
 }
 
 func chatKind(k string) string {
