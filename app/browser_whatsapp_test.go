@@ -20,9 +20,20 @@ import (
 // lead's message from the phone page reaches the store.
 func TestBrowserConnectNumber(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
+	for _, kind := range whatsapp.Providers {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			browserConnectNumber(t, kind)
+		})
+	}
+}
+
+// browserConnectNumber is the journey on one kind of gateway (WAHA or
+// Evolution API, each through its stand-in's phone page).
+func browserConnectNumber(t *testing.T, kind string) {
+	a := newTestApp(t, withProviders(kind))
 	c := newChrome(t, 1280, 900)
-	email := uniqueEmail("connect")
+	email := uniqueEmail("connect-" + kind)
 	c.do(
 		chromedp.Navigate(a.URL+"/sign-up"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="sign-up-form"]`)),
@@ -57,11 +68,18 @@ func TestBrowserConnectNumber(t *testing.T) {
 	u, _ := a.store.UserByEmail(context.Background(), email)
 	insts, _ := a.store.Tenant(u.TenantID).Instances(context.Background())
 	inst := insts[0]
+	if inst.Provider != kind {
+		t.Fatalf("the number went to %s", inst.Provider)
+	}
+	simURL := a.env.simURL
+	if kind == whatsapp.ProviderEvolution {
+		simURL = a.env.evoURL
+	}
 	phone := c.newTab(t)
-	phone.do(chromedp.Navigate(a.env.simURL+"/phone/"+inst.SessionName), chromedp.WaitVisible(chromedp.CSS(`[data-testid="scan"]`)))
+	phone.do(chromedp.Navigate(simURL+"/phone/"+inst.SessionName), chromedp.WaitVisible(chromedp.CSS(`[data-testid="scan"]`)))
 
 	// The gateway rotates the code; the page shows the new one by itself.
-	if err := a.env.sim.RotateQR(inst.SessionName); err != nil {
+	if err := a.simFor(&inst).RotateQR(inst.SessionName); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -84,7 +102,7 @@ func TestBrowserConnectNumber(t *testing.T) {
 
 	// A lead writes from the phone page.
 	phone.do(
-		chromedp.Navigate(a.env.simURL+"/phone/"+inst.SessionName),
+		chromedp.Navigate(simURL+"/phone/"+inst.SessionName),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="lead-form"] textarea`)),
 		chromedp.SetValue(chromedp.CSS(`[data-testid="lead-form"] input[name="phone"]`), "+15557778888"),
 		chromedp.SetValue(chromedp.CSS(`[data-testid="lead-form"] input[name="name"]`), "Lucia"),
@@ -103,6 +121,38 @@ func TestBrowserConnectNumber(t *testing.T) {
 	c.do(chromedp.Navigate(a.URL + "/dashboard"))
 	c.waitText(`[data-testid="dash-activity"]`, 10*time.Second, func(s string) bool { return strings.Contains(s, "Do you have roses?") })
 	c.shot("dashboard")
+
+	// The AI answers; the answer reaches the lead on the phone page.
+	var answer string
+	waitFor(t, 20*time.Second, "the AI's answer at the gateway", func() bool {
+		for _, m := range a.sentBy(&inst) {
+			if m.to("15557778888") && m.Text != "" {
+				answer = m.Text
+				return true
+			}
+		}
+		return false
+	})
+	phone.do(chromedp.Navigate(simURL + "/phone/" + inst.SessionName))
+	deadline = time.Now().Add(10 * time.Second)
+	for !strings.Contains(eval[string](phone, `document.body.innerText`), firstLine(answer)) {
+		if time.Now().After(deadline) {
+			phone.shot("answer-not-on-phone-" + kind)
+			t.Fatalf("the phone page does not show the answer %q", answer)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	phone.shot("phone-answer-" + kind)
+}
+
+// firstLine is the first line of a text, for finding it on a page that
+// wraps it.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	if r := []rune(line); len(r) > 40 {
+		line = string(r[:40])
+	}
+	return line
 }
 
 // TestBrowserAIReplyAndTakeover: a lead asks on the phone page, the AI answers
