@@ -31,8 +31,23 @@ const (
 	messagesPerTenantDay = 500
 )
 
-// openLoopRates are the arrival rates, leads per second.
-var openLoopRates = []int{10, 50, 100, 200}
+// openLoopRates are the arrival rates, leads per second:
+// AIBUD_BENCH_RATES (e.g. "50,75,100") or 10, 50, 100 and 200.
+func openLoopRates(b *testing.B) []int {
+	s := os.Getenv("AIBUD_BENCH_RATES")
+	if s == "" {
+		return []int{10, 50, 100, 200}
+	}
+	var rates []int
+	for _, f := range strings.Split(s, ",") {
+		r, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || r <= 0 {
+			b.Fatalf("AIBUD_BENCH_RATES=%q: want positive whole leads a second, comma-separated", s)
+		}
+		rates = append(rates, r)
+	}
+	return rates
+}
 
 // openLoopSeconds is how long leads arrive at each rate for one b.N:
 // AIBUD_BENCH_SECONDS, 5 unless set. -benchtime Nx multiplies it.
@@ -52,17 +67,18 @@ func openLoopSeconds(b *testing.B) time.Duration {
 // number) the leads are spread over, round robin, as on a shared box.
 const openLoopTenants = 4
 
-// BenchmarkAIReplyOpenLoop sends leads at a fixed rate, each a new
-// conversation (burst wait 0, the Gemini stand-in answering at once), on a
-// schedule independent of the answers (open loop), for AIBUD_BENCH_SECONDS
-// (5 s) × b.N per rate. Per rate it reports the latency from the lead's
-// scheduled send time (so that a slow webhook does not hide the wait it
-// causes) to the answer's send request reaching the WAHA stand-in, the
-// throughput in the second half, whether the backlog of unanswered leads
-// grew over the second half, and the CPU time per answered message of this
-// process (web, worker, stand-ins and load generator), of the PostgreSQL
-// backends of the benchmark's database and the server's own processes, and
-// of Redis. It fails only if a lead is not answered exactly once.
+// BenchmarkAIReplyOpenLoop sends leads at fixed rates (openLoopRates),
+// each a new conversation (burst wait 0, the Gemini stand-in answering at
+// once), on a schedule independent of the answers (open loop), for
+// AIBUD_BENCH_SECONDS (5 s) × b.N per rate. Per rate it reports the
+// latency from the lead's scheduled send time (so that a slow webhook does
+// not hide the wait it causes) to the answer's send request reaching the
+// WAHA stand-in, the throughput in the second half, whether the backlog of
+// unanswered leads grew over the second half, and the CPU time per
+// answered message of this process (web, worker, stand-ins and load
+// generator), of the PostgreSQL backends of the benchmark's database and
+// the server's own processes, and of Redis. It fails only if a lead is not
+// answered exactly once.
 func BenchmarkAIReplyOpenLoop(b *testing.B) {
 	a := newTestApp(b)
 	shops := make([]aiBenchShop, openLoopTenants)
@@ -83,7 +99,7 @@ func BenchmarkAIReplyOpenLoop(b *testing.B) {
 	idle := idleMeter.stop()
 
 	var rows []openLoopRow
-	for ri, rate := range openLoopRates {
+	for ri, rate := range openLoopRates(b) {
 		b.Run(fmt.Sprintf("rate=%d", rate), func(b *testing.B) {
 			r := runOpenLoop(b, a, client, shops, database, ri, rate, time.Duration(b.N)*openLoopSeconds(b))
 			b.ReportMetric(ms(r.p50), "p50-ms")
