@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -94,6 +95,7 @@ func BenchmarkAIReplyOpenLoop(b *testing.B) {
 
 	// What the box costs with nothing arriving: pollers, sweepers, and
 	// the services' other clients.
+	loadBefore := loadAverage()
 	idleMeter := startCPUMeter(database)
 	time.Sleep(time.Second)
 	idle := idleMeter.stop()
@@ -114,6 +116,7 @@ func BenchmarkAIReplyOpenLoop(b *testing.B) {
 		return
 	}
 	printOpenLoop(rows, idle)
+	fmt.Printf("load average (1 min) before the runs %s, after %s, on %d cores\n\n", loadBefore, loadAverage(), runtime.NumCPU())
 	best, sustained := highestSustained(rows)
 	if sustained > 0 {
 		b.ReportMetric(float64(sustained), "sustained-leads/s")
@@ -396,5 +399,14 @@ func printOpenLoop(rows []openLoopRow, idle cpuUsage) {
 			fmt.Printf("goal p99 < %.0f ms at %d replies/s: p99 %.1f ms, ratio %.2f\n", ms(goalP99), goalRate, ms(r.p99), float64(r.p99)/float64(goalP99))
 		}
 	}
-	fmt.Println()
+}
+
+// loadAverage is the one-minute load average, for the reader to judge how
+// busy the machine was.
+func loadAverage() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(raw)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
 }
