@@ -51,7 +51,8 @@ func openLoopRates(b *testing.B) []int {
 }
 
 // openLoopSeconds is how long leads arrive at each rate for one b.N:
-// AIBUD_BENCH_SECONDS, 5 unless set. -benchtime Nx multiplies it.
+// AIBUD_BENCH_SECONDS, 5 unless set. -benchtime Nx multiplies it (after a
+// run with N = 1: prefer the variable).
 func openLoopSeconds(b *testing.B) time.Duration {
 	s := os.Getenv("AIBUD_BENCH_SECONDS")
 	if s == "" {
@@ -101,14 +102,21 @@ func BenchmarkAIReplyOpenLoop(b *testing.B) {
 	idle := idleMeter.stop()
 
 	var rows []openLoopRow
-	for ri, rate := range openLoopRates(b) {
+	runs := 0 // each run's leads are new contacts
+	for _, rate := range openLoopRates(b) {
 		b.Run(fmt.Sprintf("rate=%d", rate), func(b *testing.B) {
-			r := runOpenLoop(b, a, client, shops, database, ri, rate, time.Duration(b.N)*openLoopSeconds(b))
+			runs++
+			r := runOpenLoop(b, a, client, shops, database, runs, rate, time.Duration(b.N)*openLoopSeconds(b))
 			b.ReportMetric(ms(r.p50), "p50-ms")
 			b.ReportMetric(ms(r.p99), "p99-ms")
 			b.ReportMetric(r.throughput, "replies/s")
 			b.ReportMetric(r.backlogSlope, "backlog-growth/s")
 			b.ReportMetric(float64(r.cpu.total().Microseconds())/float64(r.leads)/1000, "cpu-ms/msg")
+			// With -benchtime Nx, N > 1, the testing package runs N = 1
+			// first: the longer run replaces it.
+			if len(rows) > 0 && rows[len(rows)-1].rate == rate {
+				rows = rows[:len(rows)-1]
+			}
 			rows = append(rows, r)
 		})
 	}
@@ -182,18 +190,18 @@ func (r openLoopRow) sustained() bool { return r.backlogSlope < 0.05*float64(r.r
 
 // runOpenLoop sends rate leads a second for window, spread over the shops,
 // waits until each is answered, and measures.
-func runOpenLoop(b *testing.B, a *testApp, client *http.Client, shops []aiBenchShop, database string, ri, rate int, window time.Duration) openLoopRow {
+func runOpenLoop(b *testing.B, a *testApp, client *http.Client, shops []aiBenchShop, database string, run, rate int, window time.Duration) openLoopRow {
 	b.Helper()
 	n := int(window.Seconds() * float64(rate))
 	interval := time.Second / time.Duration(rate)
-	run := time.Now().UnixNano()
+	stamp := time.Now().UnixNano()
 	phones := make([]string, n)
 	bodies := make([][]byte, n)
 	sigs := make([]string, n)
 	for i := range n {
 		shop := shops[i%len(shops)]
-		phones[i] = fmt.Sprintf("1%02d%08d", 50+ri, i)
-		bodies[i] = messageEvent(fmt.Sprintf("evt_ol_%d_%d", run, i), shop.inst.SessionName, fmt.Sprintf("OL%d%06d", run%1e6, i), phones[i],
+		phones[i] = fmt.Sprintf("1%03d%07d", run, i)
+		bodies[i] = messageEvent(fmt.Sprintf("evt_ol_%d_%d", stamp, i), shop.inst.SessionName, fmt.Sprintf("OL%d%07d", stamp%1e6, i), phones[i],
 			"Hi! Do you deliver on Saturdays, and how much is the delivery?")
 		sigs[i] = sign(bodies[i])
 	}
