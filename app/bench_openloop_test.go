@@ -111,7 +111,8 @@ func BenchmarkAIReplyOpenLoop(b *testing.B) {
 			b.ReportMetric(ms(r.p99), "p99-ms")
 			b.ReportMetric(r.throughput, "replies/s")
 			b.ReportMetric(r.backlogSlope, "backlog-growth/s")
-			b.ReportMetric(float64(r.cpu.total().Microseconds())/float64(r.leads)/1000, "cpu-ms/msg")
+			b.ReportMetric(ms(r.cpuPerMessage()), "cpu-ms/msg")
+			b.ReportMetric(tenantsPer2Cores(r.cpuPerMessage()), "tenants/2-cores")
 			// With -benchtime Nx, N > 1, the testing package runs N = 1
 			// first: the longer run replaces it.
 			if len(rows) > 0 && rows[len(rows)-1].rate == rate {
@@ -125,12 +126,6 @@ func BenchmarkAIReplyOpenLoop(b *testing.B) {
 	}
 	printOpenLoop(rows, idle)
 	fmt.Printf("load average (1 min) before the runs %s, after %s, on %d cores\n\n", loadBefore, loadAverage(), runtime.NumCPU())
-	best, sustained := highestSustained(rows)
-	if sustained > 0 {
-		b.ReportMetric(float64(sustained), "sustained-leads/s")
-		b.ReportMetric(best.cpuPerMessage().Seconds()*1000, "cpu-ms/msg-at-sustained")
-		b.ReportMetric(tenantsPer2Cores(best.cpuPerMessage()), "tenants/2-cores")
-	}
 }
 
 // aiBenchShop is a tenant with a connected number, AI replies on, burst
