@@ -105,6 +105,8 @@ lint:
 	$(GO) vet ./...
 
 # Benchmarks: Go benchmarks and loopback load generators (see README).
+# AIBUD_BENCH_SECONDS (5) is each open-loop rate's window, AIBUD_BENCH_RATES
+# (10,50,100,200) its rates.
 bench: services
 	@set -a; . $(DEV)/services.env; set +a; \
 	export TEST_DATABASE_URL="$$PG_URL/postgres?sslmode=disable" TEST_REDIS_URL="$$REDIS_URL_BASE/0"; \
