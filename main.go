@@ -242,6 +242,7 @@ func (p *process) serve(ctx context.Context) error {
 		Limits:            app.DefaultRateLimits(),
 		CostMessage:       p.cfg.Credits.Message,
 		CostAIReply:       p.cfg.Credits.AIReply,
+		CostAIMediaReply:  p.cfg.Credits.AIMediaReply,
 		DefaultModel:      p.cfg.AI.Model,
 		AIPrices:          economics.Prices{InputPerMTok: p.cfg.AI.PriceInputPerMTok, OutputPerMTok: p.cfg.AI.PriceOutputPerMTok},
 		SessionSecret:     []byte(p.cfg.Session.Secret.Reveal()),

@@ -51,6 +51,9 @@ type Options struct {
 	DefaultModel string
 	// CostAIReply is the credits an AI answer costs (shown on /billing).
 	CostAIReply int64
+	// CostAIMediaReply is what an answer costs instead when the AI reads a
+	// voice note, photo or document.
+	CostAIMediaReply int64
 	// Stripe configures the Stripe client (STRIPE_SECRET_KEY,
 	// STRIPE_API_BASE); without a key billing is off.
 	Stripe billing.Config

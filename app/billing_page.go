@@ -45,7 +45,7 @@ func (h *handler) billingView(c echo.Context) (views.Billing, error) {
 	vm := views.Billing{
 		Enabled: h.billing != nil, Plan: st.Plan, PendingPlan: st.PendingPlan, PeriodEnd: st.PeriodEnd,
 		Credits: t.CreditBalance, NumbersUsed: len(insts),
-		CostAIReply: h.opts.CostAIReply, CostMessage: h.opts.CostMessage, Location: t.Location(),
+		CostAIReply: h.opts.CostAIReply, CostAIMediaReply: h.opts.CostAIMediaReply, CostMessage: h.opts.CostMessage, Location: t.Location(),
 		HasCustomer: t.StripeCustomerID != nil, Subscribed: subscribed(t),
 		Notice: checkoutNotice(c.QueryParam("checkout")), SupportEmail: h.opts.SupportEmail,
 	}

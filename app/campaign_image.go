@@ -1,12 +1,15 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"path/filepath"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -114,7 +117,9 @@ func (h *handler) showMedia(c echo.Context) error {
 }
 
 // serveMedia answers a tenant's file with its stored type, kept out of
-// shared caches and never sniffed as something else by the browser.
+// shared caches and never sniffed as something else by the browser. Images
+// and audio play in the page (with range requests, for seeking a voice
+// note); anything else downloads, sandboxed.
 func serveMedia(c echo.Context, ts *db.TenantStore, id int64) error {
 	m, err := ts.Media(c.Request().Context(), id)
 	if err != nil {
@@ -123,5 +128,17 @@ func serveMedia(c echo.Context, ts *db.TenantStore, id int64) error {
 	hd := c.Response().Header()
 	hd.Set("Cache-Control", "private, max-age=3600")
 	hd.Set("X-Content-Type-Options", "nosniff")
-	return c.Blob(http.StatusOK, m.Mime, m.Bytes)
+	hd.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	hd.Set("Content-Type", m.Mime)
+	disposition := "attachment"
+	if strings.HasPrefix(m.Mime, "image/") || strings.HasPrefix(m.Mime, "audio/") {
+		disposition = "inline"
+	}
+	name := m.FileName
+	if name == "" {
+		name = "file"
+	}
+	hd.Set("Content-Disposition", mime.FormatMediaType(disposition, map[string]string{"filename": name}))
+	http.ServeContent(c.Response(), c.Request(), "", m.CreatedAt, bytes.NewReader(m.Bytes))
+	return nil
 }

@@ -92,7 +92,14 @@ func (h *handler) messageRows(c echo.Context, contactID int64) ([]views.MessageR
 		if m.Poll != nil {
 			rows[i].PollOptions = m.Poll.Options
 		}
-		if m.MediaID != nil {
+		rows[i].Transcript = m.Transcript
+		switch {
+		case m.MediaID == nil:
+		case m.Type == "audio":
+			rows[i].AudioURL = views.MediaPath(*m.MediaID)
+		case m.Type == "document":
+			rows[i].FileURL = views.MediaPath(*m.MediaID)
+		default:
 			rows[i].ImageURL = views.MediaPath(*m.MediaID)
 		}
 	}

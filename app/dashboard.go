@@ -30,8 +30,12 @@ func (h *handler) showDashboard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	week, err := h.weekView(c)
+	if err != nil {
+		return err
+	}
 	vm := views.Dashboard{Credits: mustPrincipal(c).tenant.CreditBalance, UsedToday: usedToday, Numbers: numbers, Activity: activity,
-		Handoffs: handoffs, Campaigns: campaigns}
+		Handoffs: handoffs, Campaigns: campaigns, Week: week}
 	return render(c, http.StatusOK, views.DashboardPage(h.shell(c, "Dashboard", views.NavDashboard), vm), nil)
 }
 

@@ -158,6 +158,10 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.POST(views.PathBillingTopUp, h.createTopUp, tenant...)
 	e.POST(views.PathBillingPortal, h.openPortal, tenant...)
 
+	e.GET(views.PathQuestions, h.listQuestions, tenant...)
+	e.POST(views.PathQuestions+"/:id/answer", h.answerQuestion, tenant...)
+	e.POST(views.PathQuestions+"/:id/dismiss", h.dismissQuestion, tenant...)
+
 	e.GET(views.PathAccount, h.showAccount, tenant...)
 	e.POST(views.PathAccountProfile, h.updateProfile, tenant...)
 	e.POST(views.PathAccountLogin, h.updateLogin, tenant...)

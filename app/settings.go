@@ -30,6 +30,7 @@ func clockToMinutes(s string) (int, bool) {
 func (h *handler) settingsForm(st *db.AISettings, t *db.Tenant) views.SettingsForm {
 	f := views.SettingsForm{
 		Enabled: st.Enabled, Persona: st.Persona, Instructions: st.Instructions, Model: st.Model, DefaultModel: h.opts.DefaultModel,
+		CostAIReply: h.opts.CostAIReply, CostAIMediaReply: h.opts.CostAIMediaReply,
 		Temperature: strconv.FormatFloat(float64(st.Temperature), 'f', -1, 32), Timezone: t.Timezone,
 		HoursEnabled: st.HoursEnabled, AfterHoursReply: st.AfterHoursReply, HandoffKeywords: strings.Join(st.HandoffKeywords, ", "),
 		BurstWaitSeconds: strconv.FormatFloat(float64(st.BurstWaitMS)/1000, 'f', -1, 64), HourlyLimit: strconv.Itoa(st.HourlyLimit),

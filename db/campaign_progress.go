@@ -31,10 +31,12 @@ const recipientStatus = `CASE
 	WHEN m.status = 'sent' THEN 'sent'
 	ELSE 'sending' END`
 
-// replied is the SQL of whether a recipient wrote back after its message.
+// replied is the SQL of whether a recipient wrote back after its message:
+// an incoming message stored after it (the gateway's timestamps have whole
+// seconds, so a quick reply can carry an earlier time than our message).
 const replied = `EXISTS (SELECT 1 FROM messages AS rm
 	WHERE rm.tenant_id = cr.tenant_id AND rm.contact_id = cr.contact_id
-	  AND rm.direction = 'in' AND rm.sent_at > m.sent_at)`
+	  AND rm.direction = 'in' AND rm.id > m.id)`
 
 // withMessage joins a recipient query to its message.
 func withMessage(q *bun.SelectQuery) *bun.SelectQuery {

@@ -276,7 +276,9 @@ func (ts *TenantStore) Contacts(ctx context.Context, f ContactFilter) ([]Convers
 			if len(digits) >= 3 {
 				q = q.WhereOr("c.phone LIKE ?", "%"+digits+"%")
 			}
-			return q
+			// What the AI heard in a voice note or saw in a photo.
+			return q.WhereOr(`EXISTS (SELECT 1 FROM messages AS tm WHERE tm.tenant_id = c.tenant_id AND tm.contact_id = c.id
+				AND tm.transcript <> '' AND to_tsvector('simple', tm.transcript) @@ plainto_tsquery('simple', ?))`, s)
 		})
 	}
 	if f.Tag != "" {
