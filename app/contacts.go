@@ -366,3 +366,22 @@ func (h *handler) setContactTags(c echo.Context) error {
 	}
 	return renderComponent(c, http.StatusOK, views.ConversationHeaderView(headerView(ct, mustPrincipal(c).tenant.Location())))
 }
+
+// deleteContact deletes a contact with the conversation and the files they
+// sent (a customer's request to be forgotten); refused while a message to
+// them is still being sent.
+func (h *handler) deleteContact(c echo.Context) error {
+	ct, err := h.loadContact(c)
+	if err != nil {
+		return err
+	}
+	err = tenantStore(c).DeleteContact(c.Request().Context(), ct.ID)
+	if errors.Is(err, db.ErrContactBusy) {
+		return Errorf(EConflict, "A message to this contact is still being sent. Try again in a minute.")
+	}
+	if err != nil {
+		return err
+	}
+	h.putFlash(c, "success", "Contact deleted, with the conversation and the files they sent.")
+	return redirect(c, views.PathContacts)
+}

@@ -118,6 +118,7 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.POST(views.PathContacts+"/:id/reply", h.replyToContact, tenant...)
 	e.POST(views.PathContacts+"/:id/mode", h.setContactMode, tenant...)
 	e.POST(views.PathContacts+"/:id/tags", h.setContactTags, tenant...)
+	e.POST(views.PathContacts+"/:id/delete", h.deleteContact, tenant...)
 
 	e.GET(views.PathSettings, h.showSettings, tenant...)
 	e.POST(views.PathSettings, h.saveSettings, tenant...)

@@ -197,6 +197,10 @@ func (ts *TenantStore) mergeContacts(ctx context.Context, keep, drop *Contact) e
 		Set("contact_id = ?", keep.ID).Where("m.contact_id = ?", drop.ID).Exec(ctx); err != nil {
 		return fmt.Errorf("merge contacts: move messages: %w", err)
 	}
+	if _, err := ts.db.NewUpdate().Model((*Media)(nil)).ApplyQueryBuilder(ts.scope).
+		Set("contact_id = ?", keep.ID).Where("md.contact_id = ?", drop.ID).Exec(ctx); err != nil {
+		return fmt.Errorf("merge contacts: move files: %w", err)
+	}
 	// Free drop's unique lid before keep takes it.
 	if _, err := ts.db.NewDelete().Model((*Contact)(nil)).ApplyQueryBuilder(ts.scope).Where("c.id = ?", drop.ID).Exec(ctx); err != nil {
 		return fmt.Errorf("merge contacts: delete: %w", err)
@@ -341,4 +345,36 @@ func (ts *TenantStore) Handoffs(ctx context.Context, limit int) ([]Contact, erro
 		return nil, fmt.Errorf("handoffs: %w", err)
 	}
 	return cs, nil
+}
+
+// ErrContactBusy is returned when deleting a contact with messages still
+// being sent or answered: deleting them would lose what was paid for them.
+var ErrContactBusy = errors.New("messages to this contact are still being sent")
+
+// DeleteContact deletes a contact with its messages, AI replies and files
+// (the database cascades). A contact with messages still pending or being
+// sent, or an AI answer under way, is ErrContactBusy: their credits are
+// settled when they end.
+func (ts *TenantStore) DeleteContact(ctx context.Context, id int64) error {
+	return ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
+		c := new(Contact)
+		if err := tx.db.NewSelect().Model(c).Column("id").ApplyQueryBuilder(tx.scope).Where("c.id = ?", id).For("UPDATE").Scan(ctx); err != nil {
+			return fmt.Errorf("delete contact %d: %w", id, mapErr(err))
+		}
+		busy, err := tx.db.NewSelect().Model((*Message)(nil)).ApplyQueryBuilder(tx.scope).
+			Where("m.contact_id = ? AND m.direction = 'out' AND m.status IN ('pending', 'sending')", id).Exists(ctx)
+		if err != nil {
+			return err
+		}
+		replying, err := tx.db.NewSelect().Model((*AIReply)(nil)).ApplyQueryBuilder(tx.scope).
+			Where("ar.contact_id = ? AND ar.status IN ('reserved', 'generated', 'sending')", id).Exists(ctx)
+		if err != nil {
+			return err
+		}
+		if busy || replying {
+			return ErrContactBusy
+		}
+		_, err = tx.db.NewDelete().Model((*Contact)(nil)).ApplyQueryBuilder(tx.scope).Where("c.id = ?", id).Exec(ctx)
+		return err
+	})
 }
