@@ -92,9 +92,9 @@ func (w *Worker) downloadMedia(ctx context.Context, ts *db.TenantStore, prov wha
 	case errors.Is(err, whatsapp.ErrMediaGone), errors.Is(err, whatsapp.ErrBadRequest):
 		w.log.InfoContext(ctx, "customer media not downloadable", "tenant_id", ts.TenantID(), "message_id", m.ID, "err", err)
 		return ai.MediaRefusal(m.Type, "the file could not be downloaded"), nil
-	case err != nil && !lastAttempt(ctx):
-		return "", fmt.Errorf("download media of message %d: %w", m.ID, err)
 	case err != nil:
+		// The client has retried already; the customer is waiting, so a
+		// person takes over rather than the answer waiting for the gateway.
 		w.log.WarnContext(ctx, "customer media not downloadable", "tenant_id", ts.TenantID(), "message_id", m.ID, "err", err)
 		return ai.MediaRefusal(m.Type, "the WhatsApp server did not hand the file over"), nil
 	}
