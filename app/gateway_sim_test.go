@@ -6,6 +6,7 @@ import (
 
 	"github.com/myaibud/aibud/app/sim"
 	"github.com/myaibud/aibud/app/sim/delivery"
+	"github.com/myaibud/aibud/app/sim/phone"
 	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
 )
@@ -18,6 +19,7 @@ type gatewaySim interface {
 	RotateQR(session string) error
 	LeadSays(session, fromPhone, pushName, text string) (string, error)
 	LeadSaysAsLID(session, lid, phone, pushName, text string) (string, error)
+	LeadSendsMedia(session, fromPhone, pushName string, media phone.Media) (string, error)
 	OwnerSaysFromPhone(session, toPhone, text string) (string, error)
 	LeadVotes(session, leadPhone, pollMessageID string, options ...string) (string, error)
 	LeadVoteFails(session, leadPhone, pollMessageID string) (string, error)

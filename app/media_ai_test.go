@@ -1,0 +1,294 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/myaibud/aibud/app/sim/gemini"
+	"github.com/myaibud/aibud/app/sim/samples"
+	wahasim "github.com/myaibud/aibud/app/sim/waha"
+	"github.com/myaibud/aibud/app/whatsapp"
+	"github.com/myaibud/aibud/db"
+)
+
+// sendsMedia is a lead's media message, stored.
+func (s *aiShop) sendsMedia(t *testing.T, phone string, m wahasim.Media) *db.Message {
+	t.Helper()
+	id, err := s.a.simFor(s.inst).LeadSendsMedia(s.inst.SessionName, phone, "Lead", m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msg *db.Message
+	waitFor(t, 10*time.Second, "the media message", func() bool {
+		msg, err = s.ts.MessageByWaID(context.Background(), s.inst.ID, whatsapp.WAHAMessageKey(id))
+		return err == nil
+	})
+	return msg
+}
+
+// modelSaw reports whether a model request carried a file of mime and size
+// inline.
+func modelSaw(a *testApp, mime string, size int) bool {
+	for _, r := range a.env.gemini.Requests() {
+		if r.Method != gemini.MethodGenerateContent {
+			continue
+		}
+		for _, in := range r.Inline() {
+			if in.MIMEType == mime && in.Size == size {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestAIReadsVoiceNotesPhotosAndPDFs: on both gateways, a lead's voice
+// note, photo and PDF reach the model inline with the right type, the answer
+// is sent, what the AI heard or saw shows under the player, thumbnail or
+// link (served from our storage: no gateway address or key in the page),
+// and the answer is charged the media price once.
+func TestAIReadsVoiceNotesPhotosAndPDFs(t *testing.T) {
+	t.Parallel()
+	for _, kind := range whatsapp.Providers {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			a := newTestApp(t, withProviders(kind))
+			s := newAIShop(t, a, nil)
+			ctx := context.Background()
+			if err := s.ts.SaveKnowledgeEntry(ctx, &db.KnowledgeEntry{Title: "Sunday deliveries", Body: "Yes, we deliver on Sundays from 10:00 to 14:00."}); err != nil {
+				t.Fatal(err)
+			}
+			for _, tc := range []struct {
+				name      string
+				media     wahasim.Media
+				modelMime string
+				shown     string // the element the conversation shows it with
+				note      string // part of what the AI heard or saw
+			}{
+				{"voice note", wahasim.Media{Type: "audio", Mimetype: samples.VoiceNoteMime, Data: samples.VoiceNote()}, "audio/ogg",
+					"message-audio", samples.VoiceNoteTranscript},
+				{"photo", wahasim.Media{Type: "image", Mimetype: samples.PhotoMime, Caption: "how much is this?", Data: samples.Photo()},
+					"image/jpeg", "message-image", "image/jpeg"},
+				{"PDF", wahasim.Media{Type: "document", Mimetype: samples.PriceListMime, Filename: samples.PriceListName, Data: samples.PriceList()},
+					"application/pdf", "message-file", "application/pdf"},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					lead := newLead()
+					before := s.balance(t)
+					m := s.sendsMedia(t, lead, tc.media)
+					r := s.reply(t, m)
+					if r.Status != db.ReplySent {
+						t.Fatalf("reply %+v", r)
+					}
+					if !modelSaw(a, tc.modelMime, len(tc.media.Data)) {
+						t.Errorf("no model request carried %s of %d bytes inline", tc.modelMime, len(tc.media.Data))
+					}
+					if got := s.sentTo(lead); len(got) != 1 {
+						t.Errorf("the lead got %q, want one answer", got)
+					}
+					waitFor(t, 10*time.Second, "the charge", func() bool { return s.balance(t) == before-costAIMediaReply-costMessage })
+					if e, err := s.ts.LedgerEntry(ctx, r.ChargeRef); err != nil || e.Amount != -(costAIMediaReply+costMessage) {
+						t.Errorf("ledger entry %+v, %v", e, err)
+					}
+					var stored *db.Message
+					waitFor(t, 10*time.Second, "the transcript", func() bool {
+						stored, _ = s.ts.Message(ctx, m.ID)
+						return stored != nil && strings.Contains(stored.Transcript, tc.note)
+					})
+					page := s.b.get(fmt.Sprintf("/contacts/%d", m.ContactID))
+					if testid(page, tc.shown).Length() != 1 {
+						t.Errorf("the conversation does not show the %s (%s)", tc.name, tc.shown)
+					}
+					if got := testid(page, "message-transcript").Text(); !strings.Contains(got, tc.note) {
+						t.Errorf("transcript shown %q, want %q", got, tc.note)
+					}
+					for _, secret := range []string{a.env.simURL, a.env.evoURL, simAPIKey, evoAPIKey, "/api/files/"} {
+						if strings.Contains(page.body, secret) {
+							t.Errorf("the page shows %q", secret)
+						}
+					}
+					src, _ := testid(page, tc.shown).Attr("src")
+					if src == "" {
+						src, _ = testid(page, tc.shown).Attr("href")
+					}
+					if f := s.b.get(src); f.StatusCode != http.StatusOK || !bytes.Equal([]byte(f.body), tc.media.Data) {
+						t.Errorf("the file at %q: %d, %d bytes", src, f.StatusCode, len(f.body))
+					}
+				})
+			}
+			// Contacts search finds words the AI heard.
+			list := s.b.get("/contacts?q=" + url.QueryEscape("Sundays"))
+			if testid(list, "contact-row").Length() == 0 {
+				t.Error("searching the transcript's words finds no contact")
+			}
+		})
+	}
+}
+
+// TestMediaTheAICannotReadGoesToAPerson: a file too large (never read
+// whole), one that is not what it claims, one the gateway no longer has and
+// one it is too slow to hand over: each hands the chat to the tenant with
+// the reason, the lead gets the acknowledgement, and the reservation is
+// refunded, so only the acknowledgement is paid.
+func TestMediaTheAICannotReadGoesToAPerson(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	s := newAIShop(t, a, nil)
+	ctx := context.Background()
+	big := append([]byte("OggS"), bytes.Repeat([]byte{0}, mediaLimit+100_000)...)
+	html := []byte("<!DOCTYPE html><html><body><script>alert(1)</script></body></html>")
+	for _, tc := range []struct {
+		name  string
+		media wahasim.Media
+		fault func()
+		why   string
+	}{
+		{"too large", wahasim.Media{Type: "audio", Mimetype: "audio/ogg; codecs=opus", Data: big}, nil, "larger than 256 KB"},
+		{"not a photo", wahasim.Media{Type: "image", Mimetype: "image/jpeg", Data: html}, nil, "not a file type the AI reads"},
+		{"gone", wahasim.Media{Type: "image", Mimetype: "image/jpeg", Data: samples.Photo()},
+			func() { a.env.sim.FailNext("/api/files/{session}/{file}", http.StatusNotFound, 10) }, "could not be downloaded"},
+		{"too slow", wahasim.Media{Type: "document", Mimetype: "application/pdf", Data: samples.PriceList()},
+			func() { a.env.sim.Delay("/api/files/{session}/{file}", 4*time.Second) }, "did not hand the file over"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.fault != nil {
+				tc.fault()
+				t.Cleanup(func() { a.env.sim.Delay("/api/files/{session}/{file}", 0); a.env.sim.FailNext("/api/files/{session}/{file}", 0, 0) })
+			}
+			lead := newLead()
+			before := s.balance(t)
+			m := s.sendsMedia(t, lead, tc.media)
+			r := s.reply(t, m)
+			if r.Status != db.ReplyRefunded || !strings.Contains(r.Error, tc.why) {
+				t.Errorf("reply %s %q, want refunded because %q", r.Status, r.Error, tc.why)
+			}
+			c, err := s.ts.Contact(ctx, m.ContactID)
+			if err != nil || c.AIMode != db.ModeHuman || !strings.Contains(c.HandoffReason, tc.why) {
+				t.Errorf("chat %+v %v, want it handed over because %q", c, err, tc.why)
+			}
+			waitFor(t, 10*time.Second, "the acknowledgement", func() bool { return len(s.sentTo(lead)) == 1 })
+			waitFor(t, 10*time.Second, "the refund", func() bool { return s.balance(t) == before-costMessage })
+			if n := countRows(t, "SELECT count(*) FROM media WHERE tenant_id = ? AND contact_id = ?", s.ts.TenantID(), m.ContactID); n != 0 {
+				t.Errorf("%d files stored", n)
+			}
+		})
+	}
+}
+
+// TestUnansweredQuestionsBecomeKnowledge: a question the knowledge does not
+// answer is recorded (asked twice, counted twice), listed on /questions,
+// answered there once, and the next prompt contains the answer.
+func TestUnansweredQuestionsBecomeKnowledge(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	s := newAIShop(t, a, nil)
+	ctx := context.Background()
+	for _, text := range []string{"Do you sell gift cards?", "do you sell GIFT cards"} {
+		m := s.says(t, newLead(), text)
+		s.reply(t, m)
+	}
+	var gaps []db.KnowledgeGap
+	waitFor(t, 10*time.Second, "the question recorded", func() bool {
+		gaps, _ = s.ts.OpenGaps(ctx, 10)
+		return len(gaps) == 1 && gaps[0].TimesAsked == 2
+	})
+	page := s.b.get("/questions")
+	if got := testid(page, "question-text").Text(); !strings.Contains(got, "gift cards") {
+		t.Fatalf("the questions page shows %q", got)
+	}
+	if got := testid(page, "question-times").Text(); !strings.Contains(got, "2 times") {
+		t.Errorf("asked %q, want 2 times", got)
+	}
+	if dash := s.b.get("/dashboard"); !strings.Contains(testid(dash, "dash-top-questions").Text(), "gift cards") {
+		t.Error("the dashboard's week does not list the question")
+	}
+	path := fmt.Sprintf("/questions/%d/answer", gaps[0].ID)
+	r := s.b.post(path, url.Values{"_csrf": {s.b.csrf("/questions")}, "answer": {"Yes: gift cards of 25, 50 and 100 euros, in the shop."}})
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("answer: %d %s", r.StatusCode, abbreviate(r.body))
+	}
+	if open, _ := s.ts.OpenGaps(ctx, 10); len(open) != 0 {
+		t.Errorf("still open: %+v", open)
+	}
+	// Another tenant cannot answer or dismiss it.
+	stranger, _ := a.tenantOf(t, "Gap Stranger")
+	if r := stranger.post(fmt.Sprintf("/questions/%d/dismiss", gaps[0].ID), url.Values{"_csrf": {stranger.csrf("/questions")}}); r.StatusCode != http.StatusNotFound {
+		t.Errorf("another tenant's dismiss: %d", r.StatusCode)
+	}
+	m := s.says(t, newLead(), "Do you sell gift cards?")
+	s.reply(t, m)
+	found := false
+	for _, req := range a.env.gemini.Requests() {
+		if strings.Contains(req.SystemInstruction, "gift cards of 25, 50 and 100 euros") {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no prompt after the answer contains it")
+	}
+}
+
+// TestBrowserVoiceNote: the phone page sends the sample voice note; the
+// conversation shows the player and what the AI heard, live, and the phone
+// gets the answer.
+func TestBrowserVoiceNote(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	s := newAIShop(t, a, nil)
+	ctx := context.Background()
+	if err := s.ts.SaveKnowledgeEntry(ctx, &db.KnowledgeEntry{Title: "Sunday deliveries", Body: "Yes, we deliver on Sundays from 10:00 to 14:00."}); err != nil {
+		t.Fatal(err)
+	}
+	c := newChrome(t, 390, 844)
+	u, _ := s.ts.Users(ctx)
+	c.do(
+		chromedp.Navigate(a.URL+"/sign-in"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="sign-in-form"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#f-email`), u[0].Email),
+		chromedp.SendKeys(chromedp.CSS(`#f-password`), "password123"),
+		chromedp.Click(chromedp.CSS(`[data-testid="sign-in-submit"]`)),
+	)
+	c.waitPath("/dashboard")
+	phone := c.newTab(t)
+	phone.do(
+		chromedp.Navigate(a.env.simURL+"/phone/"+s.inst.SessionName),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="lead-form"] textarea`)),
+		chromedp.SetValue(chromedp.CSS(`[data-testid="lead-form"] input[name="phone"]`), "+15553330001"),
+		chromedp.SetValue(chromedp.CSS(`[data-testid="lead-form"] input[name="name"]`), "Vera"),
+		chromedp.SetValue(chromedp.CSS(`[data-testid="lead-media"]`), "audio"),
+		chromedp.Click(chromedp.CSS(`[data-testid="lead-form"] button.primary`)),
+	)
+	var contact *db.Contact
+	waitFor(t, 10*time.Second, "the voice note in the store", func() bool {
+		contact, _ = s.ts.ContactByPhone(ctx, "+15553330001")
+		return contact != nil
+	})
+	c.do(chromedp.Navigate(fmt.Sprintf("%s/contacts/%d", a.URL, contact.ID)))
+	c.waitText(`[data-testid="message-transcript"]`, 20*time.Second, func(s string) bool { return strings.Contains(s, samples.VoiceNoteTranscript) })
+	c.do(chromedp.WaitVisible(chromedp.CSS(`[data-testid="message-audio"]`)))
+	if !eval[bool](c, `document.documentElement.scrollWidth <= window.innerWidth`) {
+		t.Error("the conversation scrolls sideways at 390 px")
+	}
+	c.shot("voice-note")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		phone.do(chromedp.Navigate(a.env.simURL + "/phone/" + s.inst.SessionName))
+		if strings.Contains(eval[string](phone, `document.body.innerText`), "10:00") {
+			break
+		}
+		if time.Now().After(deadline) {
+			phone.shot("no-answer")
+			t.Fatal("the phone did not get the answer about Sunday deliveries")
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	phone.shot("voice-note-answer")
+}
