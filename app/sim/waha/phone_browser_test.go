@@ -109,19 +109,7 @@ func TestPhoneSendsSamplesInBrowser(t *testing.T) {
 	ctx, problems := phonetest.Browser(t)
 	conversation := func(want string) {
 		t.Helper()
-		expr := `(document.querySelector("[data-testid=conversation]") || {innerHTML: ""}).innerHTML`
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			html, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.Contains(html, want) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the conversation never showed %q: %q", want, html)
-			}
-		}
+		phonetest.WaitConversation(t, ctx, want)
 	}
 	send := func(media, text string) {
 		t.Helper()
