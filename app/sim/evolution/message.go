@@ -13,6 +13,7 @@ import (
 
 	"github.com/myaibud/aibud/app/sim"
 	"github.com/myaibud/aibud/app/sim/phone"
+	"github.com/myaibud/aibud/app/sim/samples"
 )
 
 // Message statuses, as Evolution names them (renderStatus.ts).
@@ -80,12 +81,15 @@ type message struct {
 	// secret is the poll's messageSecret.
 	secret string
 	// votes are a poll's current votes, by voter JID.
-	votes  map[string][]string
-	media  *Media
-	file   []byte
-	url    string
-	status string
-	time   time.Time
+	votes map[string][]string
+	media *Media
+	// file is the media's bytes, a placeholder (sampleFile) when the lead's
+	// media came without Data.
+	file        []byte
+	placeholder bool
+	url         string
+	status      string
+	time        time.Time
 	// read: the app marked this incoming message as read.
 	read bool
 }
@@ -162,11 +166,12 @@ func (m *message) content() map[string]any {
 		if m.media.Caption != "" {
 			f["caption"] = m.media.Caption
 		}
-		switch m.media.Type {
-		case "document":
+		if m.media.Filename != "" || m.media.Type == "document" {
 			f["fileName"] = m.media.Filename
-		case "audio":
+		}
+		if m.media.Type == "audio" {
 			f["ptt"] = !m.fromAPI
+			f["seconds"] = int((samples.OggDuration(m.file) + time.Second/2) / time.Second)
 		}
 		return map[string]any{m.messageType(): f}
 	}
@@ -337,8 +342,9 @@ func (s *Server) LeadSaysAsLID(name, lid, phone, pushName, text string) (string,
 
 // LeadSendsMedia is a lead sending a photo, voice note, video or document
 // (with an optional caption) from fromPhone: messages.upsert with an
-// imageMessage (…) whose bytes getBase64FromMediaMessage returns. It
-// returns the message id.
+// imageMessage (…) {mimetype, fileName, caption, seconds (audio)} whose
+// bytes, media.Data or else a tiny placeholder of the type,
+// getBase64FromMediaMessage returns. It returns the message id.
 func (s *Server) LeadSendsMedia(name, fromPhone, pushName string, media Media) (string, error) {
 	jid := leadJID(fromPhone)
 	if jid == "" || !strings.HasSuffix(jid, "@s.whatsapp.net") {
@@ -347,7 +353,11 @@ func (s *Server) LeadSendsMedia(name, fromPhone, pushName string, media Media) (
 	if mediaTypes[media.Type] == "" || media.Mimetype == "" {
 		return "", fmt.Errorf("lead sends media: type %q, mimetype %q: %w", media.Type, media.Mimetype, ErrInvalid)
 	}
-	m := &message{jid: jid, pushName: pushName, body: media.Caption, media: &media, file: sampleFile(media)}
+	m := &message{jid: jid, pushName: pushName, body: media.Caption, media: &media, file: append([]byte(nil), media.Data...)}
+	if len(m.file) == 0 {
+		m.file, m.placeholder = sampleFile(media), true
+	}
+	media.Data = nil // kept in m.file
 	return s.receive("lead sends media", name, m)
 }
 

@@ -74,10 +74,11 @@ func (p phoneSide) pageSession(in *instance, full bool) phone.Session {
 			}
 		}
 		if m.media != nil {
-			pm.Media = m.media.Type
-			if m.fromAPI && len(m.file) > 0 {
-				pm.Image, pm.ImageMime = m.file, m.media.Mimetype
+			file := m.file
+			if m.placeholder {
+				file = nil
 			}
+			pm.SetMedia(m.media, file)
 		}
 		if m.poll != nil {
 			pm.Poll = &phone.Poll{Name: m.poll.Name, Options: m.poll.Options, Multiple: m.poll.MultipleAnswers, Votes: m.votes, Voter: m.jid}

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/chromedp/chromedp"
@@ -125,19 +124,7 @@ func TestPhoneInBrowser(t *testing.T) {
 	ctx, problems := phonetest.Browser(t)
 	conversation := func(want string) {
 		t.Helper()
-		expr := `(document.querySelector("[data-testid=conversation]") || {textContent: ""}).textContent`
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			text, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.Contains(text, want) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the conversation never showed %q: %q", want, text)
-			}
-		}
+		phonetest.WaitConversation(t, ctx, want)
 	}
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(s.url+"/phone/br1"),

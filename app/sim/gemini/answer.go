@@ -37,6 +37,34 @@ type answer struct {
 	reason  string
 	// entry is the title of the knowledge entry quoted, if any.
 	entry string
+	// mediaNote, question and confidence fill the response schema's
+	// media_note, question and confidence (see about).
+	mediaNote  string
+	question   string
+	confidence float64
+}
+
+// The confidence the stand-in gives an answer from the knowledge (or a
+// greeting or handoff), and one where it had nothing to answer with.
+const (
+	sureConfidence   = 0.9
+	unsureConfidence = 0.2
+)
+
+// about completes the answer to question, the customer's words (the
+// sample voice note's transcript for it), with what the stand-in received
+// of their media: the reply says what came in, the media note describes
+// it, and with no knowledge to answer from, the question (empty for media
+// without words) is recorded with a low confidence.
+func (a answer) about(question string, got received) answer {
+	a.mediaNote, a.confidence = got.note, sureConfidence
+	if a.text == fallbackReply || (a.text == greetingReply && got.what != "" && strings.TrimSpace(question) == "") {
+		a.text, a.confidence, a.question = fallbackReply, unsureConfidence, strings.TrimSpace(question)
+	}
+	if got.what != "" {
+		a.text = Marker + "I got your " + got.what + ". " + strings.TrimPrefix(a.text, Marker)
+	}
+	return a
 }
 
 // decide answers question (the last user message) from the knowledge
@@ -402,7 +430,8 @@ func contentTokens(cs []wireContent) int {
 }
 
 // structuredReply writes the answer as the JSON object a responseSchema asks
-// for. reply, handoff and reason are always present; other properties the
+// for. reply, handoff and reason are always present; media_note, question
+// and confidence when the schema declares them; other properties the
 // schema declares get the zero value of their type, and string properties
 // named like a reply ("text", "answer", "message", "response") get the
 // reply. Keys follow propertyOrdering when given, else reply, handoff,
@@ -415,6 +444,7 @@ func structuredReply(a answer, schema json.RawMessage) (string, error) {
 		}
 	}
 	values := map[string]any{"reply": a.text, "handoff": a.handoff, "reason": a.reason}
+	known := map[string]any{"media_note": a.mediaNote, "question": a.question, "confidence": a.confidence}
 	order := []string{"reply", "handoff", "reason"}
 	var others []string
 	for name := range s.Properties {
@@ -424,6 +454,10 @@ func structuredReply(a answer, schema json.RawMessage) (string, error) {
 	}
 	sort.Strings(others)
 	for _, name := range others {
+		if v, ok := known[name]; ok {
+			values[name] = v
+			continue
+		}
 		values[name] = zeroValue(name, s.Properties[name], a)
 	}
 	order = append(order, others...)

@@ -22,16 +22,28 @@
 //     entries, or, if it has none, its "Title: text" lines;
 //   - with no matching entry it says it will check with the team.
 //
+// Inline data parts (inlineData {mimeType, data}) of the last user turn
+// are read as media: the sample voice note of app/sim/samples stands for
+// its transcript, samples.VoiceNoteTranscript ("Do you deliver on
+// Sundays?"), which is answered as the question; the reply starts by
+// saying what came in ("[simulated] I got your photo (image/jpeg, 1203
+// bytes). …").
+//
 // With generationConfig.responseMimeType "application/json" the text is a
-// JSON object {"reply": "…", "handoff": false, "reason": ""} (other
-// properties of the responseSchema get zero values). When the request
+// JSON object {"reply": "…", "handoff": false, "reason": ""}, plus, when
+// the responseSchema declares them, "media_note" (the sample's transcript,
+// or "Voice note (<mime>, <n> bytes)", "Photo (…)", "Document (…)"),
+// "question" (the customer's question when no knowledge entry answers it,
+// else empty) and "confidence" (0.2 without an answer from the knowledge,
+// else 0.9); other properties of the responseSchema get zero values. When the request
 // declares the function handoff_to_human (HandoffFunction), a handoff is a
 // functionCall part to it instead; once the caller sends back its
 // functionResponse, the answer is the handoff text. usageMetadata counts
-// about four characters a token.
+// about four characters a token, and inline media as Google documents (258
+// tokens an image or PDF, 32 a second of audio), by modality.
 //
-// Faults for tests are methods on Server: FailNext, SetDelay, Requests and
-// Reset. For manual use the same controls are served over HTTP, without an
+// Faults for tests are methods on Server: FailNext, SetDelay, Requests
+// (with each turn's inline parts, Request.Inline) and Reset. For manual use the same controls are served over HTTP, without an
 // API key:
 //
 //	POST /_sim/fail?count=2&status=503   the next 2 model calls fail with 503
@@ -128,6 +140,8 @@ type Turn struct {
 	FunctionCall string `json:"function_call,omitempty"`
 	// FunctionResponse names the function a user turn answers, if any.
 	FunctionResponse string `json:"function_response,omitempty"`
+	// Media are the turn's inline data parts, in order.
+	Media []Inline `json:"media,omitempty"`
 }
 
 // GenerationConfig is the part of generationConfig the stand-in reads.
@@ -357,7 +371,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rec *Request) (st
 		n := max(promptTokens(req), 1)
 		return writeJSON(w, http.StatusOK, wireCountResponse{
 			TotalTokens:         n,
-			PromptTokensDetails: []wireModalityTokens{{Modality: "TEXT", TokenCount: n}},
+			PromptTokensDetails: promptDetails(req),
 		}), false
 	}
 	resp, err := s.generate(req, rec.Model)
@@ -408,6 +422,11 @@ func problem(method string, req *wireRequest) string {
 		if len(c.Parts) == 0 {
 			return fmt.Sprintf("* %s.contents[%d].parts: contents.parts must not be empty.", what, i)
 		}
+		for j, b := range c.inline() {
+			if b.mime() == "" {
+				return fmt.Sprintf("* %s.contents[%d].parts[%d].inline_data.mime_type: mime_type is not specified", what, i, j)
+			}
+		}
 	}
 	return ""
 }
@@ -419,6 +438,9 @@ func fillRecord(rec *Request, req *wireRequest) {
 	}
 	for _, c := range req.Contents {
 		t := Turn{Role: c.Role, Text: c.text()}
+		for _, b := range c.inline() {
+			t.Media = append(t.Media, Inline{MIMEType: b.mime(), Size: len(b.Data), Data: b.Data})
+		}
 		for _, p := range c.Parts {
 			if p.FunctionCall != nil {
 				t.FunctionCall = p.FunctionCall.Name
@@ -442,12 +464,17 @@ func (s *Server) generate(req *wireRequest, model string) (wireResponse, error) 
 		system = sys.text()
 	}
 	cfg := req.config().public()
-	question, answered := lastUserMessage(req.Contents)
+	question, answered, media := lastUserMessage(req.Contents)
+	got := readInline(media)
+	if got.transcript != "" {
+		question = got.transcript
+	}
 
 	a := decide(system, question)
 	if answered == HandoffFunction {
 		a = answer{text: handoffReply, handoff: true, reason: handoffReason}
 	}
+	a = a.about(question, got)
 
 	var part wirePart
 	finish := "STOP"
@@ -488,24 +515,25 @@ func (s *Server) generate(req *wireRequest, model string) (wireResponse, error) 
 			PromptTokenCount:     in,
 			CandidatesTokenCount: out,
 			TotalTokenCount:      in + out,
-			PromptTokensDetails:  []wireModalityTokens{{Modality: "TEXT", TokenCount: in}},
+			PromptTokensDetails:  promptDetails(req),
 		},
 		ModelVersion: model,
 		ResponseID:   s.nextResponseID(),
 	}, nil
 }
 
-// lastUserMessage returns the text of the last user turn. When that turn
-// only answers a function call, it returns the function's name and the text
-// of the user turn before it.
-func lastUserMessage(cs []wireContent) (text, answered string) {
+// lastUserMessage returns the text and the inline data of the last user
+// turn. When that turn only answers a function call, it returns the
+// function's name and the text of the user turn before it.
+func lastUserMessage(cs []wireContent) (text, answered string, media []wireBlob) {
 	for i := len(cs) - 1; i >= 0; i-- {
 		c := cs[i]
 		if c.Role == "model" {
 			continue
 		}
-		if t := c.text(); t != "" {
-			return t, answered
+		media = c.inline()
+		if t := c.text(); t != "" || len(media) > 0 {
+			return t, answered, media
 		}
 		for _, p := range c.Parts {
 			if p.FunctionResponse != nil && answered == "" {
@@ -513,7 +541,7 @@ func lastUserMessage(cs []wireContent) (text, answered string) {
 			}
 		}
 	}
-	return "", answered
+	return "", answered, nil
 }
 
 func findFunction(fs []wireFunctionDeclaration, name string) (wireFunctionDeclaration, bool) {
@@ -562,11 +590,32 @@ func limitText(text string, cfg GenerationConfig) (string, string) {
 }
 
 func promptTokens(req *wireRequest) int {
+	n := 0
+	for _, d := range promptDetails(req) {
+		n += d.TokenCount
+	}
+	return n
+}
+
+// promptDetails counts the prompt's tokens by modality: TEXT first, then
+// the media of the contents' inline parts.
+func promptDetails(req *wireRequest) []wireModalityTokens {
 	n := contentTokens(req.Contents)
 	if sys := req.system(); sys != nil {
 		n += contentTokens([]wireContent{*sys})
 	}
-	return n
+	out := []wireModalityTokens{{Modality: "TEXT", TokenCount: max(n, 1)}}
+	var parts []wireBlob
+	for _, c := range req.Contents {
+		parts = append(parts, c.inline()...)
+	}
+	media := inlineTokens(parts)
+	for _, m := range []string{"IMAGE", "AUDIO", "VIDEO", "DOCUMENT"} {
+		if media[m] > 0 {
+			out = append(out, wireModalityTokens{Modality: m, TokenCount: media[m]})
+		}
+	}
+	return out
 }
 
 // sleep waits d or until ctx ends.

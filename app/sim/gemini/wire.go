@@ -75,11 +75,39 @@ func (c *wireContent) text() string {
 	return strings.Join(texts, "\n")
 }
 
+// inline returns the content's inline data parts, under either spelling.
+func (c *wireContent) inline() []wireBlob {
+	var out []wireBlob
+	for _, p := range c.Parts {
+		switch {
+		case p.InlineData != nil:
+			out = append(out, *p.InlineData)
+		case p.InlineDataSnake != nil:
+			out = append(out, *p.InlineDataSnake)
+		}
+	}
+	return out
+}
+
 type wirePart struct {
 	Text             string                `json:"text,omitempty"`
 	Thought          bool                  `json:"thought,omitempty"`
+	InlineData       *wireBlob             `json:"inlineData,omitempty"`
+	InlineDataSnake  *wireBlob             `json:"inline_data,omitempty"`
 	FunctionCall     *wireFunctionCall     `json:"functionCall,omitempty"`
 	FunctionResponse *wireFunctionResponse `json:"functionResponse,omitempty"`
+}
+
+// wireBlob is inline data: bytes (base64 in JSON) of a MIME type.
+type wireBlob struct {
+	MIMEType      string `json:"mimeType,omitempty"`
+	MIMETypeSnake string `json:"mime_type,omitempty"`
+	Data          []byte `json:"data"`
+}
+
+// mime returns the blob's MIME type under either spelling.
+func (b wireBlob) mime() string {
+	return firstNonEmpty(b.MIMEType, b.MIMETypeSnake)
 }
 
 type wireFunctionCall struct {

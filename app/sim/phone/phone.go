@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/myaibud/aibud/app/sim"
+	"github.com/myaibud/aibud/app/sim/samples"
 )
 
 // files are the page's template, style and script.
@@ -105,11 +106,27 @@ type Message struct {
 	Read      bool
 	Poll      *Poll
 	// Media names the type of a media message (image, audio, video,
-	// document); Image holds the bytes of an image the app sent, of
-	// ImageMime.
+	// document); Image holds the bytes of an image (sent by the app, or by
+	// the lead with Data), of ImageMime; FileName is a document's name and
+	// Duration a voice note's length (0 when unknown). SetMedia fills them.
 	Media     string
 	Image     []byte
 	ImageMime string
+	FileName  string
+	Duration  time.Duration
+}
+
+// SetMedia fills the media fields of m from what a message carries: media
+// and its bytes, data (nil when the stand-in has only a placeholder).
+func (m *Message) SetMedia(media *Media, data []byte) {
+	m.Media, m.FileName = media.Type, media.Filename
+	switch {
+	case len(data) == 0:
+	case media.Type == "image":
+		m.Image, m.ImageMime = data, media.Mimetype
+	case media.Type == "audio":
+		m.Duration = samples.OggDuration(data)
+	}
 }
 
 // Poll is a poll's question, options and votes.
@@ -131,6 +148,11 @@ type Media struct {
 	Mimetype string
 	Filename string
 	Caption  string
+	// Data is the file's bytes; the gateway serves them to the app (WAHA's
+	// /api/files/…, Evolution's getBase64FromMediaMessage). Without Data
+	// the stand-in makes up a placeholder (Evolution) or its file is
+	// missing (WAHA).
+	Data []byte
 }
 
 // Backend is a stand-in as the page drives it. Errors are the stand-in's,
@@ -487,7 +509,7 @@ func messageViewOf(m Message) messageView {
 		// type it checked: safe as a data: URL.
 		mv.Image = template.URL("data:" + m.ImageMime + ";base64," + base64.StdEncoding.EncodeToString(m.Image)) //nolint:gosec // see above
 	case m.Media != "":
-		mv.Media = map[string]string{"image": "photo", "audio": "voice note", "video": "video", "document": "document"}[m.Media]
+		mv.Media = mediaLabel(m)
 	}
 	switch {
 	case !m.FromMe && m.Read:
@@ -531,6 +553,29 @@ func messageViewOf(m Message) messageView {
 		mv.Poll = pv
 	}
 	return mv
+}
+
+// mediaLabel says what a media message carries: "🎤 Voice note 0:02",
+// "📄 price-list.pdf", "📷 Photo", "🎬 Video".
+func mediaLabel(m Message) string {
+	switch m.Media {
+	case "audio":
+		if m.Duration <= 0 {
+			return "🎤 Voice note"
+		}
+		secs := int((m.Duration + time.Second/2) / time.Second)
+		return fmt.Sprintf("🎤 Voice note %d:%02d", secs/60, secs%60)
+	case "document":
+		if m.FileName != "" {
+			return "📄 " + m.FileName
+		}
+		return "📄 Document"
+	case "image":
+		return "📷 Photo"
+	case "video":
+		return "🎬 Video"
+	}
+	return m.Media
 }
 
 // qr is GET /phone/{session}/qr.png, the current QR code.
@@ -678,16 +723,18 @@ func (pp *Page) lead(session string, f url.Values) (string, error) {
 	return chat, err
 }
 
-// phoneMedia is the file the page's lead sends for a media choice.
+// phoneMedia is the file the page's lead sends for a media choice: one of
+// the sample files of package samples.
 func phoneMedia(typ, caption string) Media {
 	m := Media{Type: typ, Caption: strings.TrimSpace(caption)}
 	switch typ {
 	case "image":
-		m.Mimetype = "image/jpeg"
+		m.Mimetype, m.Data = samples.PhotoMime, samples.Photo()
 	case "audio":
-		m.Mimetype, m.Caption = "audio/ogg; codecs=opus", "" // voice notes have no caption
+		// Voice notes have no caption.
+		m.Mimetype, m.Data, m.Caption = samples.VoiceNoteMime, samples.VoiceNote(), ""
 	case "document":
-		m.Mimetype, m.Filename = "application/pdf", "price-list.pdf"
+		m.Mimetype, m.Filename, m.Data = samples.PriceListMime, samples.PriceListName, samples.PriceList()
 	}
 	return m
 }

@@ -91,6 +91,8 @@
       const chat = res.headers.get("X-Chat");
       if (chat) openChat(chat);
       form.querySelectorAll("textarea").forEach((t) => { t.value = ""; });
+      // A sample file goes once: the next message is text again.
+      form.querySelectorAll("select[name=media]").forEach((s) => { s.value = ""; });
       pending = null;
       if (document.activeElement && live.contains(document.activeElement)) document.activeElement.blur();
       await load(false);

@@ -30,6 +30,7 @@ func (s *Server) apiRoutes() []sim.Route {
 		sim.NewRoute(http.MethodPost, "/api/sessions/{session}/stop", s.stopSession),
 		sim.NewRoute(http.MethodPost, "/api/sessions/{session}/restart", s.restartSession),
 		sim.NewRoute(http.MethodPost, "/api/sessions/{session}/logout", s.logoutSession),
+		sim.NewRoute(http.MethodGet, "/api/files/{session}/{file}", s.showFile),
 		sim.NewRoute(http.MethodGet, "/api/{session}/auth/qr", s.showQR),
 		sim.NewRoute(http.MethodPost, "/api/{session}/auth/request-code", s.requestCode),
 		sim.NewRoute(http.MethodGet, "/api/{session}/new-message-id", s.newMessageID),

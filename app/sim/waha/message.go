@@ -91,10 +91,11 @@ type message struct {
 	votes map[string][]string
 	// seen: the app marked this incoming message as read.
 	seen bool
-	// media is what a media message carries; file is the bytes of an image
-	// the app sent.
+	// media is what a media message carries; file is its bytes (an image
+	// the app sent, media a lead sent with Data), served at url.
 	media *Media
 	file  []byte
+	url   string
 }
 
 // content is what a message says: a text (or caption), a poll, or an
@@ -250,7 +251,7 @@ func (m *message) payload(me *Account) messagePayload {
 	}
 	if m.media != nil {
 		p.HasMedia = true
-		mp := &mediaPayload{URL: "http://waha.invalid/api/files/" + m.key, Mimetype: m.media.Mimetype}
+		mp := &mediaPayload{URL: m.url, Mimetype: m.media.Mimetype}
 		if m.media.Filename != "" {
 			mp.Filename = &m.media.Filename
 		}
@@ -355,6 +356,9 @@ func (s *Server) sendLocked(ss *session, chatID, key, source string, c content, 
 		from: ss.me.ID, to: chatID, fromMe: true, source: source,
 		body: c.body, poll: c.poll, media: c.media, file: c.file, replyTo: replyTo, time: time.Now(), ack: ackServer,
 	}
+	if c.media != nil {
+		m.url = s.fileURL(ss.name, key, c.media)
+	}
 	ss.addMessage(m)
 	delete(ss.typing, chatID)
 	if source == "api" {
@@ -446,7 +450,10 @@ func (s *Server) LeadSaysAsLID(session, lid, phone, pushName, text string) (stri
 
 // LeadSendsMedia is a lead sending a photo, voice note, video or document
 // (with an optional caption) from fromPhone: the session emits message and
-// message.any with hasMedia and a media object. It returns the serialized id.
+// message.any with hasMedia and a media object whose url is
+// <base URL>/api/files/<session>/<key>.<ext> (see Options.BaseURL), where
+// GET, with the API key, serves media.Data; without Data that file is
+// missing (404). It returns the serialized id.
 func (s *Server) LeadSendsMedia(session, fromPhone, pushName string, media Media) (string, error) {
 	chat := chatFor(fromPhone)
 	if chat == "" || !strings.HasSuffix(chat, "@c.us") {
@@ -477,6 +484,11 @@ func (s *Server) receive(session, from, senderAlt, pushName, text string, media 
 		key: key, id: "false_" + from + "_" + key, chatID: from,
 		from: from, to: ss.me.ID, source: "app", body: text, time: time.Now(),
 		ack: ackDevice, pushName: pushName, senderAlt: senderAlt, media: media,
+	}
+	if media != nil {
+		c := *media
+		m.media, m.file, c.Data = &c, append([]byte(nil), media.Data...), nil
+		m.url = s.fileURL(session, key, m.media)
 	}
 	ss.addMessage(m)
 	payload := m.payload(ss.me)

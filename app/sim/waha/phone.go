@@ -65,10 +65,7 @@ func (p phoneSide) pageSession(ss *session, full bool) phone.Session {
 			}
 		}
 		if m.media != nil {
-			pm.Media = m.media.Type
-			if len(m.file) > 0 {
-				pm.Image, pm.ImageMime = m.file, m.media.Mimetype
-			}
+			pm.SetMedia(m.media, m.file)
 		}
 		if m.poll != nil {
 			pm.Poll = &phone.Poll{Name: m.poll.Name, Options: m.poll.Options, Multiple: m.poll.MultipleAnswers, Votes: m.votes, Voter: m.chatID}

@@ -163,10 +163,13 @@ func TestPhonePage(t *testing.T) {
 		})
 	}
 	convo = s.page(t, "/phone/t3_i4?chat=5511912345678").doc.Find("[data-testid=conversation]")
-	for _, want := range []string{"[photo]", "Este aqui?", "[voice note]"} {
+	for _, want := range []string{"Este aqui?", "🎤 Voice note 0:02"} {
 		if !strings.Contains(convo.Text(), want) {
 			t.Errorf("conversation lacks %q", want)
 		}
+	}
+	if src, _ := convo.Find("[data-testid=image]").Attr("src"); !strings.HasPrefix(src, "data:image/jpeg;base64,") {
+		t.Errorf("the lead's photo shows as %q", src)
 	}
 
 	// Errors come back as 400 to fetch and in the page otherwise.

@@ -160,6 +160,11 @@ type Options struct {
 	// as a WAHA may (its spec's MessageImageRequest has no "id"), and the
 	// image, its echo and its acks carry an id of its own.
 	ImageIDs bool
+	// BaseURL is the stand-in's own address as the app reaches it
+	// ("http://127.0.0.1:3000"), for the media.url of webhooks. Empty
+	// takes the Host of the latest /api request, or before any, the
+	// listening address (Run).
+	BaseURL string
 }
 
 // maxBody bounds request bodies.
@@ -170,11 +175,13 @@ const maxBody = 1 << 20
 type Server struct {
 	apiKey   string
 	imageIDs bool
-	timing   Timing
-	log      *slog.Logger
-	client   *http.Client
-	handler  http.Handler
-	poster   *delivery.Poster
+	// base is the address in media URLs (Options.BaseURL, else learned).
+	base    *baseURL
+	timing  Timing
+	log     *slog.Logger
+	client  *http.Client
+	handler http.Handler
+	poster  *delivery.Poster
 	// API serves /api and holds the injected faults: FailNext, Delay,
 	// Hold and Calls.
 	*sim.API
@@ -204,6 +211,7 @@ func New(opts Options) *Server {
 	s := &Server{
 		apiKey:   opts.APIKey,
 		imageIDs: opts.ImageIDs,
+		base:     &baseURL{fixed: strings.TrimSuffix(opts.BaseURL, "/")},
 		timing:   timing,
 		log:      log,
 		client:   client,
@@ -268,6 +276,7 @@ func Run(ctx context.Context, addr string, opts Options, log *slog.Logger) error
 	s := New(opts)
 	defer s.Close()
 	return sim.Serve(ctx, "waha stand-in", addr, s.handler, s.log, func(addr string) {
+		s.base.listening(addr)
 		s.log.Info("waha stand-in listening", "addr", addr,
 			"phone_page", "http://"+addr+"/phone", "api_key_required", opts.APIKey != "")
 	})
@@ -322,6 +331,7 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request, _ *sim.Route, _ s
 		writeError(w, http.StatusUnauthorized, "Unauthorized")
 		return false
 	}
+	s.base.learn(r)
 	return true
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -68,5 +69,25 @@ func Browser(t *testing.T) (context.Context, func() []string) {
 		mu.Lock()
 		defer mu.Unlock()
 		return append([]string(nil), problems...)
+	}
+}
+
+// WaitConversation waits up to 10 s for the open conversation's HTML to
+// contain want (a text, or markup such as an image's src), and fails the
+// test if it never does.
+func WaitConversation(t *testing.T, ctx context.Context, want string) {
+	t.Helper()
+	expr := `(document.querySelector("[data-testid=conversation]") || {innerHTML: ""}).innerHTML`
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		html, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(html, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the conversation never showed %q: %q", want, html)
+		}
 	}
 }
