@@ -89,3 +89,51 @@ func TestKnowledgeGaps(t *testing.T) {
 		t.Errorf("summary: %+v %v", sum, err)
 	}
 }
+
+// TestReceivedMediaExpires: a customer's file is kept until its retention
+// ends; then it is deleted, and its message keeps the transcript.
+func TestReceivedMediaExpires(t *testing.T) {
+	ctx := context.Background()
+	s := dbtest.Store(t)
+	tenant, _ := dbtest.NewTenant(t, s)
+	ts := s.Tenant(tenant.ID)
+	inst := dbtest.NewInstance(t, s, tenant.ID)
+	c, _, err := ts.UpsertContact(ctx, db.ContactIdentity{Phone: "+15557774321"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	save := func(key string, expires time.Time) (*db.Message, *db.Media) {
+		m, err := ts.SaveMessage(ctx, &db.Message{InstanceID: &inst.ID, ContactID: c.ID, WaID: key, Direction: db.DirectionIn,
+			Sender: db.SenderLead, ChatKind: db.ContactDirect, Type: "audio", Status: db.MessageReceived, SentAt: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := ts.SaveReceivedMedia(ctx, m.ID, "audio/ogg", "v.ogg", []byte("OggS voice"), expires)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A retried download stores nothing again.
+		if again, err := ts.SaveReceivedMedia(ctx, m.ID, "audio/ogg", "v.ogg", []byte("OggS other"), expires); err != nil || again.ID != f.ID {
+			t.Fatalf("second save: %+v %v", again, err)
+		}
+		if err := ts.SetTranscript(ctx, m.ID, "hello"); err != nil {
+			t.Fatal(err)
+		}
+		return m, f
+	}
+	oldMsg, old := save("EXPIRED1", time.Now().Add(-time.Minute))
+	_, fresh := save("FRESH1", time.Now().Add(time.Hour))
+	if _, err := s.DeleteExpiredMediaAllTenants(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Media(ctx, old.ID); !errors.Is(err, db.ErrNotFound) {
+		t.Errorf("the expired file: %v", err)
+	}
+	if _, err := ts.Media(ctx, fresh.ID); err != nil {
+		t.Errorf("the fresh file: %v", err)
+	}
+	m, err := ts.Message(ctx, oldMsg.ID)
+	if err != nil || m.MediaID != nil || m.Transcript != "hello" {
+		t.Errorf("the expired file's message: %+v %v", m, err)
+	}
+}
