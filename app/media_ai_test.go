@@ -161,7 +161,10 @@ func TestMediaTheAICannotReadGoesToAPerson(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.fault != nil {
 				tc.fault()
-				t.Cleanup(func() { a.env.sim.Delay("/api/files/{session}/{file}", 0); a.env.sim.FailNext("/api/files/{session}/{file}", 0, 0) })
+				t.Cleanup(func() {
+					a.env.sim.Delay("/api/files/{session}/{file}", 0)
+					a.env.sim.FailNext("/api/files/{session}/{file}", 0, 0)
+				})
 			}
 			lead := newLead()
 			before := s.balance(t)
