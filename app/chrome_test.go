@@ -23,6 +23,8 @@ import (
 type chrome struct {
 	t   *testing.T
 	ctx context.Context
+	// base is the app's URL, for tests that set it.
+	base string
 
 	mu       sync.Mutex
 	problems []string
