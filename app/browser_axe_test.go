@@ -39,9 +39,9 @@ const axeRun = `axe.run(document, {
 })`
 
 type axeViolation struct {
-	ID     string `json:"id"`
-	Impact string `json:"impact"`
-	Help   string `json:"help"`
+	ID     string    `json:"id"`
+	Impact string    `json:"impact"`
+	Help   string    `json:"help"`
 	Nodes  []axeNode `json:"nodes"`
 }
 

@@ -65,6 +65,13 @@ const (
 	IDLoginForm   = "login-form"
 )
 
+// Element ids of the layout: the main content (the skip link's target)
+// and the region that announces what a swap says (app.js fills it).
+const (
+	IDMain     = "main"
+	IDAnnounce = "announce"
+)
+
 // Element ids that htmx swaps target.
 const (
 	IDFlash          = "flash"
