@@ -138,7 +138,12 @@ func (r *axeReport) audit(c *chrome, who string, width int, path, name string) {
 	c.noHorizontalScroll()
 	r.add(fmt.Sprintf("%s %dpx %s", who, width, name), c.axe())
 	if width < 500 {
-		c.shot(strings.NewReplacer("/", "_", "?", "_").Replace(strings.TrimPrefix(name, "/")))
+		c.shot(strings.Trim(strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
+				return r
+			}
+			return '_'
+		}, strings.ToLower(name)), "_"))
 	}
 }
 
@@ -255,35 +260,58 @@ func TestBrowserAxe(t *testing.T) {
 	t.Parallel()
 	s := newAxeSite(t)
 	report := &axeReport{}
-	for _, width := range []int{1280, 390} {
-		t.Run(fmt.Sprint(width), func(t *testing.T) {
-			c := newChrome(t, width, 900)
-			c.base = s.a.URL
-			for _, p := range []string{"/", "/sign-up", "/sign-in", "/password/forgot", "/password/reset?token=nope"} {
-				report.audit(c, "visitor", width, p, p)
-			}
-			c.do(chromedp.Navigate(s.a.URL+"/sign-up"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="sign-up-form"]`)))
-			c.click(`[data-testid="sign-up-submit"]`)
-			c.do(chromedp.WaitVisible(chromedp.CSS(`[data-testid="sign-up-form"] .field-error`)))
-			report.audit(c, "visitor", width, "", "/sign-up with errors")
-
-			c.signInAs(s.tenantEmail)
-			for _, p := range s.tenantPages {
-				report.audit(c, "tenant", width, p, p)
-			}
-			c.do(chromedp.Navigate(s.a.URL + "/dashboard"))
-			c.waitLive()
-			c.click(`.account-menu summary`)
-			report.audit(c, "tenant", width, "", "/dashboard with the account menu open")
-
-			c.signInAs(s.owner)
-			for _, p := range s.ownerPages {
-				report.audit(c, "owner", width, p, p)
-			}
-		})
-	}
+	// The group returns once both widths, run side by side, are done.
+	t.Run("widths", func(t *testing.T) {
+		for _, width := range []int{1280, 390} {
+			t.Run(fmt.Sprint(width), func(t *testing.T) {
+				t.Parallel()
+				auditWidth(t, s, report, width)
+			})
+		}
+	})
 	t.Logf("axe audited %d page states", report.pages)
 	if report.count > 0 {
 		t.Errorf("axe-core found %d WCAG 2.1 A/AA violations:\n%s", report.count, strings.Join(report.lines, "\n"))
+	}
+}
+
+// auditWidth audits every page and state at one window width.
+func auditWidth(t *testing.T, s *axeSite, report *axeReport, width int) {
+	c := newChrome(t, width, 900)
+	c.base = s.a.URL
+	for _, p := range []string{"/", "/sign-up", "/sign-in", "/password/forgot", "/password/reset?token=nope"} {
+		report.audit(c, "visitor", width, p, p)
+	}
+	c.do(chromedp.Navigate(s.a.URL+"/sign-up"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="sign-up-form"]`)))
+	c.click(`[data-testid="sign-up-submit"]`)
+	c.do(chromedp.WaitVisible(chromedp.CSS(`[data-testid="sign-up-form"] .field-error`)))
+	report.audit(c, "visitor", width, "", "/sign-up with errors")
+
+	c.signInAs(s.tenantEmail)
+	for _, p := range s.tenantPages {
+		report.audit(c, "tenant", width, p, p)
+	}
+	c.do(chromedp.Navigate(s.a.URL + "/dashboard"))
+	c.waitLive()
+	c.click(`.account-menu summary`)
+	report.audit(c, "tenant", width, "", "/dashboard with the account menu open")
+	report.audit(c, "tenant", width, "/no-such-page", "a missing page")
+	c.do(chromedp.Navigate(s.a.URL + "/settings"))
+	c.waitLive()
+	c.click(`[data-testid="knowledge-entry"] summary`)
+	eval[bool](c, `(document.querySelector('[name="burst_wait_seconds"]').value = "900", true)`)
+	c.click(`[data-testid="settings-save-top"]`)
+	c.do(chromedp.WaitVisible(chromedp.CSS(`[data-testid="settings-errors"]`)))
+	report.audit(c, "tenant", width, "", "/settings with errors and an entry open")
+	c.do(chromedp.Navigate(s.a.URL + s.contacts[0]))
+	c.waitLive()
+	c.do(chromedp.SendKeys(chromedp.CSS(`[data-testid="reply-body"]`), fmt.Sprintf("Sent at %d px", width)))
+	c.click(`[data-testid="reply-send"]`)
+	c.waitText(`[data-testid="messages"]`, 10*time.Second, func(s string) bool { return strings.Contains(s, fmt.Sprintf("Sent at %d px", width)) })
+	report.audit(c, "tenant", width, "", "/contacts/… after a reply")
+
+	c.signInAs(s.owner)
+	for _, p := range s.ownerPages {
+		report.audit(c, "owner", width, p, p)
 	}
 }
