@@ -42,23 +42,23 @@
   // the new copy of the element that had focus. What the new content says
   // in an alert or status is read out through the page's announcer (a live
   // region that was there before, which swapped-in ones are not).
-  var focusBefore = null;
+  var pending = {}; // swap target id -> what had focus in it
   function focusKey(el) {
     if (el.id) return "#" + CSS.escape(el.id);
     var t = el.getAttribute("data-testid");
     if (t) return '[data-testid="' + CSS.escape(t) + '"]';
     if (el.name) return el.tagName.toLowerCase() + '[name="' + CSS.escape(el.name) + '"]';
+    if (el.getAttribute("href")) return 'a[href="' + CSS.escape(el.getAttribute("href")) + '"]';
     return null;
   }
   document.addEventListener("htmx:beforeSwap", function (e) {
     var target = e.detail.target, active = document.activeElement, cfg = e.detail.requestConfig || {};
-    focusBefore = null;
     if (!target || !target.id) return;
     var inside = active && active !== document.body && target.contains(active);
     // A form the user sent (live regions only ever GET their partial). A
     // click on a button does not focus it in every browser.
     var sent = cfg.verb && cfg.verb !== "get" && cfg.elt && target.contains(cfg.elt);
-    if (inside || sent) focusBefore = { target: target.id, key: inside ? focusKey(active) : null, user: !!sent };
+    if (inside || sent) pending[target.id] = { old: target, active: inside ? active : null, key: inside ? focusKey(active) : null, user: !!sent };
   });
   function announce(text) {
     var region = document.getElementById("announce");
@@ -67,12 +67,7 @@
     // Set apart from the clearing, so the same words twice are read twice.
     setTimeout(function () { region.textContent = text; }, 60);
   }
-  document.addEventListener("htmx:afterSettle", function () {
-    var before = focusBefore;
-    focusBefore = null;
-    if (!before) return;
-    var root = document.getElementById(before.target);
-    if (!root) return;
+  function refocus(before, root) {
     var said = [];
     root.querySelectorAll('[role="alert"], [role="status"]').forEach(function (m) {
       if (m.textContent.trim()) said.push(m.textContent.trim().replace(/\s+/g, " "));
@@ -81,7 +76,17 @@
     var next = root.querySelector('[aria-invalid="true"]') ||
       (before.user && root.querySelector("[data-refocus]")) ||
       (before.key && (root.matches(before.key) ? root : root.querySelector(before.key)));
-    if (next && document.activeElement !== next) next.focus({ preventScroll: false });
+    if (next && document.activeElement !== next) next.focus();
+  }
+  document.addEventListener("htmx:afterSettle", function () {
+    Object.keys(pending).forEach(function (id) {
+      var before = pending[id], root = document.getElementById(id);
+      // Not swapped yet (another region settled first), or merged in place
+      // with focus kept.
+      if (root === before.old && (!before.active || before.active.isConnected)) return;
+      delete pending[id];
+      if (root) refocus(before, root);
+    });
   });
 
   // Scrollable regions (a wide table on a narrow screen) take focus and say
@@ -178,6 +183,7 @@
     var fresh = tpl.content.firstElementChild;
     if (!fresh || fresh.id !== el.id) return;
     e.detail.shouldSwap = false;
+    delete pending[el.id]; // merged in place: focus stays where it is
     var shown = {};
     el.querySelectorAll(":scope > [data-id]").forEach(function (b) { shown[b.dataset.id] = b; });
     var below = el.querySelector(":scope > .new-below");
