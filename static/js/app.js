@@ -10,6 +10,18 @@
   document.addEventListener("htmx:sseOpen", function () { setLive("open"); });
   document.addEventListener("htmx:sseError", function () { setLive("reconnecting"); });
   document.addEventListener("htmx:sseClose", function () { setLive("closed"); });
+  // A page the browser keeps for Back (the back/forward cache) would keep
+  // its stream open, one of the few connections a browser opens to a site:
+  // a handful of pages later, the next one could not load. The stream
+  // closes when the page is hidden, and a page shown again from that cache
+  // is reloaded (its regions missed the updates meanwhile).
+  window.addEventListener("pagehide", function () {
+    var d = document.body && document.body["htmx-internal-data"];
+    if (d && d.sseEventSource) d.sseEventSource.close();
+  });
+  window.addEventListener("pageshow", function (e) {
+    if (e.persisted && document.body.hasAttribute("sse-connect")) location.reload();
+  });
 
   // Make Content-Security-Policy violations visible in the console, where
   // the browser tests fail on them.
