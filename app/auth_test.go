@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/go-redis/redis_rate/v10"
 
 	"github.com/myaibud/aibud/app"
@@ -476,4 +477,38 @@ func TestCSRFTokenIsBoundToTheSession(t *testing.T) {
 		})
 	}
 	wantRedirect(t, victim.post("/sign-out", url.Values{"_csrf": {victim.csrf("/dashboard")}}), "/sign-in")
+}
+
+// TestQueuesConsoleCaching: the queues console's hashed JavaScript (1.3 MB)
+// is kept by the browser for a year instead of downloaded on every visit;
+// its page, and a hashed name that does not exist, are not.
+func TestQueuesConsoleCaching(t *testing.T) {
+	t.Parallel()
+	owner := uniqueEmail("owner-cache")
+	a := newTestApp(t, withAdmins(owner))
+	b := a.newBrowser(t)
+	wantRedirect(t, b.signUp("Platform", owner, "password123"), "/dashboard")
+	page := b.get("/admin/queues")
+	wantStatus(t, page, http.StatusOK)
+	if cc := page.Header.Get("Cache-Control"); strings.Contains(cc, "immutable") {
+		t.Errorf("the console's page is cached for good: %q", cc)
+	}
+	var scripts []string
+	page.doc.Find(`script[src]`).Each(func(_ int, s *goquery.Selection) { scripts = append(scripts, s.AttrOr("src", "")) })
+	if len(scripts) == 0 {
+		t.Fatalf("no scripts on the console's page: %s", abbreviate(page.body))
+	}
+	for _, src := range scripts {
+		r := b.get(src)
+		wantStatus(t, r, http.StatusOK)
+		if cc := r.Header.Get("Cache-Control"); cc != "private, max-age=31536000, immutable" {
+			t.Errorf("%s: Cache-Control %q", src, cc)
+		}
+		if ct := r.Header.Get("Content-Type"); !strings.Contains(ct, "javascript") {
+			t.Errorf("%s: Content-Type %q", src, ct)
+		}
+	}
+	if cc := b.get("/admin/queues/static/js/main.00000000.chunk.js").Header.Get("Cache-Control"); strings.Contains(cc, "immutable") {
+		t.Errorf("a missing asset (answered with the console's page) is cached for good: %q", cc)
+	}
 }

@@ -23,6 +23,8 @@ import (
 type chrome struct {
 	t   *testing.T
 	ctx context.Context
+	// base is the app's URL, for tests that set it.
+	base string
 
 	mu       sync.Mutex
 	problems []string
@@ -217,7 +219,7 @@ const liveTraceJS = `(function(){
   var Native = window.EventSource;
   window.EventSource = function(url, init) {
     var es = new Native(url, init);
-    ["credits-updated","instance-updated","instance-qr","message-created","message-updated","contact-updated"].forEach(function(name){
+    ["credits-updated","instance-updated","instance-qr","message-created","message-updated","contact-updated","campaign-updated","resync"].forEach(function(name){
       es.addEventListener(name, function(){ add("received " + name); });
     });
     return es;

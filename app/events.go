@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -32,6 +33,21 @@ const signOutGrace = 2 * time.Second
 func streamKey(sessionToken string) string {
 	sum := sha256.Sum256([]byte("stream\x00" + sessionToken))
 	return hex.EncodeToString(sum[:12])
+}
+
+// streamSince is when the page behind a stream last knew its data: the
+// Last-Event-ID of a stream that reconnects, else the page's own stamp
+// (views.EventsPath).
+func streamSince(r *http.Request) (time.Time, bool) {
+	v := r.Header.Get("Last-Event-ID")
+	if v == "" {
+		v = r.URL.Query().Get("since")
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || ms <= 0 {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(ms), true
 }
 
 // endsStream reports whether a session-ended event is for the stream's
@@ -69,14 +85,28 @@ func (h *handler) events(c echo.Context) error {
 	if _, err := fmt.Fprint(w, "retry: 3000\n: connected\n\n"); err != nil {
 		return nil
 	}
+	// What changed since the page was rendered (or since the last message
+	// of a stream that reconnects) is told at once, so only the regions
+	// that may have missed an update re-fetch.
+	var buf bytes.Buffer
+	if since, ok := streamSince(c.Request()); ok {
+		names, known, err := h.publisher.ChangedSince(ctx, p.tenant.ID, since)
+		if err != nil || !known {
+			names = []string{live.Resync}
+		}
+		for _, name := range names {
+			fmt.Fprintf(&buf, "event: %s\ndata: {}\n\n", name)
+		}
+	}
+	fmt.Fprintf(&buf, "id: %d\n\n", time.Now().UnixMilli())
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		return nil
+	}
 	w.Flush()
 
 	heartbeat := time.NewTicker(heartbeatEvery)
 	defer heartbeat.Stop()
-	var (
-		buf    bytes.Buffer
-		ending <-chan time.Time // set once the session signed out
-	)
+	var ending <-chan time.Time // set once the session signed out
 	for {
 		buf.Reset()
 		select {
@@ -109,9 +139,9 @@ func (h *handler) events(c echo.Context) error {
 			if len(data) == 0 {
 				data = []byte("{}") // an event without data is never dispatched
 			}
-			fmt.Fprintf(&buf, "event: %s\ndata: %s\n\n", e.Name, data)
+			fmt.Fprintf(&buf, "event: %s\ndata: %s\nid: %d\n\n", e.Name, data, time.Now().UnixMilli())
 		case <-heartbeat.C:
-			buf.WriteString(": ping\n\n")
+			fmt.Fprintf(&buf, ": ping\nid: %d\n\n", time.Now().UnixMilli())
 		}
 		if _, err := w.Write(buf.Bytes()); err != nil {
 			return nil

@@ -3,6 +3,7 @@ package app_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -29,8 +30,14 @@ type stream struct {
 // subscribed.
 func (b *browser) openStream(t *testing.T) *stream {
 	t.Helper()
+	return b.openStreamAt(t, "/events")
+}
+
+// openStreamAt is openStream at path (with a query).
+func (b *browser) openStreamAt(t *testing.T, path string) *stream {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.app.URL+"/events", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.app.URL+path, nil)
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Accept-Encoding", "gzip")
 	client := &http.Client{Jar: b.http.Jar, CheckRedirect: b.http.CheckRedirect}
@@ -227,5 +234,32 @@ func TestStreamsAreBoundedAndEndAtSignOut(t *testing.T) {
 	}
 	if e, ok := otherTab.next(t, 5*time.Second); !ok || e.name != live.CreditsUpdated {
 		t.Errorf("the other session's stream got %+v (ok %v) after the first signed out", e, ok)
+	}
+}
+
+// TestEventsTellWhatAPageMissed: a page's stream opens with the time its
+// data was read; the stream names the events published since (so only
+// those regions re-fetch), nothing when there were none, and "resync" when
+// the time is older than it remembers.
+func TestEventsTellWhatAPageMissed(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	b, tenantID := a.tenantOf(t, "Late Stream Shop")
+	at := func(d time.Duration) string {
+		return fmt.Sprintf("/events?since=%d", time.Now().Add(d).UnixMilli())
+	}
+	if e, ok := b.openStreamAt(t, at(time.Minute)).next(t, 300*time.Millisecond); ok {
+		t.Errorf("nothing was published since, yet the stream says %+v", e)
+	}
+	worker := redis.NewClient(mustParseRedis(t, dbtest.RedisURL(t)))
+	defer worker.Close()
+	if err := live.NewPublisher(worker, a.namespace).Publish(context.Background(), tenantID, live.CreditsUpdated, nil); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := b.openStreamAt(t, at(-time.Second)).next(t, 2*time.Second); !ok || e.name != live.CreditsUpdated {
+		t.Errorf("a page rendered before the grant: the stream first says %+v (ok %v), want %s", e, ok, live.CreditsUpdated)
+	}
+	if e, ok := b.openStreamAt(t, at(-time.Hour)).next(t, 2*time.Second); !ok || e.name != live.Resync {
+		t.Errorf("a page an hour old: the stream first says %+v (ok %v), want %s", e, ok, live.Resync)
 	}
 }

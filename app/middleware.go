@@ -297,6 +297,9 @@ type principal struct {
 	// applyViewAs): user stays the owner, tenant and store are the viewed
 	// tenant's.
 	viewing bool
+	// at is when the request's data began to be read (the tenant just
+	// above): a page's live stream replays what changed since.
+	at time.Time
 }
 
 type principalKey struct{}
@@ -327,6 +330,7 @@ func (h *handler) loadPrincipal(next echo.HandlerFunc) echo.HandlerFunc {
 		if uid == 0 {
 			return next(c)
 		}
+		at := time.Now()
 		u, err := h.store.UserByID(ctx, uid)
 		if errors.Is(err, db.ErrNotFound) {
 			if err := h.sessions.Destroy(ctx); err != nil {
@@ -341,7 +345,7 @@ func (h *handler) loadPrincipal(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		p := &principal{user: u, tenant: t, store: h.store.Tenant(t.ID), owner: h.isOwner(u.Email)}
+		p := &principal{user: u, tenant: t, store: h.store.Tenant(t.ID), owner: h.isOwner(u.Email), at: at}
 		if err := h.applyViewAs(c, p); err != nil {
 			return err
 		}

@@ -26,6 +26,7 @@ func (h *handler) shell(c echo.Context, title, active string) views.Shell {
 		SuspendReason: p.tenant.SuspendReason,
 		ViewingAs:     p.viewing,
 		Location:      p.tenant.Location(),
+		Rendered:      p.at,
 	}
 	switch billing.BalanceLevel(p.tenant.CreditBalance, h.opts.LowBalance) {
 	case billing.BalanceEmpty:

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Paths of pages and partials. Handlers and templates both use these, so a
@@ -65,6 +66,13 @@ const (
 const (
 	IDProfileForm = "profile-form"
 	IDLoginForm   = "login-form"
+)
+
+// Element ids of the layout: the main content (the skip link's target)
+// and the region that announces what a swap says (app.js fills it).
+const (
+	IDMain     = "main"
+	IDAnnounce = "announce"
 )
 
 // Element ids that htmx swaps target.
@@ -154,16 +162,25 @@ func KnowledgeFieldID(id int64, field string) string {
 }
 
 // live is the hx-trigger of a region kept current by live updates: it is
-// re-fetched on the named events, and once whenever the live stream
-// (re)connects, since events sent while it was not connected are not
-// replayed (e.g. a number connected before its page's stream opened).
+// re-fetched on the named events, which the stream also sends when it
+// (re)connects for those published while it was not connected (e.g. a
+// number connected before its page's stream opened), and on "resync" when
+// the stream cannot tell what was missed.
 func live(events string) string {
 	var b strings.Builder
 	for _, e := range strings.Split(events, ",") {
 		b.WriteString("sse:" + strings.TrimSpace(e) + ", ")
 	}
-	b.WriteString("htmx:sseOpen from:body")
+	b.WriteString("sse:resync")
 	return b.String()
+}
+
+// EventsPath is the live-updates stream of a page whose data was read at
+// since: on opening, the stream tells which events the page may have
+// missed (or "resync" when it cannot tell), instead of every live region
+// re-fetching.
+func EventsPath(since time.Time) string {
+	return PathEvents + "?since=" + strconv.FormatInt(since.UnixMilli(), 10)
 }
 
 // Paths of the campaign wizard: the list, the new draft, and each draft's

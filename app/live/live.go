@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -30,6 +31,9 @@ const (
 	MessageUpdated  = "message-updated"  // a message's delivery status changed
 	ContactUpdated  = "contact-updated"  // a chat's mode, tags or opt-out changed
 	CampaignUpdated = "campaign-updated" // a campaign's progress or state changed
+	// Resync is sent by the stream itself when it cannot tell what a page
+	// missed before it opened: every live region re-fetches.
+	Resync = "resync"
 	// SessionEnded tells every web process that a browser session signed
 	// out: its streams end. It is not forwarded to browsers.
 	SessionEnded = "session-ended"
@@ -73,10 +77,54 @@ func (p *Publisher) Publish(ctx context.Context, tenantID int64, name string, da
 	if err != nil {
 		return fmt.Errorf("publish %s: %w", name, err)
 	}
-	if err := p.rdb.Publish(ctx, TenantChannel(p.namespace, tenantID), b).Err(); err != nil {
+	_, err = p.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		pipe.Publish(ctx, TenantChannel(p.namespace, tenantID), b)
+		if name != SessionEnded {
+			key := lastKey(p.namespace, tenantID)
+			pipe.HSet(ctx, key, name, time.Now().UnixMilli())
+			pipe.PExpire(ctx, key, Remembered)
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("publish %s: %w", name, err)
 	}
 	return nil
+}
+
+// Remembered is how long the time of a tenant's last event of each name is
+// kept, for streams that open (or reconnect) after their page was rendered.
+const Remembered = 10 * time.Minute
+
+// clockSkew covers the time between reading a page's data and stamping it,
+// and the clocks of different processes.
+const clockSkew = 5 * time.Second
+
+// lastKey is the hash of when each of a tenant's events was last published.
+func lastKey(namespace string, tenantID int64) string {
+	return namespace + ":live-last:" + strconv.FormatInt(tenantID, 10)
+}
+
+// ChangedSince returns the names of the tenant's events published since
+// since, so a page whose stream opens late re-fetches only the regions that
+// may have missed one. known is false when that cannot be told (since is
+// older than what is remembered): then every region should re-fetch.
+func (p *Publisher) ChangedSince(ctx context.Context, tenantID int64, since time.Time) (names []string, known bool, err error) {
+	if time.Since(since) > Remembered-clockSkew {
+		return nil, false, nil
+	}
+	last, err := p.rdb.HGetAll(ctx, lastKey(p.namespace, tenantID)).Result()
+	if err != nil {
+		return nil, false, fmt.Errorf("changed since: %w", err)
+	}
+	from := since.Add(-clockSkew).UnixMilli()
+	for name, at := range last {
+		if ms, err := strconv.ParseInt(at, 10, 64); err == nil && ms >= from {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names, true, nil
 }
 
 // Hub fans the messages of one Redis subscription out to local subscribers.
