@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/myaibud/aibud/app/sim/samples"
 	"github.com/myaibud/aibud/db"
 )
 
@@ -193,6 +194,41 @@ func newAxeSite(t *testing.T) *axeSite {
 			t.Fatal(err)
 		}
 	}
+	// A voice note, a photo and a PDF the AI read, with what it heard or
+	// saw; questions it could not answer; a chat handed over.
+	for i, f := range []struct{ typ, mime, name, note string }{
+		{"audio", "audio/ogg", "voice.ogg", "Do you deliver on Sundays?"},
+		{"image", "image/jpeg", "photo.jpg", "A round sourdough loaf on a wooden board."},
+		{"document", "application/pdf", "order.pdf", "An order form for two loaves."},
+	} {
+		m, err := ts.SaveMessage(ctx, &db.Message{InstanceID: &inst.ID, ContactID: ct.ID, WaID: fmt.Sprintf("axe-media-%d", i),
+			Direction: db.DirectionIn, Sender: db.SenderLead, ChatKind: db.ContactDirect, Type: f.typ, MediaType: f.mime,
+			Status: db.MessageReceived, SentAt: start.Add(time.Duration(10+i) * time.Minute)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := samples.Photo()
+		switch f.typ {
+		case "audio":
+			data = samples.VoiceNote()
+		case "document":
+			data = samples.PriceList()
+		}
+		if _, err := ts.SaveReceivedMedia(ctx, m.ID, f.mime, f.name, data, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := ts.SetTranscript(ctx, m.ID, f.note); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		if _, err := ts.RecordGap(ctx, "Do you sell gift cards?", ct.ID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ts.SetChatMode(ctx, ct.ID, db.ModeHuman, nil, "The customer asked for a person"); err != nil {
+		t.Fatal(err)
+	}
 	for _, k := range []db.KnowledgeEntry{
 		{Title: "Opening hours", Body: "Monday to Friday 8:00–18:00, Saturday 9:00–14:00."},
 		{Title: "Delivery", Body: "We deliver within 5 km for 2 EUR."},
@@ -214,7 +250,7 @@ func newAxeSite(t *testing.T) *axeSite {
 	s.tenantPages = []string{
 		"/dashboard", "/instances", fmt.Sprintf("/instances/%d", inst.ID), "/contacts", s.contacts[0], "/settings",
 		"/campaigns", base + "/upload", base + "/map", base + "/review", base + "/message", base + "/send",
-		fmt.Sprintf("/campaigns/%d", launched), "/credits", "/billing", "/account",
+		fmt.Sprintf("/campaigns/%d", launched), "/credits", "/billing", "/account", "/questions",
 	}
 
 	ob := a.newBrowser(t)
