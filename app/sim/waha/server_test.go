@@ -1016,7 +1016,7 @@ func TestFaults(t *testing.T) {
 
 	// A delayed answer: the caller gives up, the message is sent anyway.
 	s.Delay("/api/sendText", time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	data, err := json.Marshal(map[string]any{"session": "k1", "chatId": "15550100200@c.us", "text": "slow", "id": "3EB0BBBBBBBBBBBBBBBBBB"})
 	if err != nil {
