@@ -179,7 +179,7 @@ func recipientTable(c echo.Context, campaignID int64) (views.RecipientTable, err
 		URL: func(n int) string { return views.CampaignRecipientsPath(campaignID, filter, n) }}}
 	for _, r := range rs {
 		v := views.RecipientView{Row: r.RowNumber, Phone: r.Phone, Name: r.Name, Status: r.Status, Replied: r.Replied,
-			Vote: strings.Join(r.Vote, ", ")}
+			Vote: voteText(&r.Recipient)}
 		if r.Status == db.StatusFailed || r.Status == db.StatusSkipped {
 			v.Reason = r.Why()
 		}
@@ -217,7 +217,7 @@ func (h *handler) campaignResults(c echo.Context) error {
 			if r.Replied {
 				replied = "yes"
 			}
-			w.Write([]string{strconv.Itoa(r.RowNumber), r.Phone, r.Name, r.Status, r.Why(), replied, strings.Join(r.Vote, ", ")})
+			w.Write([]string{strconv.Itoa(r.RowNumber), r.Phone, r.Name, r.Status, r.Why(), replied, voteText(&r.Recipient)})
 		}
 		if len(rs) < batch {
 			break
@@ -298,4 +298,12 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
+}
+
+// voteText is a recipient's vote as the page and the results file say it.
+func voteText(r *db.Recipient) string {
+	if r.VoteUnreadable() {
+		return "(a choice WhatsApp could not let us read)"
+	}
+	return strings.Join(r.Vote, ", ")
 }

@@ -385,8 +385,16 @@ func (j *journey) votes(t *testing.T) {
 	if _, err := j.gw().LeadVoteFails(j.inst.SessionName, lead, poll.ID); err != nil {
 		t.Fatal(err)
 	}
+	unreadable := func() bool {
+		rs, _, err := j.ts.CampaignRecipients(ctx, c.ID, db.RecipientFilter{}, db.Page{Number: 1, PerPage: 10})
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("recipients %+v %v", rs, err)
+		}
+		return rs[0].VoteUnreadable()
+	}
+	waitFor(t, 10*time.Second, "the undecryptable vote recorded", unreadable)
 	vote("Friday")
-	waitFor(t, 10*time.Second, "a vote after an undecryptable one", func() bool { return tally()["Friday"] == 1 })
+	waitFor(t, 10*time.Second, "a vote after an undecryptable one", func() bool { return tally()["Friday"] == 1 && !unreadable() })
 	if n := countRows(t, "SELECT count(*) FROM webhook_events WHERE tenant_id = ? AND dead_at IS NOT NULL", j.tenantID); n != 0 {
 		t.Errorf("%d events could not be processed", n)
 	}

@@ -112,7 +112,10 @@ type Recipient struct {
 	Retries   int        `bun:"retries,notnull"`
 	Vote      []string   `bun:"vote,array"`
 	VotedAt   *time.Time `bun:"voted_at"`
-	UpdatedAt time.Time  `bun:"updated_at,notnull,default:current_timestamp"`
+	// VoteUnreadableAt is when a vote came that could not be decrypted;
+	// the choice is unknown until a later readable vote.
+	VoteUnreadableAt *time.Time `bun:"vote_unreadable_at"`
+	UpdatedAt        time.Time  `bun:"updated_at,notnull,default:current_timestamp"`
 }
 
 // DroppedRow is a row of the file left out at clean-up, with the reason.

@@ -51,7 +51,7 @@ func (ts *TenantStore) RecordVote(ctx context.Context, instanceID int64, pollWaI
 			}
 		}
 		_, err = tx.db.NewUpdate().Model((*Recipient)(nil)).ApplyQueryBuilder(tx.scope).
-			Set("vote = ?", pgdialect.Array(vote)).Set("voted_at = ?", at).Set("updated_at = now()").
+			Set("vote = ?", pgdialect.Array(vote)).Set("voted_at = ?", at).Set("vote_unreadable_at = NULL").Set("updated_at = now()").
 			Where("cr.id = ?", r.ID).Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("record vote of recipient %d: %w", r.ID, err)
@@ -99,4 +99,30 @@ func (ts *TenantStore) CampaignTally(ctx context.Context, campaignID int64) ([]O
 		return nil, fmt.Errorf("tally of campaign %d: %w", campaignID, err)
 	}
 	return out, nil
+}
+
+// VoteUnreadable reports whether the recipient's latest vote could not be
+// read (a readable vote after it clears it).
+func (r *Recipient) VoteUnreadable() bool { return r.VoteUnreadableAt != nil }
+
+// RecordUnreadableVote records that a recipient of a campaign poll sent
+// from instanceID voted but the vote could not be decrypted. Its tally is
+// left as it was; a later readable vote replaces it. A poll no campaign
+// sent is ErrNotFound.
+func (ts *TenantStore) RecordUnreadableVote(ctx context.Context, instanceID int64, pollWaID string, at time.Time) (*Recipient, error) {
+	r := new(Recipient)
+	_, err := ts.db.NewUpdate().Model(r).ApplyQueryBuilder(ts.scope).
+		Set("vote_unreadable_at = GREATEST(cr.vote_unreadable_at, ?)", at).Set("updated_at = now()").
+		Where(`cr.message_id = (SELECT m.id FROM messages AS m WHERE m.tenant_id = cr.tenant_id
+			AND m.origin_instance_id = ? AND m.wa_id = ?)`, instanceID, pollWaID).
+		// Older than the readable vote it would hide: it changes nothing.
+		Where("cr.voted_at IS NULL OR cr.voted_at <= ?", at).
+		Returning("*").Exec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("unreadable vote on %s: %w", pollWaID, mapErr(err))
+	}
+	if r.ID == 0 {
+		return nil, fmt.Errorf("unreadable vote on %s: %w", pollWaID, ErrNotFound)
+	}
+	return r, nil
 }

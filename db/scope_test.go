@@ -74,6 +74,10 @@ func TestTenantScope(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	aliceGap, err := aliceStore.RecordGap(ctx, "Do you open on Sundays?", contact.ID, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	notFound := []struct {
 		name string
 		call func() error
@@ -139,6 +143,17 @@ func TestTenantScope(t *testing.T) {
 		{"HandReplyToOutbox", func() error {
 			return mallory.HandReplyToOutbox(ctx, &db.AIReply{ID: 1, TriggerMessageID: incoming.ID}, queued)
 		}},
+		{"RecordUnreadableVote", func() error {
+			_, err := mallory.RecordUnreadableVote(ctx, inst.ID, "alice-msg", time.Now())
+			return err
+		}},
+		{"SaveReceivedMedia", func() error {
+			_, err := mallory.SaveReceivedMedia(ctx, incoming.ID, "image/png", "x.png", []byte("x"), time.Now().Add(time.Hour))
+			return err
+		}},
+		{"DeleteContact", func() error { return mallory.DeleteContact(ctx, contact.ID) }},
+		{"AnswerGap", func() error { _, err := mallory.AnswerGap(ctx, aliceGap.ID, "t", "b"); return err }},
+		{"DismissGap", func() error { return mallory.DismissGap(ctx, aliceGap.ID) }},
 	}
 	for _, tt := range notFound {
 		t.Run(tt.name, func(t *testing.T) {

@@ -130,7 +130,19 @@ func (w *Worker) applyEvent(ctx context.Context, ts *db.TenantStore, ev *db.Webh
 		}
 		return w.recordVote(ctx, ts, inst.ID, e.Vote)
 	case whatsapp.EventPollVoteFailed:
-		// The choice is unknown: nothing to count or tag.
+		// The choice is unknown: nothing to count or tag, but the
+		// recipient answered, and the page says so.
+		if e.Vote == nil {
+			return nil
+		}
+		r, err := ts.RecordUnreadableVote(ctx, inst.ID, e.Vote.PollKey, orNow(e.Vote.Timestamp))
+		if errors.Is(err, db.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		w.publish(ctx, ts.TenantID(), live.CampaignUpdated, map[string]int64{"campaign_id": r.CampaignID})
 		return nil
 	}
 	// Other kinds are not used.
@@ -336,4 +348,12 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// orNow is t, or now when the event gave no time.
+func orNow(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now()
+	}
+	return t
 }

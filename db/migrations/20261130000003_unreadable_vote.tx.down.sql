@@ -1,0 +1,1 @@
+ALTER TABLE campaign_recipients DROP COLUMN vote_unreadable_at;
