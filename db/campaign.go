@@ -109,9 +109,9 @@ type Recipient struct {
 	MessageID  *int64            `bun:"message_id"`
 	// Retries counts the times its failed message was tried again: each
 	// attempt is a message of its own.
-	Retries   int        `bun:"retries,notnull"`
-	Vote      []string   `bun:"vote,array"`
-	VotedAt   *time.Time `bun:"voted_at"`
+	Retries int        `bun:"retries,notnull"`
+	Vote    []string   `bun:"vote,array"`
+	VotedAt *time.Time `bun:"voted_at"`
 	// VoteUnreadableAt is when a vote came that could not be decrypted;
 	// the choice is unknown until a later readable vote.
 	VoteUnreadableAt *time.Time `bun:"vote_unreadable_at"`
