@@ -290,6 +290,12 @@ func (ts *TenantStore) ClaimInstanceRestart(ctx context.Context, id int64) (bool
 // number paused beyond the plan's limit may take the freed place.
 func (ts *TenantStore) DeleteInstance(ctx context.Context, id int64) error {
 	err := ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
+		// The tenant first, as every writer that locks both does (a charge
+		// locks the tenant, then its message's insert needs the number's
+		// row): locking the number first deadlocks with them.
+		if _, err := tx.lockTenant(ctx); err != nil {
+			return err
+		}
 		res, err := tx.db.NewDelete().Model((*Instance)(nil)).ApplyQueryBuilder(tx.scope).Where("i.id = ?", id).Exec(ctx)
 		if err != nil {
 			return err
