@@ -35,7 +35,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*bun.DB, error) {
 	connector := pgdriver.NewConnector(pgdriver.WithDSN(dsn), pgdriver.WithTimeout(10*time.Second))
 	sqldb := sql.OpenDB(connector)
 	sqldb.SetMaxOpenConns(40)
-	sqldb.SetMaxIdleConns(20)
+	sqldb.SetMaxIdleConns(40)
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
 	bdb := bun.NewDB(sqldb, pgdialect.New())
 	if log != nil {
