@@ -214,12 +214,19 @@ func TestUnansweredQuestionsBecomeKnowledge(t *testing.T) {
 		t.Error("the dashboard's week does not list the question")
 	}
 	path := fmt.Sprintf("/questions/%d/answer", gaps[0].ID)
-	r := s.b.post(path, url.Values{"_csrf": {s.b.csrf("/questions")}, "answer": {"Yes: gift cards of 25, 50 and 100 euros, in the shop."}})
+	r := s.b.post(path, url.Values{"_csrf": {s.b.csrf("/questions")}, "answer": {"  "}})
+	if r.StatusCode != http.StatusUnprocessableEntity || testid(r, "error-answer").Length() != 1 {
+		t.Errorf("an empty answer: %d", r.StatusCode)
+	}
+	r = s.b.post(path, url.Values{"_csrf": {s.b.csrf("/questions")}, "answer": {"Yes: gift cards of 25, 50 and 100 euros,\x00 in the shop.\xff"}})
 	if r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("answer: %d %s", r.StatusCode, abbreviate(r.body))
 	}
 	if open, _ := s.ts.OpenGaps(ctx, 10); len(open) != 0 {
 		t.Errorf("still open: %+v", open)
+	}
+	if ks, _ := s.ts.Knowledge(ctx); len(ks) == 0 || ks[len(ks)-1].Title != "Do you sell gift cards?" || strings.ContainsRune(ks[len(ks)-1].Body, 0) {
+		t.Errorf("knowledge after the answer: %+v", ks)
 	}
 	// Another tenant cannot answer or dismiss it.
 	stranger, _ := a.tenantOf(t, "Gap Stranger")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -65,9 +66,12 @@ func TestMediaRouteServesOnlyTheTenantsFiles(t *testing.T) {
 	}
 	wantStatus(t, owner.get("/media/999999999"), http.StatusNotFound)
 
-	// Deleting the contact deletes their files.
-	if err := ts.DeleteContact(ctx, c.ID); err != nil {
-		t.Fatal(err)
+	// Deleting the contact deletes their files; another tenant cannot.
+	page := fmt.Sprintf("/contacts/%d", c.ID)
+	if r := stranger.post(page+"/delete", url.Values{"_csrf": {stranger.csrf("/contacts")}}); r.StatusCode != http.StatusNotFound {
+		t.Errorf("another tenant's delete: %d", r.StatusCode)
 	}
+	wantRedirect(t, owner.post(page+"/delete", url.Values{"_csrf": {owner.csrf(page)}}), "/contacts")
+	wantStatus(t, owner.get(page), http.StatusNotFound)
 	wantStatus(t, owner.get(fmt.Sprintf("/media/%d", voice)), http.StatusNotFound)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/views"
 )
@@ -45,8 +46,7 @@ func (h *handler) answerQuestion(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx, ts := c.Request().Context(), tenantStore(c)
-	answer := strings.TrimSpace(c.FormValue("answer"))
+	answer := whatsapp.CleanText(strings.TrimSpace(c.FormValue("answer")))
 	sendBack := func(msg string) error {
 		v, err := h.questionsView(c, &views.QuestionRow{ID: id, Answer: answer, Error: msg})
 		if err != nil {
@@ -57,11 +57,7 @@ func (h *handler) answerQuestion(c echo.Context) error {
 	if answer == "" {
 		return sendBack("Write the answer the AI should give.")
 	}
-	gap, err := h.openGap(c, id)
-	if err != nil {
-		return err
-	}
-	_, err = ts.AnswerGap(ctx, id, knowledgeTitle(gap.Question), answer)
+	_, err = tenantStore(c).AnswerGap(c.Request().Context(), id, answer)
 	var limit *db.KnowledgeLimitError
 	switch {
 	case errors.As(err, &limit):
@@ -71,30 +67,6 @@ func (h *handler) answerQuestion(c echo.Context) error {
 	}
 	h.putFlash(c, "success", "Saved as knowledge. The AI uses it from the next message on.")
 	return redirect(c, views.PathQuestions)
-}
-
-// openGap is one of the tenant's open questions; ErrNotFound otherwise
-// (another tenant's, answered or dismissed).
-func (h *handler) openGap(c echo.Context, id int64) (*db.KnowledgeGap, error) {
-	gs, err := tenantStore(c).OpenGaps(c.Request().Context(), 1000)
-	if err != nil {
-		return nil, err
-	}
-	for i := range gs {
-		if gs[i].ID == id {
-			return &gs[i], nil
-		}
-	}
-	return nil, db.ErrNotFound
-}
-
-// knowledgeTitle is an entry's title from a question, within the title's
-// length.
-func knowledgeTitle(q string) string {
-	if r := []rune(q); len(r) > 120 {
-		return string(r[:119]) + "…"
-	}
-	return q
 }
 
 func (h *handler) dismissQuestion(c echo.Context) error {

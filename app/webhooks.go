@@ -45,7 +45,7 @@ func (h *handler) receiveWebhook(c echo.Context, provider string) error {
 		return Errorf(EUnauthorized, "The webhook signature is missing or wrong.")
 	case errors.Is(err, whatsapp.ErrMalformed):
 		h.metrics.Count("webhook_malformed")
-		return Errorf(EInvalid, "The webhook body is not a %s event.", provider)
+		return Errorf(EInvalid, "The webhook body is not an event of %s.", provider)
 	case err != nil:
 		return err
 	}

@@ -164,19 +164,21 @@ func (ts *TenantStore) OpenGaps(ctx context.Context, limit int) ([]KnowledgeGap,
 	return gs, nil
 }
 
-// AnswerGap turns an open gap into a knowledge entry with the tenant's
-// answer (within the knowledge caps), and closes it, in one transaction.
-// An answered or dismissed gap is ErrNotFound.
-func (ts *TenantStore) AnswerGap(ctx context.Context, id int64, title, answer string) (*KnowledgeEntry, error) {
-	k := &KnowledgeEntry{TenantID: ts.tenantID, Title: title, Body: answer}
-	if err := checkEntrySize(k); err != nil {
-		return nil, err
-	}
+// AnswerGap turns an open gap into a knowledge entry, titled with the
+// question, with the tenant's answer (within the knowledge caps), and closes
+// it, in one transaction. An answered or dismissed gap, or another
+// tenant's, is ErrNotFound.
+func (ts *TenantStore) AnswerGap(ctx context.Context, id int64, answer string) (*KnowledgeEntry, error) {
+	k := &KnowledgeEntry{TenantID: ts.tenantID, Body: answer}
 	err := ts.RunInTx(ctx, func(ctx context.Context, tx *TenantStore) error {
 		g := new(KnowledgeGap)
 		if err := tx.db.NewSelect().Model(g).ApplyQueryBuilder(tx.scope).Where("kg.id = ? AND kg.status = 'open'", id).
 			For("UPDATE").Scan(ctx); err != nil {
 			return mapErr(err)
+		}
+		k.Title = gapTitle(g.Question)
+		if err := checkEntrySize(k); err != nil {
+			return err
 		}
 		if err := tx.lockKnowledge(ctx); err != nil {
 			return err
@@ -195,6 +197,15 @@ func (ts *TenantStore) AnswerGap(ctx context.Context, id int64, title, answer st
 		return nil, fmt.Errorf("answer gap %d: %w", id, err)
 	}
 	return k, nil
+}
+
+// gapTitle is a knowledge entry's title from a question, cut to a title's
+// length.
+func gapTitle(q string) string {
+	if r := []rune(q); len(r) > 120 {
+		return string(r[:119]) + "…"
+	}
+	return q
 }
 
 // DismissGap closes an open gap without an answer.

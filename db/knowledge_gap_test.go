@@ -63,14 +63,14 @@ func TestKnowledgeGaps(t *testing.T) {
 	if err != nil || len(open) != 2 || open[0].ID != first.ID {
 		t.Fatalf("open gaps: %+v %v", open, err)
 	}
-	entry, err := ts.AnswerGap(ctx, first.ID, "Sunday deliveries", "Yes, 10:00 to 14:00.")
+	entry, err := ts.AnswerGap(ctx, first.ID, "Yes, 10:00 to 14:00.")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k, err := ts.KnowledgeEntry(ctx, entry.ID); err != nil || k.Body != "Yes, 10:00 to 14:00." {
+	if k, err := ts.KnowledgeEntry(ctx, entry.ID); err != nil || k.Body != "Yes, 10:00 to 14:00." || k.Title != "Do you deliver on Sundays?" {
 		t.Fatalf("entry: %+v %v", k, err)
 	}
-	if _, err := ts.AnswerGap(ctx, first.ID, "again", "again"); !errors.Is(err, db.ErrNotFound) {
+	if _, err := ts.AnswerGap(ctx, first.ID, "again"); !errors.Is(err, db.ErrNotFound) {
 		t.Errorf("answering twice: %v", err)
 	}
 	if err := ts.DismissGap(ctx, other.ID); err != nil {

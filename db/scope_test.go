@@ -152,7 +152,7 @@ func TestTenantScope(t *testing.T) {
 			return err
 		}},
 		{"DeleteContact", func() error { return mallory.DeleteContact(ctx, contact.ID) }},
-		{"AnswerGap", func() error { _, err := mallory.AnswerGap(ctx, aliceGap.ID, "t", "b"); return err }},
+		{"AnswerGap", func() error { _, err := mallory.AnswerGap(ctx, aliceGap.ID, "b"); return err }},
 		{"DismissGap", func() error { return mallory.DismissGap(ctx, aliceGap.ID) }},
 	}
 	for _, tt := range notFound {

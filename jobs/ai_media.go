@@ -152,7 +152,7 @@ func (w *Worker) refuseMedia(ctx context.Context, ts *db.TenantStore, s *db.AISe
 	return w.giveUp(ctx, ts, c, r, why+". The chat is waiting for you; the credits were refunded.", true)
 }
 
-// afterMedia records what the model said about the customer's media (the
+// afterReply records what the model said about the customer's media (the
 // transcript or description, on the latest file's message) and the
 // question it could not answer.
 func (w *Worker) afterReply(ctx context.Context, ts *db.TenantStore, c *db.Contact, burst []db.Message, media map[int64]*ai.Media, out ai.Reply) {
