@@ -51,12 +51,15 @@ func due(now time.Time, every time.Duration, last time.Time) (time.Time, bool) {
 	return start, !start.Equal(last)
 }
 
-// PeriodTaskID is the task id of a periodic task's run for the period
-// starting at start. Every worker enqueues the current period under this
-// id; asynq refuses all but the first (ErrTaskIDConflict), and keeps the
-// id taken after the run for the task's retention (two periods).
-func PeriodTaskID(taskType string, start time.Time) string {
-	return fmt.Sprintf("%s:%d", taskType, start.Unix())
+// PeriodTaskID is the task id of a periodic task's run for the period of
+// length every starting at start. Every worker enqueues the current period
+// under this id; asynq refuses all but the first (ErrTaskIDConflict), and
+// keeps the id taken after the run for the task's retention (two periods).
+// The id names the period's length too: a minute period and a 2 s one can
+// start at the same instant, and workers run with a shorter
+// SCHEDULE_MINUTE must not find a period taken by ones with another.
+func PeriodTaskID(taskType string, every time.Duration, start time.Time) string {
+	return fmt.Sprintf("%s:%d:%d", taskType, start.Unix(), every/time.Second)
 }
 
 // Scheduler enqueues each periodic task once per period, however many
@@ -121,7 +124,7 @@ func (s *Scheduler) enqueue(ctx context.Context, p Periodic, start time.Time) er
 	if err != nil {
 		return err
 	}
-	_, err = s.queue.EnqueueContext(ctx, task, asynq.TaskID(PeriodTaskID(task.Type(), start)),
+	_, err = s.queue.EnqueueContext(ctx, task, asynq.TaskID(PeriodTaskID(task.Type(), p.Every, start)),
 		// Kept after its run so that a worker starting later in the
 		// period finds the id taken. Counted from the run's end, which is
 		// after start: two periods cover the rest of this one.

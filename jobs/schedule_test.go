@@ -104,9 +104,10 @@ func TestPeriodTaskID(t *testing.T) {
 		got  string
 		want string
 	}{
-		{"type and period start", PeriodTaskID(TypeAuditLedger, start), "ledger:audit:1796040000"},
-		{"same period from another zone", PeriodTaskID(TypeAuditLedger, start.In(time.FixedZone("BRT", -3*3600))), "ledger:audit:1796040000"},
-		{"next period", PeriodTaskID(TypeCheckInstances, start.Add(time.Minute)), "instances:check:1796040060"},
+		{"type, period start and length", PeriodTaskID(TypeAuditLedger, time.Hour, start), "ledger:audit:1796040000:3600"},
+		{"same period from another zone", PeriodTaskID(TypeAuditLedger, time.Hour, start.In(time.FixedZone("BRT", -3*3600))), "ledger:audit:1796040000:3600"},
+		{"next period", PeriodTaskID(TypeCheckInstances, time.Minute, start.Add(time.Minute)), "instances:check:1796040060:60"},
+		{"a shorter period starting at the same instant", PeriodTaskID(TypeCheckInstances, 2*time.Second, start.Add(time.Minute)), "instances:check:1796040060:2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
