@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -60,6 +61,9 @@ type crashEnv struct {
 	store  *db.Store
 	env    map[string]string
 	base   string
+	// downloads is how many media downloads the WAHA stand-in is
+	// answering now.
+	downloads atomic.Int64
 }
 
 func freePort(t *testing.T) int {
@@ -79,7 +83,14 @@ func newStandIns(t *testing.T) *crashEnv {
 	t.Helper()
 	e := &crashEnv{store: dbtest.Store(t)}
 	e.sim = wahasim.New(wahasim.Options{APIKey: crashWAHAKey, Timing: wahasim.FastTiming()})
-	simSrv := httptest.NewServer(e.sim.Handler())
+	simHandler := e.sim.Handler()
+	simSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/files/") {
+			e.downloads.Add(1)
+			defer e.downloads.Add(-1)
+		}
+		simHandler.ServeHTTP(w, r)
+	}))
 	t.Cleanup(simSrv.Close)
 	e.gemini = gemini.New(gemini.Options{APIKey: crashGeminiKey})
 	e.gemini.SetDelay(150 * time.Millisecond) // a kill can land during the model call
@@ -282,10 +293,9 @@ func TestKilledWorkerLosesAndDoublesNothing(t *testing.T) {
 // phone numbers.
 func (e *crashEnv) leadsWrite(t *testing.T, session string, n int) []string {
 	t.Helper()
-	leads := make([]string, n)
+	leads := newLeadPhones(n)
 	var wg sync.WaitGroup
 	for i := range leads {
-		leads[i] = fmt.Sprintf("1444%07d", time.Now().UnixNano()%1e7+int64(i)*7919)
 		wg.Go(func() {
 			if _, err := e.sim.LeadSays(session, leads[i], "Lead", "what are your opening hours?"); err != nil {
 				t.Error(err)
@@ -293,6 +303,15 @@ func (e *crashEnv) leadsWrite(t *testing.T, session string, n int) []string {
 		})
 	}
 	wg.Wait()
+	return leads
+}
+
+// newLeadPhones returns n phone numbers no lead has used yet.
+func newLeadPhones(n int) []string {
+	leads := make([]string, n)
+	for i := range leads {
+		leads[i] = fmt.Sprintf("1444%07d", time.Now().UnixNano()%1e7+int64(i)*7919)
+	}
 	return leads
 }
 
@@ -372,6 +391,13 @@ func (e *crashEnv) waitQuiet(t *testing.T, ts *db.TenantStore, leads []string, s
 
 func (e *crashEnv) checkExactlyOnce(t *testing.T, ts *db.TenantStore, leads []string, session string) {
 	t.Helper()
+	e.checkExactlyOnceAt(t, ts, leads, session, 2)
+}
+
+// checkExactlyOnceAt checks that every lead got one answer, stored and
+// charged once at cost credits (the AI reply and its message).
+func (e *crashEnv) checkExactlyOnceAt(t *testing.T, ts *db.TenantStore, leads []string, session string, cost int64) {
+	t.Helper()
 	ctx := context.Background()
 	delivered := map[string]int{}
 	for _, m := range e.sim.Sent(session) {
@@ -406,8 +432,8 @@ func (e *crashEnv) checkExactlyOnce(t *testing.T, ts *db.TenantStore, leads []st
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := int64(400 - 2*len(leads)); balance != want {
-		t.Errorf("balance %d, want %d: each answer charged exactly once (AI reply + message)", balance, want)
+	if want := 400 - cost*int64(len(leads)); balance != want {
+		t.Errorf("balance %d, want %d: each answer charged exactly once (%d credits: AI reply + message)", balance, want, cost)
 	}
 	var out int
 	_ = dbtest.DB(t).QueryRowContext(ctx, "SELECT count(*) FROM messages WHERE tenant_id = ? AND direction = 'out' AND sender = 'ai'",

@@ -152,33 +152,63 @@ func (w *Worker) refuseMedia(ctx context.Context, ts *db.TenantStore, s *db.AISe
 	return w.giveUp(ctx, ts, c, r, why+". The chat is waiting for you; the credits were refunded.", true)
 }
 
-// afterReply records what the model said about the customer's media (the
-// transcript or description, on the latest file's message) and the
-// question it could not answer.
-func (w *Worker) afterReply(ctx context.Context, ts *db.TenantStore, c *db.Contact, burst []db.Message, media map[int64]*ai.Media, out ai.Reply) {
+// replyNotes is what an answer teaches beyond its text: what the model
+// heard or saw in the customer's media (Note, recorded on the latest file's
+// message, NoteOn), and the question the knowledge did not answer.
+type replyNotes struct {
+	NoteOn   int64
+	Note     string
+	Question string
+}
+
+// notesOf reads the notes of the model's answer out to burst, whose files
+// are media.
+func notesOf(burst []db.Message, media map[int64]*ai.Media, out ai.Reply) replyNotes {
+	var n replyNotes
 	if note := whatsapp.CleanText(out.MediaNote); note != "" {
 		for i := len(burst) - 1; i >= 0; i-- {
-			if media[burst[i].ID] == nil {
-				continue
+			if media[burst[i].ID] != nil {
+				n.NoteOn, n.Note = burst[i].ID, note
+				break
 			}
-			if err := ts.SetTranscript(ctx, burst[i].ID, note); err != nil {
-				w.log.WarnContext(ctx, "record a transcript", "message_id", burst[i].ID, "err", err)
-			} else {
-				w.publish(ctx, ts.TenantID(), live.MessageUpdated, map[string]int64{"contact_id": c.ID, "message_id": burst[i].ID})
-			}
-			break
 		}
 	}
-	question := whatsapp.CleanText(out.Question)
-	if question == "" && out.Confidence < ai.LowConfidence && len(burst) > 0 {
-		question = whatsapp.CleanText(burst[len(burst)-1].Body)
+	n.Question = whatsapp.CleanText(out.Question)
+	if n.Question == "" && out.Confidence < ai.LowConfidence && len(burst) > 0 {
+		n.Question = whatsapp.CleanText(burst[len(burst)-1].Body)
 	}
-	if question == "" {
-		return
+	return n
+}
+
+// saveGenerated stores the model's answer (reserved → generated) with its
+// notes in one transaction: a worker that dies after it leaves nothing to
+// do again, and one that dies before it leaves the whole answer to do again
+// (an answer stored without its transcript was never retried for it).
+func (w *Worker) saveGenerated(ctx context.Context, ts *db.TenantStore, c *db.Contact, r *db.AIReply, n replyNotes) error {
+	err := ts.RunInTx(ctx, func(ctx context.Context, tx *db.TenantStore) error {
+		if err := tx.UpdateReply(ctx, r); err != nil {
+			return err
+		}
+		if n.Note != "" {
+			if err := tx.SetTranscript(ctx, n.NoteOn, n.Note); err != nil {
+				return err
+			}
+		}
+		if n.Question != "" {
+			if _, err := tx.RecordGap(ctx, n.Question, c.ID, time.Now()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	if _, err := ts.RecordGap(ctx, question, c.ID, time.Now()); err != nil {
-		w.log.WarnContext(ctx, "record a knowledge gap", "contact_id", c.ID, "err", err)
-		return
+	if n.Note != "" {
+		w.publish(ctx, ts.TenantID(), live.MessageUpdated, map[string]int64{"contact_id": c.ID, "message_id": n.NoteOn})
 	}
-	w.metrics.Count("knowledge_gap")
+	if n.Question != "" {
+		w.metrics.Count("knowledge_gap")
+	}
+	return nil
 }

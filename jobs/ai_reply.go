@@ -217,10 +217,9 @@ func (w *Worker) generate(ctx context.Context, ts *db.TenantStore, s *db.AISetti
 		return w.giveUp(ctx, ts, c, r, "The AI could not answer: "+ai.FailureReason(err)+". The credits were refunded.", true)
 	}
 	r.ReplyText, r.Handoff, r.Status = whatsapp.CleanText(out.Text), out.Handoff, db.ReplyGenerated
-	if err := ts.UpdateReply(ctx, r); err != nil {
+	if err := w.saveGenerated(ctx, ts, c, r, notesOf(burst, media, out)); err != nil {
 		return err
 	}
-	w.afterReply(ctx, ts, c, burst, media, out)
 	if out.Handoff {
 		reason := "The AI asked for a person"
 		if out.Reason != "" {
