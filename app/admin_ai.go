@@ -27,6 +27,7 @@ func (h *handler) showAICosts(c echo.Context) error {
 		vm.Usage = append(vm.Usage, views.AIUsageRow(u))
 		vm.TotalCalls += u.Calls
 		vm.TotalInput += u.InputTokens
+		vm.TotalAudio += u.AudioInputTokens
 		vm.TotalOutput += u.OutputTokens
 	}
 	for _, r := range runs {

@@ -32,7 +32,7 @@ func (h *handler) showEconomics(c echo.Context) error {
 		return err
 	}
 	vm := views.Economics{Month: start.Format("January 2006"), InputPerMTok: h.opts.AIPrices.InputPerMTok,
-		OutputPerMTok: h.opts.AIPrices.OutputPerMTok, Idle: report.Idle, Total: economicsRow(report.Total), Chart: chart}
+		AudioInputPerMTok: h.opts.AIPrices.AudioInputPerMTok, OutputPerMTok: h.opts.AIPrices.OutputPerMTok, Idle: report.Idle, Total: economicsRow(report.Total), Chart: chart}
 	for _, t := range report.Tenants {
 		vm.Rows = append(vm.Rows, economicsRow(t))
 	}
@@ -74,7 +74,8 @@ func (h *handler) costReport(c echo.Context, start time.Time) (economics.Report,
 	var us []economics.Usage
 	for _, u := range usage {
 		names[u.TenantID] = u.TenantName
-		us = append(us, economics.Usage{TenantID: u.TenantID, InputTokens: u.InputTokens, OutputTokens: u.OutputTokens})
+		us = append(us, economics.Usage{TenantID: u.TenantID, InputTokens: u.InputTokens,
+			AudioInputTokens: u.AudioInputTokens, OutputTokens: u.OutputTokens})
 	}
 	numbers := map[int64]map[int64]int{}
 	for _, n := range held {
@@ -108,7 +109,7 @@ func (h *handler) dailyMarginChart(c echo.Context, start, now time.Time, servers
 	tokens := make([]economics.Day, len(days))
 	dates := make([]time.Time, len(days))
 	for i, d := range days {
-		tokens[i], dates[i] = economics.Day{InputTokens: d.InputTokens, OutputTokens: d.OutputTokens}, d.Day
+		tokens[i], dates[i] = economics.Day{InputTokens: d.InputTokens, AudioInputTokens: d.AudioInputTokens, OutputTokens: d.OutputTokens}, d.Day
 	}
 	revenue := make([]economics.DayRevenue, len(paid))
 	for i, p := range paid {

@@ -23,14 +23,22 @@ func TestEconomicsPage(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	owner := uniqueEmail("economics-owner")
-	a := newTestApp(t, withAdmins(owner), func(o *app.Options) { o.AIPrices = economics.Prices{InputPerMTok: 1, OutputPerMTok: 10} })
+	a := newTestApp(t, withAdmins(owner), func(o *app.Options) {
+		o.AIPrices = economics.Prices{InputPerMTok: 1, AudioInputPerMTok: 3, OutputPerMTok: 10}
+	})
 	ob := signedInOwner(t, a, owner)
 	name := fmt.Sprintf("Costly Garage %d", time.Now().UnixNano())
 	_, tenantID := a.tenantOf(t, name)
 
-	// $1 of input and $1 of output tokens.
-	if err := a.store.Tenant(tenantID).RecordAIRun(ctx, &db.AIRun{Model: "gemini-2.5-flash", InputTokens: 1_000_000, OutputTokens: 100_000, Outcome: "ok"}); err != nil {
-		t.Fatal(err)
+	// $1 of input and $1 of output tokens; then voice notes: $0.50 of
+	// text and $1.50 of audio input.
+	for _, run := range []*db.AIRun{
+		{Model: "gemini-2.5-flash", InputTokens: 1_000_000, OutputTokens: 100_000, Outcome: "ok"},
+		{Model: "gemini-2.5-flash", InputTokens: 1_000_000, AudioInputTokens: 500_000, Outcome: "ok"},
+	} {
+		if err := a.store.Tenant(tenantID).RecordAIRun(ctx, run); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// Two numbers on a server of their own (no room: nobody else lands on it).
 	node := &db.Node{Name: "Costed", URL: fmt.Sprintf("http://costed-%d.invalid", time.Now().UnixNano()), Capacity: 0}
@@ -73,18 +81,21 @@ func TestEconomicsPage(t *testing.T) {
 	wantStatus(t, r, http.StatusOK)
 	row := testid(r, "economics-row").FilterFunction(func(_ int, s *goquery.Selection) bool { return strings.Contains(s.Text(), name) })
 	tests := []struct{ name, got, want string }{
-		{"AI", row.Find(`[data-testid="economics-ai"]`).Text(), "$2.00"},
+		{"AI", row.Find(`[data-testid="economics-ai"]`).Text(), "$4.00"},
 		{"servers", row.Find(`[data-testid="economics-servers"]`).Text(), "$30.00"},
-		{"total", row.Find(`[data-testid="economics-cost"]`).Text(), "$32.00"},
-		{"per number", row.Find(`[data-testid="economics-per-number"]`).Text(), "$16.00"},
+		{"total", row.Find(`[data-testid="economics-cost"]`).Text(), "$34.00"},
+		{"per number", row.Find(`[data-testid="economics-per-number"]`).Text(), "$17.00"},
 		{"revenue", strings.Join(strings.Fields(row.Find(`[data-testid="economics-revenue"]`).Text()), " "), "$50.00 + 20.00 EUR"},
-		{"margin", row.Find(`[data-testid="economics-margin"]`).Text(), "$18.00"},
-		{"margin %", row.Find(`[data-testid="economics-margin-percent"]`).Text(), "36.0%"},
+		{"margin", row.Find(`[data-testid="economics-margin"]`).Text(), "$16.00"},
+		{"margin %", row.Find(`[data-testid="economics-margin-percent"]`).Text(), "32.0%"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
 			t.Errorf("%s: %q, want %q", tt.name, tt.got, tt.want)
 		}
+	}
+	if got := testid(r, "audio-price").Text(); !strings.Contains(got, "$3") {
+		t.Errorf("the audio price reads %q, want $3 a million tokens", got)
 	}
 	chart := testid(r, "economics-chart")
 	if chart.Find("svg").Length() != 1 || chart.Find("rect.revenue").Length() == 0 || chart.Find("rect.cost").Length() == 0 ||

@@ -300,13 +300,19 @@ func TestOwnerConsole(t *testing.T) {
 	b := a.newBrowser(t)
 	wantRedirect(t, b.signUp("Platform", owner, "password123"), "/dashboard")
 	u, _ := a.store.UserByEmail(context.Background(), owner)
-	if err := a.store.Tenant(u.TenantID).RecordAIRun(context.Background(), &db.AIRun{Model: "gemini-2.5-flash", InputTokens: 1200, OutputTokens: 80, LatencyMS: 420, Outcome: "ok"}); err != nil {
+	if err := a.store.Tenant(u.TenantID).RecordAIRun(context.Background(), &db.AIRun{Model: "gemini-2.5-flash", InputTokens: 1200, AudioInputTokens: 640, OutputTokens: 80, LatencyMS: 420, Outcome: "ok"}); err != nil {
 		t.Fatal(err)
 	}
 	r := b.get("/admin/ai")
 	wantStatus(t, r, http.StatusOK)
-	if !strings.Contains(testid(r, "ai-usage").Text(), "Platform") || !strings.Contains(testid(r, "ai-usage").Text(), "1,200") {
-		t.Errorf("usage table: %q", testid(r, "ai-usage").Text())
+	row := testid(r, "ai-usage-row").FilterFunction(func(_ int, s *goquery.Selection) bool {
+		return strings.Contains(s.Text(), fmt.Sprintf("Platform #%d", u.TenantID))
+	})
+	if got := row.Find(`[data-label="Input tokens"]`).Text(); got != "1,200" {
+		t.Errorf("usage table: input tokens %q in %q", got, testid(r, "ai-usage").Text())
+	}
+	if got := row.Find(`[data-label="Of which audio"]`).Text(); got != "640" {
+		t.Errorf("usage table: audio tokens %q in %q", got, testid(r, "ai-usage").Text())
 	}
 	// The console's nav marks the section the owner is on; the app's nav
 	// marks the console.

@@ -72,13 +72,16 @@ func TestAIReadsVoiceNotesPhotosAndPDFs(t *testing.T) {
 				modelMime string
 				shown     string // the element the conversation shows it with
 				note      string // part of what the AI heard or saw
+				audio     int    // the audio input tokens of its model call
 			}{
+				// The stand-in counts 32 tokens a second of audio, as Gemini
+				// does: the sample voice note is two seconds.
 				{"voice note", wahasim.Media{Type: "audio", Mimetype: samples.VoiceNoteMime, Data: samples.VoiceNote()}, "audio/ogg",
-					"message-audio", samples.VoiceNoteTranscript},
+					"message-audio", samples.VoiceNoteTranscript, 64},
 				{"photo", wahasim.Media{Type: "image", Mimetype: samples.PhotoMime, Caption: "how much is this?", Data: samples.Photo()},
-					"image/jpeg", "message-image", "image/jpeg"},
+					"image/jpeg", "message-image", "image/jpeg", 0},
 				{"PDF", wahasim.Media{Type: "document", Mimetype: samples.PriceListMime, Filename: samples.PriceListName, Data: samples.PriceList()},
-					"application/pdf", "message-file", "application/pdf"},
+					"application/pdf", "message-file", "application/pdf", 0},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					lead := newLead()
@@ -97,6 +100,19 @@ func TestAIReadsVoiceNotesPhotosAndPDFs(t *testing.T) {
 					waitFor(t, 10*time.Second, "the charge", func() bool { return s.balance(t) == before-costAIMediaReply-costMessage })
 					if e, err := s.ts.LedgerEntry(ctx, r.ChargeRef); err != nil || e.Amount != -(costAIMediaReply+costMessage) {
 						t.Errorf("ledger entry %+v, %v", e, err)
+					}
+					runs, err := s.ts.AIRuns(ctx, 20)
+					if err != nil {
+						t.Fatal(err)
+					}
+					var run db.AIRun
+					for _, x := range runs {
+						if x.ReplyID != nil && *x.ReplyID == r.ID {
+							run = x
+						}
+					}
+					if run.AudioInputTokens != tc.audio || run.InputTokens <= run.AudioInputTokens {
+						t.Errorf("model call recorded %d audio tokens of %d input, want %d of more", run.AudioInputTokens, run.InputTokens, tc.audio)
 					}
 					var stored *db.Message
 					waitFor(t, 10*time.Second, "the transcript", func() bool {

@@ -143,11 +143,13 @@ type AI struct {
 	// InputTokenBudget bounds the estimated input tokens of one model call
 	// (GEMINI_INPUT_TOKEN_BUDGET): the prompt is fitted into it.
 	InputTokenBudget int
-	// PriceInputPerMTok and PriceOutputPerMTok are what Gemini charges, in
-	// US dollars per million tokens (GEMINI_PRICE_INPUT_PER_MTOK,
+	// PriceInputPerMTok, PriceAudioInputPerMTok and PriceOutputPerMTok are
+	// what Gemini charges, in US dollars per million tokens
+	// (GEMINI_PRICE_INPUT_PER_MTOK, GEMINI_PRICE_AUDIO_INPUT_PER_MTOK,
 	// GEMINI_PRICE_OUTPUT_PER_MTOK), for the console's cost estimates.
-	PriceInputPerMTok  float64
-	PriceOutputPerMTok float64
+	PriceInputPerMTok      float64
+	PriceAudioInputPerMTok float64
+	PriceOutputPerMTok     float64
 }
 
 // Credits holds the credit grant for new tenants and the cost of each action.
@@ -276,6 +278,7 @@ func Load(getenv func(string) string) (Config, error) {
 	// gemini-2.5-flash's list prices (paid tier, text).
 	c.AI.PriceInputPerMTok = p.price("GEMINI_PRICE_INPUT_PER_MTOK", 0.30)
 	c.AI.PriceOutputPerMTok = p.price("GEMINI_PRICE_OUTPUT_PER_MTOK", 2.50)
+	c.AI.PriceAudioInputPerMTok = p.price("GEMINI_PRICE_AUDIO_INPUT_PER_MTOK", 1.00)
 
 	c.Credits.Default = int64(p.intRange("DEFAULT_CREDITS", 400, 0, 1_000_000_000))
 	c.Credits.AIReply = int64(p.intRange("CREDIT_COST_AI_REPLY", 1, 0, 1_000_000))

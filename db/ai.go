@@ -444,17 +444,20 @@ func (ts *TenantStore) FailReply(ctx context.Context, r *AIReply, why string, re
 type AIRun struct {
 	bun.BaseModel `bun:"table:ai_runs,alias:run"`
 
-	ID           int64     `bun:"id,pk,autoincrement"`
-	TenantID     int64     `bun:"tenant_id,notnull"`
-	ContactID    *int64    `bun:"contact_id"`
-	ReplyID      *int64    `bun:"reply_id"`
-	Model        string    `bun:"model,notnull"`
-	InputTokens  int       `bun:"input_tokens,notnull"`
-	OutputTokens int       `bun:"output_tokens,notnull"`
-	LatencyMS    int       `bun:"latency_ms,notnull"`
-	Outcome      string    `bun:"outcome,notnull"`
-	Error        string    `bun:"error,notnull"`
-	CreatedAt    time.Time `bun:"created_at,notnull,default:current_timestamp"`
+	ID          int64  `bun:"id,pk,autoincrement"`
+	TenantID    int64  `bun:"tenant_id,notnull"`
+	ContactID   *int64 `bun:"contact_id"`
+	ReplyID     *int64 `bun:"reply_id"`
+	Model       string `bun:"model,notnull"`
+	InputTokens int    `bun:"input_tokens,notnull"`
+	// AudioInputTokens are the input tokens of audio (part of
+	// InputTokens), priced apart.
+	AudioInputTokens int       `bun:"audio_input_tokens,notnull"`
+	OutputTokens     int       `bun:"output_tokens,notnull"`
+	LatencyMS        int       `bun:"latency_ms,notnull"`
+	Outcome          string    `bun:"outcome,notnull"`
+	Error            string    `bun:"error,notnull"`
+	CreatedAt        time.Time `bun:"created_at,notnull,default:current_timestamp"`
 }
 
 // RecordAIRun stores a model call.
@@ -477,15 +480,16 @@ func (ts *TenantStore) AIRuns(ctx context.Context, limit int) ([]AIRun, error) {
 
 // AIUsage is one tenant's model use over a period, for the owner's cost view.
 type AIUsage struct {
-	TenantID     int64   `bun:"tenant_id"`
-	TenantName   string  `bun:"tenant_name"`
-	Calls        int     `bun:"calls"`
-	Errors       int     `bun:"errors"`
-	Handoffs     int     `bun:"handoffs"`
-	InputTokens  int64   `bun:"input_tokens"`
-	OutputTokens int64   `bun:"output_tokens"`
-	AvgLatencyMS float64 `bun:"avg_latency_ms"`
-	P95LatencyMS float64 `bun:"p95_latency_ms"`
+	TenantID         int64   `bun:"tenant_id"`
+	TenantName       string  `bun:"tenant_name"`
+	Calls            int     `bun:"calls"`
+	Errors           int     `bun:"errors"`
+	Handoffs         int     `bun:"handoffs"`
+	InputTokens      int64   `bun:"input_tokens"`
+	AudioInputTokens int64   `bun:"audio_input_tokens"`
+	OutputTokens     int64   `bun:"output_tokens"`
+	AvgLatencyMS     float64 `bun:"avg_latency_ms"`
+	P95LatencyMS     float64 `bun:"p95_latency_ms"`
 }
 
 // AIUsageAllTenants sums every tenant's model calls since t, the heaviest
@@ -496,7 +500,8 @@ func (s *Store) AIUsageAllTenants(ctx context.Context, since time.Time) ([]AIUsa
 		SELECT r.tenant_id, t.name AS tenant_name, count(*) AS calls,
 		       count(*) FILTER (WHERE r.outcome = 'error') AS errors,
 		       count(*) FILTER (WHERE r.outcome = 'handoff') AS handoffs,
-		       coalesce(sum(r.input_tokens), 0) AS input_tokens, coalesce(sum(r.output_tokens), 0) AS output_tokens,
+		       coalesce(sum(r.input_tokens), 0) AS input_tokens, coalesce(sum(r.audio_input_tokens), 0) AS audio_input_tokens,
+		       coalesce(sum(r.output_tokens), 0) AS output_tokens,
 		       coalesce(avg(r.latency_ms), 0) AS avg_latency_ms,
 		       coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY r.latency_ms), 0) AS p95_latency_ms
 		FROM ai_runs r JOIN tenants t ON t.id = r.tenant_id
@@ -520,9 +525,10 @@ func (s *Store) AIRunsAllTenants(ctx context.Context, limit int) ([]AIRun, error
 
 // AIDay is the model tokens of one day, every tenant together.
 type AIDay struct {
-	Day          time.Time `bun:"day"`
-	InputTokens  int64     `bun:"input_tokens"`
-	OutputTokens int64     `bun:"output_tokens"`
+	Day              time.Time `bun:"day"`
+	InputTokens      int64     `bun:"input_tokens"`
+	AudioInputTokens int64     `bun:"audio_input_tokens"`
+	OutputTokens     int64     `bun:"output_tokens"`
 }
 
 // AITokensByDayAllTenants sums every tenant's model tokens per day (in
@@ -533,6 +539,7 @@ func (s *Store) AITokensByDayAllTenants(ctx context.Context, since, until time.T
 	err := s.db.NewSelect().Model((*AIRun)(nil)).
 		ColumnExpr("date_trunc('day', run.created_at AT TIME ZONE ?) AS day", loc.String()).
 		ColumnExpr("coalesce(sum(run.input_tokens), 0) AS input_tokens").
+		ColumnExpr("coalesce(sum(run.audio_input_tokens), 0) AS audio_input_tokens").
 		ColumnExpr("coalesce(sum(run.output_tokens), 0) AS output_tokens").
 		Where("run.created_at >= ?", startOfDay(since, loc)).
 		Where("run.created_at < ?", startOfDay(until, loc).AddDate(0, 0, 1)).

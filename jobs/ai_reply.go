@@ -345,7 +345,7 @@ func (w *Worker) aiRequest(ctx context.Context, ts *db.TenantStore, s *db.AISett
 
 func (w *Worker) recordRun(ctx context.Context, ts *db.TenantStore, c *db.Contact, r *db.AIReply, out ai.Reply, callErr error) {
 	run := &db.AIRun{ContactID: &c.ID, ReplyID: &r.ID, Model: out.Model, InputTokens: out.InputTokens,
-		OutputTokens: out.OutputTokens, LatencyMS: int(out.Latency.Milliseconds()), Outcome: "ok"}
+		AudioInputTokens: min(out.AudioInputTokens, out.InputTokens), OutputTokens: out.OutputTokens, LatencyMS: int(out.Latency.Milliseconds()), Outcome: "ok"}
 	switch {
 	case callErr != nil:
 		run.Outcome, run.Error = "error", aiFailure(callErr)

@@ -133,10 +133,13 @@ type Reply struct {
 	Question   string
 	Confidence float64
 	Model      string
-	// Tokens as the API reported them (0 when it did not).
-	InputTokens  int
-	OutputTokens int
-	Latency      time.Duration
+	// Tokens as the API reported them (0 when it did not);
+	// AudioInputTokens are the input tokens of audio, which Gemini prices
+	// apart.
+	InputTokens      int
+	AudioInputTokens int
+	OutputTokens     int
+	Latency          time.Duration
 	// Fitted says what was left out to keep the request within the input
 	// budget.
 	Fitted Fitted
@@ -189,6 +192,11 @@ func (c *Client) Reply(ctx context.Context, req Request) (Reply, error) {
 	}
 	if u := resp.UsageMetadata; u != nil {
 		out.InputTokens, out.OutputTokens = int(u.PromptTokenCount), int(u.CandidatesTokenCount+u.ThoughtsTokenCount)
+		for _, d := range u.PromptTokensDetails {
+			if d != nil && d.Modality == genai.MediaModalityAudio {
+				out.AudioInputTokens += int(d.TokenCount)
+			}
+		}
 	}
 	if resp.ModelVersion != "" {
 		out.Model = resp.ModelVersion

@@ -13,6 +13,7 @@ import (
 
 	"github.com/myaibud/aibud/app/ai"
 	"github.com/myaibud/aibud/app/sim/gemini"
+	"github.com/myaibud/aibud/app/sim/samples"
 )
 
 func newClient(t *testing.T) (*ai.Client, *gemini.Server) {
@@ -190,5 +191,36 @@ func TestFailureReasonIsPlain(t *testing.T) {
 		if got := ai.FailureReason(tt.err); got != tt.want {
 			t.Errorf("FailureReason(%v) = %q, want %q", tt.err, got, tt.want)
 		}
+	}
+}
+
+func TestReplyCountsAudioTokensApart(t *testing.T) {
+	c, _ := newClient(t)
+	voice := &ai.Media{Kind: "audio", Mime: samples.VoiceNoteMime, Data: samples.VoiceNote()}
+	photo := &ai.Media{Kind: "image", Mime: samples.PhotoMime, Data: samples.Photo()}
+	tests := []struct {
+		name      string
+		turn      ai.Turn
+		wantAudio bool
+	}{
+		{"text", ai.Turn{FromCustomer: true, Text: "hello"}, false},
+		{"a photo", ai.Turn{FromCustomer: true, Text: "how much is this?", Media: photo}, false},
+		{"a voice note", ai.Turn{FromCustomer: true, Text: "[Voice note]", Media: voice}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := c.Reply(context.Background(), request(tt.turn))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The stand-in counts 32 tokens a second of audio, as Gemini
+			// does; the sample is two seconds.
+			if tt.wantAudio && (r.AudioInputTokens != 64 || r.InputTokens <= r.AudioInputTokens) {
+				t.Errorf("audio tokens %d of %d input, want 64 of more", r.AudioInputTokens, r.InputTokens)
+			}
+			if !tt.wantAudio && r.AudioInputTokens != 0 {
+				t.Errorf("audio tokens %d without audio", r.AudioInputTokens)
+			}
+		})
 	}
 }

@@ -7,22 +7,29 @@ package economics
 import "sort"
 
 // Prices are Gemini's prices in US dollars per million tokens
-// (GEMINI_PRICE_INPUT_PER_MTOK, GEMINI_PRICE_OUTPUT_PER_MTOK).
+// (GEMINI_PRICE_INPUT_PER_MTOK, GEMINI_PRICE_AUDIO_INPUT_PER_MTOK,
+// GEMINI_PRICE_OUTPUT_PER_MTOK). Gemini charges audio input at its own,
+// higher rate; text, images, video and documents at the input rate.
 type Prices struct {
-	InputPerMTok  float64
-	OutputPerMTok float64
+	InputPerMTok      float64
+	AudioInputPerMTok float64
+	OutputPerMTok     float64
 }
 
-// AICost is the price of the tokens, in dollars.
-func (p Prices) AICost(input, output int64) float64 {
-	return (float64(input)*p.InputPerMTok + float64(output)*p.OutputPerMTok) / 1e6
+// AICost is the price of the tokens, in dollars: input tokens, of which
+// audio are audio (never more than input), and output tokens.
+func (p Prices) AICost(input, audio, output int64) float64 {
+	audio = max(min(audio, input), 0)
+	return (float64(input-audio)*p.InputPerMTok + float64(audio)*p.AudioInputPerMTok + float64(output)*p.OutputPerMTok) / 1e6
 }
 
-// Usage is one tenant's model tokens over the period.
+// Usage is one tenant's model tokens over the period; AudioInputTokens are
+// part of InputTokens.
 type Usage struct {
-	TenantID     int64
-	InputTokens  int64
-	OutputTokens int64
+	TenantID         int64
+	InputTokens      int64
+	AudioInputTokens int64
+	OutputTokens     int64
 }
 
 // Node is a WAHA server's monthly cost in dollars and the numbers each
@@ -34,13 +41,14 @@ type Node struct {
 
 // TenantCost is one tenant's estimated cost, in dollars.
 type TenantCost struct {
-	TenantID     int64
-	Name         string
-	Numbers      int
-	InputTokens  int64
-	OutputTokens int64
-	AI           float64
-	Servers      float64
+	TenantID         int64
+	Name             string
+	Numbers          int
+	InputTokens      int64
+	AudioInputTokens int64
+	OutputTokens     int64
+	AI               float64
+	Servers          float64
 }
 
 // Total is the tenant's AI and server cost.
@@ -78,8 +86,9 @@ func Costs(p Prices, usage []Usage, nodes []Node, names map[int64]string) Report
 	for _, u := range usage {
 		t := get(u.TenantID)
 		t.InputTokens += u.InputTokens
+		t.AudioInputTokens += u.AudioInputTokens
 		t.OutputTokens += u.OutputTokens
-		t.AI += p.AICost(u.InputTokens, u.OutputTokens)
+		t.AI += p.AICost(u.InputTokens, u.AudioInputTokens, u.OutputTokens)
 	}
 	for _, n := range nodes {
 		held := 0
@@ -100,6 +109,7 @@ func Costs(p Prices, usage []Usage, nodes []Node, names map[int64]string) Report
 		r.Tenants = append(r.Tenants, *t)
 		r.Total.Numbers += t.Numbers
 		r.Total.InputTokens += t.InputTokens
+		r.Total.AudioInputTokens += t.AudioInputTokens
 		r.Total.OutputTokens += t.OutputTokens
 		r.Total.AI += t.AI
 		r.Total.Servers += t.Servers
@@ -115,10 +125,12 @@ func Costs(p Prices, usage []Usage, nodes []Node, names map[int64]string) Report
 	return r
 }
 
-// Day is the model tokens of one day, all tenants together.
+// Day is the model tokens of one day, all tenants together;
+// AudioInputTokens are part of InputTokens.
 type Day struct {
-	InputTokens  int64
-	OutputTokens int64
+	InputTokens      int64
+	AudioInputTokens int64
+	OutputTokens     int64
 }
 
 // Daily is each day's cost: its tokens, and the servers' monthly cost
@@ -126,7 +138,7 @@ type Day struct {
 func Daily(p Prices, days []Day, serversMonthly float64, daysInMonth int) []float64 {
 	out := make([]float64, len(days))
 	for i, d := range days {
-		out[i] = p.AICost(d.InputTokens, d.OutputTokens) + serversMonthly/float64(daysInMonth)
+		out[i] = p.AICost(d.InputTokens, d.AudioInputTokens, d.OutputTokens) + serversMonthly/float64(daysInMonth)
 	}
 	return out
 }

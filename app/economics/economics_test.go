@@ -11,7 +11,7 @@ import (
 )
 
 func TestCosts(t *testing.T) {
-	prices := economics.Prices{InputPerMTok: 0.30, OutputPerMTok: 2.50}
+	prices := economics.Prices{InputPerMTok: 0.30, AudioInputPerMTok: 1.00, OutputPerMTok: 2.50}
 	names := map[int64]string{1: "Bakery", 2: "Garage", 3: "Florist"}
 	tests := []struct {
 		name  string
@@ -26,6 +26,17 @@ func TestCosts(t *testing.T) {
 			want: economics.Report{
 				Tenants: []economics.TenantCost{{TenantID: 1, Name: "Bakery", InputTokens: 2_000_000, OutputTokens: 400_000, AI: 1.60}},
 				Total:   economics.TenantCost{InputTokens: 2_000_000, OutputTokens: 400_000, AI: 1.60},
+			},
+		},
+		{
+			// 1M text input at $0.30, 1M audio at $1.00, 0.4M output at
+			// $2.50.
+			name:  "audio input at its own price",
+			usage: []economics.Usage{{TenantID: 1, InputTokens: 2_000_000, AudioInputTokens: 1_000_000, OutputTokens: 400_000}},
+			want: economics.Report{
+				Tenants: []economics.TenantCost{{TenantID: 1, Name: "Bakery", InputTokens: 2_000_000, AudioInputTokens: 1_000_000,
+					OutputTokens: 400_000, AI: 2.30}},
+				Total: economics.TenantCost{InputTokens: 2_000_000, AudioInputTokens: 1_000_000, OutputTokens: 400_000, AI: 2.30},
 			},
 		},
 		{
@@ -76,6 +87,28 @@ func TestTenantCostPerNumber(t *testing.T) {
 		if math.Abs(tt.got-tt.want) > 1e-9 {
 			t.Errorf("%s: %v, want %v", tt.name, tt.got, tt.want)
 		}
+	}
+}
+
+func TestAICost(t *testing.T) {
+	p := economics.Prices{InputPerMTok: 1, AudioInputPerMTok: 3, OutputPerMTok: 4}
+	tests := []struct {
+		name                 string
+		input, audio, output int64
+		want                 float64
+	}{
+		{"nothing", 0, 0, 0, 0},
+		{"text in and out", 1_000_000, 0, 500_000, 3},
+		{"half the input is audio", 1_000_000, 500_000, 0, 2},
+		{"audio never counts beyond the input", 1_000_000, 2_000_000, 0, 3},
+		{"negative audio counts as none", 1_000_000, -5, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := p.AICost(tt.input, tt.audio, tt.output); math.Abs(got-tt.want) > 1e-9 {
+				t.Errorf("AICost(%d, %d, %d) = %v, want %v", tt.input, tt.audio, tt.output, got, tt.want)
+			}
+		})
 	}
 }
 

@@ -1,0 +1,1 @@
+ALTER TABLE ai_runs DROP COLUMN audio_input_tokens;
