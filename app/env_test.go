@@ -162,6 +162,7 @@ func sharedEnv(t testing.TB) *env {
 			CostMessage:      costMessage,
 			AITimeout:        5 * time.Second,
 			EventLease:       5 * time.Second,
+			InboxGrace:       3 * time.Second,
 			LowBalance:       50,
 			BillingLink:      resetLinkBase + views.PathBilling,
 		})

@@ -46,6 +46,9 @@ type Instance struct {
 	StatusChangedAt time.Time  `bun:"status_changed_at,notnull,default:current_timestamp"`
 	CheckedAt       *time.Time `bun:"checked_at"`
 	RestartedAt     *time.Time `bun:"restarted_at"`
+	// SilentRestartAt is when the inbox check last restarted the session
+	// for dropping webhooks (ClaimSilentRestart).
+	SilentRestartAt *time.Time `bun:"silent_restart_at"`
 	// StateObservedAt is when the current state was observed at the gateway.
 	StateObservedAt *time.Time `bun:"state_observed_at"`
 	// PausedAt is set while the number is beyond what the tenant's plan
@@ -282,6 +285,28 @@ func (ts *TenantStore) ClaimInstanceRestart(ctx context.Context, id int64) (bool
 	}
 	if _, err := ts.Instance(ctx, id); err != nil {
 		return false, fmt.Errorf("claim restart of instance %d: %w", id, err)
+	}
+	return false, nil
+}
+
+// ClaimSilentRestart records that the inbox check restarts a session that
+// is open but whose webhooks dropped a message, at most once every every:
+// it reports false when a restart was claimed within that time, by an
+// earlier check or by one running at the same time on another worker.
+func (ts *TenantStore) ClaimSilentRestart(ctx context.Context, id int64, every time.Duration) (bool, error) {
+	res, err := ts.db.NewUpdate().Model((*Instance)(nil)).ApplyQueryBuilder(ts.scope).
+		Set("silent_restart_at = now()").Set("updated_at = now()").
+		Where("i.id = ?", id).
+		Where("(i.silent_restart_at IS NULL OR i.silent_restart_at <= now() - ? * interval '1 millisecond')", every.Milliseconds()).
+		Exec(ctx)
+	if err != nil {
+		return false, fmt.Errorf("claim silent restart of instance %d: %w", id, mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return true, nil
+	}
+	if _, err := ts.Instance(ctx, id); err != nil {
+		return false, fmt.Errorf("claim silent restart of instance %d: %w", id, err)
 	}
 	return false, nil
 }

@@ -95,6 +95,7 @@ func TestTenantScope(t *testing.T) {
 		}},
 		{"SetPairingCode", func() error { return mallory.SetPairingCode(ctx, inst.ID, "X") }},
 		{"ClaimInstanceRestart", func() error { _, err := mallory.ClaimInstanceRestart(ctx, inst.ID); return err }},
+		{"ClaimSilentRestart", func() error { _, err := mallory.ClaimSilentRestart(ctx, inst.ID, time.Minute); return err }},
 		{"DeleteInstance", func() error { return mallory.DeleteInstance(ctx, inst.ID) }},
 		{"Contact", func() error { _, err := mallory.Contact(ctx, contact.ID); return err }},
 		{"ContactByPhone", func() error { _, err := mallory.ContactByPhone(ctx, "+15559990000"); return err }},

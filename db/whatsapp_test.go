@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -204,6 +205,45 @@ func TestClaimInstanceRestartOnce(t *testing.T) {
 	}
 	if ok, err := ts.ClaimInstanceRestart(ctx, inst.ID); !ok || err != nil {
 		t.Errorf("a claim after the number connected again: %v %v, want true", ok, err)
+	}
+}
+
+// Of checks claiming the restart of a session that dropped webhooks at
+// once, one wins; none wins again within the period, and one does after it.
+func TestClaimSilentRestartOncePerPeriod(t *testing.T) {
+	t.Parallel()
+	s := dbtest.Store(t)
+	tenant, _ := dbtest.NewTenant(t, s)
+	ts, inst := s.Tenant(tenant.ID), dbtest.NewInstance(t, s, tenant.ID)
+	ctx := context.Background()
+	var won atomic.Int32
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			ok, err := ts.ClaimSilentRestart(ctx, inst.ID, time.Hour)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				won.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if won.Load() != 1 {
+		t.Errorf("%d of 5 concurrent claims won, want 1", won.Load())
+	}
+	if ok, err := ts.ClaimSilentRestart(ctx, inst.ID, time.Hour); ok || err != nil {
+		t.Errorf("a claim within the hour: %v %v, want false", ok, err)
+	}
+	if _, err := dbtest.DB(t).ExecContext(ctx, "UPDATE instances SET silent_restart_at = now() - interval '61 minutes' WHERE id = ?", inst.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := ts.ClaimSilentRestart(ctx, inst.ID, time.Hour); !ok || err != nil {
+		t.Errorf("a claim after the hour: %v %v, want true", ok, err)
+	}
+	if _, err := ts.ClaimSilentRestart(ctx, inst.ID+1_000_000, time.Hour); !errors.Is(err, db.ErrNotFound) {
+		t.Errorf("an unknown number: %v, want not found", err)
 	}
 }
 

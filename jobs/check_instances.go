@@ -58,6 +58,10 @@ func (w *Worker) checkInstance(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
+	// Messages first: the check's time (checked_at) marks the end of both.
+	if err := w.recoverInbox(ctx, inst); err != nil {
+		return err
+	}
 	return w.reconcile(ctx, inst)
 }
 

@@ -82,6 +82,10 @@ type Options struct {
 	// BillingLink is the billing page the email links to.
 	LowBalance  int64
 	BillingLink string
+	// InboxGrace is how old a message a gateway lists must be before the
+	// per-number check takes it for one its webhook dropped (default
+	// 30 s; see recoverInbox).
+	InboxGrace time.Duration
 }
 
 // Deps are the services the workers use.
@@ -105,6 +109,9 @@ func NewWorker(d Deps, o Options) *Worker {
 	}
 	if o.QRPollFor == 0 {
 		o.QRPollFor = 4 * time.Minute
+	}
+	if o.InboxGrace <= 0 {
+		o.InboxGrace = inboxGrace
 	}
 	if o.AITimeout <= 0 {
 		o.AITimeout = time.Minute

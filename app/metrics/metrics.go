@@ -74,6 +74,9 @@ func (m *Metrics) ObserveJob(taskType, outcome string, d time.Duration) {
 // Count adds one to a domain event counter.
 func (m *Metrics) Count(name string) { m.events.WithLabelValues(name).Inc() }
 
+// Add counts n events of a kind.
+func (m *Metrics) Add(name string, n int) { m.events.WithLabelValues(name).Add(float64(n)) }
+
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	// The web server compresses responses itself.

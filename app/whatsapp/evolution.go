@@ -579,6 +579,79 @@ func (e *Evolution) SentSince(ctx context.Context, session, chatID string, since
 	return out, nil
 }
 
+var _ InboxLister = (*Evolution)(nil)
+
+// receivedPage is how many received messages one findMessages call lists,
+// and receivedPages how many pages ReceivedSince reads at most.
+const (
+	receivedPage  = 50
+	receivedPages = 10
+)
+
+// ReceivedSince lists the messages the account received at or after since
+// (POST /chat/findMessages with key.fromMe false, newest first, a page at
+// a time), each as the messages.upsert webhook that would have carried it.
+func (e *Evolution) ReceivedSince(ctx context.Context, session string, since time.Time, limit int) ([]ListedEvent, error) {
+	const op = "list received messages"
+	if err := checkSession(op, session); err != nil {
+		return nil, err
+	}
+	var out []ListedEvent
+	for page := 1; page <= receivedPages && len(out) < limit; page++ {
+		body := map[string]any{"where": map[string]any{"key": map[string]any{"fromMe": false}}, "page": page, "offset": receivedPage}
+		r, err := e.do(ctx, call{op: op, method: http.MethodPost, path: instancePath("/chat/findMessages", session),
+			body: body, retry: true, sessionPath: true})
+		if err != nil {
+			return nil, err
+		}
+		var paged struct {
+			Messages struct {
+				Records []json.RawMessage `json:"records"`
+			} `json:"messages"`
+		}
+		if err := decode(op, r, &paged); err != nil {
+			return nil, err
+		}
+		for _, raw := range paged.Messages.Records {
+			ev, ok, older := receivedEvent(session, raw, since)
+			if older {
+				return out, nil
+			}
+			if ok && len(out) < limit {
+				out = append(out, ev)
+			}
+		}
+		if len(paged.Messages.Records) < receivedPage {
+			break
+		}
+	}
+	return out, nil
+}
+
+// receivedEvent rebuilds the messages.upsert webhook of a stored received
+// message; ok is false for one that is not a message event (a reaction),
+// older when it came before since.
+func receivedEvent(session string, record json.RawMessage, since time.Time) (ev ListedEvent, ok, older bool) {
+	var m evolutionRecord
+	if json.Unmarshal(record, &m) != nil || m.Key.FromMe {
+		return ListedEvent{}, false, false
+	}
+	at := evolutionTime(m.MessageTimestamp)
+	if at.Before(since.Truncate(time.Second)) {
+		return ListedEvent{}, false, true
+	}
+	payload, err := json.Marshal(map[string]any{"event": "messages.upsert", "instance": session, "data": record,
+		"date_time": at.UTC().Format(time.RFC3339Nano), "sender": ""})
+	if err != nil {
+		return ListedEvent{}, false, false
+	}
+	parsed, err := ParseEvolutionEvent(payload)
+	if err != nil || parsed.Kind == EventIgnored {
+		return ListedEvent{}, false, false
+	}
+	return ListedEvent{Event: parsed, Payload: payload}, true, false
+}
+
 // findMessagesRecords reads findMessages' {"messages":{"records":[…]}}, or
 // a bare list as older versions answer.
 func findMessagesRecords(op string, r response) ([]evolutionRecord, error) {

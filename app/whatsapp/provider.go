@@ -197,7 +197,8 @@ type NumberStatus struct {
 
 // Provider is a WhatsApp gateway holding many sessions (one per number).
 // What only some gateways can do is in the optional interfaces IDReserver,
-// LIDResolver and Typist, each with the fallback its callers use.
+// LIDResolver, Typist, MediaFetcher and InboxLister, each with the
+// fallback its callers use.
 type Provider interface {
 	// Kind is ProviderWAHA or ProviderEvolution.
 	Kind() string
@@ -281,6 +282,26 @@ type MediaFetcher interface {
 	// limit bytes: a larger file is ErrTooLarge, and is never held whole in
 	// memory. A file the gateway no longer has is ErrMediaGone.
 	FetchMedia(ctx context.Context, session string, ref MediaRef, limit int64) (File, error)
+}
+
+// InboxLister is a gateway that can list the messages its account
+// received, as the webhook events that would have carried them: how
+// messages whose webhook never came are recovered (Evolution API 2.3 drops
+// some; see its notes' trap 4). Without it, a gateway's own webhook retries
+// are all there is (WAHA retries until we answer).
+type InboxLister interface {
+	// ReceivedSince returns the webhook events of the messages received
+	// (not sent by the account) at or after since, newest first, at most
+	// limit. Each event has the ID and payload its webhook would have had,
+	// so a message both recovered and delivered is stored once.
+	ReceivedSince(ctx context.Context, session string, since time.Time, limit int) ([]ListedEvent, error)
+}
+
+// ListedEvent is a webhook event rebuilt from a gateway's stored message:
+// Payload parses with ParseStoredEvent as the webhook would have.
+type ListedEvent struct {
+	Event   Event
+	Payload []byte
 }
 
 // MediaRef names a received message's file: its provider message id and
