@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/myaibud/aibud/app/live"
 	"github.com/myaibud/aibud/app/sim/gemini"
 	"github.com/myaibud/aibud/app/sim/samples"
 	wahasim "github.com/myaibud/aibud/app/sim/waha"
@@ -187,22 +188,30 @@ func TestMediaTheAICannotReadGoesToAPerson(t *testing.T) {
 }
 
 // TestUnansweredQuestionsBecomeKnowledge: a question the knowledge does not
-// answer is recorded (asked twice, counted twice), listed on /questions,
-// answered there once, and the next prompt contains the answer.
+// answer is recorded (asked twice, counted twice) and announced live once
+// stored, listed on /questions, answered there once (announced to the other
+// tabs), and the next prompt contains the answer; a question dismissed is
+// announced too.
 func TestUnansweredQuestionsBecomeKnowledge(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
 	s := newAIShop(t, a, nil)
 	ctx := context.Background()
-	for _, text := range []string{"Do you sell gift cards?", "do you sell GIFT cards"} {
+	tab := s.b.openStream(t)
+	var gaps []db.KnowledgeGap
+	for i, text := range []string{"Do you sell gift cards?", "do you sell GIFT cards"} {
 		m := s.says(t, newLead(), text)
+		if !tab.until(t, live.QuestionsUpdated, 20*time.Second) {
+			t.Fatalf("no %s after %q", live.QuestionsUpdated, text)
+		}
+		// Published after the commit: a page re-fetching on it finds the
+		// question.
+		gaps, _ = s.ts.OpenGaps(ctx, 10)
+		if len(gaps) != 1 || gaps[0].TimesAsked != i+1 {
+			t.Fatalf("when %s arrived, the open questions were %+v", live.QuestionsUpdated, gaps)
+		}
 		s.reply(t, m)
 	}
-	var gaps []db.KnowledgeGap
-	waitFor(t, 10*time.Second, "the question recorded", func() bool {
-		gaps, _ = s.ts.OpenGaps(ctx, 10)
-		return len(gaps) == 1 && gaps[0].TimesAsked == 2
-	})
 	page := s.b.get("/questions")
 	if got := testid(page, "question-text").Text(); !strings.Contains(got, "gift cards") {
 		t.Fatalf("the questions page shows %q", got)
@@ -213,6 +222,7 @@ func TestUnansweredQuestionsBecomeKnowledge(t *testing.T) {
 	if dash := s.b.get("/dashboard"); !strings.Contains(testid(dash, "dash-top-questions").Text(), "gift cards") {
 		t.Error("the dashboard's week does not list the question")
 	}
+	otherTab := s.b.openStream(t)
 	path := fmt.Sprintf("/questions/%d/answer", gaps[0].ID)
 	r := s.b.post(path, url.Values{"_csrf": {s.b.csrf("/questions")}, "answer": {"  "}})
 	if r.StatusCode != http.StatusUnprocessableEntity || testid(r, "error-answer").Length() != 1 {
@@ -224,6 +234,9 @@ func TestUnansweredQuestionsBecomeKnowledge(t *testing.T) {
 	}
 	if open, _ := s.ts.OpenGaps(ctx, 10); len(open) != 0 {
 		t.Errorf("still open: %+v", open)
+	}
+	if !otherTab.until(t, live.QuestionsUpdated, 5*time.Second) {
+		t.Errorf("another tab got no %s after the answer", live.QuestionsUpdated)
 	}
 	if ks, _ := s.ts.Knowledge(ctx); len(ks) == 0 || ks[len(ks)-1].Title != "Do you sell gift cards?" || strings.ContainsRune(ks[len(ks)-1].Body, 0) {
 		t.Errorf("knowledge after the answer: %+v", ks)
@@ -243,6 +256,17 @@ func TestUnansweredQuestionsBecomeKnowledge(t *testing.T) {
 	}
 	if !found {
 		t.Error("no prompt after the answer contains it")
+	}
+	// A question dismissed is announced too.
+	s.reply(t, s.says(t, newLead(), "Can I pay with bitcoin?"))
+	open, _ := s.ts.OpenGaps(ctx, 10)
+	if len(open) != 1 {
+		t.Fatalf("open questions: %+v", open)
+	}
+	otherTab = s.b.openStream(t)
+	wantRedirect(t, s.b.post(fmt.Sprintf("/questions/%d/dismiss", open[0].ID), url.Values{"_csrf": {s.b.csrf("/questions")}}), "/questions")
+	if !otherTab.until(t, live.QuestionsUpdated, 5*time.Second) {
+		t.Errorf("another tab got no %s after the dismissal", live.QuestionsUpdated)
 	}
 }
 
