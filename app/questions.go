@@ -37,7 +37,7 @@ func (h *handler) listQuestions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.QuestionsPage(h.shell(c, "Unanswered questions", views.NavSettings), v), nil)
+	return render(c, http.StatusOK, views.QuestionsPage(h.shell(c, "Unanswered questions", views.NavSettings), v), views.QuestionList(v))
 }
 
 // answerQuestion turns an open question into knowledge: the question is the
