@@ -219,7 +219,7 @@ const liveTraceJS = `(function(){
   var Native = window.EventSource;
   window.EventSource = function(url, init) {
     var es = new Native(url, init);
-    ["credits-updated","instance-updated","instance-qr","message-created","message-updated","contact-updated","campaign-updated","resync"].forEach(function(name){
+    ["credits-updated","instance-updated","instance-qr","message-created","message-updated","contact-updated","campaign-updated","questions-updated","resync"].forEach(function(name){
       es.addEventListener(name, function(){ add("received " + name); });
     });
     return es;

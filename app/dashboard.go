@@ -149,6 +149,15 @@ func (h *handler) dashboardHandoffs(c echo.Context) error {
 	return renderComponent(c, http.StatusOK, views.DashboardHandoffs(v))
 }
 
+// dashboardWeek is the live-refreshed look back at the week.
+func (h *handler) dashboardWeek(c echo.Context) error {
+	v, err := h.weekView(c)
+	if err != nil {
+		return err
+	}
+	return renderComponent(c, http.StatusOK, views.DashboardWeek(v))
+}
+
 // activeCampaignsView is the campaigns under way, for the dashboard.
 func activeCampaignsView(c echo.Context) ([]views.CampaignRow, error) {
 	ctx, ts := c.Request().Context(), tenantStore(c)

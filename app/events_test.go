@@ -92,6 +92,25 @@ func (s *stream) next(t *testing.T, within time.Duration) (sseEvent, bool) {
 	}
 }
 
+// until waits for an event named name, passing over the others.
+func (s *stream) until(t *testing.T, name string, within time.Duration) bool {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case e, ok := <-s.events:
+			if !ok {
+				return false
+			}
+			if e.name == name {
+				return true
+			}
+		case <-deadline:
+			return false
+		}
+	}
+}
+
 func TestEventsReachOnlyTheirTenant(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)

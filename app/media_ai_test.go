@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/myaibud/aibud/app/live"
 	"github.com/myaibud/aibud/app/sim/gemini"
 	"github.com/myaibud/aibud/app/sim/samples"
 	wahasim "github.com/myaibud/aibud/app/sim/waha"
@@ -203,22 +204,30 @@ func TestMediaTheAICannotReadGoesToAPerson(t *testing.T) {
 }
 
 // TestUnansweredQuestionsBecomeKnowledge: a question the knowledge does not
-// answer is recorded (asked twice, counted twice), listed on /questions,
-// answered there once, and the next prompt contains the answer.
+// answer is recorded (asked twice, counted twice) and announced live once
+// stored, listed on /questions (and in its live partial), answered there
+// once (announced to the other tabs), and the next prompt contains the
+// answer; a question dismissed is announced too.
 func TestUnansweredQuestionsBecomeKnowledge(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
 	s := newAIShop(t, a, nil)
 	ctx := context.Background()
-	for _, text := range []string{"Do you sell gift cards?", "do you sell GIFT cards"} {
+	tab := s.b.openStream(t)
+	var gaps []db.KnowledgeGap
+	for i, text := range []string{"Do you sell gift cards?", "do you sell GIFT cards"} {
 		m := s.says(t, newLead(), text)
+		if !tab.until(t, live.QuestionsUpdated, 20*time.Second) {
+			t.Fatalf("no %s after %q", live.QuestionsUpdated, text)
+		}
+		// Published after the commit: a page re-fetching on it finds the
+		// question.
+		gaps, _ = s.ts.OpenGaps(ctx, 10)
+		if len(gaps) != 1 || gaps[0].TimesAsked != i+1 {
+			t.Fatalf("when %s arrived, the open questions were %+v", live.QuestionsUpdated, gaps)
+		}
 		s.reply(t, m)
 	}
-	var gaps []db.KnowledgeGap
-	waitFor(t, 10*time.Second, "the question recorded", func() bool {
-		gaps, _ = s.ts.OpenGaps(ctx, 10)
-		return len(gaps) == 1 && gaps[0].TimesAsked == 2
-	})
 	page := s.b.get("/questions")
 	if got := testid(page, "question-text").Text(); !strings.Contains(got, "gift cards") {
 		t.Fatalf("the questions page shows %q", got)
@@ -226,9 +235,22 @@ func TestUnansweredQuestionsBecomeKnowledge(t *testing.T) {
 	if got := testid(page, "question-times").Text(); !strings.Contains(got, "2 times") {
 		t.Errorf("asked %q, want 2 times", got)
 	}
+	part := s.b.get("/questions", "HX-Request", "true")
+	if got := part.doc.Find("body").Children().First(); got.AttrOr("id", "") != "question-list" || !strings.Contains(got.AttrOr("hx-trigger", ""), "sse:questions-updated") ||
+		!strings.Contains(testid(part, "question-text").Text(), "gift cards") || testid(part, "question-answer-form").AttrOr("hx-preserve", "none") == "none" {
+		t.Errorf("the live partial of /questions: %s", abbreviate(part.body))
+	}
+	if v := strings.Join(part.Header.Values("Vary"), ", "); !strings.Contains(v, "HX-Request") {
+		t.Errorf("Vary = %q", v)
+	}
 	if dash := s.b.get("/dashboard"); !strings.Contains(testid(dash, "dash-top-questions").Text(), "gift cards") {
 		t.Error("the dashboard's week does not list the question")
 	}
+	if week := s.b.get("/dashboard/week"); !strings.Contains(testid(week, "dash-top-questions").Text(), "gift cards") ||
+		!strings.Contains(week.doc.Find("#dash-week").AttrOr("hx-trigger", ""), "sse:questions-updated") {
+		t.Errorf("the dashboard's live week: %s", abbreviate(week.body))
+	}
+	otherTab := s.b.openStream(t)
 	path := fmt.Sprintf("/questions/%d/answer", gaps[0].ID)
 	r := s.b.post(path, url.Values{"_csrf": {s.b.csrf("/questions")}, "answer": {"  "}})
 	if r.StatusCode != http.StatusUnprocessableEntity || testid(r, "error-answer").Length() != 1 {
@@ -240,6 +262,12 @@ func TestUnansweredQuestionsBecomeKnowledge(t *testing.T) {
 	}
 	if open, _ := s.ts.OpenGaps(ctx, 10); len(open) != 0 {
 		t.Errorf("still open: %+v", open)
+	}
+	if !otherTab.until(t, live.QuestionsUpdated, 5*time.Second) {
+		t.Errorf("another tab got no %s after the answer", live.QuestionsUpdated)
+	}
+	if got := testid(s.b.get("/questions", "HX-Request", "true"), "question").Length(); got != 0 {
+		t.Errorf("the live partial still lists %d questions", got)
 	}
 	if ks, _ := s.ts.Knowledge(ctx); len(ks) == 0 || ks[len(ks)-1].Title != "Do you sell gift cards?" || strings.ContainsRune(ks[len(ks)-1].Body, 0) {
 		t.Errorf("knowledge after the answer: %+v", ks)
@@ -259,6 +287,112 @@ func TestUnansweredQuestionsBecomeKnowledge(t *testing.T) {
 	}
 	if !found {
 		t.Error("no prompt after the answer contains it")
+	}
+	// A question dismissed is announced too.
+	s.reply(t, s.says(t, newLead(), "Can I pay with bitcoin?"))
+	open, _ := s.ts.OpenGaps(ctx, 10)
+	if len(open) != 1 {
+		t.Fatalf("open questions: %+v", open)
+	}
+	otherTab = s.b.openStream(t)
+	wantRedirect(t, s.b.post(fmt.Sprintf("/questions/%d/dismiss", open[0].ID), url.Values{"_csrf": {s.b.csrf("/questions")}}), "/questions")
+	if !otherTab.until(t, live.QuestionsUpdated, 5*time.Second) {
+		t.Errorf("another tab got no %s after the dismissal", live.QuestionsUpdated)
+	}
+}
+
+// TestBrowserQuestionsLive: a question the AI could not answer shows up
+// without a reload on the dashboard's week and on /questions, and a new one
+// arriving while an answer is being typed leaves the text and the focus in
+// its box.
+func TestBrowserQuestionsLive(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	s := newAIShop(t, a, nil)
+	ctx := context.Background()
+	c := newChrome(t, 1280, 900)
+	u, _ := s.ts.Users(ctx)
+	c.do(
+		chromedp.Navigate(a.URL+"/sign-in"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="sign-in-form"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#f-email`), u[0].Email),
+		chromedp.SendKeys(chromedp.CSS(`#f-password`), "password123"),
+		chromedp.Click(chromedp.CSS(`[data-testid="sign-in-submit"]`)),
+	)
+	c.waitPath("/dashboard")
+	c.waitLive()
+	if eval[bool](c, `document.querySelector('[data-testid="dash-week"]') !== null`) {
+		t.Fatal("the week card shows before any question")
+	}
+	// Set on the page: a reload would lose it.
+	eval[bool](c, `window.__sameDoc = true`)
+	s.says(t, newLead(), "Do you sell gift cards?")
+	c.waitText(`[data-testid="dash-top-questions"]`, 20*time.Second, func(s string) bool { return strings.Contains(s, "gift cards") })
+	c.waitText(`[data-testid="dash-open-questions"]`, 5*time.Second, func(s string) bool { return strings.HasPrefix(s, "1 unanswered") })
+	if !eval[bool](c, `window.__sameDoc === true`) {
+		t.Error("the dashboard reloaded")
+	}
+
+	c.do(chromedp.Navigate(a.URL + "/questions"))
+	c.waitLive()
+	gaps, err := s.ts.OpenGaps(ctx, 10)
+	if err != nil || len(gaps) != 1 {
+		t.Fatalf("open questions: %+v, %v", gaps, err)
+	}
+	box := fmt.Sprintf("#answer-%d", gaps[0].ID)
+	eval[bool](c, `window.__sameDoc = true`)
+	c.do(chromedp.Focus(chromedp.CSS(box)), chromedp.SendKeys(chromedp.CSS(box), "Yes, of 25 and 50"))
+	s.says(t, newLead(), "Can I pay with bitcoin?")
+	c.waitText(`[data-testid="questions"]`, 20*time.Second, func(s string) bool { return strings.Contains(s, "bitcoin") })
+	c.settle()
+	if n := eval[int](c, `document.querySelectorAll('[data-testid="question"]').length`); n != 2 {
+		t.Errorf("%d questions listed, want 2", n)
+	}
+	if !eval[bool](c, `window.__sameDoc === true`) {
+		t.Error("the questions page reloaded")
+	}
+	if got := eval[string](c, fmt.Sprintf(`document.querySelector(%q).value`, box)); got != "Yes, of 25 and 50" {
+		t.Errorf("the answer being typed reads %q after the update", got)
+	}
+	if got := c.active(); got != box {
+		t.Errorf("focus moved to %s, want %s", got, box)
+	}
+	// Typing goes on where it was.
+	c.do(chromedp.SendKeys(chromedp.CSS(box), " euros."))
+	if got := eval[string](c, fmt.Sprintf(`document.querySelector(%q).value`, box)); got != "Yes, of 25 and 50 euros." {
+		t.Errorf("the answer reads %q", got)
+	}
+	c.shot("questions-live")
+
+	// An answer sent back with a problem keeps it through an update, and
+	// focus stays in the box being typed in, not on the one in error.
+	gift := gaps[0].ID
+	gaps, _ = s.ts.OpenGaps(ctx, 10)
+	var other int64
+	for _, g := range gaps {
+		if g.ID != gift {
+			other = g.ID
+		}
+	}
+	if len(gaps) != 2 || other == 0 {
+		t.Fatalf("open questions: %+v", gaps)
+	}
+	c.do(chromedp.SetValue(chromedp.CSS(fmt.Sprintf("#answer-%d", other)), "   "))
+	c.click(fmt.Sprintf(`#answer-form-%d [data-testid="question-answer"]`, other))
+	c.waitPath(fmt.Sprintf("/questions/%d/answer", other))
+	c.waitLive()
+	c.do(chromedp.Focus(chromedp.CSS(box)), chromedp.SendKeys(chromedp.CSS(box), "Yes"))
+	s.says(t, newLead(), "Do you repair bicycles?")
+	c.waitText(`[data-testid="questions"]`, 20*time.Second, func(s string) bool { return strings.Contains(s, "bicycles") })
+	c.settle()
+	if got := c.active(); got != box {
+		t.Errorf("with another answer in error, focus moved to %s, want %s", got, box)
+	}
+	if got := c.text(`[data-testid="error-answer"]`); got == "" {
+		t.Error("the problem of the answer sent back is gone")
+	}
+	if got := eval[string](c, fmt.Sprintf(`document.querySelector(%q).value`, box)); got != "Yes" {
+		t.Errorf("the answer being typed reads %q", got)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/myaibud/aibud/app/live"
 	"github.com/myaibud/aibud/app/whatsapp"
 	"github.com/myaibud/aibud/db"
 	"github.com/myaibud/aibud/views"
@@ -36,7 +37,7 @@ func (h *handler) listQuestions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.QuestionsPage(h.shell(c, "Unanswered questions", views.NavSettings), v), nil)
+	return render(c, http.StatusOK, views.QuestionsPage(h.shell(c, "Unanswered questions", views.NavSettings), v), views.QuestionList(v))
 }
 
 // answerQuestion turns an open question into knowledge: the question is the
@@ -65,6 +66,7 @@ func (h *handler) answerQuestion(c echo.Context) error {
 	case err != nil:
 		return err
 	}
+	h.publish(c, live.QuestionsUpdated, nil)
 	h.putFlash(c, "success", "Saved as knowledge. The AI uses it from the next message on.")
 	return redirect(c, views.PathQuestions)
 }
@@ -77,6 +79,7 @@ func (h *handler) dismissQuestion(c echo.Context) error {
 	if err := tenantStore(c).DismissGap(c.Request().Context(), id); err != nil {
 		return err
 	}
+	h.publish(c, live.QuestionsUpdated, nil)
 	h.putFlash(c, "success", "Dismissed.")
 	return redirect(c, views.PathQuestions)
 }

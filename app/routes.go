@@ -97,6 +97,7 @@ func (h *handler) routes(e *echo.Echo, d Deps) {
 	e.GET(views.PathDashActivity, h.dashboardActivity, tenant...)
 	e.GET(views.PathDashHandoffs, h.dashboardHandoffs, tenant...)
 	e.GET(views.PathDashCampaigns, h.dashboardCampaigns, tenant...)
+	e.GET(views.PathDashWeek, h.dashboardWeek, tenant...)
 	e.GET(views.PathEvents, h.events, tenant...)
 
 	e.GET(views.PathInstances, h.listInstances, tenant...)

@@ -209,6 +209,7 @@ func (w *Worker) saveGenerated(ctx context.Context, ts *db.TenantStore, c *db.Co
 	}
 	if n.Question != "" {
 		w.metrics.Count("knowledge_gap")
+		w.publish(ctx, ts.TenantID(), live.QuestionsUpdated, nil)
 	}
 	return nil
 }

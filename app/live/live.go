@@ -31,6 +31,9 @@ const (
 	MessageUpdated  = "message-updated"  // a message's delivery status changed
 	ContactUpdated  = "contact-updated"  // a chat's mode, tags or opt-out changed
 	CampaignUpdated = "campaign-updated" // a campaign's progress or state changed
+	// QuestionsUpdated: a question the AI could not answer was recorded
+	// (or asked again), answered or dismissed.
+	QuestionsUpdated = "questions-updated"
 	// Resync is sent by the stream itself when it cannot tell what a page
 	// missed before it opened: every live region re-fetches.
 	Resync = "resync"

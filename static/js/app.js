@@ -85,6 +85,13 @@
       if (m.textContent.trim()) said.push(m.textContent.trim().replace(/\s+/g, " "));
     });
     if (before.user) announce(said.join(" "));
+    // A live region's re-fetch leaves focus on a field it kept as it was
+    // (hx-preserve: an answer being typed), even when another kept field
+    // is marked invalid.
+    if (!before.user && before.active && before.active.isConnected && root.contains(before.active)) {
+      if (document.activeElement !== before.active) before.active.focus();
+      return;
+    }
     var next = root.querySelector('[aria-invalid="true"]') ||
       (before.user && root.querySelector("[data-refocus]")) ||
       (before.key && (root.matches(before.key) ? root : root.querySelector(before.key)));
