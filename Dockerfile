@@ -7,10 +7,13 @@ ENV CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN go build -trimpath -ldflags="-s -w" -o /out/aibud .
+RUN go build -trimpath -ldflags="-s -w" -o /out/aibud . && mkdir -p /out/data/media
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/aibud /usr/local/bin/aibud
+# Where MEDIA_STORAGE=disk keeps files (MEDIA_DIR); a volume mounted here
+# starts owned by the user below.
+COPY --from=build --chown=nonroot:nonroot /out/data /data
 USER nonroot:nonroot
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/aibud"]

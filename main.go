@@ -135,7 +135,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
 
-	store := db.NewStore(bdb)
+	store, err := newStore(bdb, cfg.Media)
+	if err != nil {
+		return err
+	}
 	if err := ensureDefaultNodes(ctx, store, cfg.WhatsApp); err != nil {
 		return err
 	}
@@ -463,4 +466,17 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// newStore is the database store, keeping files' bytes where MEDIA_STORAGE
+// says.
+func newStore(bdb *bun.DB, m config.Media) (*db.Store, error) {
+	if m.Storage != "disk" {
+		return db.NewStore(bdb), nil
+	}
+	blobs, err := db.NewDiskBlobs(m.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("MEDIA_DIR: %w", err)
+	}
+	return db.NewStore(bdb, db.WithBlobs(blobs)), nil
 }

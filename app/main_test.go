@@ -30,7 +30,11 @@ import (
 	"github.com/myaibud/aibud/jobs"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
+// TestMain runs the package with files' bytes kept on disk
+// (MEDIA_STORAGE=disk), so that every media path here goes through the blob
+// store; the program's own tests (crash and scale-out, package main) run
+// the default, bytes in their rows.
+func TestMain(m *testing.M) { dbtest.Main(m, dbtest.WithDiskMedia()) }
 
 // testApp is the real app behind a real HTTP server, on the package's
 // PostgreSQL and Redis.

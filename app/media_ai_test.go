@@ -120,6 +120,11 @@ func TestAIReadsVoiceNotesPhotosAndPDFs(t *testing.T) {
 						stored, _ = s.ts.Message(ctx, m.ID)
 						return stored != nil && strings.Contains(stored.Transcript, tc.note)
 					})
+					// This package keeps files' bytes on disk (TestMain): the
+					// row names them, and the page's file comes from there.
+					if stored.MediaID == nil || countRows(t, "SELECT count(*) FROM media WHERE id = ? AND bytes IS NULL AND blob_key IS NOT NULL", *stored.MediaID) != 1 {
+						t.Errorf("the file of message %d is not kept apart: media %v", m.ID, stored.MediaID)
+					}
 					page := s.b.get(fmt.Sprintf("/contacts/%d", m.ContactID))
 					if testid(page, tc.shown).Length() != 1 {
 						t.Errorf("the conversation does not show the %s (%s)", tc.name, tc.shown)

@@ -171,6 +171,11 @@ type Media struct {
 	Image     int64
 	Document  int64
 	Retention time.Duration
+	// Storage is where files' bytes are kept (MEDIA_STORAGE): "postgres",
+	// in their rows, or "disk", in Dir (MEDIA_DIR), which every web and
+	// worker process must share.
+	Storage string
+	Dir     string
 }
 
 // Billing configures Stripe and the credit warnings. Plans and credit packs
@@ -288,6 +293,11 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Media.Image = int64(p.intRange("MEDIA_MAX_IMAGE_BYTES", 5<<20, 1024, 20<<20))
 	c.Media.Document = int64(p.intRange("MEDIA_MAX_DOCUMENT_BYTES", 10<<20, 1024, 20<<20))
 	c.Media.Retention = p.duration("MEDIA_RETENTION", 30*24*time.Hour)
+	c.Media.Storage = p.oneOf("MEDIA_STORAGE", "postgres", "postgres", "disk")
+	c.Media.Dir = p.str("MEDIA_DIR", "")
+	if c.Media.Storage == "disk" && c.Media.Dir == "" {
+		p.fail("MEDIA_DIR is required with MEDIA_STORAGE=disk")
+	}
 
 	c.Billing = p.billing()
 	if strings.TrimSpace(getenv("PLAN_INSTANCE_LIMITS")) != "" {

@@ -87,6 +87,8 @@ func TestLoadErrors(t *testing.T) {
 		{"schedule minute too long", func(m map[string]string) { m["SCHEDULE_MINUTE"] = "2m" }, []string{"SCHEDULE_MINUTE must be from 1s to 1m"}},
 		{"negative price", func(m map[string]string) { m["GEMINI_PRICE_INPUT_PER_MTOK"] = "-1" }, []string{"GEMINI_PRICE_INPUT_PER_MTOK must be a decimal"}},
 		{"price not a number", func(m map[string]string) { m["GEMINI_PRICE_OUTPUT_PER_MTOK"] = "2,50" }, []string{"GEMINI_PRICE_OUTPUT_PER_MTOK must be a decimal"}},
+		{"disk media without a directory", func(m map[string]string) { m["MEDIA_STORAGE"] = "disk" }, []string{"MEDIA_DIR is required with MEDIA_STORAGE=disk"}},
+		{"unknown media storage", func(m map[string]string) { m["MEDIA_STORAGE"] = "s3" }, []string{"MEDIA_STORAGE must be one of postgres, disk"}},
 		{"audio price not a number", func(m map[string]string) { m["GEMINI_PRICE_AUDIO_INPUT_PER_MTOK"] = "one" }, []string{"GEMINI_PRICE_AUDIO_INPUT_PER_MTOK must be a decimal"}},
 		{"negative credits", func(m map[string]string) { m["DEFAULT_CREDITS"] = "-5" }, []string{"DEFAULT_CREDITS must be a whole number"}},
 		{"bad admin email", func(m map[string]string) { m["ADMIN_EMAILS"] = "owner@example.com, not-an-email" }, []string{`ADMIN_EMAILS has an invalid email address "not-an-email"`}},

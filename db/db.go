@@ -70,11 +70,16 @@ func (h slowQueryHook) AfterQuery(ctx context.Context, e *bun.QueryEvent) {
 type Store struct {
 	db    *bun.DB
 	inbox *webhookInbox
+	// blobs keeps files' bytes; nil keeps them in their rows.
+	blobs Blobs
 }
 
 // NewStore returns a Store over db.
-func NewStore(db *bun.DB) *Store {
+func NewStore(db *bun.DB, opts ...StoreOption) *Store {
 	s := &Store{db: db}
+	for _, o := range opts {
+		o(s)
+	}
 	s.inbox = newWebhookInbox(s)
 	return s
 }
@@ -83,29 +88,35 @@ func NewStore(db *bun.DB) *Store {
 func (s *Store) DB() *bun.DB { return s.db }
 
 // Tenant returns the store scoped to one tenant.
-func (s *Store) Tenant(id int64) *TenantStore { return &TenantStore{db: s.db, tenantID: id} }
+func (s *Store) Tenant(id int64) *TenantStore {
+	return &TenantStore{db: s.db, tenantID: id, blobs: s.blobs}
+}
 
 // RunInTx runs fn in one transaction on a Store bound to it.
 func (s *Store) RunInTx(ctx context.Context, fn func(ctx context.Context, tx *TxStore) error) error {
 	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		return fn(ctx, &TxStore{tx: tx})
+		return fn(ctx, &TxStore{tx: tx, blobs: s.blobs})
 	})
 }
 
 // TxStore is a Store bound to a transaction, for writes that span tenants'
 // creation (sign-up) and must commit together.
 type TxStore struct {
-	tx bun.Tx
+	tx    bun.Tx
+	blobs Blobs
 }
 
 // Tenant returns the tenant scope inside the transaction.
-func (s *TxStore) Tenant(id int64) *TenantStore { return &TenantStore{db: s.tx, tenantID: id} }
+func (s *TxStore) Tenant(id int64) *TenantStore {
+	return &TenantStore{db: s.tx, tenantID: id, blobs: s.blobs}
+}
 
 // TenantStore reads and writes the data of one tenant. Its zero value is not
 // usable: build it with Store.Tenant.
 type TenantStore struct {
 	db       bun.IDB
 	tenantID int64
+	blobs    Blobs
 }
 
 // TenantID returns the id of the tenant this store is scoped to.
@@ -126,7 +137,7 @@ func (ts *TenantStore) RunInTx(ctx context.Context, fn func(ctx context.Context,
 		return fn(ctx, ts)
 	}
 	return ts.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		return fn(ctx, &TenantStore{db: tx, tenantID: ts.tenantID})
+		return fn(ctx, &TenantStore{db: tx, tenantID: ts.tenantID, blobs: ts.blobs})
 	})
 }
 

@@ -44,6 +44,9 @@ type env struct {
 	redisURL   string
 	redisOpt   *redis.Options
 	namespace  string
+	// blobs keeps files' bytes apart (WithDiskMedia); nil keeps them in
+	// their rows.
+	blobs db.Blobs
 }
 
 // state is set once by Main before any test runs and only read afterwards.
@@ -51,9 +54,22 @@ var state env
 
 var seq atomic.Int64
 
+// Option configures the package's test environment.
+type Option func(*options)
+
+type options struct{ diskMedia bool }
+
+// WithDiskMedia makes the package's stores keep files' bytes on disk (in a
+// temporary directory, as MEDIA_STORAGE=disk does) instead of in their rows.
+func WithDiskMedia() Option { return func(o *options) { o.diskMedia = true } }
+
 // Main prepares the package's database and Redis, runs the tests and exits.
-func Main(m *testing.M) {
-	code, err := run(m)
+func Main(m *testing.M, opts ...Option) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	code, err := run(m, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dbtest:", err)
 		os.Exit(1)
@@ -61,7 +77,7 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
-func run(m *testing.M) (int, error) {
+func run(m *testing.M, o options) (int, error) {
 	baseDB, baseRedis := os.Getenv("TEST_DATABASE_URL"), os.Getenv("TEST_REDIS_URL")
 	if baseDB == "" || baseRedis == "" {
 		state.skipReason = "TEST_DATABASE_URL and TEST_REDIS_URL are not set: run the tests with `make test`"
@@ -89,6 +105,16 @@ func run(m *testing.M) (int, error) {
 		return 0, err
 	}
 	state = env{dbURL: dbURL, bdb: bdb, redisURL: redisURL, redisOpt: opt, namespace: "test" + randomHex(4)}
+	if o.diskMedia {
+		dir, err := os.MkdirTemp("", "aibud-media-")
+		if err != nil {
+			return 0, err
+		}
+		defer os.RemoveAll(dir)
+		if state.blobs, err = db.NewDiskBlobs(dir); err != nil {
+			return 0, err
+		}
+	}
 	return m.Run(), nil
 }
 
@@ -110,9 +136,13 @@ func DB(tb testing.TB) *bun.DB {
 	return state.bdb
 }
 
-// Store returns a Store over the package's database.
+// Store returns a Store over the package's database (keeping files'
+// bytes on disk with WithDiskMedia).
 func Store(tb testing.TB) *db.Store {
 	tb.Helper()
+	if state.blobs != nil {
+		return db.NewStore(DB(tb), db.WithBlobs(state.blobs))
+	}
 	return db.NewStore(DB(tb))
 }
 
