@@ -629,14 +629,18 @@ func (e *Evolution) ReceivedSince(ctx context.Context, session string, since tim
 }
 
 // receivedEvent rebuilds the messages.upsert webhook of a stored received
-// message; ok is false for one that is not a message event (a reaction),
-// older when it came before since.
+// message; ok is false for one that is not a message event (a reaction)
+// or has no time, older when it came before since (the list, newest first,
+// ends there).
 func receivedEvent(session string, record json.RawMessage, since time.Time) (ev ListedEvent, ok, older bool) {
 	var m evolutionRecord
 	if json.Unmarshal(record, &m) != nil || m.Key.FromMe {
 		return ListedEvent{}, false, false
 	}
 	at := evolutionTime(m.MessageTimestamp)
+	if at.IsZero() {
+		return ListedEvent{}, false, false // undated: neither listed nor the end of the list
+	}
 	if at.Before(since.Truncate(time.Second)) {
 		return ListedEvent{}, false, true
 	}

@@ -28,6 +28,7 @@ func TestReceivedEvent(t *testing.T) {
 		{"before since", `{"key":{"remoteJid":"1555@s.whatsapp.net","fromMe":false,"id":"OLD"},"message":{"conversation":"x"},"messageTimestamp":1733399990}`, false, true},
 		{"sent by the account", `{"key":{"remoteJid":"1555@s.whatsapp.net","fromMe":true,"id":"ME"},"message":{"conversation":"x"},"messageTimestamp":1733400005}`, false, false},
 		{"a reaction", `{"key":{"remoteJid":"1555@s.whatsapp.net","fromMe":false,"id":"R"},"messageType":"reactionMessage","message":{"reactionMessage":{"text":"👍"}},"messageTimestamp":1733400005}`, false, false},
+		{"no time: skipped, the list goes on", `{"key":{"remoteJid":"1555@s.whatsapp.net","fromMe":false,"id":"NT"},"message":{"conversation":"x"}}`, false, false},
 		{"no id", `{"key":{"remoteJid":"1555@s.whatsapp.net","fromMe":false},"message":{"conversation":"x"},"messageTimestamp":1733400005}`, false, false},
 		{"not a record", `[1,2]`, false, false},
 	}
