@@ -82,7 +82,9 @@ func (ts *TenantStore) putBytes(ctx context.Context, m *Media, data []byte) erro
 	sum := sha256.Sum256(data)
 	m.Size, m.SHA256 = int64(len(data)), sum[:]
 	if ts.blobs == nil {
-		m.Bytes = append(make([]byte, 0, len(data)), data...) // never nil: an empty file is in its row
+		if m.Bytes = data; m.Bytes == nil {
+			m.Bytes = []byte{} // an empty file is in its row, not NULL
+		}
 		return nil
 	}
 	key := newBlobKey(ts.tenantID)

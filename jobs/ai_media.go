@@ -58,10 +58,12 @@ func (w *Worker) readMedia(ctx context.Context, ts *db.TenantStore, prov whatsap
 			continue
 		}
 		if m.MediaID == nil {
-			why, err := w.downloadMedia(ctx, ts, prov, inst, m)
+			f, why, err := w.downloadMedia(ctx, ts, prov, inst, m)
 			if err != nil || why != "" {
 				return nil, why, err
 			}
+			out[m.ID] = &ai.Media{Kind: m.Type, Mime: f.Mime, Data: f.Bytes}
+			continue
 		}
 		f, err := ts.Media(ctx, *m.MediaID)
 		if errors.Is(err, db.ErrNotFound) {
@@ -76,11 +78,13 @@ func (w *Worker) readMedia(ctx context.Context, ts *db.TenantStore, prov whatsap
 }
 
 // downloadMedia fetches one message's file from the gateway, checks its
-// size and type, and stores it with the message (m.MediaID is set).
-func (w *Worker) downloadMedia(ctx context.Context, ts *db.TenantStore, prov whatsapp.Provider, inst *db.Instance, m *db.Message) (string, error) {
+// size and type, stores it with the message (m.MediaID is set) and returns
+// it with its bytes, so they are not read back; a file the message had
+// already (a retry stored it) is returned instead.
+func (w *Worker) downloadMedia(ctx context.Context, ts *db.TenantStore, prov whatsapp.Provider, inst *db.Instance, m *db.Message) (*db.Media, string, error) {
 	fetcher, ok := prov.(whatsapp.MediaFetcher)
 	if !ok {
-		return ai.MediaRefusal(m.Type, "this WhatsApp server cannot hand files over"), nil
+		return nil, ai.MediaRefusal(m.Type, "this WhatsApp server cannot hand files over"), nil
 	}
 	limit := w.opts.Media.limit(m.Type)
 	f, err := fetcher.FetchMedia(ctx, inst.SessionName, whatsapp.MediaRef{MessageID: m.ProviderID, URL: m.MediaURL}, limit)
@@ -88,31 +92,34 @@ func (w *Worker) downloadMedia(ctx context.Context, ts *db.TenantStore, prov wha
 	case errors.Is(err, whatsapp.ErrTooLarge):
 		w.metrics.Count("media_too_large")
 		w.log.InfoContext(ctx, "customer media over the limit", "tenant_id", ts.TenantID(), "message_id", m.ID, "type", m.Type, "limit", limit)
-		return ai.MediaRefusal(m.Type, fmt.Sprintf("larger than %s", byteSize(limit))), nil
+		return nil, ai.MediaRefusal(m.Type, fmt.Sprintf("larger than %s", byteSize(limit))), nil
 	case errors.Is(err, whatsapp.ErrMediaGone), errors.Is(err, whatsapp.ErrBadRequest):
 		w.log.InfoContext(ctx, "customer media not downloadable", "tenant_id", ts.TenantID(), "message_id", m.ID, "err", err)
-		return ai.MediaRefusal(m.Type, "the file could not be downloaded"), nil
+		return nil, ai.MediaRefusal(m.Type, "the file could not be downloaded"), nil
 	case err != nil:
 		// The client has retried already; the customer is waiting, so a
 		// person takes over rather than the answer waiting for the gateway.
 		w.log.WarnContext(ctx, "customer media not downloadable", "tenant_id", ts.TenantID(), "message_id", m.ID, "err", err)
-		return ai.MediaRefusal(m.Type, "the WhatsApp server did not hand the file over"), nil
+		return nil, ai.MediaRefusal(m.Type, "the WhatsApp server did not hand the file over"), nil
 	}
 	mime, ok := ai.SniffMime(m.Type, f.Mime, f.Data)
 	if !ok {
 		w.metrics.Count("media_wrong_type")
 		w.log.InfoContext(ctx, "customer media of an unreadable type", "tenant_id", ts.TenantID(), "message_id", m.ID,
 			"claimed", f.Mime, "sniffed", http.DetectContentType(f.Data))
-		return ai.MediaRefusal(m.Type, "not a file type the AI reads"), nil
+		return nil, ai.MediaRefusal(m.Type, "not a file type the AI reads"), nil
 	}
 	saved, err := ts.SaveReceivedMedia(ctx, m.ID, mime, mediaFileName(f.Name), f.Data, time.Now().Add(w.opts.Media.Retention))
 	if err != nil {
-		return "", err
+		return nil, "", err
+	}
+	if saved.Bytes == nil { // kept apart, and the file just downloaded
+		saved.Bytes = f.Data
 	}
 	m.MediaID = &saved.ID
 	w.metrics.Count("media_stored")
 	w.publish(ctx, ts.TenantID(), live.MessageUpdated, map[string]int64{"contact_id": m.ContactID, "message_id": m.ID})
-	return "", nil
+	return saved, "", nil
 }
 
 func mediaFileName(names ...string) string {
