@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,6 +56,26 @@ const (
 // multi-row INSERT (group commit, see webhookInbox).
 func (s *Store) RecordWebhookEvent(ctx context.Context, provider, eventID, eventType, session string, payload []byte) (*WebhookEvent, string, error) {
 	return s.inbox.record(ctx, inboxEntry{provider: provider, eventID: eventID, eventType: eventType, session: session, payload: payload})
+}
+
+// MissingWebhookEvents returns the ids among ids of no stored event of the
+// provider, in their order.
+func (s *Store) MissingWebhookEvents(ctx context.Context, provider string, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var known []string
+	if err := s.db.NewSelect().Model((*WebhookEvent)(nil)).Column("event_id").
+		Where("we.provider = ? AND we.event_id IN (?)", provider, bun.In(ids)).Scan(ctx, &known); err != nil {
+		return nil, fmt.Errorf("missing webhook events: %w", err)
+	}
+	var out []string
+	for _, id := range ids {
+		if !slices.Contains(known, id) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 // recordWebhookEventOne is RecordWebhookEvent for one event on its own: the

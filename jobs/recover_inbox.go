@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/myaibud/aibud/app/whatsapp"
@@ -39,8 +40,10 @@ func overdue(evs []whatsapp.ListedEvent, now time.Time, grace time.Duration) []w
 // recoverInbox stores, through the webhooks' own path, the messages a
 // connected number received in the last inboxWindow that its gateway's
 // webhooks never delivered (Evolution API 2.3 drops some: an instance open
-// but silent), and restarts such a session, at most once every
-// silentRestartEvery. A gateway that cannot list its messages
+// but silent). Such a session is first restarted, at most once every
+// silentRestartEvery, and its missing messages left to the next check: a
+// message answered while the session reconnects would find the number not
+// connected. A gateway that cannot list its messages
 // (whatsapp.InboxLister) relies on its webhook retries.
 func (w *Worker) recoverInbox(ctx context.Context, inst *db.Instance) error {
 	if inst.Status != db.InstanceConnected {
@@ -60,14 +63,31 @@ func (w *Worker) recoverInbox(ctx context.Context, inst *db.Instance) error {
 		w.log.WarnContext(ctx, "list received messages", "instance_id", inst.ID, "err", err)
 		return nil // the next check tries again
 	}
+	due := overdue(listed, now, w.opts.InboxGrace)
+	ids := make([]string, len(due))
+	for i, ev := range due {
+		ids[i] = ev.Event.ID
+	}
+	missing, err := w.store.MissingWebhookEvents(ctx, prov.Kind(), ids)
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	w.log.WarnContext(ctx, "the gateway's webhooks dropped messages", "instance_id", inst.ID,
+		"tenant_id", inst.TenantID, "provider", prov.Kind(), "messages", len(missing))
+	if restarted, err := w.restartSilent(ctx, inst, prov); err != nil || restarted {
+		return err
+	}
 	recovered := 0
-	for _, ev := range overdue(listed, now, w.opts.InboxGrace) {
+	for _, ev := range due {
+		if !slices.Contains(missing, ev.Event.ID) {
+			continue
+		}
 		stored, outcome, err := w.store.RecordWebhookEvent(ctx, prov.Kind(), ev.Event.ID, ev.Event.Type, inst.SessionName, ev.Payload)
 		if err != nil {
 			return err
 		}
 		if outcome != db.WebhookStored {
-			continue // delivered, or the number is gone
+			continue // delivered meanwhile, or the number is gone
 		}
 		recovered++
 		t, err := NewProcessWebhookTask(ProcessWebhookPayload{TenantID: stored.TenantID, EventID: stored.ID}, prov.Kind(), ev.Event.ID, 0)
@@ -76,26 +96,22 @@ func (w *Worker) recoverInbox(ctx context.Context, inst *db.Instance) error {
 			w.log.WarnContext(ctx, "enqueue a recovered message", "event_id", stored.ID, "err", err)
 		}
 	}
-	if recovered == 0 {
-		return nil
-	}
 	w.metrics.Add("webhook_recovered", recovered)
-	w.log.WarnContext(ctx, "messages the gateway's webhooks dropped were recovered", "instance_id", inst.ID,
-		"tenant_id", inst.TenantID, "provider", prov.Kind(), "messages", recovered)
-	return w.restartSilent(ctx, inst, prov)
+	return nil
 }
 
 // restartSilent restarts a session that is open but dropped webhooks, as
-// Evolution's maintainers advise, unless one was restarted lately.
-func (w *Worker) restartSilent(ctx context.Context, inst *db.Instance, prov whatsapp.Provider) error {
+// Evolution's maintainers advise, unless one was restarted lately; it
+// reports whether it did.
+func (w *Worker) restartSilent(ctx context.Context, inst *db.Instance, prov whatsapp.Provider) (bool, error) {
 	claimed, err := w.store.Tenant(inst.TenantID).ClaimSilentRestart(ctx, inst.ID, silentRestartEvery)
 	if err != nil || !claimed {
-		return err
+		return false, err
 	}
 	if err := prov.RestartSession(ctx, inst.SessionName); err != nil {
 		w.log.WarnContext(ctx, "restart a session that dropped webhooks", "instance_id", inst.ID, "err", err)
-		return nil
+		return false, nil // its messages are recovered now
 	}
 	w.metrics.Count("session_silent_restart")
-	return nil
+	return true, nil
 }
