@@ -133,14 +133,30 @@ func walkWizard(t *testing.T, c *chrome, base, file string) {
 	c.shot("message")
 
 	// An image, saved with htmx as a multipart form: the form comes back
-	// in place, and the preview shows the image above the caption.
+	// in place, and the preview shows the image above the caption. Save is
+	// pressed while the preview the new file set off is on its way, and the
+	// draft is saved. It is pressed from the page's script: a click by
+	// position could miss it when the preview's image pushes it down (CI
+	// once waited 10 s for a save never sent).
 	img := filepath.Join(t.TempDir(), "sale.png")
 	if err := os.WriteFile(img, testPNG(t), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	eval[bool](c, `(function () {
+		var form = document.querySelector('[data-testid="message-form"]');
+		form.addEventListener('htmx:beforeSend', function once(e) {
+			if (e.detail.elt !== form) return;
+			form.removeEventListener('htmx:beforeSend', once);
+			window.__saveDuringPreview = true;
+			setTimeout(function () { document.querySelector('[data-testid="message-save"]').click(); }, 0);
+		});
+		return true;
+	})()`)
 	c.do(chromedp.SetUploadFiles(chromedp.CSS(`#f-image`), []string{img}))
-	c.click(`[data-testid="message-save"]`)
 	c.waitText(`[data-testid="message-saved"]`, 10*time.Second, func(s string) bool { return strings.Contains(s, "Draft saved") })
+	if !eval[bool](c, `window.__saveDuringPreview === true`) {
+		t.Error("Save was not pressed during a preview")
+	}
 	// The image loads from its route: the 4-pixel-wide PNG.
 	c.do(chromedp.Poll[chromedp.Void](`document.querySelector('[data-testid="preview-image"]')?.naturalWidth === 4`,
 		chromedp.WithPollingTimeout(10*time.Second)))
